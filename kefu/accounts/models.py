@@ -1,0 +1,134 @@
+"""Users, departments, teams, skills and personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kefu.accounts.choices import Role
+from kefu.core.models import TimeStampedModel
+
+
+class Department(TimeStampedModel):
+    """A department of the company: the service center itself or one that receives dispatched orders."""
+
+    name = models.CharField(_("部门名称"), max_length=100, unique=True)
+    code = models.SlugField(_("部门代码"), max_length=40, unique=True)
+    is_service_center = models.BooleanField(_("客服中心"), default=False)
+    manager = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="managed_departments", verbose_name=_("负责人"))
+
+    class Meta:
+        verbose_name = _("部门")
+        verbose_name_plural = _("部门")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(TimeStampedModel):
+    name = models.CharField(_("班组名称"), max_length=100, unique=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="teams",
+                                   verbose_name=_("所属部门"))
+    lead = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="led_teams", verbose_name=_("组长"))
+
+    class Meta:
+        verbose_name = _("班组")
+        verbose_name_plural = _("班组")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("姓名"), max_length=100, blank=True)
+    employee_no = models.CharField(_("工号"), max_length=20, blank=True, db_index=True)
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.AGENT, db_index=True)
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="members",
+                             verbose_name=_("班组"))
+    department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="members", verbose_name=_("部门"))
+    phone = models.CharField(_("手机号"), max_length=32, blank=True)
+    language = models.CharField(_("界面语言"), max_length=10, default="zh-hans",
+                                choices=[("zh-hans", "简体中文"), ("en", "English")])
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        ordering = ["employee_no", "username"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+class Skill(models.Model):
+    code = models.SlugField(_("技能代码"), max_length=40, unique=True)
+    name = models.CharField(_("技能名称"), max_length=100)
+
+    class Meta:
+        verbose_name = _("技能")
+        verbose_name_plural = _("技能")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentSkill(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="skills", verbose_name=_("客服"))
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="agents", verbose_name=_("技能"))
+    proficiency = models.PositiveSmallIntegerField(_("熟练度"), default=3, help_text=_("1（入门）到 5（专家）"))
+
+    class Meta:
+        verbose_name = _("客服技能")
+        verbose_name_plural = _("客服技能")
+        constraints = [models.UniqueConstraint(fields=["user", "skill"], name="agent_skill_unique")]
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a hash is stored; the token is shown once when created."""
+
+    PREFIX = "kefu_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("用户"))
+    name = models.CharField(_("用途"), max_length=100)
+    key_prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def new_key(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()

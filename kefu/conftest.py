@@ -1,0 +1,92 @@
+"""Shared pytest fixtures: the personas of STYLE habit 6 (with an outsider) and a customer.
+
+Team layout: `agent` and `team_lead` are in team "客服一组" (`team`); `other_agent` is in "客服二组"
+(`other_team`), the outsider; `department_user` belongs to the repair department (`repair_department`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kefu.accounts.tests.factories import DepartmentFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def service_center(db: Any) -> Any:
+    return DepartmentFactory(service_center=True)
+
+
+@pytest.fixture
+def repair_department(db: Any) -> Any:
+    return DepartmentFactory(repair=True)
+
+
+@pytest.fixture
+def team(service_center: Any) -> Any:
+    return TeamFactory(name="客服一组", department=service_center)
+
+
+@pytest.fixture
+def other_team(service_center: Any) -> Any:
+    return TeamFactory(name="客服二组", department=service_center)
+
+
+@pytest.fixture
+def team_lead(team: Any, service_center: Any) -> Any:
+    user = UserFactory(username="lead", display_name="王组长", team_lead=True, team=team,
+                       department=service_center)
+    team.lead = user
+    team.save(update_fields=["lead"])
+    return user
+
+
+@pytest.fixture
+def agent(team: Any, service_center: Any) -> Any:
+    return UserFactory(username="agent", display_name="李客服", agent=True, team=team,
+                       department=service_center)
+
+
+@pytest.fixture
+def other_agent(other_team: Any, service_center: Any) -> Any:
+    """Another team's agent: the outsider every permission test checks."""
+    return UserFactory(username="other_agent", display_name="赵客服", agent=True, team=other_team,
+                       department=service_center)
+
+
+@pytest.fixture
+def shift_lead(service_center: Any) -> Any:
+    return UserFactory(username="shift_lead", display_name="陈班长", shift_lead=True,
+                       department=service_center)
+
+
+@pytest.fixture
+def qa(service_center: Any) -> Any:
+    return UserFactory(username="qa", display_name="周质检", qa=True, department=service_center)
+
+
+@pytest.fixture
+def manager(service_center: Any) -> Any:
+    return UserFactory(username="manager", display_name="刘经理", manager=True, department=service_center)
+
+
+@pytest.fixture
+def admin_user(service_center: Any) -> Any:
+    return UserFactory(username="admin", display_name="系统管理员", admin=True, department=service_center)
+
+
+@pytest.fixture
+def department_user(repair_department: Any) -> Any:
+    """Staff of the repair department, who receive dispatched orders."""
+    return UserFactory(username="repair", display_name="孙师傅", department_staff=True,
+                       department=repair_department)
+
+
+@pytest.fixture
+def customer(db: Any) -> Any:
+    """A customer with a mobile phone and an e-mail."""
+    from kefu.customers.tests.factories import CustomerFactory
+
+    return CustomerFactory(code="C900001", name="张三", phone="13800138000", email="zhangsan@example.com",
+                           id_number="110101199003071233")

@@ -1,0 +1,112 @@
+"""Base models and cross-cutting records: audit log, business calendars, idempotency keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditLog(models.Model):
+    """Who did or saw what, when. Written by the service that makes the change (or the selector that reveals
+    personal data), never by signals."""
+
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("操作人"))
+    action = models.CharField(_("动作"), max_length=64, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=64)
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    summary = models.CharField(_("摘要"), max_length=300, blank=True)
+    data = models.JSONField(_("数据"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+
+
+def _validate_week(value: Any) -> None:
+    from kefu.core.calendars import parse_week
+
+    try:
+        parse_week(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class BusinessCalendar(TimeStampedModel):
+    """Working hours per weekday plus dated exceptions (public holidays, 调休 working weekends)."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    time_zone = models.CharField(_("时区"), max_length=64, default="Asia/Shanghai")
+    always_open = models.BooleanField(_("7×24 小时"), default=False)
+    # Seven lists (Monday first) of ["HH:MM", "HH:MM"] periods, e.g. [["09:00", "12:00"], ["13:30", "18:00"]].
+    week = models.JSONField(_("每周工作时间"), default=list, validators=[_validate_week])
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CalendarDay(models.Model):
+    """A dated exception: a public holiday (closed) or a 调休 working day (open with the given hours)."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("节假日（休息）")
+        WORKDAY = "workday", _("调休上班")
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="days",
+                                 verbose_name=_("日历"))
+    date = models.DateField(_("日期"))
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    # For a working day: its periods; empty means the calendar's usual weekday hours (first open weekday).
+    periods = models.JSONField(_("工作时段"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("节假日与调休")
+        verbose_name_plural = _("节假日与调休")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="calendar_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"
+
+
+class IdempotencyRecord(models.Model):
+    """A create request's response, kept so that a retry with the same Idempotency-Key gets the same answer."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("幂等请求")
+        verbose_name_plural = _("幂等请求")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]

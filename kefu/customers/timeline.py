@@ -1,0 +1,241 @@
+"""Everything linked to a customer: the 360° timeline provider registry and the merge-hook registry.
+
+Apps that attach records to customers (tickets here; later calls, chats, surveys, callbacks, QA) register a
+timeline provider and a merge hook, usually in their AppConfig.ready():
+
+    from kefu.customers.timeline import register_merge_hook, register_timeline_provider
+    register_timeline_provider("calls", calls_timeline)     # (TimelineQuery) -> Iterable[TimelineEntry]
+    register_merge_hook(calls_merge)                         # (MergeContext) -> {"calls": n} | None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F, Q
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kefu.core.errors import PermissionDenied, ValidationFailed
+from kefu.core.policy import can_see_customer
+
+MAX_TIMELINE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the customer timeline.
+
+    `key` is unique across providers ("ticket_event:12") and breaks ties between equal times; `kind` is a
+    dotted machine name ("ticket.created") the UI maps to an icon; `title` is already translated; `link`
+    may be "".
+    """
+
+    at: datetime
+    kind: str
+    title: str
+    link: str
+    actor: str
+    key: str
+    detail: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    """What a provider is asked for: at most `limit` entries of `customer` visible to `user`, newest first,
+    strictly older than `before` when given. Providers must use a constant number of queries."""
+
+    user: Any
+    customer: Any
+    limit: int
+    before: datetime | None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    # Pass as `before` to get the next page; None when there is nothing older.
+    next_before: datetime | None
+
+
+@dataclass(frozen=True)
+class MergeContext:
+    """Given to merge hooks inside the merge transaction: re-point rows of `duplicate_ids` to `target`."""
+
+    actor: Any
+    target: Any
+    duplicate_ids: list[int]
+
+
+TimelineProvider = Callable[[TimelineQuery], Iterable[TimelineEntry]]
+MergeHook = Callable[[MergeContext], "dict[str, int] | None"]
+
+TIMELINE_PROVIDERS: dict[str, TimelineProvider] = {}
+MERGE_HOOKS: list[MergeHook] = []
+
+
+def register_timeline_provider(name: str, provider: TimelineProvider) -> TimelineProvider:
+    """Register (or replace, so reloading an app is harmless) the provider called `name`."""
+    TIMELINE_PROVIDERS[name] = provider
+    return provider
+
+
+def register_merge_hook(hook: MergeHook) -> MergeHook:
+    """Register a function that re-points an app's rows from merged duplicates to the target customer.
+
+    It runs inside the merge transaction and returns counts for the audit row, e.g. {"calls": 3}.
+    """
+    if hook not in MERGE_HOOKS:
+        MERGE_HOOKS.append(hook)
+    return hook
+
+
+def customer_timeline(user: Any, customer: Any, *, limit: int = 20,
+                      before: datetime | None = None) -> TimelinePage:
+    """The customer's timeline for `user`, newest first, `limit` entries (1–100) older than `before`.
+
+    Each provider filters by what the viewer may see (work orders through `policy.visible_tickets`).
+    Query count: a constant per registered provider, whatever the number of work orders.
+    """
+    if not can_see_customer(user, customer):
+        raise PermissionDenied(_("你没有查看客户资料的权限"))
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_TIMELINE_LIMIT:
+        raise ValidationFailed(_("每页条数必须在 1 到 %(n)s 之间") % {"n": MAX_TIMELINE_LIMIT},
+                               details={"field": "limit"})
+    if before is not None and timezone.is_naive(before):
+        before = timezone.make_aware(before)
+    # One more than asked, so we know whether an older page exists.
+    query = TimelineQuery(user=user, customer=customer, limit=limit + 1, before=before)
+    entries: list[TimelineEntry] = []
+    for name, provider in TIMELINE_PROVIDERS.items():
+        for entry in provider(query):
+            if before is None or entry.at < before:
+                entries.append(entry if entry.source else _with_source(entry, name))
+    entries.sort(key=lambda e: (e.at, e.key), reverse=True)
+    if len(entries) <= limit:
+        return TimelinePage(entries=entries, next_before=None)
+    page = entries[:limit]
+    # `before` is a time: never split entries of the same instant across two pages.
+    boundary = entries[limit].at
+    if page[-1].at == boundary:
+        trimmed = [e for e in page if e.at != boundary]
+        page = trimmed or page
+    return TimelinePage(entries=page, next_before=page[-1].at)
+
+
+def _with_source(entry: TimelineEntry, source: str) -> TimelineEntry:
+    return replace(entry, source=source)
+
+
+# --- work orders: the provider and the merge hook of the tickets app -------------------------------
+
+def ticket_link(ticket_id: int) -> str:
+    """URL of a work order's page (the web app names it "web:ticket_detail")."""
+    try:
+        return reverse("web:ticket_detail", args=[ticket_id])
+    except NoReverseMatch:
+        return f"/tickets/{ticket_id}/"
+
+
+def _excerpt(text: str, n: int = 140) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def tickets_timeline(query: TimelineQuery) -> list[TimelineEntry]:
+    """Work orders created / resolved / closed / reopened, dispatches, escalations (from TicketEvent) and
+    replies and customer messages (from TicketMessage) of the work orders the viewer may see. Two queries."""
+    from kefu.core.policy import visible_tickets
+    from kefu.tickets.choices import EventKind, MessageKind, Status
+    from kefu.tickets.models import Ticket, TicketEvent, TicketMessage
+
+    visible = visible_tickets(query.user, Ticket.objects.filter(customer=query.customer)).values("pk")
+    shown = (Q(kind__in=[EventKind.CREATED, EventKind.DISPATCHED, EventKind.DISPATCH_COMPLETED,
+                         EventKind.ESCALATED])
+             | Q(kind=EventKind.STATUS, to_status__in=[Status.RESOLVED, Status.CLOSED, Status.REOPENED]))
+    events = TicketEvent.objects.filter(shown, ticket__in=visible)
+    messages = TicketMessage.objects.filter(ticket__in=visible,
+                                            kind__in=[MessageKind.REPLY, MessageKind.CUSTOMER])
+    if query.before is not None:
+        events = events.filter(created_at__lt=query.before)
+        messages = messages.filter(created_at__lt=query.before)
+    events = (events.select_related("ticket", "actor")
+              .only("id", "kind", "to_status", "data", "created_at", "ticket__id", "ticket__number",
+                    "ticket__subject", "actor__id", "actor__username", "actor__display_name",
+                    "actor__first_name", "actor__last_name")
+              .order_by("-created_at", "-id")[: query.limit])
+    messages = (messages.select_related("ticket", "author")
+                .only("id", "kind", "body", "channel", "created_at", "ticket__id", "ticket__number",
+                      "ticket__subject", "author__id", "author__username", "author__display_name",
+                      "author__first_name", "author__last_name")
+                .order_by("-created_at", "-id")[: query.limit])
+
+    entries = []
+    for event in events:
+        ticket = event.ticket
+        label = f"{ticket.number or ticket.pk} {ticket.subject}"
+        detail = ""
+        if event.kind == EventKind.CREATED:
+            kind, title = "ticket.created", _("创建工单 %(t)s") % {"t": label}
+        elif event.kind == EventKind.STATUS:
+            kind = f"ticket.{event.to_status}"
+            title = {Status.RESOLVED: _("工单已解决 %(t)s"), Status.CLOSED: _("工单已关闭 %(t)s"),
+                     Status.REOPENED: _("工单已重开 %(t)s")}[Status(event.to_status)] % {"t": label}
+            detail = _excerpt(str(event.data.get("reason", "")))
+        elif event.kind == EventKind.DISPATCHED:
+            kind = "ticket.dispatched"
+            title = _("派单到 %(d)s：%(t)s") % {"d": event.data.get("department_name", ""), "t": label}
+        elif event.kind == EventKind.DISPATCH_COMPLETED:
+            kind = "ticket.dispatch_completed"
+            title = _("%(d)s 已完成派单：%(t)s") % {"d": event.data.get("department_name", ""), "t": label}
+            detail = _excerpt(str(event.data.get("result", "")))
+        else:
+            kind, title = "ticket.escalated", _("工单升级 %(t)s") % {"t": label}
+            detail = _excerpt(str(event.data.get("reason", "")))
+        entries.append(TimelineEntry(at=event.created_at, kind=kind, title=title, link=ticket_link(ticket.pk),
+                                     actor=str(event.actor) if event.actor else "",
+                                     key=f"ticket_event:{event.pk}", detail=detail))
+    for message in messages:
+        ticket = message.ticket
+        label = f"{ticket.number or ticket.pk} {ticket.subject}"
+        if message.kind == MessageKind.REPLY:
+            kind, title = "ticket.reply", _("回复客户 %(t)s") % {"t": label}
+            actor = str(message.author) if message.author else ""
+        else:
+            kind, title = "ticket.customer_message", _("客户来信 %(t)s") % {"t": label}
+            actor = str(query.customer)
+        entries.append(TimelineEntry(at=message.created_at, kind=kind, title=title,
+                                     link=ticket_link(ticket.pk), actor=actor,
+                                     key=f"ticket_message:{message.pk}", detail=_excerpt(message.body)))
+    return entries
+
+
+def tickets_merge(context: MergeContext) -> dict[str, int]:
+    """Re-point the duplicates' work orders to the target, with a history row on each and a version bump."""
+    from kefu.tickets.choices import EventKind
+    from kefu.tickets.models import Ticket, TicketEvent
+
+    moved = list(Ticket.objects.filter(customer_id__in=context.duplicate_ids)
+                 .values_list("pk", "customer_id"))
+    if not moved:
+        return {"tickets": 0}
+    Ticket.objects.filter(pk__in=[pk for pk, _c in moved]).update(
+        customer_id=context.target.pk, version=F("version") + 1, updated_at=timezone.now())
+    actor = context.actor if getattr(context.actor, "is_authenticated", False) else None
+    TicketEvent.objects.bulk_create(
+        [TicketEvent(ticket_id=pk, kind=EventKind.EDITED, actor=actor,
+                     data={"changes": {"customer": {"from": old, "to": context.target.pk}},
+                           "reason": "customer_merge"})
+         for pk, old in moved],
+        batch_size=500,
+    )
+    return {"tickets": len(moved)}
+
+
+register_timeline_provider("tickets", tickets_timeline)
+register_merge_hook(tickets_merge)

@@ -1,0 +1,24 @@
+"""Template context shared by every page: the navigation the user's role allows, live SLA counters, saved views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    from kefu.core.policy import Action, has_right
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from kefu.web.selectors import saved_views_for, sla_counters
+
+    # Lazy: a page that never shows them (a partial) costs no query.
+    return {
+        "can": {action.name.lower(): has_right(user, action) for action in Action},
+        "sla_counters": SimpleLazyObject(lambda: sla_counters(user=user)),
+        "saved_views": SimpleLazyObject(lambda: saved_views_for(user=user)),
+    }

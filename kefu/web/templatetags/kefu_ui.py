@@ -1,0 +1,117 @@
+"""Template helpers of the workspace: icons, badges, navigation state and durations in words."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+# Feather-style line icons (MIT); constant markup, never user data.
+_ICONS = {
+    "home": '<path d="M3 10.5 12 3l9 7.5V21h-6v-6H9v6H3z"/>',
+    "inbox": '<path d="M22 12h-6l-2 3h-4l-2-3H2"/><path d="M5.5 5h13L22 12v7H2v-7z"/>',
+    "plus": '<path d="M12 5v14M5 12h14"/>',
+    "users": '<circle cx="9" cy="8" r="4"/><path d="M2 21c0-4 3-6 7-6s7 2 7 6"/><path d="M16 4a4 4 0 0 1 0 8M22 21c0-3-2-5-4-5.6"/>',
+    "truck": '<path d="M1 4h14v12H1zM15 9h4l3 3v4h-7z"/><circle cx="5.5" cy="18.5" r="2"/><circle cx="18.5" cy="18.5" r="2"/>',
+    "search": '<circle cx="11" cy="11" r="7"/><path d="m21 21-4.3-4.3"/>',
+    "clock": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
+    "alert": '<path d="M12 3 2 21h20z"/><path d="M12 10v5M12 18h.01"/>',
+    "paperclip": '<path d="m21 11-8.6 8.6a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.6 8.6a2 2 0 0 1-2.8-2.8L15.5 7"/>',
+    "x": '<path d="M18 6 6 18M6 6l12 12"/>',
+    "bookmark": '<path d="M19 21 12 16l-7 5V3h14z"/>',
+    "eye": '<path d="M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z"/><circle cx="12" cy="12" r="3"/>',
+    "arrow-up": '<path d="M12 19V5M5 12l7-7 7 7"/>',
+    "send": '<path d="M22 2 11 13M22 2l-7 20-4-9-9-4z"/>',
+    "chart": '<path d="M3 3v18h18"/><path d="m7 14 4-4 3 3 6-6"/>',
+    "keyboard": '<rect x="2" y="6" width="20" height="12" rx="2"/><path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>',
+}
+
+
+@register.simple_tag
+def icon(name: str, size: int = 16) -> SafeString:
+    body = _ICONS.get(name, "")
+    return mark_safe(  # noqa: S308 - constant SVG markup from the table above
+        f'<svg class="icon" width="{int(size)}" height="{int(size)}" viewBox="0 0 24 24" fill="none" '
+        f'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" '
+        f'aria-hidden="true">{body}</svg>'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def nav_active(context: template.Context, section: str) -> str:
+    return "active" if context.get("nav") == section else ""
+
+
+@register.filter
+def initial(user: Any) -> str:
+    text = str(user or "?").strip()
+    return text[:1].upper() if text else "?"
+
+
+@register.simple_tag
+def badge(kind: str, value: str, label: Any) -> str:
+    """A coloured badge: `kind` picks the palette (status, priority, sla, type, tier, dispatch)."""
+    return format_html('<span class="badge badge-{}-{}">{}</span>', kind, value or "none", label)
+
+
+def _business_words(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return _("%(d)s天%(h)s小时") % {"d": days, "h": hours}
+    if hours:
+        return _("%(h)s小时%(m)s分") % {"h": hours, "m": minutes}
+    return ngettext("%(m)s分钟", "%(m)s分钟", minutes) % {"m": minutes}
+
+
+@register.filter
+def remaining(due: datetime | None) -> str:
+    """'2小时5分后到期' / '已超时 3小时' relative to now (wall-clock; the SLA engine owns business time)."""
+    if not due:
+        return ""
+    delta = (due - timezone.now()).total_seconds()
+    if delta >= 0:
+        return _("剩余 %(t)s") % {"t": _business_words(delta)}
+    return _("超时 %(t)s") % {"t": _business_words(delta)}
+
+
+@register.filter
+def duration_words(seconds: int | float | timedelta | None) -> str:
+    if seconds is None:
+        return ""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    return _business_words(seconds)
+
+
+@register.filter
+def filesize(num: int) -> str:
+    num = int(num or 0)
+    if num < 1024:
+        return f"{num} B"
+    if num < 1024 * 1024:
+        return f"{num / 1024:.0f} KB"
+    return f"{num / 1024 / 1024:.1f} MB"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: template.Context, **changes: Any) -> str:
+    """The current GET query with some parameters replaced (None/'' removes them)."""
+    request = context["request"]
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()

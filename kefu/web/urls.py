@@ -1,0 +1,39 @@
+"""URLs of the agent workspace. Path parameters name their object (ticket_id, customer_id …) for the
+generated permission matrix."""
+
+from django.urls import path
+
+from kefu.web.views import auth, customers, dashboard, department, tickets
+
+app_name = "web"
+urlpatterns = [
+    path("", dashboard.home, name="home"),
+    path("login/", auth.LoginPage.as_view(), name="login"),
+    path("logout/", auth.LogoutPage.as_view(), name="logout"),
+    path("language/", auth.set_language, name="set_language"),
+    path("counters/", dashboard.counters, name="counters"),
+    # work orders
+    path("tickets/", tickets.ticket_list, name="ticket_list"),
+    path("tickets/new/", tickets.ticket_create, name="ticket_create"),
+    path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket_reply"),
+    path("tickets/<int:ticket_id>/note/", tickets.ticket_note, name="ticket_note"),
+    path("tickets/<int:ticket_id>/transition/", tickets.ticket_transition, name="ticket_transition"),
+    path("tickets/<int:ticket_id>/assign/", tickets.ticket_assign, name="ticket_assign"),
+    path("tickets/<int:ticket_id>/dispatch/", tickets.ticket_dispatch, name="ticket_dispatch"),
+    path("tickets/<int:ticket_id>/escalate/", tickets.ticket_escalate, name="ticket_escalate"),
+    path("tickets/<int:ticket_id>/edit/", tickets.ticket_edit, name="ticket_edit"),
+    path("tickets/<int:ticket_id>/attachments/", tickets.attachment_upload, name="attachment_upload"),
+    path("attachments/<int:attachment_id>/", tickets.attachment_download, name="attachment_download"),
+    path("views/", tickets.saved_view_save, name="saved_view_save"),
+    path("views/<int:view_id>/delete/", tickets.saved_view_delete, name="saved_view_delete"),
+    # department queue
+    path("department/", department.department_queue, name="department_queue"),
+    path("dispatches/<int:dispatch_id>/acknowledge/", department.dispatch_acknowledge, name="dispatch_acknowledge"),
+    path("dispatches/<int:dispatch_id>/complete/", department.dispatch_complete, name="dispatch_complete"),
+    # customers
+    path("customers/", customers.customer_list, name="customer_list"),
+    path("customers/search/", customers.customer_search, name="customer_search"),
+    path("customers/<int:customer_id>/", customers.customer_detail, name="customer_detail"),
+    path("customers/<int:customer_id>/reveal/", customers.customer_reveal, name="customer_reveal"),
+]

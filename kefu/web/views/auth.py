@@ -1,0 +1,52 @@
+"""Sign in, sign out and the language switch (remembered on the user)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import translation
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from kefu.core.errors import ApplicationError
+from kefu.core.policy import AUTHENTICATED, PUBLIC, requires
+from kefu.web.forms import LoginForm
+from kefu.web.services import user_set_language
+
+
+def _remember_language(response: HttpResponseBase, language: str) -> None:
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+                        httponly=False)
+
+
+@requires(PUBLIC)
+class LoginPage(auth_views.LoginView):
+    template_name = "web/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        language = form.get_user().language or settings.LANGUAGE_CODE
+        translation.activate(language)
+        _remember_language(response, language)
+        return response
+
+
+@requires(AUTHENTICATED)
+class LogoutPage(auth_views.LogoutView):
+    pass
+
+
+@requires(PUBLIC)
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated:
+        try:
+            user_set_language(actor=request.user, language=language)
+        except ApplicationError:
+            pass  # Django's view already ignored an unknown language
+    return response

@@ -1,0 +1,15 @@
+"""Placeholder for `kefu wfm scenarios` while it is being written; replaced by the real module."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("scenarios", help="(being written)")
+    parser.set_defaults(handler=_unavailable)
+
+
+def _unavailable(args: argparse.Namespace) -> int:
+    raise SystemExit("kefu wfm scenarios: not available yet")
