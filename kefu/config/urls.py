@@ -7,8 +7,10 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
 from kefu.api import api
+from kefu.core.policy import PUBLIC, requires
 
 
+@requires(PUBLIC)
 def healthz(request: HttpRequest) -> JsonResponse:
     from django.db import connection
 
@@ -22,5 +24,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/webhooks/", include("kefu.integrations.urls")),
     path("", include("kefu.web.urls")),
 ]

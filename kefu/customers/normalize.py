@@ -28,7 +28,8 @@ def normalize_phone(value: str) -> str:
     """Digits only, without the +86 / 0086 country prefix. Raises ValidationFailed (field "phone").
 
     Mainland mobiles (11 digits starting with 1) must have a valid second digit (3–9); landlines and
-    service numbers (95xxx, 400…) keep their digits as given.
+    service numbers (95xxx, 400…) keep their digits as given (+86 20 … becomes 020 …); other countries keep
+    the international form (00 1 212 …).
     """
     text = (value or "").strip()
     if not text:
@@ -37,8 +38,22 @@ def normalize_phone(value: str) -> str:
         raise ValidationFailed(_("电话号码只能包含数字、空格、横线、括号和 +"),
                                details={"field": "phone", "value": text})
     digits = re.sub(r"\D", "", text)
-    if (text.startswith("+") and digits.startswith("86")) or digits.startswith("0086"):
-        digits = digits[4:] if digits.startswith("0086") else digits[2:]
+    international = text.lstrip("(（ ").startswith("+") or digits.startswith("00")
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and (international or (len(digits) == 13 and _MOBILE.match(digits[2:]))):
+        digits = digits[2:]
+    elif international:
+        # Another country: kept in the international dialling form, not checked against mainland rules.
+        digits = digits if digits.startswith("00") else "00" + digits
+        if not 7 <= len(digits) <= 20:
+            raise ValidationFailed(_("电话号码长度不正确（5 到 20 位数字）"),
+                                   details={"field": "phone", "value": text})
+        return digits
+    else:
+        international = False
+    if international and not digits.startswith(("0", "1")):
+        digits = "0" + digits  # +86 20 8888 6666 is dialled 020 8888 6666 at home
     if not 5 <= len(digits) <= 20:
         raise ValidationFailed(_("电话号码长度不正确（5 到 20 位数字）"),
                                details={"field": "phone", "value": text})

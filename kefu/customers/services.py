@@ -251,7 +251,7 @@ def customer_create(*, actor: Any, name: str, code: str = "", kind: str = Custom
                            details={"field": "code", "value": code})
         try:
             with transaction.atomic():
-                customer = Customer.objects.create(code=code or f"tmp-{uuid.uuid4().hex}", **fields)
+                customer = Customer.objects.create(code=code or f"tmp-{uuid.uuid4().hex[:24]}", **fields)
         except IntegrityError:  # a concurrent create took the code between the check and the insert
             raise Conflict(_("客户编号 %(code)s 已存在") % {"code": code}, code="duplicate_code",
                            details={"field": "code", "value": code}) from None

@@ -116,16 +116,23 @@ def customer_timeline(user: Any, customer: Any, *, limit: int = 20,
         for entry in provider(query):
             if before is None or entry.at < before:
                 entries.append(entry if entry.source else _with_source(entry, name))
-    entries.sort(key=lambda e: (e.at, e.key), reverse=True)
+    entries.sort(key=_order, reverse=True)
     if len(entries) <= limit:
         return TimelinePage(entries=entries, next_before=None)
     page = entries[:limit]
-    # `before` is a time: never split entries of the same instant across two pages.
+    # `before` is a time: never split entries of the same instant across two pages. The page gets shorter,
+    # or, when one instant fills the whole page, longer (every entry of that instant the providers returned).
     boundary = entries[limit].at
     if page[-1].at == boundary:
-        trimmed = [e for e in page if e.at != boundary]
-        page = trimmed or page
-    return TimelinePage(entries=page, next_before=page[-1].at)
+        page = [e for e in page if e.at != boundary] or [e for e in entries if e.at == boundary]
+    more = len(entries) > len(page)
+    return TimelinePage(entries=page, next_before=page[-1].at if more else None)
+
+
+def _order(entry: TimelineEntry) -> tuple[datetime, str, int, str]:
+    # Equal times: by key, with its numeric id compared as a number ("ticket_event:10" after ":9").
+    prefix, _sep, tail = entry.key.rpartition(":")
+    return (entry.at, prefix, int(tail) if tail.isdigit() else 0, tail)
 
 
 def _with_source(entry: TimelineEntry, source: str) -> TimelineEntry:

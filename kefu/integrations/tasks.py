@@ -1,4 +1,4 @@
-"""Worker tasks for webhooks (thin: the logic lives in delivery.py)."""
+"""Worker tasks for webhooks and API housekeeping (thin: the logic lives in delivery.py / apiutils)."""
 
 from __future__ import annotations
 
@@ -18,3 +18,11 @@ def webhook_retry_due_task() -> None:
     from kefu.integrations.delivery import webhook_retry_due
 
     webhook_retry_due()
+
+
+@db_periodic_task(crontab(minute="17"))
+def idempotency_cleanup_task() -> None:
+    """Idempotency-Key records live 24 h."""
+    from kefu.apiutils.idempotency import idempotency_purge_expired
+
+    idempotency_purge_expired()

@@ -234,6 +234,9 @@ class SlaClock(models.Model):
     due_at = models.DateTimeField(_("到期"), null=True, blank=True)
     warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
     paused_at = models.DateTimeField(_("暂停于"), null=True, blank=True)
+    # Start of the current run (set on start, resume and re-targeting); business time elapsed is
+    # elapsed_before_pause + business seconds since resumed_at.
+    resumed_at = models.DateTimeField(_("本轮计时开始"), null=True, blank=True)
     # Business seconds consumed before the current run (accumulated across pauses).
     elapsed_before_pause = models.PositiveIntegerField(default=0)
     stopped_at = models.DateTimeField(_("停止"), null=True, blank=True)

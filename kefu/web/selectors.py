@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, Q
@@ -101,17 +102,19 @@ def filter_tickets(qs: Any, *, filters: dict[str, str], user: Any) -> Any:
     return qs
 
 
+_CURSOR_FORMAT = "%Y%m%d%H%M%S%f"
+
+
 def _encode(ticket: Ticket) -> str:
-    return f"{ticket.created_at.timestamp():.6f}_{ticket.pk}"
+    # exact to the microsecond (a float timestamp would round), in UTC
+    return f"{ticket.created_at.astimezone(UTC):{_CURSOR_FORMAT}}_{ticket.pk}"
 
 
 def _decode(cursor: str) -> tuple[Any, int] | None:
-    from datetime import UTC, datetime
-
     try:
         stamp, pk = cursor.split("_", 1)
-        return datetime.fromtimestamp(float(stamp), tz=UTC), int(pk)
-    except (ValueError, OverflowError, OSError):
+        return datetime.strptime(stamp, _CURSOR_FORMAT).replace(tzinfo=UTC), int(pk)
+    except (ValueError, OverflowError):
         return None
 
 

@@ -1,10 +1,10 @@
-"""Exact queueing formulas for staffing: Erlang B (trunks), Erlang C (M/M/n) and Erlang A (M/M/n+M, exponential
-patience), vectorised over intervals and stable from 1 to 100,000 servers and loads up to 100,000 Erlangs.
+"""Exact queueing formulas for staffing: Erlang B (trunks), Erlang C (M/M/n) and Erlang A (M/M/n+M,
+exponential patience), vectorised over intervals, stable up to 100,000 servers and 100,000 Erlangs.
 
 Numerical approach: no factorials. Every formula is written with the regularised incomplete gamma functions
-P(s, w) = gammainc(s, w), Q(s, w) = gammaincc(s, w) and the Poisson term g(s, w) = w**s e**-w / Γ(s + 1), all in
-log space; where an incomplete gamma underflows (deep tails) the same ratio is summed as a short, geometrically
-converging series instead.
+P(s, w) = gammainc(s, w), Q(s, w) = gammaincc(s, w) and the Poisson term g(s, w) = w**s e**-w / Γ(s + 1),
+all in log space; where an incomplete gamma underflows (deep tails) the same ratio is summed as a short,
+geometrically converging series instead.
 
 Units everywhere: calls per interval, seconds, Erlangs, fractions 0..1.
 """
@@ -48,16 +48,16 @@ _MAX_GALLOP = 64
 
 @dataclass(frozen=True)
 class QueueMetrics:
-    """What a number of agents achieves in an interval; every field broadcasts over the inputs (0-d for scalars).
+    """What a number of agents achieves in an interval; fields broadcast over the inputs (0-d for scalars).
 
     - `agents`: agents on the phones (count).
     - `traffic_erlangs`: offered load = calls × AHT / interval length (Erlangs).
     - `prob_wait`: probability an arriving call finds every agent busy, P(wait > 0) (fraction).
     - `service_level`: calls answered within `within_seconds` / calls offered (fraction). Without patience
-      (Erlang C) nobody abandons, so this is also answered within Y / answered. With patience (Erlang A) it is
-      PRODUCT §2.9 formula 3, answered within Y / (answered + abandoned): a caller who hangs up counts as missed.
-    - `asa_seconds`: average speed of answer, mean wait of the calls that are answered (seconds); `inf` when the
-      queue is unstable (Erlang C with agents ≤ traffic) or nobody is answered.
+      (Erlang C) nobody abandons, so this is also answered within Y / answered. With patience (Erlang A) it
+      is PRODUCT §2.9 formula 3, answered within Y / (answered + abandoned): a caller who hangs up is missed.
+    - `asa_seconds`: average speed of answer, mean wait of the calls that are answered (seconds); `inf`
+      when the queue is unstable (Erlang C with agents ≤ traffic) or nobody is answered.
     - `occupancy`: mean share of agents' time spent handling calls = carried load / agents (fraction).
     - `expected_queue_length`: mean number of callers waiting (calls); `inf` when unstable.
     - `abandon_rate`: abandoned / offered (fraction), only with patience (Erlang A), else None.
@@ -73,11 +73,12 @@ class QueueMetrics:
     abandon_rate: FloatArray | None
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Validation
 
 
-def _as_float(value: ArrayLike, field: str, *, minimum: float | None = None, strict: bool = False) -> FloatArray:
+def _as_float(value: ArrayLike, field: str, *, minimum: float | None = None,
+              strict: bool = False) -> FloatArray:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -88,7 +89,9 @@ def _as_float(value: ArrayLike, field: str, *, minimum: float | None = None, str
     if bad.any():
         first = array.flat[int(np.flatnonzero(bad)[0])]
         where = f" (element {int(np.flatnonzero(bad)[0])})" if array.ndim else ""
-        bound = "" if minimum is None else (f" greater than {minimum:g}" if strict else f" at least {minimum:g}")
+        bound = ""
+        if minimum is not None:
+            bound = f" greater than {minimum:g}" if strict else f" at least {minimum:g}"
         raise PlanningInputError(f"must be a finite number{bound}, got {first!r}{where}", field=field)
     return array
 
@@ -111,7 +114,7 @@ def _as_fraction(value: ArrayLike, field: str) -> FloatArray:
     return array
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Special-function building blocks (all elementwise on float arrays of one shape)
 
 
@@ -162,7 +165,7 @@ def _log_lower_gamma(s: FloatArray, w: FloatArray, log_w: FloatArray) -> FloatAr
     """
     p = special.gammainc(s, w)
     with np.errstate(divide="ignore"):
-        out = np.log(p)
+        out: FloatArray = np.log(p)
     tail = ~(p > _TINY)
     if tail.any():
         st, wt = s[tail], w[tail]
@@ -228,12 +231,12 @@ def _erlang_c_from_b(n: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:
     return np.clip(c, 0.0, 1.0)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Public formulas
 
 
 def erlang_b(servers: ArrayLike, load: ArrayLike) -> FloatArray:
-    """Erlang B blocking probability (fraction 0..1) for `servers` trunks or agents and `load` Erlangs offered.
+    """Erlang B blocking probability (fraction 0..1) for `servers` trunks or agents, `load` Erlangs offered.
 
     B(n, a) = (aⁿ/n!) / Σ_{k≤n} aᵏ/k!; computed as a log-space ratio of the Poisson term to the Poisson CDF.
     B(0, a) = 1; B(n, 0) = 0 for n ≥ 1.
@@ -308,7 +311,7 @@ def _metrics_c(x: _Inputs) -> dict[str, FloatArray]:
 
 
 def _newton_root(f: Any, fprime: Any, start: FloatArray, iterations: int = 60) -> FloatArray:
-    """Newton's method for a convex increasing f started to the right of the root (converges monotonically)."""
+    """Newton's method for a convex increasing f started right of the root (converges monotonically)."""
     v = start.copy()
     for _ in range(iterations):
         step = f(v) / fprime(v)
@@ -328,8 +331,8 @@ def _window_average(k: FloatArray, ys: FloatArray, fn: Any) -> FloatArray:
     """Mean of fn(s) under the density ∝ exp(−k·s − y·e^(−s)) on s ≥ 0 (Gauss–Legendre over the mass window).
 
     For Erlang A, θ × (the wait a queued caller would have with infinite patience) has density
-    ∝ exp(−x·s − y·e^(−s)) (the queue ahead drains at rate nμ + iθ; see docs/planning/queueing.md), and for the
-    callers who are answered after queueing it is ∝ exp(−(x+1)·s − y·e^(−s)). Those means are ASA and the
+    ∝ exp(−x·s − y·e^(−s)) (the queue ahead drains at rate nμ + iθ; see docs/planning/queueing.md), and for
+    the callers who are answered after queueing it is ∝ exp(−(x+1)·s − y·e^(−s)). Those means are ASA and the
     abandonment probability without cancellation.
     """
     with np.errstate(divide="ignore"):
@@ -357,7 +360,7 @@ def _window_average(k: FloatArray, ys: FloatArray, fn: Any) -> FloatArray:
     return result
 
 
-def _metrics_a(x: _Inputs) -> dict[str, FloatArray]:
+def _metrics_a(x: _Inputs, *, need_asa: bool = True) -> dict[str, FloatArray]:
     """Erlang A (M/M/n+M): exact stationary formulas via incomplete gamma functions.
 
     With μ = 1/AHT, θ = 1/patience, x = nμ/θ, y = λ/θ, ρ = y/x, B = Erlang B(n, λ/μ):
@@ -412,10 +415,13 @@ def _metrics_a(x: _Inputs) -> dict[str, FloatArray]:
         served_late_within = np.maximum((1.0 - inv_s) - tail, 0.0)
         sl_live = 1.0 - pw + pw / rho * served_late_within
         served_after_wait = pw * (1.0 - inv_s) / rho
-        wait_served = _window_average(xs + 1.0, ys, lambda v: v) / th
         answered = 1.0 - pab
-        with np.errstate(divide="ignore", invalid="ignore"):
-            asa_live = np.where(answered > 0.0, served_after_wait * wait_served / answered, np.inf)
+        if need_asa:
+            wait_served = _window_average(xs + 1.0, ys, lambda v: v) / th
+            with np.errstate(divide="ignore", invalid="ignore"):
+                asa_live = np.where(answered > 0.0, served_after_wait * wait_served / answered, np.inf)
+        else:
+            asa_live = np.full(xs.size, np.nan)  # not asked for (solver without an ASA target)
         prob_wait[live] = pw
         abandon[live] = pab
         sl[live] = np.clip(sl_live, 0.0, 1.0)
@@ -426,13 +432,13 @@ def _metrics_a(x: _Inputs) -> dict[str, FloatArray]:
             "expected_queue_length": queue, "abandon_rate": abandon}
 
 
-def _compute(x: _Inputs) -> dict[str, FloatArray]:
-    return _metrics_a(x) if x.patience is not None else _metrics_c(x)
+def _compute(x: _Inputs, *, need_asa: bool = True) -> dict[str, FloatArray]:
+    return _metrics_a(x, need_asa=need_asa) if x.patience is not None else _metrics_c(x)
 
 
 def evaluate(*, agents: ArrayLike, calls: ArrayLike, interval_seconds: ArrayLike, aht_seconds: ArrayLike,
              within_seconds: ArrayLike, patience_seconds: ArrayLike | None = None) -> QueueMetrics:
-    """What `agents` achieve for `calls` offered per interval of `interval_seconds` with `aht_seconds` handle time.
+    """What `agents` achieve for `calls` offered per `interval_seconds` with `aht_seconds` handle time.
 
     Without `patience_seconds`: Erlang C (callers never hang up). With it: Erlang A, callers abandon after an
     exponentially distributed patience of that mean (seconds). Service level is measured at `within_seconds`.
@@ -466,7 +472,7 @@ def _package(x: _Inputs, m: dict[str, FloatArray]) -> QueueMetrics:
     )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Solvers
 
 
@@ -514,13 +520,13 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
                     max_occupancy: ArrayLike | None = None) -> IntArray:
     """Fewest agents meeting every given target, per interval (count; 0 where no calls are offered).
 
-    Targets (any combination, all must hold): `service_level` (fraction 0..1, with `within_seconds`, as defined
-    in `QueueMetrics`), `asa_seconds` (mean wait of answered calls ≤ target, seconds), `abandon_rate` (fraction,
-    needs `patience_seconds`), `max_occupancy` (fraction, occupancy ≤ cap). Without patience the model is
-    Erlang C and the answer always exceeds the offered load (otherwise the queue never empties).
+    Targets (any combination, all must hold): `service_level` (fraction 0..1, with `within_seconds`, as
+    defined in `QueueMetrics`), `asa_seconds` (mean wait of answered calls ≤ target, seconds), `abandon_rate`
+    (fraction, needs `patience_seconds`), `max_occupancy` (fraction, occupancy ≤ cap). Without patience the
+    model is Erlang C and the answer always exceeds the offered load (otherwise the queue never empties).
     """
     if service_level is None and asa_seconds is None and abandon_rate is None and max_occupancy is None:
-        raise PlanningInputError("give at least one target: service level, ASA, abandon rate or max occupancy",
+        raise PlanningInputError("give at least one target: service level, ASA, abandon rate or occupancy",
                                  field="service_level")
     if service_level is not None and within_seconds is None:
         raise PlanningInputError("a service-level target needs the answer time Y in seconds",
@@ -560,7 +566,7 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
         x = _Inputs(shape=(idx.size,), n=n, calls=calls_f[idx], lam=calls_f[idx] / interval_f[idx],
                     aht=aht_f[idx], a=load[idx], within=within_f[idx],
                     patience=patience_f[idx] if with_patience else None)
-        m = _compute(x)
+        m = _compute(x, need_asa=asa_seconds is not None)
         ok = np.ones(idx.size, dtype=bool)
         if service_level is not None:
             ok &= m["service_level"] >= sl_t[idx]
@@ -579,7 +585,7 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
 
 
 def trunks_required(load_erlangs: ArrayLike, blocking: ArrayLike) -> IntArray:
-    """Fewest trunks (lines) whose Erlang B blocking is at most `blocking` (fraction) for `load_erlangs` Erlangs.
+    """Fewest trunks (lines) whose Erlang B blocking is at most `blocking` (fraction) for `load_erlangs`.
 
     Zero load needs zero trunks.
     """
@@ -599,8 +605,10 @@ def trunks_required(load_erlangs: ArrayLike, blocking: ArrayLike) -> IntArray:
 
 def trunk_load(*, calls: ArrayLike, interval_seconds: ArrayLike, talk_seconds: ArrayLike,
                asa_seconds: ArrayLike) -> FloatArray:
-    """Load on the trunks (Erlangs) = calls × (talk + ASA) / interval: a line is held while the caller waits and
-    talks, not during after-call work. Seconds in, Erlangs out."""
+    """Load on the trunks (Erlangs) = calls × (talk + ASA) / interval.
+
+    A line is held while the caller waits and talks, not during after-call work. Seconds in, Erlangs out.
+    """
     c = _as_float(calls, "calls", minimum=0.0)
     t = _as_float(interval_seconds, "interval_seconds", minimum=0.0, strict=True)
     talk = _as_float(talk_seconds, "talk_seconds", minimum=0.0)

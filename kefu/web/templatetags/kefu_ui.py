@@ -115,3 +115,24 @@ def query_with(context: template.Context, **changes: Any) -> str:
         else:
             params[key] = value
     return params.urlencode()
+
+
+@register.filter
+def lookup(mapping: Any, key: Any) -> Any:
+    """mapping[key] in a template, "" when absent (for error slots keyed by object id)."""
+    try:
+        return mapping.get(key, "") if mapping else ""
+    except AttributeError:
+        return ""
+
+
+@register.filter
+def category_name(category: Any) -> str:
+    """A category in the interface language (the English name when there is one)."""
+    from django.utils.translation import get_language
+
+    if category is None:
+        return ""
+    if (get_language() or "").startswith("en") and getattr(category, "name_en", ""):
+        return str(category.name_en)
+    return str(category)

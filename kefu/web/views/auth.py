@@ -15,6 +15,9 @@ from kefu.web.forms import LoginForm
 from kefu.web.services import user_set_language
 
 
+LANGUAGE_CHOSEN_KEY = "kefu_language_chosen"
+
+
 def _remember_language(response: HttpResponseBase, language: str) -> None:
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
                         httponly=False)
@@ -28,7 +31,12 @@ class LoginPage(auth_views.LoginView):
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        language = form.get_user().language or settings.LANGUAGE_CODE
+        user = form.get_user()
+        chosen = self.request.session.pop(LANGUAGE_CHOSEN_KEY, "")
+        if chosen in dict(settings.LANGUAGES) and chosen != user.language:
+            # picked on the sign-in page: an explicit choice, remembered on the user from now on
+            user_set_language(actor=user, language=chosen)
+        language = user.language or settings.LANGUAGE_CODE
         translation.activate(language)
         _remember_language(response, language)
         return response
@@ -49,4 +57,6 @@ def set_language(request: HttpRequest) -> HttpResponse:
             user_set_language(actor=request.user, language=language)
         except ApplicationError:
             pass  # Django's view already ignored an unknown language
+    elif language in dict(settings.LANGUAGES):
+        request.session[LANGUAGE_CHOSEN_KEY] = language  # applied to the user who signs in next
     return response

@@ -12,6 +12,13 @@ from typing import Any
 from kefu.wfm.errors import PlanningInputError
 
 
+class ArgumentValueError(PlanningInputError, argparse.ArgumentTypeError):
+    """A bad option value. argparse prefixes the option's name, so the text is the reason alone."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def number(name: str, *, minimum: float | None = None, maximum: float | None = None,
            strict_minimum: bool = False, integer: bool = False) -> Callable[[str], float]:
     """An argparse `type=` that parses a finite number and checks its range, naming `name` on failure."""
@@ -20,16 +27,16 @@ def number(name: str, *, minimum: float | None = None, maximum: float | None = N
         try:
             value = float(text)
         except ValueError:
-            raise PlanningInputError(f"'{text}' is not a number", field=name) from None
+            raise ArgumentValueError(f"'{text}' is not a number", field=name) from None
         if not math.isfinite(value):
-            raise PlanningInputError(f"'{text}' is not a finite number", field=name)
+            raise ArgumentValueError(f"'{text}' is not a finite number", field=name)
         if integer and value != int(value):
-            raise PlanningInputError(f"'{text}' must be a whole number", field=name)
+            raise ArgumentValueError(f"'{text}' must be a whole number", field=name)
         if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
             bound = "greater than" if strict_minimum else "at least"
-            raise PlanningInputError(f"must be {bound} {minimum:g}, got {text}", field=name)
+            raise ArgumentValueError(f"must be {bound} {minimum:g}, got {text}", field=name)
         if maximum is not None and value > maximum:
-            raise PlanningInputError(f"must be at most {maximum:g}, got {text}", field=name)
+            raise ArgumentValueError(f"must be at most {maximum:g}, got {text}", field=name)
         return int(value) if integer else value
 
     return parse

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from kefu.wfm.forecast.calendar import days_in_month, month, month_start, recent_same_weekdays, weekday
+from kefu.wfm.forecast.calendar import month, recent_same_weekdays, weekday
 
 Method = Literal["ratio", "ma", "wma", "regression", "ets"]
 METHODS: tuple[Method, ...] = ("ratio", "ma", "wma", "regression", "ets")
@@ -81,15 +81,20 @@ def _moving_average(
 
 def weekday_index(history: DailyHistory, weeks: int = LEVEL_WEEKS) -> tuple[NDArray[np.float64], float]:
     """Day-of-week index (mean 1 over the 7 weekdays; 0 when closed) and the mean calls per day, from the
-    last `weeks` whole weeks."""
+    last `weeks` whole weeks. Each day is divided by the mean of its own 7-day block before averaging per
+    weekday, so a level change inside the window (a busy month starting) does not tilt the index."""
     span = min(weeks * 7, history.totals.size // 7 * 7)
     recent = history.totals[-span:]
-    days = history.last_day - span + 1 + np.arange(span)
     level = float(recent.mean())
-    index = np.array([recent[weekday(days) == w].mean() for w in range(7)])
-    index = (
-        index / level if level > 0 else np.where(history.open_weekday, 7.0 / history.open_weekday.sum(), 0.0)
-    )
+    blocks = recent.reshape(-1, 7)
+    block_mean = blocks.mean(axis=1)
+    busy = block_mean > 0
+    first_weekday = int(weekday(history.last_day - span + 1))
+    if not busy.any():
+        flat = np.where(history.open_weekday, 7.0 / max(int(history.open_weekday.sum()), 1), 0.0)
+        return flat, level
+    by_position = (blocks[busy] / block_mean[busy, None]).mean(axis=0)
+    index = np.roll(by_position, first_weekday)  # position 0 of a block is `first_weekday`
     return np.where(history.open_weekday, index, 0.0), level
 
 
@@ -109,15 +114,14 @@ def _ratio(history: DailyHistory, horizon_days: int, growth: float) -> NDArray[n
     annual = float(year.sum())
     year_months = month(year_days)
     share = np.array([year[year_months == m].sum() / annual if annual > 0 else 1 / 12 for m in range(1, 13)])
-    # A month's total is spread over its days in proportion to the weekday index of each day.
+    # A month's share is spread over its days by weekday index, so a month with an extra closed Sunday
+    # next year still gets the same calls per open day: share / Σ index of that month's days last year.
+    index_days = np.array([index[weekday(year_days[year_months == m])].sum() for m in range(1, 13)])
     target_month = month(targets)
-    weight_per_month = np.zeros(13)
-    for m in np.unique(target_month):
-        first = int(month_start(targets[target_month == m][:1])[0])
-        month_days = first + np.arange(int(days_in_month(np.array([first]))[0]))
-        weight_per_month[m] = index[weekday(month_days)].sum()
-    daily = annual * (1.0 + growth) ** ahead_years * share[target_month - 1] * index[weekday(targets)]
-    return np.asarray(daily / np.maximum(weight_per_month[target_month], 1e-12))
+    per_index_day = annual * share / np.maximum(index_days, 1e-12)
+    return np.asarray(
+        per_index_day[target_month - 1] * (1.0 + growth) ** ahead_years * index[weekday(targets)]
+    )
 
 
 def _regression(history: DailyHistory, horizon_days: int) -> NDArray[np.float64]:

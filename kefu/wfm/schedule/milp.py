@@ -421,7 +421,7 @@ def _certificate(prob: _Problem, rules: _Rules, compat: NDArray[np.int64]) -> bo
 
 
 def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate], agents: Sequence[Agent], *,
-                   time_limit: float = 60.0, mip_gap: float = 1e-4, late_after: int = 20 * 60,
+                   time_limit: float = 60.0, mip_gap: float = 1e-3, late_after: int = 20 * 60,
                    exact_limit: int = 6000) -> Schedule:
     """Schedule `agents` on `templates` to cover `requirements`: least under-coverage (agent-intervals), then
     least cost; then the fairest spread of weekend and late shifts (ending after `late_after` minutes past
@@ -444,19 +444,19 @@ def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate
     _check_agents(prob, classes, began + 0.2 * time_limit)
     stages: list[StageReport] = []
 
-    def remaining() -> float:
-        return max(deadline - time.perf_counter(), 0.05)
+    def until(share: float) -> float:
+        """Seconds left until `share` of the budget has passed (stages get fixed slices of the budget)."""
+        return max(began + share * time_limit - time.perf_counter(), 0.05)
 
     pairs = int(prob.compat.sum())
     exact = pairs <= exact_limit
 
     # stage 1: the aggregate model (always: its bound is what makes the reported gap honest)
-    agg, x_cols, n_cols1, break_cols1 = _aggregate_model(prob, classes)
-    relaxed = agg.solve(time_limit=0.25 * remaining(), mip_gap=mip_gap, relax=True)
+    agg, x_cols, _, _ = _aggregate_model(prob, classes)
+    relaxed = agg.solve(time_limit=until(0.1), mip_gap=mip_gap, relax=True)
     stages.append(_report("LP relaxation of the aggregate model", relaxed))
     lp_bound = relaxed.objective if relaxed.values is not None and relaxed.status == "optimal" else -INF
-    share = 0.35 if not exact else 0.2
-    first = agg.solve(time_limit=share * remaining(), mip_gap=mip_gap)
+    first = agg.solve(time_limit=until(0.3 if exact else 0.45), mip_gap=mip_gap)
     stages.append(_report("aggregate model", first))
     lower = max(lp_bound, first.bound)
 
@@ -464,18 +464,18 @@ def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate
     plan: dict[int, list[int]] = {}
     if first.values is not None:
         counts = {key: round(first.values[col]) for key, col in x_cols.items()}
-        plan, second = _disaggregate(prob, classes, counts, time_limit=0.4 * remaining(), mip_gap=mip_gap)
+        plan, second = _disaggregate(prob, classes, counts, time_limit=until(0.6), mip_gap=mip_gap)
         stages.append(_report("agents to shifts", second))
 
     # stage 3: coverage, breaks and repairs over free agents (all of them when small enough: exact)
     free = list(range(len(agents))) if exact else _free_agents(prob, classes, plan)
-    assignment, breaks, third = _coverage_model(prob, plan, free, time_limit=0.85 * remaining(), mip_gap=mip_gap)
+    assignment, breaks, third = _coverage_model(prob, plan, free, time_limit=until(0.85), mip_gap=mip_gap)
     stages.append(_report("coverage and breaks" + (" (whole model)" if exact else " (repair)"), third))
     if exact and third.values is not None:
         lower = max(lower, third.bound)
 
     # stage 4: fairness with head-counts fixed
-    assignment, fourth = _fairness(prob, classes, assignment, time_limit=remaining(), mip_gap=mip_gap)
+    assignment, fourth = _fairness(prob, classes, assignment, time_limit=until(0.95))
     if fourth is not None:
         stages.append(_report("fairness", fourth))
 
@@ -648,8 +648,7 @@ def _warm_start(prob: _Problem, model: Model, plan: dict[int, list[int]],
     return start
 
 
-def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]], *, time_limit: float,
-              mip_gap: float) -> tuple[dict[int, list[int]], Solution | None]:
+def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]], *, time_limit: float) -> tuple[dict[int, list[int]], Solution | None]:
     """Swap shifts among agents of one class (same head-count per instance) to even weekend and late shifts."""
     model = Model()
     y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
@@ -694,7 +693,7 @@ def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]
     start = np.zeros(model.ncol)
     for cols, vals in start_parts:
         start[cols] = vals
-    sol = model.solve(time_limit=time_limit, mip_gap=0.0, start=None)
+    sol = model.solve(time_limit=time_limit, mip_gap=0.0, start=start)
     if sol.values is None:
         return assignment, sol
     result = dict(assignment)

@@ -242,10 +242,9 @@ class SimulationPlan:
             raise PlanningInputError("must be at least 1", field="intervals")
         horizon = intervals * interval_seconds
         for g in groups:
-            late = g.trace is not None and g.trace.arrival_seconds.size > 0 \
-                and g.trace.arrival_seconds[-1] >= horizon
-            if late and g.trace is not None:
-                raise PlanningInputError(f"arrival at {g.trace.arrival_seconds[-1]:g} s is after the last "
+            last = g.trace.arrival_seconds.max(initial=-1.0) if g.trace is not None else -1.0
+            if last >= horizon:
+                raise PlanningInputError(f"arrival at {last:g} s is after the last "
                                          f"interval ends ({horizon:g} s)", field="arrival_seconds")
         agents = np.stack([np.broadcast_to(g.agents, (intervals,)) for g in groups]).astype(np.int64)
         calls = np.stack([np.broadcast_to(g.calls if g.calls is not None else np.zeros(1), (intervals,))

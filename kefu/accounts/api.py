@@ -1,0 +1,198 @@
+"""REST API: the staff directory (users, teams, departments, read-only), who am I, and my API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from kefu.accounts.choices import Role
+from kefu.accounts.models import ApiToken, Department, Team, User
+from kefu.accounts.services import api_token_create, api_token_revoke
+from kefu.apiutils.auth import requires
+from kefu.apiutils.idempotency import idempotent_create
+from kefu.apiutils.pagination import number_page
+from kefu.apiutils.schemas import Id, InSchema, PathId
+from kefu.core.errors import NotFound
+from kefu.core.policy import AUTHENTICATED, Action
+
+router = Router()
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    employee_no: str
+    role: str
+    team_id: int | None
+    department_id: int | None
+    is_active: bool
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    department_id: int
+    lead_id: int | None
+
+
+class DepartmentOut(Schema):
+    id: int
+    name: str
+    code: str
+    is_service_center: bool
+    manager_id: int | None
+
+
+class UserPage(Schema):
+    items: list[UserOut]
+    next: str | None = Field(description="The next page number, or null on the last page.")
+    page: int
+    page_size: int
+    count: int
+
+
+class TeamPage(UserPage):
+    items: list[TeamOut]  # type: ignore[assignment]
+
+
+class DepartmentPage(UserPage):
+    items: list[DepartmentOut]  # type: ignore[assignment]
+
+
+class MeOut(UserOut):
+    rights: list[str] = Field(description="The actions this user's role allows (see x-kefu-action).")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    key_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    key: str | None = Field(description="The token itself: shown once, never again (null in a replay).")
+
+
+class TokenIn(InSchema):
+    name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'CRM sync'.")
+
+
+class UserFilters(InSchema):
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(50, ge=1, le=200)
+    role: Role | None = None
+    team: Id | None = None
+    department: Id | None = None
+    q: str | None = Field(None, max_length=100, description="Search name, username or employee number.")
+
+
+class PageQuery(InSchema):
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(50, ge=1, le=200)
+
+
+def _users(rows: list[User]) -> list[dict[str, Any]]:
+    return [UserOut.from_orm(u).model_dump() for u in rows]
+
+
+@router.get("/users", response=UserPage, summary="List staff users")
+@requires(Action.DIRECTORY_VIEW)
+def user_list(request: HttpRequest, filters: Query[UserFilters]) -> Any:
+    qs = User.objects.order_by("employee_no", "username", "id")
+    if filters.role:
+        qs = qs.filter(role=filters.role)
+    if filters.team:
+        qs = qs.filter(team_id=filters.team)
+    if filters.department:
+        qs = qs.filter(department_id=filters.department)
+    if filters.q:
+        qs = qs.filter(Q(display_name__icontains=filters.q) | Q(username__icontains=filters.q)
+                       | Q(employee_no=filters.q))
+    return number_page(qs, page=filters.page, page_size=filters.page_size, serialize=_users)
+
+
+@router.get("/users/{user_id}", response=UserOut, summary="One staff user")
+@requires(Action.DIRECTORY_VIEW)
+def user_detail(request: HttpRequest, user_id: PathId) -> Any:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("用户不存在", details={"user_id": user_id})
+    return user
+
+
+@router.get("/teams", response=TeamPage, summary="List teams")
+@requires(Action.DIRECTORY_VIEW)
+def team_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
+    return number_page(Team.objects.order_by("name", "id"), page=paging.page, page_size=paging.page_size,
+                       serialize=lambda rows: [TeamOut.from_orm(t).model_dump() for t in rows])
+
+
+@router.get("/teams/{team_id}", response=TeamOut, summary="One team")
+@requires(Action.DIRECTORY_VIEW)
+def team_detail(request: HttpRequest, team_id: PathId) -> Any:
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        raise NotFound("班组不存在", details={"team_id": team_id})
+    return team
+
+
+@router.get("/departments", response=DepartmentPage, summary="List departments")
+@requires(Action.DIRECTORY_VIEW)
+def department_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
+    return number_page(Department.objects.order_by("name", "id"), page=paging.page, page_size=paging.page_size,
+                       serialize=lambda rows: [DepartmentOut.from_orm(d).model_dump() for d in rows])
+
+
+@router.get("/departments/{department_id}", response=DepartmentOut, summary="One department")
+@requires(Action.DIRECTORY_VIEW)
+def department_detail(request: HttpRequest, department_id: PathId) -> Any:
+    department = Department.objects.filter(pk=department_id).first()
+    if department is None:
+        raise NotFound("部门不存在", details={"department_id": department_id})
+    return department
+
+
+@router.get("/me", response=MeOut, summary="The authenticated user and their rights")
+@requires(AUTHENTICATED)
+def me(request: HttpRequest) -> Any:
+    from kefu.core.policy import has_right
+
+    user = request.auth  # type: ignore[attr-defined]
+    data = UserOut.from_orm(user).model_dump()
+    data["rights"] = [a.value for a in Action if has_right(user, a)]
+    return data
+
+
+@router.get("/me/tokens", response=list[TokenOut], summary="My API tokens (without their keys)")
+@requires(Action.TOKEN_MANAGE_OWN)
+def token_list(request: HttpRequest) -> Any:
+    return list(ApiToken.objects.filter(user=request.auth).order_by("-created_at")[:100])  # type: ignore[attr-defined]
+
+
+@router.post("/me/tokens", response={201: TokenCreated}, summary="Create an API token (its key is shown once)")
+@requires(Action.TOKEN_MANAGE_OWN)
+def token_create(request: HttpRequest, payload: TokenIn) -> Any:
+    user = request.auth  # type: ignore[attr-defined]
+
+    def create() -> tuple[int, Any]:
+        issued = api_token_create(actor=user, name=payload.name)
+        body = TokenOut.from_orm(issued.token).model_dump(mode="json")
+        return 201, {**body, "key": issued.key}
+
+    return idempotent_create(request, user=user, payload=payload.model_dump(), create=create,
+                             redact=lambda body: {**body, "key": None})
+
+
+@router.delete("/me/tokens/{token_id}", response={204: None}, summary="Revoke one of my API tokens")
+@requires(Action.TOKEN_MANAGE_OWN)
+def token_revoke(request: HttpRequest, token_id: PathId) -> Any:
+    api_token_revoke(actor=request.auth, token_id=token_id)  # type: ignore[attr-defined]
+    return 204, None

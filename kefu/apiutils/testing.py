@@ -1,0 +1,157 @@
+"""Test helpers for the REST API: a JSON client authenticated with a real personal API token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.test import Client
+
+BASE = "/api/v1"
+
+
+class ApiClient:
+    """Calls /api/v1 with `Authorization: Bearer <token>` (or anonymously) and JSON bodies."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.client = Client()
+        self.token = token
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return headers
+
+    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
+                headers: dict[str, str] | None = None, **query: Any) -> Any:
+        url = path if path.startswith("/") and path.startswith(BASE) else f"{BASE}{path}"
+        data: Any = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        kwargs: dict[str, Any] = {"headers": self._headers(headers)}
+        if method == "get":
+            return self.client.get(url, query or None, **kwargs)
+        if data is not None:
+            kwargs.update(data=data, content_type="application/json")
+        return getattr(self.client, method)(url, **kwargs)
+
+    def get(self, path: str, **query: Any) -> Any:
+        return self.request("get", path, **query)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("post", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("patch", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("delete", path, **kw)
+
+
+def token_for(user: Any, name: str = "tests") -> str:
+    from kefu.accounts.services import api_token_create
+
+    return api_token_create(actor=user, name=name).key
+
+
+def api_as(user: Any | None) -> ApiClient:
+    return ApiClient(token_for(user) if user is not None else None)
+
+
+def assert_error_shape(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    body = response.json()
+    assert set(body) == {"code", "message", "details"}, body
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["details"], dict)
+    if code is not None:
+        assert body["code"] == code, body
+    return body  # type: ignore[no-any-return]
+
+
+# --- a small world for generated tests (permission matrix, bad input on every endpoint) ---------------------------
+
+PERSONAS = ("agent", "team_lead", "shift_lead", "qa", "manager", "admin_user", "department_user", "other_agent")
+
+
+class World:
+    """Work orders in every relation to the personas: one of the agent's team, one of another team, and one
+    dispatched to the repair department; plus a customer, an attachment, a webhook delivery."""
+
+    def __init__(self, *, people: dict[str, Any], customer: Any, team: Any, repair_department: Any) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
+        from kefu.tickets import services
+
+        self.people = people
+        self.customer = customer
+        self.team = team
+        self.repair_department = repair_department
+        agent, other = people["agent"], people["other_agent"]
+        self.team_ticket = services.ticket_create(actor=agent, subject="本组工单", customer=customer,
+                                                  assignee=agent)
+        self.other_team_ticket = services.ticket_create(actor=other, subject="二组工单", assignee=other)
+        self.dispatched_ticket = services.ticket_create(actor=agent, subject="派给维修部", ticket_type="repair",
+                                                        assignee=agent, customer=customer)
+        self.dispatch = services.ticket_dispatch(actor=agent, ticket=self.dispatched_ticket,
+                                                 department=repair_department, instructions="上门")
+        self.message = services.ticket_add_note(actor=agent, ticket=self.team_ticket, body="备注")
+        self.attachment = services.attachment_add(
+            actor=agent, ticket=self.team_ticket, upload=SimpleUploadedFile("说明.txt", b"hello", "text/plain"))
+        self.endpoint = WebhookEndpoint.objects.create(name="CRM", url="http://127.0.0.1:9/hook")
+        self.delivery = WebhookDelivery.objects.create(endpoint=self.endpoint, event="ticket.created",
+                                                       payload={"event": "ticket.created"}, state="gave_up")
+        self.tokens = {name: token_for(user) for name, user in people.items()}
+        for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
+            t.refresh_from_db()
+
+    @property
+    def tickets(self) -> dict[str, Any]:
+        return {"team_ticket": self.team_ticket, "other_team_ticket": self.other_team_ticket,
+                "dispatched_ticket": self.dispatched_ticket}
+
+    def owned(self, param: str, user: Any) -> Any:
+        """Objects that belong to the requester (their own token, their own saved view)."""
+        from kefu.accounts.models import ApiToken
+        from kefu.tickets.models import SavedView
+
+        if param == "token_id":
+            return ApiToken.objects.filter(user=user).first()
+        if param == "view_id":
+            return SavedView.objects.get_or_create(owner=user, name="我的视图", defaults={"query": "status=new"})[0]
+        raise KeyError(param)
+
+    def objects_for(self, params: list[str], ticket_key: str | None) -> dict[str, Any]:
+        """Path values for a route, and the object whose scope decides access (ticket, dispatch, customer)."""
+        fixed = {
+            "dispatch_id": self.dispatch, "customer_id": self.customer, "attachment_id": self.attachment,
+            "message_id": self.message, "delivery_id": self.delivery, "endpoint_id": self.endpoint,
+            "user_id": self.people["agent"], "team_id": self.team, "department_id": self.repair_department,
+        }
+        values: dict[str, Any] = {}
+        for param in params:
+            if param == "ticket_id":
+                values[param] = self.dispatch.ticket if "dispatch_id" in params else self.tickets[ticket_key or
+                                                                                                  "team_ticket"]
+            elif param in fixed:
+                values[param] = fixed[param]
+            elif param in ("token_id", "view_id"):
+                values[param] = None  # per requester, see owned()
+            else:
+                raise KeyError(param)
+        return values
+
+
+def scope_object(values: dict[str, Any]) -> Any:
+    """The object `kefu.core.policy.permits` is asked about for a route with these path values."""
+    if values.get("dispatch_id") is not None:
+        return values["dispatch_id"]
+    if values.get("ticket_id") is not None:
+        return values["ticket_id"]
+    for param in ("attachment_id", "message_id"):
+        if values.get(param) is not None:
+            return values[param].ticket
+    if values.get("customer_id") is not None:
+        return values["customer_id"]
+    return None

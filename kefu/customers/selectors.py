@@ -1,0 +1,300 @@
+"""Reads of customer records: lists and search, the detail card with masking, screen pop, duplicates.
+
+Personal data leaves this module masked unless the viewer has the right AND asked to reveal it; each unmasked
+view is written to the audit log ("customer.viewed_unmasked"). Lists are always masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from kefu.core.audit import audit_record
+from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kefu.core.masking import mask_contact, mask_id_number
+from kefu.core.models import AuditLog
+from kefu.core.policy import Action, has_right, visible_customers
+from kefu.customers.choices import ContactKind, Tier
+from kefu.customers.models import ContactPoint, Customer, Site
+from kefu.customers.normalize import guess_contact_kind, normalize_contact
+from kefu.customers.timeline import TimelinePage, customer_timeline
+
+__all__ = [
+    "ContactView", "CustomerDetail", "CustomerFilters", "CustomerRow", "DuplicateGroup", "TimelinePage",
+    "customer_access_log", "customer_detail", "customer_duplicate_groups", "customer_duplicates",
+    "customer_filter", "customer_find_by_contact", "customer_list", "customer_rows", "customer_timeline",
+]
+
+VIEWED_UNMASKED = "customer.viewed_unmasked"
+# What duplicate detection matches on (WeChat ids are too often shared within a family or shop).
+DUPLICATE_KINDS = (ContactKind.PHONE, ContactKind.EMAIL)
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """List filters. `q` searches name, company, code (exact) and phone / e-mail / WeChat contacts.
+
+    `is_vip=None` means VIP or not; `tag` is a tag name.
+    """
+
+    q: str = ""
+    tier: str = ""
+    is_vip: bool | None = None
+    tag: str = ""
+    dedicated_agent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    kind: str
+    kind_label: str
+    value: str  # masked unless revealed
+    label: str
+    is_primary: bool
+    masked: bool
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """A customer in a list or screen pop: contacts always masked."""
+
+    id: int
+    code: str
+    name: str
+    company: str
+    tier: str
+    is_vip: bool
+    dedicated_agent_name: str
+    phone: str
+    email: str
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    """The customer card. Contacts and ID number are masked unless listed in `revealed_fields`.
+
+    `can_reveal` says whether the viewer may ask for the unmasked card (the "show" button).
+    """
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    kind_label: str
+    company: str
+    tier: str
+    tier_label: str
+    is_vip: bool
+    dedicated_agent: Any
+    birthday: date | None
+    id_number: str
+    notes: str
+    tags: list[str]
+    contacts: list[ContactView]
+    sites: list[Site]
+    merged_into_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    can_reveal: bool
+    revealed_fields: tuple[str, ...] = field(default=())
+
+    @property
+    def masked(self) -> bool:
+        return not self.revealed_fields
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Customers sharing one normalised phone or e-mail. `match` is masked (it is personal data)."""
+
+    kind: str
+    match: str
+    customers: list[Customer]
+
+
+def _base() -> QuerySet[Customer]:
+    return (Customer.objects.select_related("dedicated_agent")
+            .prefetch_related(Prefetch("contacts",
+                                       queryset=ContactPoint.objects.order_by("-is_primary", "id")), "tags"))
+
+
+def _search(q: str) -> Q:
+    text = q.strip()[:100]
+    cond = Q(name__icontains=text) | Q(company__icontains=text) | Q(code__iexact=text)
+    kind = guess_contact_kind(text)
+    if kind == ContactKind.PHONE:
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 4:  # a partial number: the last four digits a caller reads out, or a prefix
+            with contextlib.suppress(ValidationFailed):  # a partial number is searched as typed
+                digits = normalize_contact(ContactKind.PHONE, text)
+            cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.PHONE,
+                                                       normalized__contains=digits))
+    elif kind == ContactKind.EMAIL:
+        cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.EMAIL,
+                                                   normalized__contains=text.lower()))
+    else:
+        cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.WECHAT,
+                                                   normalized=text.lower()))
+    return cond
+
+
+def customer_list(user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
+    """Customers `user` may see, merged records excluded, newest first, with contacts, tags and dedicated
+    agent prefetched (a page costs 3 queries). Present rows with `customer_rows` (masked)."""
+    return customer_filter(visible_customers(user, _base().filter(merged_into__isnull=True)), filters)
+
+
+def customer_filter(qs: QuerySet[Customer], filters: CustomerFilters | None) -> QuerySet[Customer]:
+    """Apply list filters to any customer queryset (no visibility check: callers scope it first)."""
+    filters = filters or CustomerFilters()
+    if filters.q.strip():
+        qs = qs.filter(_search(filters.q))
+    if filters.tier:
+        if filters.tier not in Tier.values:
+            raise ValidationFailed(_("客户等级必须是 A、B、C 或 D"), details={"field": "tier"})
+        qs = qs.filter(tier=filters.tier)
+    if filters.is_vip is not None:
+        qs = qs.filter(is_vip=filters.is_vip)
+    if filters.tag.strip():
+        qs = qs.filter(Exists(Customer.tags.through.objects.filter(customer_id=OuterRef("pk"),
+                                                                   tag__name=filters.tag.strip())))
+    if filters.dedicated_agent_id is not None:
+        qs = qs.filter(dedicated_agent_id=filters.dedicated_agent_id)
+    return qs
+
+
+def _primary(contacts: Iterable[ContactPoint], kind: str) -> str:
+    for point in contacts:
+        if point.kind == kind:
+            return mask_contact(point.kind, point.value)
+    return ""
+
+
+def customer_rows(user: Any, customers: Iterable[Customer]) -> list[CustomerRow]:
+    """Masked rows for a page of `customer_list` / `customer_find_by_contact` (no queries when prefetched)."""
+    rows = []
+    for c in customers:
+        contacts = list(c.contacts.all())
+        rows.append(CustomerRow(
+            id=c.pk, code=c.code, name=c.name, company=c.company, tier=c.tier, is_vip=c.is_vip,
+            dedicated_agent_name=str(c.dedicated_agent) if c.dedicated_agent else "",
+            phone=_primary(contacts, ContactKind.PHONE), email=_primary(contacts, ContactKind.EMAIL),
+            tags=[t.name for t in c.tags.all()],
+        ))
+    return rows
+
+
+def customer_detail(user: Any, customer_id: int, *, reveal: bool = False,
+                    ip: str | None = None) -> CustomerDetail:
+    """The customer card for `user`. Masked by default; `reveal=True` unmasks what the role allows
+    (contacts with CUSTOMER_VIEW_PHONE, ID number with CUSTOMER_VIEW_ID_NUMBER) and writes one audit row
+    "customer.viewed_unmasked" with the fields shown and `ip`.
+
+    PermissionDenied when the user may not see customers, or asks to reveal without any right to;
+    NotFound for an unknown id. A merged record is returned with `merged_into_id` set (the UI redirects).
+    Constant query count (4, plus the audit insert when revealed).
+    """
+    if not has_right(user, Action.CUSTOMER_VIEW):
+        raise PermissionDenied(_("你没有查看客户资料的权限"))
+    customer = visible_customers(user, _base().prefetch_related("sites")).filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("客户不存在"), details={"customer_id": customer_id})
+    may_contacts = has_right(user, Action.CUSTOMER_VIEW_PHONE)
+    may_id = has_right(user, Action.CUSTOMER_VIEW_ID_NUMBER)
+    if reveal and not (may_contacts or may_id):
+        raise PermissionDenied(_("你没有查看完整联系方式或证件号码的权限"))
+    show_contacts = reveal and may_contacts
+    show_id = reveal and may_id
+    revealed: list[str] = []
+    if show_contacts:
+        revealed.append("contacts")
+    if show_id:
+        revealed.append("id_number")
+    contacts = [
+        ContactView(id=p.pk, kind=p.kind, kind_label=str(p.get_kind_display()),
+                    value=p.value if show_contacts else mask_contact(p.kind, p.value), label=p.label,
+                    is_primary=p.is_primary, masked=not show_contacts)
+        for p in customer.contacts.all()
+    ]
+    if revealed:
+        audit_record(actor=user, action=VIEWED_UNMASKED, obj=customer, ip_address=ip,
+                     summary=_("查看了完整资料：%(c)s") % {"c": customer.code}, data={"fields": revealed})
+    return CustomerDetail(
+        id=customer.pk, code=customer.code, name=customer.name, kind=customer.kind,
+        kind_label=str(customer.get_kind_display()), company=customer.company, tier=customer.tier,
+        tier_label=str(customer.get_tier_display()), is_vip=customer.is_vip,
+        dedicated_agent=customer.dedicated_agent, birthday=customer.birthday,
+        id_number=customer.id_number if show_id else mask_id_number(customer.id_number),
+        notes=customer.notes, tags=[t.name for t in customer.tags.all()], contacts=contacts,
+        sites=list(customer.sites.all()), merged_into_id=customer.merged_into_id, version=customer.version,
+        created_at=customer.created_at, updated_at=customer.updated_at, can_reveal=may_contacts or may_id,
+        revealed_fields=tuple(revealed),
+    )
+
+
+def customer_find_by_contact(user: Any, value: str, *, kind: str | None = None) -> QuerySet[Customer]:
+    """Screen pop (来电弹屏): customers whose phone / e-mail / WeChat id matches `value` exactly after
+    normalisation (+86 and separators ignored). VIPs and stronger tiers first. An unparsable value (a withheld
+    caller id) matches nothing rather than raising."""
+    kind = kind or guess_contact_kind(value)
+    try:
+        normalized = normalize_contact(kind, value)
+    except ValidationFailed:
+        return Customer.objects.none()
+    matches = ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind, normalized=normalized)
+    return (visible_customers(user, _base().filter(merged_into__isnull=True))
+            .filter(Exists(matches)).order_by("-is_vip", "tier", "-updated_at", "-id"))
+
+
+def customer_duplicates(user: Any, customer: Customer) -> QuerySet[Customer]:
+    """Other unmerged customers sharing a normalised phone or e-mail with `customer` (one query)."""
+    own = ContactPoint.objects.filter(customer=customer)
+    cond = Q()
+    for kind in DUPLICATE_KINDS:
+        cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind,
+                                                   normalized__in=own.filter(kind=kind).values("normalized")))
+    return (visible_customers(user, _base().filter(merged_into__isnull=True)).exclude(pk=customer.pk)
+            .filter(cond).order_by("pk"))
+
+
+def customer_duplicate_groups(user: Any, *, limit: int = 50) -> list[DuplicateGroup]:
+    """Groups of unmerged customers that share a phone or e-mail, for the "possible duplicates" page
+    (managers and leads with CUSTOMER_MERGE). Two queries, plus prefetches."""
+    if not has_right(user, Action.CUSTOMER_MERGE):
+        raise PermissionDenied(_("你没有合并客户的权限"))
+    keys = list(ContactPoint.objects.filter(kind__in=DUPLICATE_KINDS, customer__merged_into__isnull=True)
+                .values("kind", "normalized").annotate(n=Count("customer_id", distinct=True)).filter(n__gt=1)
+                .order_by("-n", "kind", "normalized")[:limit])
+    if not keys:
+        return []
+    cond = Q()
+    for k in keys:
+        cond |= Q(kind=k["kind"], normalized=k["normalized"])
+    members: dict[tuple[str, str], list[int]] = defaultdict(list)
+    rows = (ContactPoint.objects.filter(cond, customer__merged_into__isnull=True)
+            .values_list("kind", "normalized", "customer_id").order_by("customer_id"))
+    for kind, normalized, customer_id in rows:
+        members[(kind, normalized)].append(customer_id)
+    customers = _base().in_bulk({pk for ids in members.values() for pk in ids})
+    return [DuplicateGroup(kind=k["kind"], match=mask_contact(k["kind"], k["normalized"]),
+                           customers=[customers[pk] for pk in members[(k["kind"], k["normalized"])]])
+            for k in keys]
+
+
+def customer_access_log(user: Any, customer: Customer) -> QuerySet[AuditLog]:
+    """Who changed or saw the customer (managers and admins: AUDIT_VIEW), newest first."""
+    if not has_right(user, Action.AUDIT_VIEW):
+        raise PermissionDenied(_("你没有查看审计日志的权限"))
+    return AuditLog.objects.filter(object_type=Customer._meta.label_lower,
+                                   object_id=str(customer.pk)).select_related("actor")

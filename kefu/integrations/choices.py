@@ -1,0 +1,22 @@
+"""The webhook events Kefu sends (see kefu/tickets/events.py publish_ticket_change)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhookEvent(models.TextChoices):
+    TICKET_CREATED = "ticket.created", _("工单创建")
+    TICKET_UPDATED = "ticket.updated", _("工单修改")
+    TICKET_ASSIGNED = "ticket.assigned", _("工单分配")
+    TICKET_STATUS_CHANGED = "ticket.status_changed", _("状态变更")
+    TICKET_REPLIED = "ticket.replied", _("回复客户")
+    TICKET_NOTED = "ticket.noted", _("内部备注")
+    TICKET_CUSTOMER_MESSAGE = "ticket.customer_message", _("客户来信")
+    TICKET_DISPATCHED = "ticket.dispatched", _("派单")
+    TICKET_DISPATCH_ACKNOWLEDGED = "ticket.dispatch_acknowledged", _("部门接单")
+    TICKET_DISPATCH_COMPLETED = "ticket.dispatch_completed", _("部门完成")
+    TICKET_ESCALATED = "ticket.escalated", _("升级")
+    TICKET_SLA_WARNING = "ticket.sla_warning", _("SLA 预警")
+    TICKET_SLA_BREACHED = "ticket.sla_breached", _("SLA 超时")

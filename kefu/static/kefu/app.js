@@ -1,0 +1,161 @@
+/* Kefu workspace behaviour: htmx settings, the live websocket, keyboard shortcuts, the chart. */
+(function () {
+  "use strict";
+
+  // htmx: swap 409/422 answers too (they carry the reason of a refused action, shown next to the form).
+  function configureHtmx() {
+    if (!window.htmx) return;
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "409", swap: true, error: false },
+      { code: "422", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+    htmx.config.historyCacheSize = 0;  // pages carry live data: always refetch on back
+    htmx.config.includeIndicatorStyles = false;
+    htmx.config.allowEval = false;
+  }
+
+  // --- live updates: one websocket, falling back to the 30 s polling declared on the counters -------------
+  function connectSocket(delay) {
+    var url = document.body.dataset.wsUrl;
+    if (!url || !window.WebSocket || !document.getElementById("sla-counters")) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket;
+    try { socket = new WebSocket(scheme + location.host + url); } catch (e) { return; }
+    var timer = null;
+    socket.onmessage = function (event) {
+      var data = {};
+      try { data = JSON.parse(event.data); } catch (e) { /* ignore */ }
+      clearTimeout(timer);  // bursts of changes refresh once
+      timer = setTimeout(function () {
+        if (window.htmx) htmx.trigger(document.body, "kefu:changed", data);
+        var banner = document.getElementById("live-banner");
+        if (banner && data.ticket && String(data.ticket) === banner.dataset.ticket) banner.hidden = false;
+      }, 400);
+    };
+    socket.onopen = function () { delay = 1000; };
+    socket.onclose = function (event) {
+      if (event.code === 4401) return;  // signed out
+      setTimeout(function () { connectSocket(Math.min(delay * 2, 60000)); }, delay);
+    };
+  }
+
+  // --- keyboard shortcuts ------------------------------------------------------------------------------
+  function typing(target) {
+    var tag = (target.tagName || "").toLowerCase();
+    return target.isContentEditable || tag === "input" || tag === "textarea" || tag === "select";
+  }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-row]")); }
+  function selected() { return document.querySelector("[data-row].selected"); }
+  function select(row) {
+    rows().forEach(function (r) { r.classList.remove("selected"); });
+    if (row) { row.classList.add("selected"); row.scrollIntoView({ block: "nearest" }); }
+  }
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var index = all.indexOf(selected());
+    index = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, index + step));
+    select(all[index]);
+  }
+  function open(row) {
+    row = row || selected();
+    var link = row && row.querySelector("a[data-open]");
+    if (link) link.click();
+  }
+  function focusSearch() {
+    var box = document.querySelector("[data-shortcut=filter-search]") || document.querySelector("[data-shortcut=search]");
+    if (box) { box.focus(); box.select(); }
+  }
+  function compose(kind) {
+    window.dispatchEvent(new CustomEvent("kefu-compose", { detail: kind }));
+    setTimeout(function () {
+      var box = document.querySelector("[data-composer=" + kind + "] textarea");
+      if (box) box.focus();
+    }, 30);
+  }
+  function clickAction(name) {
+    var el = document.querySelector("[data-action=" + name + "]");
+    if (el) { el.click(); return true; }
+    return false;
+  }
+  function toggleHelp(show) {
+    window.dispatchEvent(new CustomEvent("kefu-help", { detail: show }));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { toggleHelp(false); if (typing(event.target)) event.target.blur(); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    switch (event.key) {
+      case "/": event.preventDefault(); focusSearch(); break;
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "o": case "Enter": if (selected()) { event.preventDefault(); open(); } break;
+      case "r": if (document.querySelector("[data-composer=reply]")) { event.preventDefault(); compose("reply"); } break;
+      case "n": if (document.querySelector("[data-composer=note]")) { event.preventDefault(); compose("note"); } break;
+      case "e": if (clickAction("escalate")) event.preventDefault(); break;
+      case "d": if (clickAction("dispatch")) event.preventDefault(); break;
+      case "a": if (clickAction("assign")) event.preventDefault(); break;
+      case "c": if (clickAction("create")) event.preventDefault(); break;
+      case "u": if (clickAction("back")) event.preventDefault(); break;
+      case "?": event.preventDefault(); toggleHelp(true); break;
+    }
+  });
+
+  // clicking anywhere on a row opens it (the subject link keeps middle-click / new tab behaviour)
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest("[data-row]");
+    if (!row || event.target.closest("a, button, input, select, textarea, label")) return;
+    select(row);
+    open(row);
+  });
+
+  // Ctrl/Cmd+Enter sends the composer form
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA") {
+      var form = event.target.form;
+      if (form) { event.preventDefault(); form.requestSubmit(); }
+    }
+  });
+
+  // --- the dashboard chart -------------------------------------------------------------------------------
+  function drawCharts() {
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      if (!window.echarts || el.dataset.drawn) return;
+      var source = document.getElementById(el.dataset.chart);
+      if (!source) return;
+      var data = JSON.parse(source.textContent);
+      var chart = echarts.init(el, null, { renderer: "svg" });
+      chart.setOption({
+        animation: false,
+        grid: { left: 36, right: 12, top: 16, bottom: 28 },
+        tooltip: { trigger: "axis" },
+        xAxis: { type: "category", data: data.labels, axisTick: { show: false },
+                 axisLine: { lineStyle: { color: "#d3d9e3" } }, axisLabel: { color: "#8e98ab", fontSize: 11 } },
+        yAxis: { type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f5" } },
+                 axisLabel: { color: "#8e98ab", fontSize: 11 } },
+        series: [{ type: "bar", name: el.dataset.seriesName || "", data: data.values, barMaxWidth: 18,
+                   itemStyle: { color: "#4f7dff", borderRadius: [3, 3, 0, 0] } }],
+      });
+      el.dataset.drawn = "1";
+      window.addEventListener("resize", function () { chart.resize(); });
+    });
+  }
+
+  function ready() {
+    configureHtmx();
+    connectSocket(1000);
+    drawCharts();
+    var first = rows()[0];
+    if (first && !selected()) select(first);
+  }
+  // deferred scripts run before DOMContentLoaded, while the page is "interactive": wait for the others
+  if (document.readyState === "complete") ready();
+  else document.addEventListener("DOMContentLoaded", ready);
+  document.addEventListener("htmx:afterSettle", function () {
+    drawCharts();
+    if (rows().length && !selected()) select(rows()[0]);
+  });
+})();

@@ -1,0 +1,482 @@
+"""REST API for work orders: list (keyset pages, filters), detail, create, edit with `version`, replies, notes,
+transitions, assignment, escalation, dispatch and the department's acknowledge/complete. Writes go through
+kefu.tickets.services; visibility comes from kefu.core.policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+
+from kefu.accounts.models import Department, Team, User
+from kefu.apiutils.auth import requires
+from kefu.apiutils.idempotency import idempotent_create
+from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
+from kefu.apiutils.schemas import Id, InSchema, PathId
+from kefu.core.errors import Conflict, NotFound, ValidationFailed
+from kefu.core.policy import Action, visible_customers, visible_tickets
+from kefu.customers.choices import Tier
+from kefu.customers.models import Customer
+from kefu.tickets import services
+from kefu.tickets.choices import Channel, Priority, SlaStanding, Status, TicketType
+from kefu.tickets.models import Category, Dispatch, Ticket, TicketEvent, TicketMessage
+
+router = Router()
+
+SUBJECT_MAX = services.SUBJECT_MAX
+BODY_MAX = services.BODY_MAX
+
+
+# --- schemas ------------------------------------------------------------------------------------------------------
+
+class CustomerRef(Schema):
+    id: int
+    code: str
+    name: str
+    tier: str
+    is_vip: bool
+
+
+class TicketOut(Schema):
+    id: int
+    number: str | None
+    subject: str
+    type: str = Field(description="inquiry, complaint, repair, suggestion, praise or other")
+    priority: str
+    channel: str
+    status: str
+    customer: CustomerRef | None
+    assignee_id: int | None
+    assignee_name: str | None
+    first_contact_owner_id: int | None
+    team_id: int | None
+    category_id: int | None
+    sla_standing: str = Field(description="none, ok, warning (due soon) or breached")
+    sla_due_at: datetime | None
+    escalation_level: int
+    external_ref: str
+    version: int = Field(description="Send it back on updates; a stale one gets 409.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageOut(Schema):
+    id: int
+    kind: str = Field(description="reply (to the customer), note (internal) or customer")
+    author_id: int | None
+    author_name: str | None
+    body: str
+    channel: str
+    created_at: datetime
+
+
+class EventOut(Schema):
+    id: int
+    kind: str
+    actor_id: int | None
+    from_status: str
+    to_status: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class DispatchOut(Schema):
+    id: int
+    ticket_id: int
+    department_id: int
+    department_name: str
+    status: str
+    instructions: str
+    dispatched_by_id: int | None
+    dispatched_at: datetime
+    due_at: datetime | None
+    acknowledged_by_id: int | None
+    acknowledged_at: datetime | None
+    completed_by_id: int | None
+    completed_at: datetime | None
+    result: str
+
+
+class TicketDetail(TicketOut):
+    description: str
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopen_count: int
+    messages: list[MessageOut]
+    events: list[EventOut]
+    dispatches: list[DispatchOut]
+
+
+class TicketPage(Schema):
+    items: list[TicketOut]
+    next: str | None = Field(description="Cursor of the next page (pass as ?cursor=), null on the last page.")
+    limit: int
+    count: int | None = Field(None, description="Only with ?count=true; capped (see count_capped).")
+    count_capped: bool | None = None
+
+
+class TicketIn(InSchema):
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    description: str = Field("", max_length=BODY_MAX)
+    type: TicketType = TicketType.INQUIRY
+    priority: Priority = Priority.NORMAL
+    channel: Channel = Channel.API
+    customer_id: Id | None = None
+    category_id: Id | None = None
+    assignee_id: Id | None = None
+    team_id: Id | None = None
+    external_ref: str = Field("", max_length=100, description="Your system's reference for this order.")
+
+
+class TicketPatch(InSchema):
+    version: int = Field(ge=1, description="The version you read; required.")
+    subject: str | None = Field(None, min_length=1, max_length=SUBJECT_MAX)
+    description: str | None = Field(None, max_length=BODY_MAX)
+    type: TicketType | None = None
+    priority: Priority | None = None
+    channel: Channel | None = None
+    category_id: Id | None = Field(None, description="null removes the category.")
+    customer_id: Id | None = None
+
+
+class TransitionIn(InSchema):
+    to: Status
+    version: int | None = Field(None, ge=1, description="The version you read (recommended).")
+    reason: str = Field("", max_length=500)
+
+
+class AssignIn(InSchema):
+    assignee_id: Id | None = Field(description="null unassigns.")
+    version: int | None = Field(None, ge=1)
+    reason: str = Field("", max_length=500)
+
+
+class BodyIn(InSchema):
+    body: str = Field(min_length=1, max_length=BODY_MAX)
+
+
+class EscalateIn(InSchema):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DispatchIn(InSchema):
+    department_id: Id
+    instructions: str = Field("", max_length=BODY_MAX)
+    due_at: datetime | None = Field(None, description="When the department must be done (ISO 8601).")
+
+
+class CompleteIn(InSchema):
+    result: str = Field(min_length=1, max_length=BODY_MAX)
+
+
+class TicketFilters(InSchema):
+    status: list[Status] | None = Field(None, description="Repeat for several: ?status=new&status=assigned")
+    type: list[TicketType] | None = None
+    priority: list[Priority] | None = None
+    channel: list[Channel] | None = None
+    assignee: str | None = Field(None, pattern=r"^(me|none|\d{1,18})$", description="A user id, me or none")
+    team: Id | None = None
+    customer: Id | None = None
+    sla: Literal["due_soon", "breached"] | None = None
+    tier: Tier | None = Field(None, description="The customer's tier")
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = Field(None, max_length=100, description="Work-order number, or words of the subject")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(None, max_length=200)
+    count: bool = Field(False, description="Also count the matches (capped at 10,000).")
+
+
+# --- serialization ------------------------------------------------------------------------------------------------
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_summary(t: Ticket) -> dict[str, Any]:
+    """JSON-ready list item; expects customer and assignee selected."""
+    c = t.customer
+    return {
+        "id": t.pk, "number": t.number, "subject": t.subject, "type": t.ticket_type, "priority": t.priority,
+        "channel": t.channel, "status": t.status,
+        "customer": ({"id": c.pk, "code": c.code, "name": c.name, "tier": c.tier, "is_vip": c.is_vip}
+                     if c else None),
+        "assignee_id": t.assignee_id, "assignee_name": str(t.assignee) if t.assignee else None,
+        "first_contact_owner_id": t.first_contact_owner_id, "team_id": t.team_id, "category_id": t.category_id,
+        "sla_standing": t.sla_standing, "sla_due_at": _iso(t.sla_due_at), "escalation_level": t.escalation_level,
+        "external_ref": t.external_ref, "version": t.version,
+        "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
+    }
+
+
+def _message(m: TicketMessage) -> dict[str, Any]:
+    return {"id": m.pk, "kind": m.kind, "author_id": m.author_id, "author_name": str(m.author) if m.author else None,
+            "body": m.body, "channel": m.channel, "created_at": _iso(m.created_at)}
+
+
+def _event(e: TicketEvent) -> dict[str, Any]:
+    return {"id": e.pk, "kind": e.kind, "actor_id": e.actor_id, "from_status": e.from_status,
+            "to_status": e.to_status, "data": e.data, "created_at": _iso(e.created_at)}
+
+
+def dispatch_out(d: Dispatch) -> dict[str, Any]:
+    return {"id": d.pk, "ticket_id": d.ticket_id, "department_id": d.department_id,
+            "department_name": d.department.name, "status": d.status, "instructions": d.instructions,
+            "dispatched_by_id": d.dispatched_by_id, "dispatched_at": _iso(d.dispatched_at), "due_at": _iso(d.due_at),
+            "acknowledged_by_id": d.acknowledged_by_id, "acknowledged_at": _iso(d.acknowledged_at),
+            "completed_by_id": d.completed_by_id, "completed_at": _iso(d.completed_at), "result": d.result}
+
+
+def ticket_detail_data(ticket_id: int) -> dict[str, Any]:
+    t = (Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+    data = ticket_summary(t)
+    data.update({
+        "description": t.description, "first_responded_at": _iso(t.first_responded_at),
+        "resolved_at": _iso(t.resolved_at), "closed_at": _iso(t.closed_at), "reopen_count": t.reopen_count,
+        "messages": [_message(m) for m in t.messages.select_related("author").order_by("created_at", "id")],
+        "events": [_event(e) for e in t.events.order_by("created_at", "id")],
+        "dispatches": [dispatch_out(d) for d in t.dispatches.select_related("department").order_by("id")],
+    })
+    return data
+
+
+# --- lookups ------------------------------------------------------------------------------------------------------
+
+def _user(request: HttpRequest) -> User:
+    return request.auth  # type: ignore[attr-defined,no-any-return]
+
+
+def _visible_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
+    """The order if the user may see it; 404 otherwise (no hint that it exists)."""
+    ticket = visible_tickets(_user(request), Ticket.objects.filter(pk=ticket_id)).first()
+    if ticket is None:
+        raise NotFound(_("工单不存在或您无权查看"), details={"ticket_id": ticket_id})
+    return ticket
+
+
+def _ref(model: type, pk: int | None, field: str, label: str, queryset: QuerySet[Any] | None = None) -> Any:
+    """Resolve an id given in the body; an unknown one is a 422 naming the field."""
+    if pk is None:
+        return None
+    found = (queryset if queryset is not None else model.objects.all()).filter(pk=pk).first()  # type: ignore[attr-defined]
+    if found is None:
+        raise ValidationFailed(_("%(label)s %(pk)s 不存在") % {"label": label, "pk": pk}, code="invalid", status=422,
+                               details={"fields": [{"field": field, "location": "body",
+                                                    "message": "unknown id", "type": "unknown_id"}]})
+    return found
+
+
+def _with_current_state(call: Callable[[], Any], ticket_id: int) -> Any:
+    """Run a service; a stale version answers 409 with the order as it is now in `details.current`."""
+    try:
+        return call()
+    except Conflict as exc:
+        if exc.code == "stale_version":
+            exc.details = {**exc.details, "current": ticket_summary(
+                Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))}
+        raise
+
+
+# --- reads --------------------------------------------------------------------------------------------------------
+
+def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
+    qs = visible_tickets(user, Ticket.objects.all())
+    if f.status:
+        qs = qs.filter(status__in=[s.value for s in f.status])
+    if f.type:
+        qs = qs.filter(ticket_type__in=[t.value for t in f.type])
+    if f.priority:
+        qs = qs.filter(priority__in=[p.value for p in f.priority])
+    if f.channel:
+        qs = qs.filter(channel__in=[c.value for c in f.channel])
+    if f.assignee == "me":
+        qs = qs.filter(assignee_id=user.pk)
+    elif f.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif f.assignee:
+        qs = qs.filter(assignee_id=int(f.assignee))
+    if f.team:
+        qs = qs.filter(team_id=f.team)
+    if f.customer:
+        qs = qs.filter(customer_id=f.customer)
+    if f.sla:
+        qs = qs.filter(sla_standing=SlaStanding.WARNING if f.sla == "due_soon" else SlaStanding.BREACHED)
+    if f.tier:
+        qs = qs.filter(customer__tier=f.tier.value)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=f.created_from)
+    if f.created_to:
+        qs = qs.filter(created_at__lt=f.created_to)
+    q = (f.q or "").strip()
+    if q:
+        qs = qs.filter(Q(number=q.upper()) | Q(subject__icontains=q) | Q(external_ref=q))
+    return qs
+
+
+@router.get("", response=TicketPage, summary="List work orders")
+@requires(Action.TICKET_VIEW)
+def ticket_list(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
+    """Newest first, by keyset: follow `next` with ?cursor= (the other filters must stay the same).
+    Only the orders you may see are listed."""
+    qs = _filtered(_user(request), filters).select_related("customer", "assignee")
+    return keyset_page(qs, limit=filters.limit, cursor=filters.cursor, count=filters.count,
+                       serialize=lambda rows: [ticket_summary(t) for t in rows])
+
+
+@router.get("/{ticket_id}", response=TicketDetail, summary="One work order with messages, history and dispatches")
+@requires(Action.TICKET_VIEW)
+def ticket_detail(request: HttpRequest, ticket_id: PathId) -> Any:
+    _visible_ticket(request, ticket_id)
+    return ticket_detail_data(ticket_id)
+
+
+# --- writes -------------------------------------------------------------------------------------------------------
+
+@router.post("", response={201: TicketDetail}, summary="Create a work order")
+@requires(Action.TICKET_CREATE)
+def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
+    """The caller becomes the first-contact owner. Send `Idempotency-Key` to make retries safe."""
+    user = _user(request)
+
+    def create() -> tuple[int, Any]:
+        customer = _ref(Customer, payload.customer_id, "customer_id", _("客户"),
+                        visible_customers(user, Customer.objects.all()))
+        ticket = services.ticket_create(
+            actor=user, subject=payload.subject, description=payload.description, ticket_type=payload.type,
+            priority=payload.priority, channel=payload.channel, customer=customer,
+            category=_ref(Category, payload.category_id, "category_id", _("分类")),
+            assignee=_ref(User, payload.assignee_id, "assignee_id", _("处理人")),
+            team=_ref(Team, payload.team_id, "team_id", _("班组")), external_ref=payload.external_ref,
+        )
+        return 201, ticket_detail_data(ticket.pk)
+
+    return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
+
+
+@router.patch("/{ticket_id}", response=TicketDetail, summary="Edit a work order (optimistic concurrency)")
+@requires(Action.TICKET_EDIT)
+def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch) -> Any:
+    """Only the fields you send change. A stale `version` gets 409 with `details.current`."""
+    ticket = _visible_ticket(request, ticket_id)
+    user = _user(request)
+    given = payload.model_fields_set
+    changes = services.TicketChanges(
+        subject=payload.subject if "subject" in given else None,
+        description=payload.description if "description" in given else None,
+        ticket_type=payload.type.value if payload.type else None,
+        priority=payload.priority.value if payload.priority else None,
+        channel=payload.channel.value if payload.channel else None,
+        category=_ref(Category, payload.category_id, "category_id", _("分类")),
+        clear_category="category_id" in given and payload.category_id is None,
+        customer=_ref(Customer, payload.customer_id, "customer_id", _("客户"),
+                      visible_customers(user, Customer.objects.all())),
+    )
+    _with_current_state(lambda: services.ticket_update(actor=user, ticket=ticket, expected_version=payload.version,
+                                                       changes=changes), ticket_id)
+    return ticket_detail_data(ticket_id)
+
+
+@router.post("/{ticket_id}/transitions", response=TicketOut, summary="Move a work order to another status")
+@requires(Action.TICKET_TRANSITION)
+def ticket_transition(request: HttpRequest, ticket_id: PathId, payload: TransitionIn) -> Any:
+    """A refused move is 409 with the allowed next statuses in `details.allowed`."""
+    ticket = _visible_ticket(request, ticket_id)
+    updated = _with_current_state(lambda: services.ticket_transition(
+        actor=_user(request), ticket=ticket, to_status=payload.to.value, expected_version=payload.version,
+        reason=payload.reason), ticket_id)
+    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=updated.pk))
+
+
+@router.post("/{ticket_id}/assign", response=TicketOut, summary="Assign (hand over) a work order")
+@requires(Action.TICKET_ASSIGN)
+def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) -> Any:
+    """The first-contact owner stays the same through hand-overs."""
+    ticket = _visible_ticket(request, ticket_id)
+    assignee = _ref(User, payload.assignee_id, "assignee_id", _("处理人"))
+    _with_current_state(lambda: services.ticket_assign(actor=_user(request), ticket=ticket, assignee=assignee,
+                                                       expected_version=payload.version, reason=payload.reason),
+                        ticket_id)
+    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+
+
+@router.post("/{ticket_id}/escalate", response=TicketOut, summary="Escalate to the team lead, then the manager")
+@requires(Action.TICKET_ESCALATE)
+def ticket_escalate(request: HttpRequest, ticket_id: PathId, payload: EscalateIn) -> Any:
+    ticket = _visible_ticket(request, ticket_id)
+    services.ticket_escalate(actor=_user(request), ticket=ticket, reason=payload.reason)
+    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+
+
+def _message_create(request: HttpRequest, ticket_id: int, payload: BodyIn,
+                    write: Callable[..., TicketMessage]) -> Any:
+    ticket = _visible_ticket(request, ticket_id)
+    user = _user(request)
+
+    def create() -> tuple[int, Any]:
+        message = write(actor=user, ticket=ticket, body=payload.body)
+        return 201, _message(TicketMessage.objects.select_related("author").get(pk=message.pk))
+
+    return idempotent_create(request, user=user, payload=payload.model_dump(), create=create)
+
+
+@router.post("/{ticket_id}/replies", response={201: MessageOut}, summary="Reply to the customer")
+@requires(Action.TICKET_REPLY)
+def ticket_reply(request: HttpRequest, ticket_id: PathId, payload: BodyIn) -> Any:
+    """The first reply stops the first-response SLA clock. Supports `Idempotency-Key`."""
+    return _message_create(request, ticket_id, payload, services.ticket_reply)
+
+
+@router.post("/{ticket_id}/notes", response={201: MessageOut}, summary="Add an internal note")
+@requires(Action.TICKET_NOTE)
+def ticket_note(request: HttpRequest, ticket_id: PathId, payload: BodyIn) -> Any:
+    """Seen by staff only. Supports `Idempotency-Key`."""
+    return _message_create(request, ticket_id, payload, services.ticket_add_note)
+
+
+@router.post("/{ticket_id}/dispatches", response={201: DispatchOut}, summary="Dispatch work to a department")
+@requires(Action.TICKET_DISPATCH)
+def ticket_dispatch(request: HttpRequest, ticket_id: PathId, payload: DispatchIn) -> Any:
+    """The first-contact owner keeps the order while the department works on it. Supports `Idempotency-Key`."""
+    ticket = _visible_ticket(request, ticket_id)
+    user = _user(request)
+
+    def create() -> tuple[int, Any]:
+        department = _ref(Department, payload.department_id, "department_id", _("部门"))
+        dispatch = services.ticket_dispatch(actor=user, ticket=ticket, department=department,
+                                            instructions=payload.instructions, due_at=payload.due_at)
+        return 201, dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch.pk))
+
+    return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
+
+
+def _visible_dispatch(request: HttpRequest, ticket_id: int, dispatch_id: int) -> Dispatch:
+    ticket = _visible_ticket(request, ticket_id)
+    dispatch = Dispatch.objects.filter(pk=dispatch_id, ticket=ticket).first()
+    if dispatch is None:
+        raise NotFound(_("派单不存在"), details={"dispatch_id": dispatch_id})
+    return dispatch
+
+
+@router.post("/{ticket_id}/dispatches/{dispatch_id}/acknowledge", response=DispatchOut,
+             summary="The department takes the dispatched work")
+@requires(Action.DISPATCH_ACKNOWLEDGE)
+def dispatch_acknowledge(request: HttpRequest, ticket_id: PathId, dispatch_id: PathId) -> Any:
+    """Only one person can take it: a second acknowledge gets 409 `dispatch_taken`."""
+    dispatch = _visible_dispatch(request, ticket_id, dispatch_id)
+    services.dispatch_acknowledge(actor=_user(request), dispatch=dispatch)
+    return dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch_id))
+
+
+@router.post("/{ticket_id}/dispatches/{dispatch_id}/complete", response=DispatchOut,
+             summary="The department reports its work done")
+@requires(Action.DISPATCH_ACKNOWLEDGE)
+def dispatch_complete(request: HttpRequest, ticket_id: PathId, dispatch_id: PathId, payload: CompleteIn) -> Any:
+    dispatch = _visible_dispatch(request, ticket_id, dispatch_id)
+    services.dispatch_complete(actor=_user(request), dispatch=dispatch, result=payload.result)
+    return dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch_id))

@@ -1,0 +1,109 @@
+"""Everything the work-order page shows, read in a constant number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from kefu.accounts.models import Department, User
+from kefu.core.errors import ApplicationError
+from kefu.core.policy import Action, can_acknowledge_dispatch, has_right
+from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, TicketType
+from kefu.tickets.lifecycle import allowed_next, check_transition
+from kefu.tickets.models import Attachment, Dispatch, SlaClock, Ticket, TicketEvent, TicketMessage
+from kefu.tickets.services import ASSIGNABLE_ROLES
+from kefu.web.history import event_sentence
+
+DETAIL_RELATED = ("customer", "assignee", "first_contact_owner", "team", "category", "sla_policy", "created_by")
+
+
+@dataclass(frozen=True)
+class NextStatus:
+    value: str
+    label: str
+    refused: str  # why the move would be refused right now, "" when it is possible
+
+
+def next_statuses(ticket: Ticket, dispatches: list[Dispatch]) -> list[NextStatus]:
+    """The lifecycle's next statuses, each with the reason it would be refused (checked like the service)."""
+    result = []
+    for status in allowed_next(ticket.status):
+        try:
+            check_transition(ticket, status)
+            refused = ""
+        except ApplicationError as error:
+            refused = error.message
+        result.append(NextStatus(value=status.value, label=str(status.label), refused=refused))
+    return result
+
+
+@dataclass(frozen=True)
+class ClockView:
+    clock: SlaClock
+    label: str
+    remaining_business: int | None  # business seconds left (negative: over), None when stopped
+
+
+def clock_views(clocks: list[SlaClock], now: Any) -> list[ClockView]:
+    """Each SLA clock with its remaining business time, on its own policy's calendar (read once each)."""
+    from kefu.tickets.sla import clock_elapsed, spec_from_model
+
+    specs: dict[Any, Any] = {}
+    result = []
+    for clock in clocks:
+        remaining = None
+        if clock.state in (SlaClockState.RUNNING, SlaClockState.PAUSED, SlaClockState.BREACHED) and not clock.stopped_at:
+            calendar = clock.policy.calendar if clock.policy_id and clock.policy else None
+            key = calendar.pk if calendar else None
+            if key not in specs:
+                specs[key] = spec_from_model(calendar)
+            remaining = clock.target_seconds - clock_elapsed(clock, specs[key], now)
+        result.append(ClockView(clock=clock, label=str(clock.get_metric_display()), remaining_business=remaining))
+    return result
+
+
+def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
+    messages = list(
+        TicketMessage.objects.filter(ticket=ticket).select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    )
+    attachments = list(Attachment.objects.filter(ticket=ticket).select_related("uploaded_by"))
+    events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
+    dispatches = list(Dispatch.objects.filter(ticket=ticket).select_related(
+        "department", "dispatched_by", "acknowledged_by", "completed_by"))
+    clocks = list(SlaClock.objects.filter(ticket=ticket).exclude(state=SlaClockState.CANCELLED)
+                  .select_related("policy__calendar"))
+    for dispatch in dispatches:
+        dispatch.pk_str = str(dispatch.pk)  # type: ignore[attr-defined]
+        dispatch.can_handle = can_acknowledge_dispatch(user, dispatch)  # type: ignore[attr-defined]
+        dispatch.is_open = dispatch.status in (DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED)  # type: ignore[attr-defined]
+    front_line = has_right(user, Action.TICKET_REPLY)
+    return {
+        "ticket": ticket,
+        "thread_messages": messages,
+        "attachments": attachments,
+        "history": [(event, event_sentence(event)) for event in reversed(events)],
+        "dispatches": dispatches,
+        "clocks": clock_views(clocks, timezone.now()),
+        "next_statuses": next_statuses(ticket, dispatches) if has_right(user, Action.TICKET_TRANSITION) else [],
+        "assignees": list(User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
+                          .select_related("team").order_by("team__name", "display_name", "username"))
+        if has_right(user, Action.TICKET_ASSIGN) else [],
+        "departments": list(Department.objects.filter(is_service_center=False).order_by("name"))
+        if has_right(user, Action.TICKET_DISPATCH) else [],
+        "reply_kind": MessageKind.REPLY, "note_kind": MessageKind.NOTE, "customer_kind": MessageKind.CUSTOMER,
+        "front_line": front_line,
+        "now": timezone.now(),
+        "errors": {},
+        "ticket_type_choices": TicketType.choices, "priority_choices": Priority.choices,
+        "channel_choices": Channel.choices,
+        "attachment_max_mb": settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024),
+        "act": {name: has_right(user, action) for name, action in (
+            ("reply", Action.TICKET_REPLY), ("note", Action.TICKET_NOTE), ("transition", Action.TICKET_TRANSITION),
+            ("assign", Action.TICKET_ASSIGN), ("dispatch", Action.TICKET_DISPATCH),
+            ("escalate", Action.TICKET_ESCALATE), ("edit", Action.TICKET_EDIT))},
+    }

@@ -1,0 +1,52 @@
+"""Helpers shared by the workspace views: HTMX detection, scoped lookups, error rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from kefu.core.errors import ApplicationError
+from kefu.core.policy import visible_tickets
+from kefu.tickets.models import Ticket
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def visible_ticket_or_404(request: HttpRequest, ticket_id: int, *, related: tuple[str, ...] = ()) -> Ticket:
+    """The order if the user may see it; otherwise 404 (no hint that it exists)."""
+    qs = visible_tickets(request.user, Ticket.objects.all())
+    if related:
+        qs = qs.select_related(*related)
+    ticket = qs.filter(pk=ticket_id).first()
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+def form_errors_text(form: Any) -> str:
+    """All errors of a bound form in one line, each prefixed by its field's label."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields and form.fields[name].label else ""
+        for error in errors:
+            parts.append(f"{label}：{error}" if label else str(error))
+    return "；".join(parts)
+
+
+def error_fragment(request: HttpRequest, *, target: str, message: str, status: int = 422,
+                   extra: dict[str, Any] | None = None) -> HttpResponse:
+    """An HTMX answer that puts `message` into the error slot `target` of the form that was sent."""
+    html = render_to_string("web/_form_error.html", {"message": message, **(extra or {})}, request=request)
+    response = HttpResponse(html, status=status)
+    response["HX-Retarget"] = target
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def application_error_status(error: ApplicationError) -> int:
+    # 409 and 422 are swapped into the page by htmx (see app.js); other refusals are shown the same way.
+    return 409 if error.status == 409 else 422

@@ -1,0 +1,125 @@
+"""Customer pages: list and search, the 360° card with masked contacts and the explicit "show" action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from kefu.core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from kefu.core.policy import Action, has_right, requires, visible_tickets
+from kefu.customers import selectors as customer_selectors
+from kefu.customers.choices import ContactKind, Tier
+from kefu.customers.models import Customer
+from kefu.tickets.choices import OPEN_STATUSES
+from kefu.tickets.models import Ticket
+from kefu.web.views.common import is_htmx
+
+CUSTOMER_PAGE = 50
+CUSTOMER_MAX_PAGES = 200  # bounded offset: deeper than 10,000 rows, narrow the search instead
+SEARCH_LIMIT = 8
+
+
+def _filters(request: HttpRequest) -> customer_selectors.CustomerFilters:
+    tier = request.GET.get("tier", "")
+    vip = request.GET.get("vip", "")
+    return customer_selectors.CustomerFilters(
+        q=request.GET.get("q", "")[:100], tier=tier if tier in Tier.values else "",
+        is_vip=True if vip == "1" else None, tag=request.GET.get("tag", "")[:40])
+
+
+@requires(Action.CUSTOMER_VIEW)
+@require_GET
+def customer_list(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    raw_page = request.GET.get("page", "1")
+    page = min(max(int(raw_page), 1), CUSTOMER_MAX_PAGES) if raw_page.isdigit() else 1
+    start = (page - 1) * CUSTOMER_PAGE
+    found = list(customer_selectors.customer_list(request.user, filters)[start:start + CUSTOMER_PAGE + 1])
+    context = {
+        "nav": "customers", "filters": filters,
+        "rows": customer_selectors.customer_rows(request.user, found[:CUSTOMER_PAGE]),
+        "page": page, "has_next": len(found) > CUSTOMER_PAGE and page < CUSTOMER_MAX_PAGES,
+        "first": start + 1, "last": start + min(len(found), CUSTOMER_PAGE), "tiers": Tier.choices, "vip": request.GET.get("vip", ""),
+    }
+    if is_htmx(request) and request.headers.get("HX-Target") == "customer-results":
+        return render(request, "web/customers/_results.html", context)
+    return render(request, "web/customers/list.html", context)
+
+
+@requires(Action.CUSTOMER_VIEW)
+@require_GET
+def customer_search(request: HttpRequest) -> HttpResponse:
+    """Autocomplete for the create form: name, company, code or (part of) a phone number; masked rows."""
+    q = request.GET.get("q", "").strip()[:100]
+    rows = []
+    if len(q) >= 1:
+        found = customer_selectors.customer_list(request.user, customer_selectors.CustomerFilters(q=q))
+        rows = customer_selectors.customer_rows(request.user, list(found[:SEARCH_LIMIT]))
+    return render(request, "web/customers/_search.html", {"rows": rows, "q": q})
+
+
+def _detail_context(request: HttpRequest, customer_id: int, *, reveal: bool = False) -> dict[str, Any]:
+    try:
+        card = customer_selectors.customer_detail(request.user, customer_id, reveal=reveal,
+                                                  ip=request.META.get("REMOTE_ADDR"))
+    except NotFound:
+        raise Http404 from None
+    return {"nav": "customers", "card": card}
+
+
+@requires(Action.CUSTOMER_VIEW)
+@require_GET
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    context = _detail_context(request, customer_id)
+    card = context["card"]
+    if card.merged_into_id:
+        return redirect("web:customer_detail", customer_id=card.merged_into_id)
+    before = parse_datetime(request.GET.get("before", "")[:40] or "") if request.GET.get("before") else None
+    customer = Customer.objects.get(pk=customer_id)
+    try:
+        timeline = customer_selectors.customer_timeline(request.user, customer, limit=30, before=before)
+    except ValidationFailed:
+        timeline = customer_selectors.customer_timeline(request.user, customer, limit=30)
+    if is_htmx(request) and request.headers.get("HX-Target") == "timeline-more":
+        return render(request, "web/customers/_timeline.html", {"timeline": timeline, "card": card})
+    open_tickets = list(visible_tickets(request.user, Ticket.objects.filter(customer_id=customer_id))
+                        .filter(status__in=list(OPEN_STATUSES)).select_related("assignee")
+                        .order_by("-created_at")[:10])
+    context.update({"timeline": timeline, "open_tickets": open_tickets,
+                    "can_create": has_right(request.user, Action.TICKET_CREATE)})
+    return render(request, "web/customers/detail.html", context)
+
+
+@requires(Action.CUSTOMER_VIEW_PHONE)
+@require_POST
+def customer_reveal(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The explicit "show" action: unmasked contacts for this response only, and one audit row."""
+    try:
+        context = _detail_context(request, customer_id, reveal=True)
+    except PermissionDenied:
+        return HttpResponse(status=403)
+    return render(request, "web/customers/_contacts.html", context)
+
+
+def customer_for_new_ticket(request: HttpRequest, data: dict[str, Any]) -> Customer | None:
+    """The customer of a new order: one picked from the search, a new one typed inline, or none."""
+    from kefu.customers.services import ContactInput, customer_create
+
+    if data.get("customer"):
+        customer = customer_selectors.customer_list(
+            request.user, customer_selectors.CustomerFilters()).filter(pk=data["customer"]).first()
+        if customer is None:
+            raise ValidationFailed(_("客户不存在"), details={"field": "customer"})
+        return customer
+    name = (data.get("new_customer_name") or "").strip()
+    if not name:
+        return None
+    phone = (data.get("new_customer_phone") or "").strip()
+    contacts = [ContactInput(kind=ContactKind.PHONE, value=phone, is_primary=True)] if phone else []
+    return customer_create(actor=request.user, name=name, tier=data.get("new_customer_tier") or Tier.C,
+                           contacts=contacts)

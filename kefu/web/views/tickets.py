@@ -1,0 +1,345 @@
+"""Work-order pages: the list with filters and saved views, the detail page and its actions, create."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from kefu.accounts.models import User
+from kefu.core.errors import ApplicationError, Conflict
+from kefu.core.policy import Action, has_right, requires, visible_tickets
+from kefu.customers.selectors import customer_detail, customer_timeline
+from kefu.tickets import services
+from kefu.tickets.choices import EventKind
+from kefu.tickets.models import Attachment, Ticket, TicketEvent
+from kefu.web import forms
+from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
+from kefu.web import services as web_services
+from kefu.web.ticket_detail import DETAIL_RELATED, ticket_detail_context
+from kefu.web.views.common import (
+    application_error_status,
+    error_fragment,
+    form_errors_text,
+    is_htmx,
+    visible_ticket_or_404,
+)
+
+
+# --- list ---------------------------------------------------------------------------------------------------
+
+def _list_filters(request: HttpRequest) -> dict[str, str]:
+    filters = forms.TicketFilterForm(request.GET).cleaned_or_empty()
+    may_see_all = has_right(request.user, Action.TICKET_VIEW_ALL)
+    default_scope = "all" if may_see_all else "mine"
+    if filters["scope"] not in ("mine", "team", "all") or (filters["scope"] == "all" and not may_see_all):
+        filters["scope"] = default_scope
+    return filters
+
+
+@requires(Action.TICKET_VIEW)
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    filters = _list_filters(request)
+    qs = filter_tickets(scoped_tickets(user=request.user, scope=filters["scope"]), filters=filters,
+                        user=request.user)
+    page = ticket_page(qs, after=request.GET.get("after", "")[:64], before=request.GET.get("before", "")[:64])
+    query = {k: v for k, v in filters.items() if v}
+    context = {
+        "nav": "tickets",
+        "filters": filters,
+        "filter_form": forms.TicketFilterForm(initial=filters),
+        "page": page,
+        "query": urlencode(query),
+        "active_filters": sum(1 for k in forms.TicketFilterForm.FILTER_FIELDS if filters.get(k)),
+        "scopes": [(value, label) for value, label in forms.SCOPES
+                   if value != "all" or has_right(request.user, Action.TICKET_VIEW_ALL)],
+        "assignee_options": _assignee_options(request),
+    }
+    if is_htmx(request) and request.headers.get("HX-Target") == "ticket-results":
+        return render(request, "web/tickets/_results.html", context)
+    return render(request, "web/tickets/list.html", context)
+
+
+def _assignee_options(request: HttpRequest) -> list[User]:
+    users = User.objects.filter(is_active=True, role__in=services.ASSIGNABLE_ROLES)
+    if not has_right(request.user, Action.TICKET_VIEW_ALL) and request.user.team_id:
+        users = users.filter(team_id=request.user.team_id)
+    return list(users.order_by("display_name", "username")[:200])
+
+
+# --- saved views -------------------------------------------------------------------------------------------
+
+@requires(Action.TICKET_VIEW)
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    form = forms.SavedViewForm(request.POST)
+    if not form.is_valid():
+        return error_fragment(request, target="#err-saved-view", message=form_errors_text(form))
+    try:
+        web_services.saved_view_create(actor=request.user, name=form.cleaned_data["name"],
+                          query=form.cleaned_data["query"] or "")
+    except ApplicationError as error:
+        return error_fragment(request, target="#err-saved-view", message=error.message)
+    return _saved_views_response(request)
+
+
+@requires(Action.TICKET_VIEW)
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    try:
+        web_services.saved_view_delete(actor=request.user, view_id=view_id)
+    except ApplicationError:
+        raise Http404 from None
+    return _saved_views_response(request)
+
+
+def _saved_views_response(request: HttpRequest) -> HttpResponse:
+    if is_htmx(request):
+        return render(request, "web/tickets/_saved_views.html", {})
+    return redirect("web:ticket_list")
+
+
+# --- detail -------------------------------------------------------------------------------------------------
+
+def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    if ticket.customer_id is None or not has_right(request.user, Action.CUSTOMER_VIEW):
+        return {"customer_card": None, "timeline": None}
+    card = customer_detail(request.user, ticket.customer_id)
+    timeline = customer_timeline(request.user, ticket.customer, limit=12)
+    return {"customer_card": card, "timeline": timeline}
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    return {"nav": "tickets", **ticket_detail_context(request.user, ticket), **_customer_context(request, ticket),
+            "loaded_at": timezone.now().isoformat()}
+
+
+@requires(Action.TICKET_VIEW)
+@require_GET
+def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    return render(request, "web/tickets/detail.html", _detail_context(request, ticket))
+
+
+def _after_action(request: HttpRequest, ticket_id: int, flash: str) -> HttpResponse:
+    """Success: HTMX gets the refreshed page body; a plain form post is redirected (PRG)."""
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    if is_htmx(request):
+        context = _detail_context(request, ticket)
+        context["flash"] = flash
+        response = render(request, "web/tickets/_detail_main.html", context)
+        response["HX-Trigger"] = "kefu:changed"
+        return response
+    messages.success(request, flash)
+    return redirect("web:ticket_detail", ticket_id=ticket_id)
+
+
+def _refused(request: HttpRequest, ticket_id: int, slot: str, message: str, status: int = 422,
+             extra: dict[str, Any] | None = None) -> HttpResponse:
+    """A refused action: the reason next to the form (HTMX) or on the re-rendered page."""
+    if is_htmx(request):
+        return error_fragment(request, target=f"#err-{slot}", message=message, status=status, extra=extra)
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    context = _detail_context(request, ticket)
+    context["errors"] = {slot: message}
+    return render(request, "web/tickets/detail.html", context, status=status)
+
+
+def _run(request: HttpRequest, ticket_id: int, slot: str, form: Any, action: Any, flash: str) -> HttpResponse:
+    if not form.is_valid():
+        return _refused(request, ticket_id, slot, form_errors_text(form))
+    try:
+        action(form.cleaned_data)
+    except ApplicationError as error:
+        return _refused(request, ticket_id, slot, error.message, application_error_status(error))
+    return _after_action(request, ticket_id, flash)
+
+
+@requires(Action.TICKET_REPLY)
+@require_POST
+def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    return _run(request, ticket_id, "reply", forms.MessageForm(request.POST),
+                lambda data: services.ticket_reply(actor=request.user, ticket=ticket, body=data["body"]),
+                _("已回复客户"))
+
+
+@requires(Action.TICKET_NOTE)
+@require_POST
+def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    return _run(request, ticket_id, "note", forms.MessageForm(request.POST),
+                lambda data: services.ticket_add_note(actor=request.user, ticket=ticket, body=data["body"]),
+                _("已添加内部备注"))
+
+
+@requires(Action.TICKET_TRANSITION)
+@require_POST
+def ticket_transition(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    return _run(request, ticket_id, "transition", forms.TransitionForm(request.POST),
+                lambda data: services.ticket_transition(
+                    actor=request.user, ticket=ticket, to_status=data["to_status"],
+                    expected_version=data.get("version"), reason=data.get("reason") or ""),
+                _("状态已更新"))
+
+
+@requires(Action.TICKET_ASSIGN)
+@require_POST
+def ticket_assign(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+
+    def assign(data: dict[str, Any]) -> None:
+        assignee = None
+        if data.get("assignee"):
+            assignee = User.objects.filter(pk=data["assignee"], is_active=True).first()
+            if assignee is None:
+                raise Conflict(_("找不到该处理人"), details={"field": "assignee"})
+        services.ticket_assign(actor=request.user, ticket=ticket, assignee=assignee,
+                               expected_version=data.get("version"), reason=data.get("reason") or "")
+
+    return _run(request, ticket_id, "assign", forms.AssignForm(request.POST), assign, _("处理人已更新"))
+
+
+@requires(Action.TICKET_DISPATCH)
+@require_POST
+def ticket_dispatch(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+
+    def dispatch(data: dict[str, Any]) -> None:
+        due = data.get("due_at")
+        if due is not None and timezone.is_naive(due):
+            due = timezone.make_aware(due)
+        services.ticket_dispatch(actor=request.user, ticket=ticket, department=data["department"],
+                                 instructions=data.get("instructions") or "", due_at=due)
+
+    return _run(request, ticket_id, "dispatch", forms.DispatchForm(request.POST), dispatch, _("已派单"))
+
+
+@requires(Action.TICKET_ESCALATE)
+@require_POST
+def ticket_escalate(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    return _run(request, ticket_id, "escalate", forms.EscalateForm(request.POST),
+                lambda data: services.ticket_escalate(actor=request.user, ticket=ticket, reason=data["reason"]),
+                _("工单已升级"))
+
+
+@requires(Action.TICKET_EDIT)
+@require_POST
+def ticket_edit(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    form = forms.TicketEditForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, ticket_id, "edit", form_errors_text(form))
+    data = form.cleaned_data
+    changes = services.TicketChanges(subject=data["subject"], description=data["description"],
+                                     ticket_type=data["ticket_type"], priority=data["priority"],
+                                     channel=data["channel"])
+    try:
+        services.ticket_update(actor=request.user, ticket=ticket, expected_version=data["version"], changes=changes)
+    except Conflict as error:
+        if error.code != "stale_version":
+            return _refused(request, ticket_id, "edit", error.message, 409)
+        return _refused(request, ticket_id, "edit", error.message, 409,
+                        extra={"conflict": _conflict_details(ticket_id, data, request.POST.get("loaded_at", ""))})
+    except ApplicationError as error:
+        return _refused(request, ticket_id, "edit", error.message, application_error_status(error))
+    return _after_action(request, ticket_id, _("工单已保存"))
+
+
+def _conflict_details(ticket_id: int, submitted: dict[str, Any], loaded_at: str) -> dict[str, Any]:
+    """What changed since the form was loaded: the other people's edits, and current values that differ."""
+    from django.utils.dateparse import parse_datetime
+
+    from kefu.web.history import event_sentence
+
+    current = Ticket.objects.get(pk=ticket_id)
+    since = parse_datetime(loaded_at) if loaded_at else None
+    events = TicketEvent.objects.filter(ticket_id=ticket_id).select_related("actor").exclude(
+        kind__in=[EventKind.REPLIED, EventKind.NOTED]).order_by("-created_at", "-id")
+    if since is not None:
+        events = events.filter(created_at__gt=since)
+    differs = []
+    for name in ("subject", "ticket_type", "priority", "channel", "description"):
+        mine, theirs = submitted.get(name) or "", getattr(current, name) or ""
+        if str(mine) != str(theirs):
+            display = getattr(current, f"get_{name}_display", None)
+            differs.append({"label": Ticket._meta.get_field(name).verbose_name,
+                            "current": display() if display else theirs, "mine": mine})
+    return {"events": [(e, event_sentence(e)) for e in events[:10]], "differs": differs,
+            "version": current.version, "ticket_id": ticket_id}
+
+
+# --- attachments --------------------------------------------------------------------------------------------
+
+@requires(Action.TICKET_NOTE)
+@require_POST
+def attachment_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = visible_ticket_or_404(request, ticket_id)
+    return _run(request, ticket_id, "attachment", forms.AttachmentForm(request.POST, request.FILES),
+                lambda data: services.attachment_add(actor=request.user, ticket=ticket, upload=data["file"]),
+                _("附件已上传"))
+
+
+@requires(Action.TICKET_VIEW)
+@require_GET
+def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    # Only those who can see the order may download; an invisible one is "not found".
+    if attachment is None or not visible_tickets(request.user, Ticket.objects.filter(pk=attachment.ticket_id)).exists():
+        raise Http404
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    inline = attachment.content_type.startswith("image/") or attachment.content_type == "application/pdf"
+    response = FileResponse(handle, as_attachment=not inline, filename=attachment.filename,
+                            content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+# --- create -------------------------------------------------------------------------------------------------
+
+@requires(Action.TICKET_CREATE)
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    from kefu.web.views.customers import customer_for_new_ticket
+
+    form = forms.TicketCreateForm(request.POST or None, initial={"customer": request.GET.get("customer")})
+    error = ""
+    chosen = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():  # a new customer typed inline is kept only with its order
+                customer = customer_for_new_ticket(request, data)
+                ticket = services.ticket_create(
+                    actor=request.user, subject=data["subject"], description=data["description"],
+                    ticket_type=data["ticket_type"], priority=data["priority"], channel=data["channel"],
+                    customer=customer)
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            messages.success(request, _("工单 %(n)s 已创建") % {"n": ticket.number})
+            return redirect(reverse("web:ticket_detail", kwargs={"ticket_id": ticket.pk}))
+    elif request.method == "POST":
+        error = form_errors_text(form)
+    customer_id = form.data.get("customer") if form.is_bound else request.GET.get("customer")
+    if customer_id and str(customer_id).isdigit() and has_right(request.user, Action.CUSTOMER_VIEW):
+        from kefu.customers.models import Customer
+
+        chosen = Customer.objects.filter(pk=int(customer_id), merged_into__isnull=True).first()
+    status = 422 if error else 200
+    return render(request, "web/tickets/create.html",
+                  {"nav": "ticket_create", "form": form, "error": error, "chosen_customer": chosen}, status=status)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up everything Kefu needs on a fresh Debian/Ubuntu machine with Python 3.11 and Node:
+# a virtual environment with Kefu and its dependencies, the pinned front-end packages, compiled translations.
+# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools, Chromium and CJK fonts for browser tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+python=${KEFU_PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+  echo "Kefu needs Python 3.11 ($python is $("$python" --version 2>&1))." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q -U pip wheel setuptools
+if [ "$dev" = 1 ]; then
+  .venv/bin/python -m pip install -q -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+
+if [ -f package-lock.json ]; then
+  npm ci --silent --no-audit --no-fund
+else
+  npm install --silent --no-audit --no-fund
+fi
+
+.venv/bin/kefu compilemessages --ignore ".venv/*" --ignore "node_modules/*" >/dev/null
+
+if [ "$dev" = 1 ]; then
+  # Browser tests drive Debian's Chromium; screenshots need a CJK font.
+  need=()
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+  if [ "${#need[@]}" -gt 0 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq >/dev/null || true
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
+      || echo "Could not install ${need[*]}: browser tests will be skipped." >&2
+  fi
+fi
