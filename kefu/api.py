@@ -1,4 +1,4 @@
-"""The REST API under /api/v1 (Django Ninja). Routers live in each app's api module; shared plumbing in apiutils.
+"""The REST API under /api/v1 (Django Ninja). Routers live in each app's api module; plumbing in apiutils.
 
 KefuAPI adds what Ninja leaves to each project: the per-operation right (checked right after authentication),
 the one error shape for 404/405 too, and the error responses and rights written into the OpenAPI document.
@@ -68,8 +68,9 @@ class KefuAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation: Any) -> str:
         return str(operation.view_func.__name__)
 
-    def get_openapi_schema(self, *, path_prefix: str | None = None,
-                           path_params: dict[str, Any] | None = None) -> Any:
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components["Error"] = errors.ErrorOut.model_json_schema()
@@ -91,8 +92,10 @@ class KefuAPI(NinjaAPI):
 def _guard(operation: Any) -> None:
     """Check the declared right right after authentication; publish it in the OpenAPI document."""
     requirement = getattr(operation.view_func, "kefu_action", None)
-    operation.openapi_extra = {**(operation.openapi_extra or {}),
-                               "x-kefu-action": str(requirement) if requirement else None}
+    operation.openapi_extra = {
+        **(operation.openapi_extra or {}),
+        "x-kefu-action": str(requirement) if requirement else None,
+    }
     authenticate = operation._run_checks
 
     def run_checks(request: HttpRequest) -> HttpResponse | None:
@@ -114,9 +117,12 @@ def _json_405(view: Any) -> Any:
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
-            replaced = errors.error_response(405, "method_not_allowed",
-                                             _("不支持 %(method)s 方法") % {"method": request.method},
-                                             {"allowed": [m.strip() for m in allowed.split(",")]})
+            replaced = errors.error_response(
+                405,
+                "method_not_allowed",
+                _("不支持 %(method)s 方法") % {"method": request.method},
+                {"allowed": [m.strip() for m in allowed.split(",")]},
+            )
             replaced["Allow"] = allowed
             return replaced
         return response

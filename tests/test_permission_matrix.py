@@ -1,9 +1,10 @@
-"""The permission matrix, GENERATED: every API operation (from the OpenAPI document) and every web page (from the
-URL resolver) is walked by every persona and by an anonymous visitor. Nothing here lists routes by hand.
+"""The permission matrix, GENERATED: every API operation (from the OpenAPI document) and every web page
+(from the URL resolver) is walked by every persona and by an anonymous visitor. Nothing lists routes by hand.
 
-The expected answer comes from `kefu.core.policy`: each view declares its requirement (`requires(...)`, read with
-`declared_requirement`; API operations publish theirs as `x-kefu-action`) and `permits(user, requirement, obj)`
-decides, with obj the work order / dispatch / customer named by the path. A route without a declaration fails.
+The expected answer comes from `kefu.core.policy`: each view declares its requirement (`requires(...)`, read
+with `declared_requirement`; API operations publish theirs as `x-kefu-action`) and
+`permits(user, requirement, obj)` decides, with obj the work order / dispatch / customer named by the path.
+A route without a declaration fails.
 
 * anonymous: API 401, web redirect to the login page (PUBLIC routes excepted);
 * a role without the right: 403; with the right but the object out of scope: 403 or 404;
@@ -26,23 +27,24 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from kefu import conftest as personas
 from kefu.apiutils.testing import PERSONAS, ApiClient, World, scope_object
-from kefu.conftest import (  # noqa: F401 - the persona fixtures live in kefu/conftest.py
-    admin_user,
-    agent,
-    customer,
-    department_user,
-    manager,
-    other_agent,
-    other_team,
-    qa,
-    repair_department,
-    service_center,
-    shift_lead,
-    team,
-    team_lead,
-)
 from kefu.core.policy import Access, Action, declared_requirement, has_right, permits, role_of
+
+# The persona fixtures of kefu/conftest.py, made visible to this directory (outside the kefu package).
+admin_user = personas.admin_user
+agent = personas.agent
+customer = personas.customer
+department_user = personas.department_user
+manager = personas.manager
+other_agent = personas.other_agent
+other_team = personas.other_team
+qa = personas.qa
+repair_department = personas.repair_department
+service_center = personas.service_center
+shift_lead = personas.shift_lead
+team = personas.team
+team_lead = personas.team_lead
 
 TICKET_VARIANTS = ("team_ticket", "other_team_ticket", "dispatched_ticket")
 SKIPPED_NAMESPACES = {
@@ -51,7 +53,8 @@ SKIPPED_NAMESPACES = {
 }
 
 
-# --- enumeration ---------------------------------------------------------------------------------------------------
+# --- enumeration --------------------------------------------------------------------------------------------
+
 
 def _pattern_params(pattern: Any) -> list[str]:
     converters = getattr(pattern.pattern, "converters", None)
@@ -69,12 +72,21 @@ def web_routes() -> list[dict[str, Any]]:
                 ns = p.namespace or ""
                 if ns in SKIPPED_NAMESPACES:
                     continue
-                walk(p.url_patterns, f"{namespace}:{ns}".strip(":") if ns else namespace,
-                     params + _pattern_params(p))
+                walk(
+                    p.url_patterns,
+                    f"{namespace}:{ns}".strip(":") if ns else namespace,
+                    params + _pattern_params(p),
+                )
             elif isinstance(p, URLPattern):
                 name = f"{namespace}:{p.name}" if namespace and p.name else p.name
-                routes.append({"name": name, "params": params + _pattern_params(p), "callback": p.callback,
-                               "pattern": str(p.pattern)})
+                routes.append(
+                    {
+                        "name": name,
+                        "params": params + _pattern_params(p),
+                        "callback": p.callback,
+                        "pattern": str(p.pattern),
+                    }
+                )
 
     walk(get_resolver().url_patterns, "", [])
     return routes
@@ -88,10 +100,20 @@ def api_operations() -> list[dict[str, Any]]:
     for path, methods in schema["paths"].items():
         for method, op in methods.items():
             params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
-            body_ref = (op.get("requestBody", {}).get("content", {}).get("application/json", {})
-                        .get("schema", {}))
-            ops.append({"path": path, "method": method, "id": op["operationId"], "params": params,
-                        "action": op.get("x-kefu-action"), "body": body_ref, "components": schema["components"]})
+            body_ref = (
+                op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            )
+            ops.append(
+                {
+                    "path": path,
+                    "method": method,
+                    "id": op["operationId"],
+                    "params": params,
+                    "action": op.get("x-kefu-action"),
+                    "body": body_ref,
+                    "components": schema["components"],
+                }
+            )
     return ops
 
 
@@ -101,25 +123,29 @@ def _variants(params: list[str]) -> tuple[str | None, ...]:
 
 WEB = web_routes()
 API = api_operations()
-WEB_CASES = [pytest.param(r, v, id=f"{r['name'] or r['pattern']}-{v or 'plain'}") for r in WEB
-             for v in _variants(r["params"])]
-API_CASES = [pytest.param(o, v, id=f"{o['method']} {o['path']}-{v or 'plain'}") for o in API
-             for v in _variants(o["params"])]
+WEB_CASES = [
+    pytest.param(r, v, id=f"{r['name'] or r['pattern']}-{v or 'plain'}")
+    for r in WEB
+    for v in _variants(r["params"])
+]
+API_CASES = [
+    pytest.param(o, v, id=f"{o['method']} {o['path']}-{v or 'plain'}")
+    for o in API
+    for v in _variants(o["params"])
+]
 
 
-# --- the world and the oracle ----------------------------------------------------------------------------------
+# --- the world and the oracle -------------------------------------------------------------------------------
+
 
 @pytest.fixture
-def world(agent: Any, team_lead: Any, shift_lead: Any, qa: Any, manager: Any, admin_user: Any,  # noqa: F811
-          department_user: Any, other_agent: Any, customer: Any, team: Any,  # noqa: F811
-          repair_department: Any) -> World:  # noqa: F811
-    people = {"agent": agent, "team_lead": team_lead, "shift_lead": shift_lead, "qa": qa, "manager": manager,
-              "admin_user": admin_user, "department_user": department_user, "other_agent": other_agent}
+def world(request: Any, customer: Any, team: Any, repair_department: Any) -> World:
+    people = {name: request.getfixturevalue(name) for name in PERSONAS}
     return World(people=people, customer=customer, team=team, repair_department=repair_department)
 
 
 def expectation(user: Any, requirement: Any, obj: Any) -> str:
-    """"anonymous", "allowed", "no_right" (403) or "out_of_scope" (403/404)."""
+    """ "anonymous", "allowed", "no_right" (403) or "out_of_scope" (403/404)."""
     if requirement == Access.PUBLIC:
         return "allowed"
     if role_of(user) is None:
@@ -150,7 +176,9 @@ def _check(status: int, location: str, kind: str, *, method: str, api: bool) -> 
     if kind == "anonymous":
         if api:
             return None if status == 401 else f"anonymous got {status}, expected 401"
-        return None if status in (301, 302) and login in location else f"anonymous got {status} → {location!r}"
+        return (
+            None if status in (301, 302) and login in location else f"anonymous got {status} → {location!r}"
+        )
     if kind == "no_right":
         return None if status == 403 else f"role without the right got {status}, expected 403"
     if kind == "out_of_scope":
@@ -164,7 +192,8 @@ def _check(status: int, location: str, kind: str, *, method: str, api: bool) -> 
     return None
 
 
-# --- the API ---------------------------------------------------------------------------------------------------
+# --- the API ------------------------------------------------------------------------------------------------
+
 
 def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
@@ -182,8 +211,11 @@ def valid_body(op: dict[str, Any], world: World, scope: Any) -> dict[str, Any] |
     from kefu.tickets.lifecycle import allowed_next
 
     schema = _resolve(op["body"], op["components"])
-    ids = {"department_id": world.repair_department.pk, "assignee_id": world.people["agent"].pk,
-           "customer_id": world.customer.pk}
+    ids = {
+        "department_id": world.repair_department.pk,
+        "assignee_id": world.people["agent"].pk,
+        "customer_id": world.customer.pk,
+    }
     body: dict[str, Any] = {}
     for name in schema.get("required", []):
         prop = _resolve(schema["properties"][name], op["components"])
@@ -219,27 +251,31 @@ def test_every_api_operation_declares_its_right() -> None:
 @pytest.mark.parametrize(("op", "ticket_key"), API_CASES)
 def test_api_matrix(op: dict[str, Any], ticket_key: str | None, world: World) -> None:
     assert op["action"], "undeclared operation"
-    requirement = Access(op["action"]) if op["action"] in Access.__members__.values() else Action(op["action"])
+    requirement = (
+        Access(op["action"]) if op["action"] in Access.__members__.values() else Action(op["action"])
+    )
     values = world.objects_for(op["params"], ticket_key)
     scope = scope_object(values)
     failures = []
     for persona in (*PERSONAS, None):
         user = world.people[persona] if persona else None
         with transaction.atomic():
+            client = ApiClient(world.tokens[persona] if persona else None)  # before _pks: it owns a token
             pks = _pks(values, world, user)
             path = op["path"].format(**pks)
-            client = ApiClient(world.tokens[persona] if persona else None)
             response = client.request(op["method"], path, valid_body(op, world, scope))
             kind = expectation(user, requirement, scope)
-            problem = _check(response.status_code, response.get("Location", ""), kind, method=op["method"],
-                             api=True)
+            problem = _check(
+                response.status_code, response.get("Location", ""), kind, method=op["method"], api=True
+            )
             if problem:
                 failures.append(f"{persona or 'anonymous'} ({kind}): {problem} — {response.content[:200]!r}")
             transaction.set_rollback(True)
     assert not failures, f"{op['method'].upper()} {op['path']} [{ticket_key}]:\n" + "\n".join(failures)
 
 
-# --- the web pages ---------------------------------------------------------------------------------------------
+# --- the web pages ------------------------------------------------------------------------------------------
+
 
 def test_every_web_page_declares_its_requirement() -> None:
     undeclared = [r["name"] or r["pattern"] for r in WEB if declared_requirement(r["callback"]) is None]
@@ -272,34 +308,43 @@ def test_web_matrix(route: dict[str, Any], ticket_key: str | None, world: World)
                 method = "post"
                 response = client.post(url, {})
             kind = expectation(user, requirement, scope)
-            problem = _check(response.status_code, response.get("Location", ""), kind, method=method, api=False)
+            problem = _check(
+                response.status_code, response.get("Location", ""), kind, method=method, api=False
+            )
             if problem:
                 failures.append(f"{persona or 'anonymous'} ({kind}) {method.upper()}: {problem}")
             transaction.set_rollback(True)
     assert not failures, f"{route['name']} {url} [{ticket_key}]:\n" + "\n".join(failures)
 
 
-# --- the Django admin (its own rule: active staff only) ------------------------------------------------------------
+# --- the Django admin (its own rule: active staff only) -----------------------------------------------------
 
-ADMIN_NOT_WALKED = {"login", "logout", "jsi18n", "autocomplete", "password_change", "password_change_done",
-                    "app_list"}
+ADMIN_NOT_WALKED = {
+    "login",
+    "logout",
+    "jsi18n",
+    "autocomplete",
+    "password_change",
+    "password_change_done",
+    "app_list",
+}
+
+
+def _admin_names(patterns: list[Any]) -> list[str]:
+    names = []
+    for q in patterns:
+        if isinstance(q, URLResolver):
+            if not _pattern_params(q):
+                names += _admin_names(q.url_patterns)
+        elif q.name and not _pattern_params(q) and q.name not in ADMIN_NOT_WALKED:
+            names.append(f"admin:{q.name}")
+    return names
 
 
 def admin_routes() -> list[str]:
     for p in get_resolver().url_patterns:
         if isinstance(p, URLResolver) and p.namespace == "admin":
-            names = []
-
-            def walk(patterns: list[Any]) -> None:
-                for q in patterns:
-                    if isinstance(q, URLResolver):
-                        if not _pattern_params(q):
-                            walk(q.url_patterns)
-                    elif q.name and not _pattern_params(q) and q.name not in ADMIN_NOT_WALKED:
-                        names.append(f"admin:{q.name}")
-
-            walk(p.url_patterns)
-            return names
+            return _admin_names(p.url_patterns)
     return []
 
 

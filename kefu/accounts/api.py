@@ -114,8 +114,9 @@ def user_list(request: HttpRequest, filters: Query[UserFilters]) -> Any:
     if filters.department:
         qs = qs.filter(department_id=filters.department)
     if filters.q:
-        qs = qs.filter(Q(display_name__icontains=filters.q) | Q(username__icontains=filters.q)
-                       | Q(employee_no=filters.q))
+        qs = qs.filter(
+            Q(display_name__icontains=filters.q) | Q(username__icontains=filters.q) | Q(employee_no=filters.q)
+        )
     return number_page(qs, page=filters.page, page_size=filters.page_size, serialize=_users)
 
 
@@ -131,8 +132,12 @@ def user_detail(request: HttpRequest, user_id: PathId) -> Any:
 @router.get("/teams", response=TeamPage, summary="List teams")
 @requires(Action.DIRECTORY_VIEW)
 def team_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
-    return number_page(Team.objects.order_by("name", "id"), page=paging.page, page_size=paging.page_size,
-                       serialize=lambda rows: [TeamOut.from_orm(t).model_dump() for t in rows])
+    return number_page(
+        Team.objects.order_by("name", "id"),
+        page=paging.page,
+        page_size=paging.page_size,
+        serialize=lambda rows: [TeamOut.from_orm(t).model_dump() for t in rows],
+    )
 
 
 @router.get("/teams/{team_id}", response=TeamOut, summary="One team")
@@ -147,8 +152,12 @@ def team_detail(request: HttpRequest, team_id: PathId) -> Any:
 @router.get("/departments", response=DepartmentPage, summary="List departments")
 @requires(Action.DIRECTORY_VIEW)
 def department_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
-    return number_page(Department.objects.order_by("name", "id"), page=paging.page, page_size=paging.page_size,
-                       serialize=lambda rows: [DepartmentOut.from_orm(d).model_dump() for d in rows])
+    return number_page(
+        Department.objects.order_by("name", "id"),
+        page=paging.page,
+        page_size=paging.page_size,
+        serialize=lambda rows: [DepartmentOut.from_orm(d).model_dump() for d in rows],
+    )
 
 
 @router.get("/departments/{department_id}", response=DepartmentOut, summary="One department")
@@ -177,7 +186,9 @@ def token_list(request: HttpRequest) -> Any:
     return list(ApiToken.objects.filter(user=request.auth).order_by("-created_at")[:100])  # type: ignore[attr-defined]
 
 
-@router.post("/me/tokens", response={201: TokenCreated}, summary="Create an API token (its key is shown once)")
+@router.post(
+    "/me/tokens", response={201: TokenCreated}, summary="Create an API token (its key is shown once)"
+)
 @requires(Action.TOKEN_MANAGE_OWN)
 def token_create(request: HttpRequest, payload: TokenIn) -> Any:
     user = request.auth  # type: ignore[attr-defined]
@@ -187,8 +198,13 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
         body = TokenOut.from_orm(issued.token).model_dump(mode="json")
         return 201, {**body, "key": issued.key}
 
-    return idempotent_create(request, user=user, payload=payload.model_dump(), create=create,
-                             redact=lambda body: {**body, "key": None})
+    return idempotent_create(
+        request,
+        user=user,
+        payload=payload.model_dump(),
+        create=create,
+        redact=lambda body: {**body, "key": None},
+    )
 
 
 @router.delete("/me/tokens/{token_id}", response={204: None}, summary="Revoke one of my API tokens")

@@ -34,14 +34,20 @@ def api_token_create(*, actor: User, name: str) -> IssuedToken:
     if not name:
         raise ValidationFailed(_("请填写令牌用途"), details={"field": "name"})
     if len(name) > TOKEN_NAME_MAX:
-        raise ValidationFailed(_("令牌用途不能超过 %(n)s 个字符") % {"n": TOKEN_NAME_MAX}, details={"field": "name"})
+        raise ValidationFailed(
+            _("令牌用途不能超过 %(n)s 个字符") % {"n": TOKEN_NAME_MAX}, details={"field": "name"}
+        )
     # lock the user row so two concurrent creates cannot both pass the limit
     User.objects.select_for_update().filter(pk=actor.pk).first()
     if ApiToken.objects.filter(user=actor, revoked_at__isnull=True).count() >= TOKENS_PER_USER_MAX:
-        raise ValidationFailed(_("每人最多 %(n)s 个有效令牌，请先吊销不用的令牌") % {"n": TOKENS_PER_USER_MAX},
-                               code="too_many_tokens")
+        raise ValidationFailed(
+            _("每人最多 %(n)s 个有效令牌，请先吊销不用的令牌") % {"n": TOKENS_PER_USER_MAX},
+            code="too_many_tokens",
+        )
     key = ApiToken.new_key()
-    token = ApiToken.objects.create(user=actor, name=name, key_prefix=key[:12], key_hash=ApiToken.hash_key(key))
+    token = ApiToken.objects.create(
+        user=actor, name=name, key_prefix=key[:12], key_hash=ApiToken.hash_key(key)
+    )
     audit_record(actor=actor, action="api_token.created", obj=token, summary=f"{name} ({token.key_prefix}…)")
     return IssuedToken(token=token, key=key)
 
@@ -56,7 +62,11 @@ def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="api_token.revoked", obj=token,
-                     summary=f"{token.name} ({token.key_prefix}…)", data={"owner": token.user_id})
+        audit_record(
+            actor=actor,
+            action="api_token.revoked",
+            obj=token,
+            summary=f"{token.name} ({token.key_prefix}…)",
+            data={"owner": token.user_id},
+        )
     return token
-

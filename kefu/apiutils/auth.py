@@ -37,8 +37,11 @@ class TokenAuth(HttpBearer):
         token = token.strip()
         if not token.startswith(ApiToken.PREFIX) or len(token) > 200:
             return None
-        found = (ApiToken.objects.select_related("user", "user__team")
-                 .filter(key_hash=ApiToken.hash_key(token), revoked_at__isnull=True).first())
+        found = (
+            ApiToken.objects.select_related("user", "user__team")
+            .filter(key_hash=ApiToken.hash_key(token), revoked_at__isnull=True)
+            .first()
+        )
         if found is None or role_of(found.user) is None:
             return None
         now = timezone.now()

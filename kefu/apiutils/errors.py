@@ -25,9 +25,18 @@ class ErrorOut(Schema):
     details: dict[str, Any]
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
-    return JsonResponse({"code": code, "message": str(message), "details": details or {}}, status=status,
-                        json_dumps_params={"ensure_ascii": False})
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JsonResponse:
+    return JsonResponse(
+        {"code": code, "message": str(message), "details": details or {}},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+# Names of the schema parameters of our operations: Ninja puts them in front of the field's location.
+_PARAM_NAMES = {"payload", "filters", "paging", "query"}
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,11 +46,19 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         loc = [str(part) for part in error.get("loc", ())]
         location = loc[0] if loc else ""
         parts = loc[1:]
-        # a body schema parameter adds its own name ("payload") in front of the field: drop it
-        if location == "body" and len(parts) > 1 and parts[0] == "payload":
+        if len(parts) > 1 and parts[0] in _PARAM_NAMES:
             parts = parts[1:]
-        out.append({"field": ".".join(parts) or location, "location": location,
-                    "message": error.get("msg", ""), "type": error.get("type", "")})
+        if location == "query":
+            while len(parts) > 1 and parts[-1].isdigit():  # ?status=a&status=b: the parameter, not its index
+                parts = parts[:-1]
+        out.append(
+            {
+                "field": ".".join(parts) or location,
+                "location": location,
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+        )
     return out
 
 
@@ -56,8 +73,9 @@ def handle_application_error(request: HttpRequest, exc: ApplicationError) -> Htt
 
 
 def handle_authentication(request: HttpRequest, exc: Exception) -> HttpResponse:
-    response = error_response(401, "unauthenticated",
-                              _("未登录或令牌无效：请提供有效的 Authorization: Bearer 令牌"))
+    response = error_response(
+        401, "unauthenticated", _("未登录或令牌无效：请提供有效的 Authorization: Bearer 令牌")
+    )
     response["WWW-Authenticate"] = 'Bearer realm="kefu"'
     return response
 
@@ -65,8 +83,14 @@ def handle_authentication(request: HttpRequest, exc: Exception) -> HttpResponse:
 def handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
         return error_response(400, "malformed_json", _("请求体不是合法的 JSON"))
-    codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-             405: "method_not_allowed", 429: "throttled"}
+    codes = {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        429: "throttled",
+    }
     return error_response(exc.status_code, codes.get(exc.status_code, "error"), str(exc))
 
 

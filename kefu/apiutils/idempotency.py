@@ -40,8 +40,11 @@ def _respond(status: int, body: Any, *, replayed: bool) -> JsonResponse:
 def _check_key(key: str) -> str:
     key = key.strip()
     if not key or len(key) > KEY_MAX or not key.isprintable():
-        raise ValidationFailed(_("Idempotency-Key 必须是 1 到 %(n)s 个可打印字符") % {"n": KEY_MAX},
-                               code="invalid_idempotency_key", details={"header": HEADER})
+        raise ValidationFailed(
+            _("Idempotency-Key 必须是 1 到 %(n)s 个可打印字符") % {"n": KEY_MAX},
+            code="invalid_idempotency_key",
+            details={"header": HEADER},
+        )
     return key
 
 
@@ -49,15 +52,22 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JsonResponse:
     if record.request_hash != fingerprint:
         raise ApplicationError(
             _("该 Idempotency-Key 已用于另一个不同的请求；新的请求请使用新的 Key"),
-            code="idempotency_key_reused", status=422,
+            code="idempotency_key_reused",
+            status=422,
             details={"header": HEADER, "first_used_at": record.created_at.isoformat()},
         )
     return _respond(record.status_code or 200, record.response, replayed=True)
 
 
-def idempotent_create(request: HttpRequest, *, user: Any, payload: Any,
-                      create: Callable[[], tuple[int, Any]], now: datetime | None = None,
-                      redact: Callable[[Any], Any] | None = None) -> JsonResponse:
+def idempotent_create(
+    request: HttpRequest,
+    *,
+    user: Any,
+    payload: Any,
+    create: Callable[[], tuple[int, Any]],
+    now: datetime | None = None,
+    redact: Callable[[Any], Any] | None = None,
+) -> JsonResponse:
     """Run `create` (returning status and JSON body) at most once per (user, Idempotency-Key).
 
     Without the header the create just runs. Failed creates (an ApplicationError) store nothing: the key
@@ -73,19 +83,33 @@ def idempotent_create(request: HttpRequest, *, user: Any, payload: Any,
     now = now or timezone.now()
     with transaction.atomic():
         try:
-            with transaction.atomic():  # savepoint: the duplicate insert must not poison the outer transaction
-                record = IdempotencyRecord.objects.create(user=user, key=key, method=request.method or "",
-                                                          path=request.path[:300], request_hash=fingerprint)
+            with (
+                transaction.atomic()
+            ):  # savepoint: the duplicate insert must not poison the outer transaction
+                record = IdempotencyRecord.objects.create(
+                    user=user,
+                    key=key,
+                    method=request.method or "",
+                    path=request.path[:300],
+                    request_hash=fingerprint,
+                )
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
             if existing is None or existing.created_at >= now - TTL:
                 if existing is None:  # deleted between our insert and read: extremely rare, ask for a retry
-                    raise ApplicationError(_("请求冲突，请重试"), code="idempotency_conflict", status=409) from None
+                    raise ApplicationError(
+                        _("请求冲突，请重试"), code="idempotency_conflict", status=409
+                    ) from None
                 return _replay(existing, fingerprint)
             # an expired record that the cleanup task has not removed yet: the key is free again
             existing.delete()
-            record = IdempotencyRecord.objects.create(user=user, key=key, method=request.method or "",
-                                                      path=request.path[:300], request_hash=fingerprint)
+            record = IdempotencyRecord.objects.create(
+                user=user,
+                key=key,
+                method=request.method or "",
+                path=request.path[:300],
+                request_hash=fingerprint,
+            )
         status, body = create()
         record.status_code = status
         record.response = redact(body) if redact else body

@@ -31,13 +31,21 @@ def decode_cursor(cursor: str) -> list[Any]:
             raise ValueError
         return [datetime.fromisoformat(values[0]), int(values[1])]
     except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValidationFailed(_("cursor 参数无效：请使用上一页返回的 next 值"), code="invalid",
-                               details={"fields": [{"field": "cursor", "location": "query",
-                                                    "message": "invalid cursor"}]}) from None
+        raise ValidationFailed(
+            _("cursor 参数无效：请使用上一页返回的 next 值"),
+            code="invalid",
+            details={"fields": [{"field": "cursor", "location": "query", "message": "invalid cursor"}]},
+        ) from None
 
 
-def keyset_page(queryset: QuerySet[Any], *, limit: int, cursor: str | None, count: bool,
-                serialize: Callable[[list[Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+def keyset_page(
+    queryset: QuerySet[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    count: bool,
+    serialize: Callable[[list[Any]], list[dict[str, Any]]],
+) -> dict[str, Any]:
     """Newest first by (created_at, id). `next` is the cursor of the following page, or null at the end.
 
     No COUNT(*) unless asked (`count=True`), and then capped at COUNT_CAP (`count_capped` says so).
@@ -61,12 +69,17 @@ def keyset_page(queryset: QuerySet[Any], *, limit: int, cursor: str | None, coun
     return page
 
 
-def number_page(queryset: QuerySet[Any], *, page: int, page_size: int,
-                serialize: Callable[[list[Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+def number_page(
+    queryset: QuerySet[Any],
+    *,
+    page: int,
+    page_size: int,
+    serialize: Callable[[list[Any]], list[dict[str, Any]]],
+) -> dict[str, Any]:
     """`?page=&page_size=` for the small lists (customers, users, teams): with an exact count."""
     total = queryset.count()
     start = (page - 1) * page_size
-    rows = list(queryset[start:start + page_size])
+    rows = list(queryset[start : start + page_size])
     more = start + len(rows) < total
     return {
         "items": serialize(rows),

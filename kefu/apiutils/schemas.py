@@ -10,6 +10,7 @@ from pydantic import field_validator
 # Ids are bigint in the database: a larger number would fail in the query (a 500), so it fails validation.
 MAX_ID = 9_223_372_036_854_775_807
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_VERSION = 2_147_483_647  # versions are PositiveIntegerField
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

@@ -23,8 +23,16 @@ class ApiClient:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         return headers
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
-                headers: dict[str, str] | None = None, **query: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        **query: Any,
+    ) -> Any:
         url = path if path.startswith("/") and path.startswith(BASE) else f"{BASE}{path}"
         data: Any = raw if raw is not None else (json.dumps(body) if body is not None else None)
         kwargs: dict[str, Any] = {"headers": self._headers(headers)}
@@ -69,9 +77,30 @@ def assert_error_shape(response: Any, status: int, code: str | None = None) -> d
     return body  # type: ignore[no-any-return]
 
 
-# --- a small world for generated tests (permission matrix, bad input on every endpoint) ---------------------------
+# --- a small world for generated tests (permission matrix, bad input on every endpoint) ---------------------
 
-PERSONAS = ("agent", "team_lead", "shift_lead", "qa", "manager", "admin_user", "department_user", "other_agent")
+PERSONAS = (
+    "agent",
+    "team_lead",
+    "shift_lead",
+    "qa",
+    "manager",
+    "admin_user",
+    "department_user",
+    "other_agent",
+)
+
+
+class _LazyTokens(dict):  # type: ignore[type-arg]
+    """A token per persona, created on first use (most tests need one or two)."""
+
+    def __init__(self, people: dict[str, Any]) -> None:
+        super().__init__()
+        self.people = people
+
+    def __missing__(self, name: str) -> str:
+        self[name] = token_for(self.people[name])
+        return self[name]
 
 
 class World:
@@ -89,27 +118,40 @@ class World:
         self.team = team
         self.repair_department = repair_department
         agent, other = people["agent"], people["other_agent"]
-        self.team_ticket = services.ticket_create(actor=agent, subject="本组工单", customer=customer,
-                                                  assignee=agent)
+        self.team_ticket = services.ticket_create(
+            actor=agent, subject="本组工单", customer=customer, assignee=agent
+        )
         self.other_team_ticket = services.ticket_create(actor=other, subject="二组工单", assignee=other)
-        self.dispatched_ticket = services.ticket_create(actor=agent, subject="派给维修部", ticket_type="repair",
-                                                        assignee=agent, customer=customer)
-        self.dispatch = services.ticket_dispatch(actor=agent, ticket=self.dispatched_ticket,
-                                                 department=repair_department, instructions="上门")
+        self.dispatched_ticket = services.ticket_create(
+            actor=agent, subject="派给维修部", ticket_type="repair", assignee=agent, customer=customer
+        )
+        self.dispatch = services.ticket_dispatch(
+            actor=agent, ticket=self.dispatched_ticket, department=repair_department, instructions="上门"
+        )
         self.message = services.ticket_add_note(actor=agent, ticket=self.team_ticket, body="备注")
         self.attachment = services.attachment_add(
-            actor=agent, ticket=self.team_ticket, upload=SimpleUploadedFile("说明.txt", b"hello", "text/plain"))
+            actor=agent,
+            ticket=self.team_ticket,
+            upload=SimpleUploadedFile("说明.txt", b"hello", "text/plain"),
+        )
         self.endpoint = WebhookEndpoint.objects.create(name="CRM", url="http://127.0.0.1:9/hook")
-        self.delivery = WebhookDelivery.objects.create(endpoint=self.endpoint, event="ticket.created",
-                                                       payload={"event": "ticket.created"}, state="gave_up")
-        self.tokens = {name: token_for(user) for name, user in people.items()}
+        self.delivery = WebhookDelivery.objects.create(
+            endpoint=self.endpoint,
+            event="ticket.created",
+            payload={"event": "ticket.created"},
+            state="gave_up",
+        )
+        self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
 
     @property
     def tickets(self) -> dict[str, Any]:
-        return {"team_ticket": self.team_ticket, "other_team_ticket": self.other_team_ticket,
-                "dispatched_ticket": self.dispatched_ticket}
+        return {
+            "team_ticket": self.team_ticket,
+            "other_team_ticket": self.other_team_ticket,
+            "dispatched_ticket": self.dispatched_ticket,
+        }
 
     def owned(self, param: str, user: Any) -> Any:
         """Objects that belong to the requester (their own token, their own saved view)."""
@@ -119,21 +161,32 @@ class World:
         if param == "token_id":
             return ApiToken.objects.filter(user=user).first()
         if param == "view_id":
-            return SavedView.objects.get_or_create(owner=user, name="我的视图", defaults={"query": "status=new"})[0]
+            return SavedView.objects.get_or_create(
+                owner=user, name="我的视图", defaults={"query": "status=new"}
+            )[0]
         raise KeyError(param)
 
     def objects_for(self, params: list[str], ticket_key: str | None) -> dict[str, Any]:
         """Path values for a route, and the object whose scope decides access (ticket, dispatch, customer)."""
         fixed = {
-            "dispatch_id": self.dispatch, "customer_id": self.customer, "attachment_id": self.attachment,
-            "message_id": self.message, "delivery_id": self.delivery, "endpoint_id": self.endpoint,
-            "user_id": self.people["agent"], "team_id": self.team, "department_id": self.repair_department,
+            "dispatch_id": self.dispatch,
+            "customer_id": self.customer,
+            "attachment_id": self.attachment,
+            "message_id": self.message,
+            "delivery_id": self.delivery,
+            "endpoint_id": self.endpoint,
+            "user_id": self.people["agent"],
+            "team_id": self.team,
+            "department_id": self.repair_department,
         }
         values: dict[str, Any] = {}
         for param in params:
             if param == "ticket_id":
-                values[param] = self.dispatch.ticket if "dispatch_id" in params else self.tickets[ticket_key or
-                                                                                                  "team_ticket"]
+                values[param] = (
+                    self.dispatch.ticket
+                    if "dispatch_id" in params
+                    else self.tickets[ticket_key or "team_ticket"]
+                )
             elif param in fixed:
                 values[param] = fixed[param]
             elif param in ("token_id", "view_id"):

@@ -15,7 +15,7 @@ from kefu.accounts.models import User
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
-from kefu.apiutils.schemas import Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import ValidationFailed
 from kefu.core.policy import Action
 from kefu.customers import selectors, services
@@ -117,7 +117,9 @@ class CustomerIn(InSchema):
 
 
 class CustomerPatch(InSchema):
-    version: int = Field(ge=1, description="The version you read; a stale one gets 409 with details.current")
+    version: int = Field(
+        ge=1, le=MAX_VERSION, description="The version you read; a stale one gets 409 with details.current"
+    )
     name: str | None = Field(None, min_length=1, max_length=200)
     kind: CustomerKind | None = None
     company: str | None = Field(None, max_length=200)
@@ -146,17 +148,29 @@ class RevealQuery(InSchema):
 
 def _detail_data(card: selectors.CustomerDetail) -> dict[str, Any]:
     return {
-        "id": card.id, "code": card.code, "name": card.name, "kind": card.kind, "company": card.company,
-        "tier": card.tier, "is_vip": card.is_vip,
+        "id": card.id,
+        "code": card.code,
+        "name": card.name,
+        "kind": card.kind,
+        "company": card.company,
+        "tier": card.tier,
+        "is_vip": card.is_vip,
         "dedicated_agent_id": card.dedicated_agent.pk if card.dedicated_agent else None,
-        "birthday": card.birthday.isoformat() if card.birthday else None, "id_number": card.id_number,
-        "notes": card.notes, "tags": card.tags,
+        "birthday": card.birthday.isoformat() if card.birthday else None,
+        "id_number": card.id_number,
+        "notes": card.notes,
+        "tags": card.tags,
         "contacts": [{k: v for k, v in asdict(c).items() if k != "kind_label"} for c in card.contacts],
-        "sites": [{"id": s.pk, "label": s.label, "province": s.province, "city": s.city, "address": s.address}
-                  for s in card.sites],
-        "merged_into_id": card.merged_into_id, "version": card.version,
-        "created_at": card.created_at.isoformat(), "updated_at": card.updated_at.isoformat(),
-        "can_reveal": card.can_reveal, "revealed_fields": list(card.revealed_fields),
+        "sites": [
+            {"id": s.pk, "label": s.label, "province": s.province, "city": s.city, "address": s.address}
+            for s in card.sites
+        ],
+        "merged_into_id": card.merged_into_id,
+        "version": card.version,
+        "created_at": card.created_at.isoformat(),
+        "updated_at": card.updated_at.isoformat(),
+        "can_reveal": card.can_reveal,
+        "revealed_fields": list(card.revealed_fields),
     }
 
 
@@ -169,9 +183,20 @@ def _agent(pk: int | None) -> Any:
         return None
     agent = User.objects.filter(pk=pk).first()
     if agent is None:
-        raise ValidationFailed(_("专属客服 %(pk)s 不存在") % {"pk": pk}, status=422,
-                               details={"fields": [{"field": "dedicated_agent_id", "location": "body",
-                                                    "message": "unknown id", "type": "unknown_id"}]})
+        raise ValidationFailed(
+            _("专属客服 %(pk)s 不存在") % {"pk": pk},
+            status=422,
+            details={
+                "fields": [
+                    {
+                        "field": "dedicated_agent_id",
+                        "location": "body",
+                        "message": "unknown id",
+                        "type": "unknown_id",
+                    }
+                ]
+            },
+        )
     return agent
 
 
@@ -179,20 +204,32 @@ def _agent(pk: int | None) -> Any:
 @requires(Action.CUSTOMER_VIEW)
 def customer_list(request: HttpRequest, filters: Query[CustomerFiltersIn]) -> Any:
     user = _user(request)
-    qs = selectors.customer_list(user, selectors.CustomerFilters(
-        q=filters.q or "", tier=filters.tier.value if filters.tier else "", is_vip=filters.is_vip,
-        tag=filters.tag or "", dedicated_agent_id=filters.dedicated_agent))
-    return number_page(qs, page=filters.page, page_size=filters.page_size,
-                       serialize=lambda rows: [asdict(r) for r in selectors.customer_rows(user, rows)])
+    qs = selectors.customer_list(
+        user,
+        selectors.CustomerFilters(
+            q=filters.q or "",
+            tier=filters.tier.value if filters.tier else "",
+            is_vip=filters.is_vip,
+            tag=filters.tag or "",
+            dedicated_agent_id=filters.dedicated_agent,
+        ),
+    )
+    return number_page(
+        qs,
+        page=filters.page,
+        page_size=filters.page_size,
+        serialize=lambda rows: [asdict(r) for r in selectors.customer_rows(user, rows)],
+    )
 
 
 @router.get("/{customer_id}", response=CustomerOut, summary="One customer (masked unless ?reveal=true)")
 @requires(Action.CUSTOMER_VIEW)
 def customer_detail(request: HttpRequest, customer_id: PathId, query: Query[RevealQuery]) -> Any:
-    """With `?reveal=true` the contacts (and the ID number, for managers) are shown unmasked as the role allows;
-    each such view is written to the audit log."""
-    card = selectors.customer_detail(_user(request), customer_id, reveal=query.reveal,
-                                     ip=request.META.get("REMOTE_ADDR"))
+    """With `?reveal=true` the contacts (and the ID number, for managers) are shown unmasked as the role
+    allows; each such view is written to the audit log."""
+    card = selectors.customer_detail(
+        _user(request), customer_id, reveal=query.reveal, ip=request.META.get("REMOTE_ADDR")
+    )
     return _detail_data(card)
 
 
@@ -204,13 +241,27 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> Any:
 
     def create() -> tuple[int, Any]:
         customer = services.customer_create(
-            actor=user, name=payload.name, code=payload.code, kind=payload.kind.value, company=payload.company,
-            tier=payload.tier.value, is_vip=payload.is_vip, dedicated_agent=_agent(payload.dedicated_agent_id),
-            birthday=payload.birthday, id_number=payload.id_number, notes=payload.notes,
-            contacts=[services.ContactInput(kind=c.kind.value, value=c.value, label=c.label,
-                                            is_primary=c.is_primary) for c in payload.contacts],
-            sites=[services.SiteInput(address=s.address, province=s.province, city=s.city, label=s.label)
-                   for s in payload.sites],
+            actor=user,
+            name=payload.name,
+            code=payload.code,
+            kind=payload.kind.value,
+            company=payload.company,
+            tier=payload.tier.value,
+            is_vip=payload.is_vip,
+            dedicated_agent=_agent(payload.dedicated_agent_id),
+            birthday=payload.birthday,
+            id_number=payload.id_number,
+            notes=payload.notes,
+            contacts=[
+                services.ContactInput(
+                    kind=c.kind.value, value=c.value, label=c.label, is_primary=c.is_primary
+                )
+                for c in payload.contacts
+            ],
+            sites=[
+                services.SiteInput(address=s.address, province=s.province, city=s.city, label=s.label)
+                for s in payload.sites
+            ],
             tags=payload.tags,
         )
         return 201, _detail_data(selectors.customer_detail(user, customer.pk))
@@ -231,11 +282,16 @@ def customer_update(request: HttpRequest, customer_id: PathId, payload: Customer
         if name == "dedicated_agent_id":
             changes["dedicated_agent"] = _agent(value)
         elif value is None and name not in ("birthday",):
-            raise ValidationFailed(_("%(field)s 不能为 null") % {"field": name}, status=422,
-                                   details={"fields": [{"field": name, "location": "body",
-                                                        "message": "may not be null", "type": "null"}]})
+            raise ValidationFailed(
+                _("%(field)s 不能为 null") % {"field": name},
+                status=422,
+                details={
+                    "fields": [
+                        {"field": name, "location": "body", "message": "may not be null", "type": "null"}
+                    ]
+                },
+            )
         else:
             changes[name] = value.value if hasattr(value, "value") else value
-    services.customer_update(actor=user, customer=customer, expected_version=payload.version,
-                             changes=changes)  # type: ignore[arg-type]
+    services.customer_update(actor=user, customer=customer, expected_version=payload.version, changes=changes)  # type: ignore[arg-type]
     return _detail_data(selectors.customer_detail(user, customer_id))

@@ -144,24 +144,25 @@ def _write_csv(out: IO[bytes], header: list[str], rows: Iterator[list[Any]], enc
     return count
 
 
+def _date_cell(sheet: Any, value: date) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "yyyy-mm-dd"
+    return cell
+
+
 def _write_xlsx(out: IO[bytes], header: list[str], rows: Iterator[list[Any]]) -> int:
     import openpyxl
-    from openpyxl.cell import WriteOnlyCell
 
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(_("客户"))
     sheet.append(header)
     count = 0
     for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=safe_cell(value))
-            if isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-            cells.append(cell)
-        sheet.append(cells)
+        # Plain values are several times faster than styled cells; safe_cell already keeps every text that
+        # openpyxl would take for a formula (a leading "=") prefixed. Dates get a readable format.
+        sheet.append([_date_cell(sheet, v) if isinstance(v, date) else safe_cell(v) for v in row])
         count += 1
     workbook.save(out)
     return count

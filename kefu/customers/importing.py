@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -504,7 +504,7 @@ def _write(rows: list[_Row], report: ImportReport, *, actor: Any, filename: str)
     for c in generated:
         if c.code in taken:  # an imported code looks like a generated one
             c.code = f"K{c.pk:08d}-{uuid.uuid4().hex[:6]}"
-    Customer.objects.bulk_update(generated, ["code"], batch_size=500)
+    _bulk_set(generated, ["code"])
 
     updated = []
     now = timezone.now()
@@ -522,9 +522,8 @@ def _write(rows: list[_Row], report: ImportReport, *, actor: Any, filename: str)
         c.version += 1
         c.updated_at = now
         updated.append(c)
-    Customer.objects.bulk_update(updated, ["name", "kind", "company", "tier", "is_vip", "birthday",
-                                           "id_number", "notes", "dedicated_agent", "version", "updated_at"],
-                                 batch_size=500)
+    _bulk_set(updated, ["name", "kind", "company", "tier", "is_vip", "birthday", "id_number", "notes",
+                        "dedicated_agent", "version", "updated_at"])
 
     target = {id(r): c for r, c in zip(new_rows, fresh, strict=True)}
     target.update({id(r): by_code[r.code] for r in rows if r.code in by_code})
@@ -576,6 +575,23 @@ def _write(rows: list[_Row], report: ImportReport, *, actor: Any, filename: str)
                  % {"file": filename[:100], "c": len(fresh), "u": len(updated)},
                  data={"file": filename[:200], "rows": report.rows, "created": len(fresh),
                        "updated": len(updated)})
+
+
+def _bulk_set(customers: list[Customer], names: list[str]) -> None:
+    """UPDATE … WHERE id = %s with executemany: Django's bulk_update builds a CASE per field and row, which
+    takes a minute for 20,000 rows; this takes seconds."""
+    if not customers:
+        return
+    meta = Customer._meta
+    fields = [meta.get_field(n) for n in names]
+    quote = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - identifiers from model metadata, values bound
+        quote(meta.db_table), ", ".join(f"{quote(f.column)} = %s" for f in fields), quote(meta.pk.column))
+    params = [[f.get_db_prep_save(getattr(c, f.attname), connection) for f in fields] + [c.pk]
+              for c in customers]
+    with connection.cursor() as cursor:
+        for i in range(0, len(params), 1000):
+            cursor.executemany(sql, params[i:i + 1000])
 
 
 def format_report(report: ImportReport) -> str:

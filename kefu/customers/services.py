@@ -326,6 +326,11 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
             audit_record(actor=actor, action="customer.updated", obj=locked,
                          summary=_("修改了：%(fields)s") % {"fields": ", ".join(changed)},
                          data={"changes": changed})
+            if {"tier", "is_vip"} & set(changed):
+                # Tier and VIP choose SLA policies: the customer's open orders are re-targeted.
+                from kefu.tickets.sla import sla_customer_changed
+
+                sla_customer_changed(customer=locked, at=timezone.now())
     return locked
 
 
@@ -487,6 +492,10 @@ def customer_merge(*, actor: Any, target: Customer, duplicates: Sequence[Custome
                      summary=_("合并了 %(n)s 个重复客户") % {"n": len(dups)},
                      data={"duplicate_ids": dup_ids, "duplicate_codes": [d.code for d in dups],
                            "moved": moved})
+        # The merged record may have a stronger tier or the VIP flag, and it now owns the duplicates' orders.
+        from kefu.tickets.sla import sla_customer_changed
+
+        sla_customer_changed(customer=into, at=timezone.now())
     return into
 
 

@@ -460,7 +460,7 @@ def _story(rng: random.Random, ticket_id: int, created: datetime, now: datetime,
                                    state=SlaClockState.BREACHED if late else SlaClockState.MET, started_at=created,
                                    due_at=due, stopped_at=finished, breached_at=due if late else None))
         ticket.sla_policy = policy
-    ticket.sla_standing = SlaStanding.NONE
+    ticket.sla_standing = SlaStanding.BREACHED if breached else SlaStanding.OK if clocks else SlaStanding.NONE
     ticket.escalation_level = 1 if breached and ticket_type == TicketType.COMPLAINT else 0
     ticket.version = len(events)
     return _Story(ticket, events, messages, dispatches, clocks)

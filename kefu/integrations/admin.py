@@ -19,13 +19,22 @@ from kefu.integrations.transport import BlockedAddress, check_url
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("地址"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        label=_("订阅事件"), choices=WebhookEvent.choices, required=False,
-        widget=forms.CheckboxSelectMultiple, help_text=_("不选表示订阅全部事件"),
+        label=_("订阅事件"),
+        choices=WebhookEvent.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("不选表示订阅全部事件"),
     )
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["name", "url", "secret", "events", "is_active"]
+        fields = (
+            "name",
+            "url",
+            "secret",
+            "events",
+            "is_active",
+        )
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -39,19 +48,27 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["name", "url", "is_active", "created_at"]
-    list_filter = ["is_active"]
-    search_fields = ["name", "url"]
+    list_display = ("name", "url", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "url")
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "endpoint", "event", "state", "attempts", "last_status_code", "next_attempt_at"]
-    list_filter = ["state", "event", "endpoint"]
-    search_fields = ["event_id", "event"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-    list_select_related = ["endpoint"]
-    actions = ["redeliver"]
+    list_display = (
+        "created_at",
+        "endpoint",
+        "event",
+        "state",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+    )
+    list_filter = ("state", "event", "endpoint")
+    search_fields = ("event_id", "event")
+    readonly_fields = tuple(f.name for f in WebhookDelivery._meta.fields)
+    list_select_related = ("endpoint",)
+    actions = ("redeliver",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

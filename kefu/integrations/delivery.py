@@ -67,13 +67,20 @@ def claim(delivery_id: int, *, now: datetime) -> bool:
     """Take the delivery for one attempt, or return False if it is not due or someone else has it."""
     with transaction.atomic():
         taken = WebhookDelivery.objects.filter(
-            pk=delivery_id, state__in=OPEN_STATES, next_attempt_at__lte=now,
+            pk=delivery_id,
+            state__in=OPEN_STATES,
+            next_attempt_at__lte=now,
         ).update(next_attempt_at=now + _lease(), attempts=F("attempts") + 1)
     return taken == 1
 
 
-def webhook_attempt(*, delivery_id: int, now: datetime | None = None, transport: Transport | None = None,
-                    rng: random.Random | None = None) -> WebhookDelivery | None:
+def webhook_attempt(
+    *,
+    delivery_id: int,
+    now: datetime | None = None,
+    transport: Transport | None = None,
+    rng: random.Random | None = None,
+) -> WebhookDelivery | None:
     """One attempt at delivering. Returns the delivery as recorded, or None if it was not ours to send."""
     now = now or timezone.now()
     if not claim(delivery_id, now=now):
@@ -84,38 +91,47 @@ def webhook_attempt(*, delivery_id: int, now: datetime | None = None, transport:
     else:
         body, headers = build_request(delivery, timestamp=int(time.time()))
         try:
-            result = (transport or get_transport()).send(delivery.endpoint.url, body, headers,
-                                                         float(settings.KEFU_WEBHOOK_TIMEOUT_SECONDS))
+            result = (transport or get_transport()).send(
+                delivery.endpoint.url, body, headers, float(settings.KEFU_WEBHOOK_TIMEOUT_SECONDS)
+            )
         except Exception as exc:
             logger.exception("webhook transport failed for delivery %s", delivery_id)
             result = SendResult(None, f"{type(exc).__name__}: {exc}")
     return _record(delivery, result, now=now, rng=rng)
 
 
-def _record(delivery: WebhookDelivery, result: SendResult, *, now: datetime,
-            rng: random.Random | None) -> WebhookDelivery:
+def _record(
+    delivery: WebhookDelivery, result: SendResult, *, now: datetime, rng: random.Random | None
+) -> WebhookDelivery:
     fields: dict[str, Any] = {"last_status_code": result.status_code, "last_error": result.error[:500]}
     if result.ok:
         fields.update(state=WebhookDelivery.State.DELIVERED, delivered_at=now, next_attempt_at=None)
     elif result.permanent or delivery.attempts >= max_attempts():
         fields.update(state=WebhookDelivery.State.GAVE_UP, next_attempt_at=None)
-        logger.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, delivery.attempts,
-                       result.error)
+        logger.warning(
+            "webhook delivery %s gave up after %s attempts: %s", delivery.pk, delivery.attempts, result.error
+        )
     else:
-        fields.update(state=WebhookDelivery.State.RETRYING,
-                      next_attempt_at=now + timedelta(seconds=backoff_seconds(delivery.attempts, rng)))
+        fields.update(
+            state=WebhookDelivery.State.RETRYING,
+            next_attempt_at=now + timedelta(seconds=backoff_seconds(delivery.attempts, rng)),
+        )
     # only if still ours: the attempt counter is what we claimed (a redeliver in between resets it)
     WebhookDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(**fields)
     delivery.refresh_from_db()
     return delivery
 
 
-def webhook_retry_due(*, now: datetime | None = None, transport: Transport | None = None,
-                      limit: int = RETRY_BATCH) -> int:
+def webhook_retry_due(
+    *, now: datetime | None = None, transport: Transport | None = None, limit: int = RETRY_BATCH
+) -> int:
     """Attempt every delivery that is due (periodic task). Returns how many attempts were made here."""
     now = now or timezone.now()
-    due = list(WebhookDelivery.objects.filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
-               .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    due = list(
+        WebhookDelivery.objects.filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
     made = 0
     for delivery_id in due:
         if webhook_attempt(delivery_id=delivery_id, now=now, transport=transport) is not None:

@@ -42,12 +42,15 @@ class WebhookDelivery(models.Model):
         RETRYING = "retrying", _("重试中")
         GAVE_UP = "gave_up", _("已放弃")
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries",
-                                 verbose_name=_("Webhook"))
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("Webhook")
+    )
     event_id = models.UUIDField(_("事件编号"), default=uuid.uuid4, editable=False)
     event = models.CharField(_("事件"), max_length=60, db_index=True)
     payload = models.JSONField(_("内容"))
-    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(
+        _("状态"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     next_attempt_at = models.DateTimeField(_("下次尝试"), null=True, blank=True, db_index=True)
     last_status_code = models.PositiveSmallIntegerField(_("最近响应码"), null=True, blank=True)
@@ -60,3 +63,6 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = _("Webhook 投递")
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="delivery_event_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.state})"

@@ -1,4 +1,4 @@
-"""Webhook services: record a delivery for each subscribed endpoint, then let the worker send it; redeliver."""
+"""Webhook services: a delivery per subscribed endpoint (sent later by the worker); redeliver."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
 def ticket_payload(ticket_id: int) -> dict[str, Any] | None:
     from kefu.tickets.models import Ticket
 
-    ticket = (Ticket.objects.select_related("customer", "assignee", "first_contact_owner", "category")
-              .filter(pk=ticket_id).first())
+    ticket = (
+        Ticket.objects.select_related("customer", "assignee", "first_contact_owner", "category")
+        .filter(pk=ticket_id)
+        .first()
+    )
     if ticket is None:
         return None
     return {
@@ -70,14 +73,22 @@ def webhook_emit_ticket_event(*, ticket_id: int, event: str, extra: dict[str, An
         return 0
     now = timezone.now()
     event_id = uuid.uuid4()
-    payload = {"id": str(event_id), "event": event, "occurred_at": now.isoformat(), "ticket": ticket,
-               "data": extra or {}}
-    deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint=e, event_id=event_id, event=event, payload=payload, next_attempt_at=now)
-        for e in endpoints
-    ])
+    payload = {
+        "id": str(event_id),
+        "event": event,
+        "occurred_at": now.isoformat(),
+        "ticket": ticket,
+        "data": extra or {},
+    }
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(endpoint=e, event_id=event_id, event=event, payload=payload, next_attempt_at=now)
+            for e in endpoints
+        ]
+    )
     ids = [d.pk for d in deliveries if d.pk] or list(
-        WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True))
+        WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True)
+    )
     _queue_after_commit(ids)
     return len(deliveries)
 
@@ -96,7 +107,12 @@ def webhook_redeliver(*, actor: Any, delivery_id: int) -> WebhookDelivery:
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
     delivery.save(update_fields=["state", "attempts", "next_attempt_at"])
-    audit_record(actor=actor, action="webhook.redelivered", obj=delivery,
-                 summary=f"{delivery.event} → {delivery.endpoint_id}", data=previous)
+    audit_record(
+        actor=actor,
+        action="webhook.redelivered",
+        obj=delivery,
+        summary=f"{delivery.event} → {delivery.endpoint_id}",
+        data=previous,
+    )
     _queue_after_commit([delivery.pk])
     return delivery

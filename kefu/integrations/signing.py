@@ -18,8 +18,15 @@ def signature(secret: str, timestamp: int | str, body: bytes) -> str:
     return f"{SCHEME}={mac.hexdigest()}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, header: str, *, now: float,
-           tolerance: int = DEFAULT_TOLERANCE_SECONDS) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    header: str,
+    *,
+    now: float,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+) -> bool:
     """What a receiver does: same signature, and a timestamp within `tolerance` seconds of `now`."""
     try:
         sent_at = int(timestamp)

@@ -63,8 +63,9 @@ def check_url(url: str, *, resolve: bool = True) -> None:
     if not resolve:
         return
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
+        )
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedAddress(f"cannot resolve {host}: {exc}") from None
     for info in infos:

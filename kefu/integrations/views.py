@@ -32,11 +32,17 @@ def delivery_log(request: HttpRequest) -> HttpResponse:
     if endpoint.isdigit():
         deliveries = deliveries.filter(endpoint_id=int(endpoint))
     page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "integrations/delivery_log.html", {
-        "page": page, "endpoints": WebhookEndpoint.objects.order_by("name"),
-        "states": WebhookDelivery.State.choices, "events": WebhookEvent.choices,
-        "selected": {"state": state, "event": event, "endpoint": endpoint},
-    })
+    return render(
+        request,
+        "integrations/delivery_log.html",
+        {
+            "page": page,
+            "endpoints": WebhookEndpoint.objects.order_by("name"),
+            "states": WebhookDelivery.State.choices,
+            "events": WebhookEvent.choices,
+            "selected": {"state": state, "event": event, "endpoint": endpoint},
+        },
+    )
 
 
 @requires(Action.WEBHOOK_MANAGE)
@@ -44,9 +50,14 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
         raise Http404
-    return render(request, "integrations/delivery_detail.html", {
-        "delivery": delivery, "body": encode_body(delivery.payload).decode(),
-    })
+    return render(
+        request,
+        "integrations/delivery_detail.html",
+        {
+            "delivery": delivery,
+            "body": encode_body(delivery.payload).decode(),
+        },
+    )
 
 
 @require_POST

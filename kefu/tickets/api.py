@@ -1,6 +1,6 @@
-"""REST API for work orders: list (keyset pages, filters), detail, create, edit with `version`, replies, notes,
-transitions, assignment, escalation, dispatch and the department's acknowledge/complete. Writes go through
-kefu.tickets.services; visibility comes from kefu.core.policy."""
+"""REST API for work orders: list (keyset pages, filters), detail, create, edit with `version`, replies,
+notes, transitions, assignment, escalation, dispatch and the department's acknowledge/complete.
+Writes go through kefu.tickets.services; visibility comes from kefu.core.policy."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from kefu.accounts.models import Department, Team, User
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
-from kefu.apiutils.schemas import Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
 from kefu.core.policy import Action, visible_customers, visible_tickets
 from kefu.customers.choices import Tier
@@ -32,7 +32,8 @@ SUBJECT_MAX = services.SUBJECT_MAX
 BODY_MAX = services.BODY_MAX
 
 
-# --- schemas ------------------------------------------------------------------------------------------------------
+# --- schemas ------------------------------------------------------------------------------------------------
+
 
 class CustomerRef(Schema):
     id: int
@@ -135,7 +136,7 @@ class TicketIn(InSchema):
 
 
 class TicketPatch(InSchema):
-    version: int = Field(ge=1, description="The version you read; required.")
+    version: int = Field(ge=1, le=MAX_VERSION, description="The version you read; required.")
     subject: str | None = Field(None, min_length=1, max_length=SUBJECT_MAX)
     description: str | None = Field(None, max_length=BODY_MAX)
     type: TicketType | None = None
@@ -147,13 +148,13 @@ class TicketPatch(InSchema):
 
 class TransitionIn(InSchema):
     to: Status
-    version: int | None = Field(None, ge=1, description="The version you read (recommended).")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="The version you read (recommended).")
     reason: str = Field("", max_length=500)
 
 
 class AssignIn(InSchema):
     assignee_id: Id | None = Field(description="null unassigns.")
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     reason: str = Field("", max_length=500)
 
 
@@ -193,7 +194,8 @@ class TicketFilters(InSchema):
     count: bool = Field(False, description="Also count the matches (capped at 10,000).")
 
 
-# --- serialization ------------------------------------------------------------------------------------------------
+# --- serialization ------------------------------------------------------------------------------------------
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -203,50 +205,96 @@ def ticket_summary(t: Ticket) -> dict[str, Any]:
     """JSON-ready list item; expects customer and assignee selected."""
     c = t.customer
     return {
-        "id": t.pk, "number": t.number, "subject": t.subject, "type": t.ticket_type, "priority": t.priority,
-        "channel": t.channel, "status": t.status,
-        "customer": ({"id": c.pk, "code": c.code, "name": c.name, "tier": c.tier, "is_vip": c.is_vip}
-                     if c else None),
-        "assignee_id": t.assignee_id, "assignee_name": str(t.assignee) if t.assignee else None,
-        "first_contact_owner_id": t.first_contact_owner_id, "team_id": t.team_id, "category_id": t.category_id,
-        "sla_standing": t.sla_standing, "sla_due_at": _iso(t.sla_due_at), "escalation_level": t.escalation_level,
-        "external_ref": t.external_ref, "version": t.version,
-        "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
+        "id": t.pk,
+        "number": t.number,
+        "subject": t.subject,
+        "type": t.ticket_type,
+        "priority": t.priority,
+        "channel": t.channel,
+        "status": t.status,
+        "customer": (
+            {"id": c.pk, "code": c.code, "name": c.name, "tier": c.tier, "is_vip": c.is_vip} if c else None
+        ),
+        "assignee_id": t.assignee_id,
+        "assignee_name": str(t.assignee) if t.assignee else None,
+        "first_contact_owner_id": t.first_contact_owner_id,
+        "team_id": t.team_id,
+        "category_id": t.category_id,
+        "sla_standing": t.sla_standing,
+        "sla_due_at": _iso(t.sla_due_at),
+        "escalation_level": t.escalation_level,
+        "external_ref": t.external_ref,
+        "version": t.version,
+        "created_at": _iso(t.created_at),
+        "updated_at": _iso(t.updated_at),
     }
 
 
 def _message(m: TicketMessage) -> dict[str, Any]:
-    return {"id": m.pk, "kind": m.kind, "author_id": m.author_id, "author_name": str(m.author) if m.author else None,
-            "body": m.body, "channel": m.channel, "created_at": _iso(m.created_at)}
+    return {
+        "id": m.pk,
+        "kind": m.kind,
+        "author_id": m.author_id,
+        "author_name": str(m.author) if m.author else None,
+        "body": m.body,
+        "channel": m.channel,
+        "created_at": _iso(m.created_at),
+    }
 
 
 def _event(e: TicketEvent) -> dict[str, Any]:
-    return {"id": e.pk, "kind": e.kind, "actor_id": e.actor_id, "from_status": e.from_status,
-            "to_status": e.to_status, "data": e.data, "created_at": _iso(e.created_at)}
+    return {
+        "id": e.pk,
+        "kind": e.kind,
+        "actor_id": e.actor_id,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "data": e.data,
+        "created_at": _iso(e.created_at),
+    }
 
 
 def dispatch_out(d: Dispatch) -> dict[str, Any]:
-    return {"id": d.pk, "ticket_id": d.ticket_id, "department_id": d.department_id,
-            "department_name": d.department.name, "status": d.status, "instructions": d.instructions,
-            "dispatched_by_id": d.dispatched_by_id, "dispatched_at": _iso(d.dispatched_at), "due_at": _iso(d.due_at),
-            "acknowledged_by_id": d.acknowledged_by_id, "acknowledged_at": _iso(d.acknowledged_at),
-            "completed_by_id": d.completed_by_id, "completed_at": _iso(d.completed_at), "result": d.result}
+    return {
+        "id": d.pk,
+        "ticket_id": d.ticket_id,
+        "department_id": d.department_id,
+        "department_name": d.department.name,
+        "status": d.status,
+        "instructions": d.instructions,
+        "dispatched_by_id": d.dispatched_by_id,
+        "dispatched_at": _iso(d.dispatched_at),
+        "due_at": _iso(d.due_at),
+        "acknowledged_by_id": d.acknowledged_by_id,
+        "acknowledged_at": _iso(d.acknowledged_at),
+        "completed_by_id": d.completed_by_id,
+        "completed_at": _iso(d.completed_at),
+        "result": d.result,
+    }
 
 
 def ticket_detail_data(ticket_id: int) -> dict[str, Any]:
-    t = (Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+    t = Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
     data = ticket_summary(t)
-    data.update({
-        "description": t.description, "first_responded_at": _iso(t.first_responded_at),
-        "resolved_at": _iso(t.resolved_at), "closed_at": _iso(t.closed_at), "reopen_count": t.reopen_count,
-        "messages": [_message(m) for m in t.messages.select_related("author").order_by("created_at", "id")],
-        "events": [_event(e) for e in t.events.order_by("created_at", "id")],
-        "dispatches": [dispatch_out(d) for d in t.dispatches.select_related("department").order_by("id")],
-    })
+    data.update(
+        {
+            "description": t.description,
+            "first_responded_at": _iso(t.first_responded_at),
+            "resolved_at": _iso(t.resolved_at),
+            "closed_at": _iso(t.closed_at),
+            "reopen_count": t.reopen_count,
+            "messages": [
+                _message(m) for m in t.messages.select_related("author").order_by("created_at", "id")
+            ],
+            "events": [_event(e) for e in t.events.order_by("created_at", "id")],
+            "dispatches": [dispatch_out(d) for d in t.dispatches.select_related("department").order_by("id")],
+        }
+    )
     return data
 
 
-# --- lookups ------------------------------------------------------------------------------------------------------
+# --- lookups ------------------------------------------------------------------------------------------------
+
 
 def _user(request: HttpRequest) -> User:
     return request.auth  # type: ignore[attr-defined,no-any-return]
@@ -266,9 +314,16 @@ def _ref(model: type, pk: int | None, field: str, label: str, queryset: QuerySet
         return None
     found = (queryset if queryset is not None else model.objects.all()).filter(pk=pk).first()  # type: ignore[attr-defined]
     if found is None:
-        raise ValidationFailed(_("%(label)s %(pk)s 不存在") % {"label": label, "pk": pk}, code="invalid", status=422,
-                               details={"fields": [{"field": field, "location": "body",
-                                                    "message": "unknown id", "type": "unknown_id"}]})
+        raise ValidationFailed(
+            _("%(label)s %(pk)s 不存在") % {"label": label, "pk": pk},
+            code="invalid",
+            status=422,
+            details={
+                "fields": [
+                    {"field": field, "location": "body", "message": "unknown id", "type": "unknown_id"}
+                ]
+            },
+        )
     return found
 
 
@@ -278,12 +333,17 @@ def _with_current_state(call: Callable[[], Any], ticket_id: int) -> Any:
         return call()
     except Conflict as exc:
         if exc.code == "stale_version":
-            exc.details = {**exc.details, "current": ticket_summary(
-                Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))}
+            exc.details = {
+                **exc.details,
+                "current": ticket_summary(
+                    Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
+                ),
+            }
         raise
 
 
-# --- reads --------------------------------------------------------------------------------------------------------
+# --- reads --------------------------------------------------------------------------------------------------
+
 
 def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
     qs = visible_tickets(user, Ticket.objects.all())
@@ -325,18 +385,26 @@ def ticket_list(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
     """Newest first, by keyset: follow `next` with ?cursor= (the other filters must stay the same).
     Only the orders you may see are listed."""
     qs = _filtered(_user(request), filters).select_related("customer", "assignee")
-    return keyset_page(qs, limit=filters.limit, cursor=filters.cursor, count=filters.count,
-                       serialize=lambda rows: [ticket_summary(t) for t in rows])
+    return keyset_page(
+        qs,
+        limit=filters.limit,
+        cursor=filters.cursor,
+        count=filters.count,
+        serialize=lambda rows: [ticket_summary(t) for t in rows],
+    )
 
 
-@router.get("/{ticket_id}", response=TicketDetail, summary="One work order with messages, history and dispatches")
+@router.get(
+    "/{ticket_id}", response=TicketDetail, summary="One work order with messages, history and dispatches"
+)
 @requires(Action.TICKET_VIEW)
 def ticket_detail(request: HttpRequest, ticket_id: PathId) -> Any:
     _visible_ticket(request, ticket_id)
     return ticket_detail_data(ticket_id)
 
 
-# --- writes -------------------------------------------------------------------------------------------------------
+# --- writes -------------------------------------------------------------------------------------------------
+
 
 @router.post("", response={201: TicketDetail}, summary="Create a work order")
 @requires(Action.TICKET_CREATE)
@@ -345,14 +413,25 @@ def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
     user = _user(request)
 
     def create() -> tuple[int, Any]:
-        customer = _ref(Customer, payload.customer_id, "customer_id", _("客户"),
-                        visible_customers(user, Customer.objects.all()))
+        customer = _ref(
+            Customer,
+            payload.customer_id,
+            "customer_id",
+            _("客户"),
+            visible_customers(user, Customer.objects.all()),
+        )
         ticket = services.ticket_create(
-            actor=user, subject=payload.subject, description=payload.description, ticket_type=payload.type,
-            priority=payload.priority, channel=payload.channel, customer=customer,
+            actor=user,
+            subject=payload.subject,
+            description=payload.description,
+            ticket_type=payload.type,
+            priority=payload.priority,
+            channel=payload.channel,
+            customer=customer,
             category=_ref(Category, payload.category_id, "category_id", _("分类")),
             assignee=_ref(User, payload.assignee_id, "assignee_id", _("处理人")),
-            team=_ref(Team, payload.team_id, "team_id", _("班组")), external_ref=payload.external_ref,
+            team=_ref(Team, payload.team_id, "team_id", _("班组")),
+            external_ref=payload.external_ref,
         )
         return 201, ticket_detail_data(ticket.pk)
 
@@ -374,11 +453,20 @@ def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch)
         channel=payload.channel.value if payload.channel else None,
         category=_ref(Category, payload.category_id, "category_id", _("分类")),
         clear_category="category_id" in given and payload.category_id is None,
-        customer=_ref(Customer, payload.customer_id, "customer_id", _("客户"),
-                      visible_customers(user, Customer.objects.all())),
+        customer=_ref(
+            Customer,
+            payload.customer_id,
+            "customer_id",
+            _("客户"),
+            visible_customers(user, Customer.objects.all()),
+        ),
     )
-    _with_current_state(lambda: services.ticket_update(actor=user, ticket=ticket, expected_version=payload.version,
-                                                       changes=changes), ticket_id)
+    _with_current_state(
+        lambda: services.ticket_update(
+            actor=user, ticket=ticket, expected_version=payload.version, changes=changes
+        ),
+        ticket_id,
+    )
     return ticket_detail_data(ticket_id)
 
 
@@ -387,9 +475,16 @@ def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch)
 def ticket_transition(request: HttpRequest, ticket_id: PathId, payload: TransitionIn) -> Any:
     """A refused move is 409 with the allowed next statuses in `details.allowed`."""
     ticket = _visible_ticket(request, ticket_id)
-    updated = _with_current_state(lambda: services.ticket_transition(
-        actor=_user(request), ticket=ticket, to_status=payload.to.value, expected_version=payload.version,
-        reason=payload.reason), ticket_id)
+    updated = _with_current_state(
+        lambda: services.ticket_transition(
+            actor=_user(request),
+            ticket=ticket,
+            to_status=payload.to.value,
+            expected_version=payload.version,
+            reason=payload.reason,
+        ),
+        ticket_id,
+    )
     return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=updated.pk))
 
 
@@ -399,13 +494,22 @@ def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) ->
     """The first-contact owner stays the same through hand-overs."""
     ticket = _visible_ticket(request, ticket_id)
     assignee = _ref(User, payload.assignee_id, "assignee_id", _("处理人"))
-    _with_current_state(lambda: services.ticket_assign(actor=_user(request), ticket=ticket, assignee=assignee,
-                                                       expected_version=payload.version, reason=payload.reason),
-                        ticket_id)
+    _with_current_state(
+        lambda: services.ticket_assign(
+            actor=_user(request),
+            ticket=ticket,
+            assignee=assignee,
+            expected_version=payload.version,
+            reason=payload.reason,
+        ),
+        ticket_id,
+    )
     return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
 
 
-@router.post("/{ticket_id}/escalate", response=TicketOut, summary="Escalate to the team lead, then the manager")
+@router.post(
+    "/{ticket_id}/escalate", response=TicketOut, summary="Escalate to the team lead, then the manager"
+)
 @requires(Action.TICKET_ESCALATE)
 def ticket_escalate(request: HttpRequest, ticket_id: PathId, payload: EscalateIn) -> Any:
     ticket = _visible_ticket(request, ticket_id)
@@ -413,8 +517,9 @@ def ticket_escalate(request: HttpRequest, ticket_id: PathId, payload: EscalateIn
     return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
 
 
-def _message_create(request: HttpRequest, ticket_id: int, payload: BodyIn,
-                    write: Callable[..., TicketMessage]) -> Any:
+def _message_create(
+    request: HttpRequest, ticket_id: int, payload: BodyIn, write: Callable[..., TicketMessage]
+) -> Any:
     ticket = _visible_ticket(request, ticket_id)
     user = _user(request)
 
@@ -442,14 +547,20 @@ def ticket_note(request: HttpRequest, ticket_id: PathId, payload: BodyIn) -> Any
 @router.post("/{ticket_id}/dispatches", response={201: DispatchOut}, summary="Dispatch work to a department")
 @requires(Action.TICKET_DISPATCH)
 def ticket_dispatch(request: HttpRequest, ticket_id: PathId, payload: DispatchIn) -> Any:
-    """The first-contact owner keeps the order while the department works on it. Supports `Idempotency-Key`."""
+    """The first-contact owner keeps the order while the department works on it.
+    Supports `Idempotency-Key`."""
     ticket = _visible_ticket(request, ticket_id)
     user = _user(request)
 
     def create() -> tuple[int, Any]:
         department = _ref(Department, payload.department_id, "department_id", _("部门"))
-        dispatch = services.ticket_dispatch(actor=user, ticket=ticket, department=department,
-                                            instructions=payload.instructions, due_at=payload.due_at)
+        dispatch = services.ticket_dispatch(
+            actor=user,
+            ticket=ticket,
+            department=department,
+            instructions=payload.instructions,
+            due_at=payload.due_at,
+        )
         return 201, dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch.pk))
 
     return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
@@ -463,8 +574,11 @@ def _visible_dispatch(request: HttpRequest, ticket_id: int, dispatch_id: int) ->
     return dispatch
 
 
-@router.post("/{ticket_id}/dispatches/{dispatch_id}/acknowledge", response=DispatchOut,
-             summary="The department takes the dispatched work")
+@router.post(
+    "/{ticket_id}/dispatches/{dispatch_id}/acknowledge",
+    response=DispatchOut,
+    summary="The department takes the dispatched work",
+)
 @requires(Action.DISPATCH_ACKNOWLEDGE)
 def dispatch_acknowledge(request: HttpRequest, ticket_id: PathId, dispatch_id: PathId) -> Any:
     """Only one person can take it: a second acknowledge gets 409 `dispatch_taken`."""
@@ -473,10 +587,15 @@ def dispatch_acknowledge(request: HttpRequest, ticket_id: PathId, dispatch_id: P
     return dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch_id))
 
 
-@router.post("/{ticket_id}/dispatches/{dispatch_id}/complete", response=DispatchOut,
-             summary="The department reports its work done")
+@router.post(
+    "/{ticket_id}/dispatches/{dispatch_id}/complete",
+    response=DispatchOut,
+    summary="The department reports its work done",
+)
 @requires(Action.DISPATCH_ACKNOWLEDGE)
-def dispatch_complete(request: HttpRequest, ticket_id: PathId, dispatch_id: PathId, payload: CompleteIn) -> Any:
+def dispatch_complete(
+    request: HttpRequest, ticket_id: PathId, dispatch_id: PathId, payload: CompleteIn
+) -> Any:
     dispatch = _visible_dispatch(request, ticket_id, dispatch_id)
     services.dispatch_complete(actor=_user(request), dispatch=dispatch, result=payload.result)
     return dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch_id))

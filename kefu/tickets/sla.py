@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.core.calendars import CalendarSpec, add_business_seconds, build_spec, business_seconds_between
@@ -568,3 +569,146 @@ def _escalate(ticket: Ticket, metrics: list[str]) -> tuple[Ticket, int]:
                                  reason=_("SLA 超时：%(metrics)s") % {"metrics": labels})
         steps += 1
     return ticket, steps
+
+
+# ---------------------------------------------------------------------------------------------- policy edits
+
+
+@dataclass(frozen=True)
+class SlaPolicyData:
+    """Every field of an SLA policy as an edit form sends it (a full replacement, no "unchanged" markers).
+
+    Targets are business seconds on `calendar`; None means no target for that metric.
+    """
+
+    name: str
+    calendar: BusinessCalendar
+    ticket_type: str = ""
+    priority: str = ""
+    customer_tier: str = ""
+    channel: str = ""
+    vip_only: bool = False
+    first_response_seconds: int | None = None
+    next_response_seconds: int | None = None
+    onsite_seconds: int | None = None
+    resolution_seconds: int | None = None
+    warning_fraction: float = 0.8
+    is_active: bool = True
+
+
+_MAX_TARGET = 2**31 - 1
+
+
+def _clean_policy_data(data: SlaPolicyData, *, instance_pk: int | None) -> dict[str, Any]:
+    from kefu.core.errors import ValidationFailed
+    from kefu.customers.choices import Tier
+    from kefu.tickets.choices import Channel, Priority, TicketType
+
+    name = (data.name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(_("策略名称不能为空，且不超过 100 个字符"), details={"field": "name"})
+    if SlaPolicy.objects.filter(name=name).exclude(pk=instance_pk).exists():
+        raise ValidationFailed(_("已有名为“%(name)s”的策略") % {"name": name}, details={"field": "name"})
+    for field, value, choices in (("ticket_type", data.ticket_type, TicketType),
+                                  ("priority", data.priority, Priority),
+                                  ("customer_tier", data.customer_tier, Tier),
+                                  ("channel", data.channel, Channel)):
+        if value and value not in choices.values:
+            raise ValidationFailed(_("“%(value)s”不是有效的选项") % {"value": value},
+                                   details={"field": field, "allowed": list(choices.values)})
+    targets = {field: getattr(data, field) for field in TARGET_FIELDS.values()}
+    for field, value in targets.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 1 <= value <= _MAX_TARGET):
+            raise ValidationFailed(_("时限必须是 1 到 %(max)s 之间的整数秒") % {"max": _MAX_TARGET},
+                                   details={"field": field})
+    if all(value is None for value in targets.values()):
+        raise ValidationFailed(_("至少设置一项时限"), details={"field": "first_response_seconds"})
+    fraction = data.warning_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        raise ValidationFailed(_("预警比例必须大于 0 且小于 1（例如 0.8 表示用掉 80% 时预警）"),
+                               details={"field": "warning_fraction"})
+    if data.calendar is None or data.calendar.pk is None:
+        raise ValidationFailed(_("请选择工作日历"), details={"field": "calendar"})
+    return {"name": name, "calendar": data.calendar, "ticket_type": data.ticket_type or "",
+            "priority": data.priority or "", "customer_tier": data.customer_tier or "",
+            "channel": data.channel or "", "vip_only": bool(data.vip_only), **targets,
+            "warning_fraction": float(fraction), "is_active": bool(data.is_active)}
+
+
+def _require_sla_manage(actor: Any) -> None:
+    from kefu.core.errors import PermissionDenied
+    from kefu.core.policy import Action, has_right
+
+    if not has_right(actor, Action.SLA_MANAGE):
+        raise PermissionDenied(_("您没有权限管理 SLA 策略"), details={"action": Action.SLA_MANAGE.value})
+
+
+@transaction.atomic
+def sla_policy_create(*, actor: Any, data: SlaPolicyData) -> SlaPolicy:
+    """Add a policy (managers and administrators). It applies to new orders and to orders re-evaluated later
+    (a change of type, priority, customer or channel)."""
+    from kefu.core.audit import audit_record
+
+    _require_sla_manage(actor)
+    policy = SlaPolicy.objects.create(**_clean_policy_data(data, instance_pk=None))
+    audit_record(actor=actor, action="sla_policy.create", obj=policy, summary=policy.name,
+                 data={"policy": _policy_snapshot(policy)})
+    return policy
+
+
+@transaction.atomic
+def sla_policy_update(*, actor: Any, policy: SlaPolicy, data: SlaPolicyData,
+                      expected_version: int | None = None) -> SlaPolicy:
+    """Edit a policy. After commit the open orders on it are re-targeted by the worker (`sla_policy_changed`),
+    keeping the business time their clocks have already used. A stale `expected_version` is a Conflict."""
+    from kefu.core.audit import audit_record
+    from kefu.core.errors import Conflict, NotFound
+
+    _require_sla_manage(actor)
+    locked = SlaPolicy.objects.select_for_update().filter(pk=policy.pk).first()
+    if locked is None:
+        raise NotFound(_("SLA 策略不存在"))
+    if expected_version is not None and locked.version != expected_version:
+        raise Conflict(_("策略已被他人修改（当前版本 %(v)s），请刷新后重试") % {"v": locked.version},
+                       code="stale_version", details={"current_version": locked.version})
+    before = _policy_snapshot(locked)
+    previous_calendar_id = locked.calendar_id
+    for field, value in _clean_policy_data(data, instance_pk=locked.pk).items():
+        setattr(locked, field, value)
+    after = _policy_snapshot(locked)
+    if after == before:
+        return locked
+    locked.version += 1
+    locked.save()
+    audit_record(actor=actor, action="sla_policy.update", obj=locked, summary=locked.name,
+                 data={"before": before, "after": after})
+    policy_id, changed_at = locked.pk, timezone.now()
+    calendar_id = previous_calendar_id if previous_calendar_id != locked.calendar_id else None
+
+    def _retarget_later() -> None:
+        from kefu.tickets.tasks import sla_policy_changed_task
+
+        sla_policy_changed_task(policy_id, changed_at.isoformat(), calendar_id)
+
+    transaction.on_commit(_retarget_later)
+    return locked
+
+
+def _policy_snapshot(policy: SlaPolicy) -> dict[str, Any]:
+    return {"name": policy.name, "calendar": policy.calendar_id, "ticket_type": policy.ticket_type,
+            "priority": policy.priority, "customer_tier": policy.customer_tier, "channel": policy.channel,
+            "vip_only": policy.vip_only, **{f: getattr(policy, f) for f in TARGET_FIELDS.values()},
+            "warning_fraction": policy.warning_fraction, "is_active": policy.is_active}
+
+
+def sla_customer_changed(*, customer: Any, at: datetime) -> int:
+    """A customer's tier or VIP flag changed: re-evaluate the policy of their open orders → how many."""
+    ticket_ids = list(Ticket.objects.filter(customer=customer, status__in=list(OPEN_STATUSES))
+                      .order_by("pk").values_list("pk", flat=True))
+    for ticket_id in ticket_ids:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+            if ticket is not None:
+                sla_reevaluate(ticket=ticket, at=at)
+    return len(ticket_ids)

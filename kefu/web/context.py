@@ -1,4 +1,4 @@
-"""Template context shared by every page: the navigation the user's role allows, live SLA counters, saved views."""
+"""Template context of every page: the navigation the user's role allows, live SLA counters, saved views."""
 
 from __future__ import annotations
 

@@ -22,11 +22,15 @@ def _blank(label: Any) -> list[tuple[str, Any]]:
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.CharField(label=_("用户名"), max_length=150,
-                               widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label=_("密码"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    error_messages = {
+    username = forms.CharField(
+        label=_("用户名"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    error_messages = {  # noqa: RUF012 - Django's documented way to override the messages
         "invalid_login": _("用户名或密码不正确"),
         "inactive": _("该账号已停用"),
     }
@@ -57,13 +61,17 @@ class TicketFilterForm(forms.Form):
 class TicketCreateForm(forms.Form):
     subject = forms.CharField(label=_("标题"), max_length=200)
     description = forms.CharField(label=_("描述"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
-    ticket_type = forms.ChoiceField(label=_("工单类型"), choices=TicketType.choices, initial=TicketType.INQUIRY)
+    ticket_type = forms.ChoiceField(
+        label=_("工单类型"), choices=TicketType.choices, initial=TicketType.INQUIRY
+    )
     priority = forms.ChoiceField(label=_("优先级"), choices=Priority.choices, initial=Priority.NORMAL)
     channel = forms.ChoiceField(label=_("来源渠道"), choices=Channel.choices, initial=Channel.PHONE)
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput)
     new_customer_name = forms.CharField(label=_("新客户姓名"), max_length=200, required=False)
     new_customer_phone = forms.CharField(label=_("新客户电话"), max_length=32, required=False)
-    new_customer_tier = forms.ChoiceField(label=_("客户等级"), choices=Tier.choices, initial=Tier.C, required=False)
+    new_customer_tier = forms.ChoiceField(
+        label=_("客户等级"), choices=Tier.choices, initial=Tier.C, required=False
+    )
 
 
 class MessageForm(forms.Form):
@@ -83,14 +91,20 @@ class AssignForm(forms.Form):
 
 
 class DispatchForm(forms.Form):
-    department = forms.ModelChoiceField(label=_("接单部门"),
-                                        queryset=Department.objects.filter(is_service_center=False),
-                                        empty_label=_("请选择部门"))
-    due_at = forms.DateTimeField(label=_("要求完成时间"), required=False,
-                                 input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-                                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    instructions = forms.CharField(label=_("派单说明"), max_length=20000, required=False,
-                                   widget=forms.Textarea(attrs={"rows": 3}))
+    department = forms.ModelChoiceField(
+        label=_("接单部门"),
+        queryset=Department.objects.filter(is_service_center=False),
+        empty_label=_("请选择部门"),
+    )
+    due_at = forms.DateTimeField(
+        label=_("要求完成时间"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    instructions = forms.CharField(
+        label=_("派单说明"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class EscalateForm(forms.Form):
@@ -103,8 +117,9 @@ class TicketEditForm(forms.Form):
     ticket_type = forms.ChoiceField(label=_("工单类型"), choices=TicketType.choices)
     priority = forms.ChoiceField(label=_("优先级"), choices=Priority.choices)
     channel = forms.ChoiceField(label=_("来源渠道"), choices=Channel.choices)
-    description = forms.CharField(label=_("描述"), required=False, max_length=20000,
-                                  widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(
+        label=_("描述"), required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class DispatchResultForm(forms.Form):

@@ -57,25 +57,43 @@ def _reason(data: dict[str, Any]) -> SafeString:
     return format_html(_("（原因：{}）"), reason) if reason else SafeString("")
 
 
-def event_sentence(event: TicketEvent) -> SafeString:  # noqa: C901, PLR0911, PLR0912 - one branch per event kind
+def event_sentence(event: TicketEvent) -> SafeString:
     data = event.data or {}
     actor = str(event.actor) if event.actor_id and event.actor else _("系统")
     kind = event.kind
     if kind == EventKind.CREATED:
-        return format_html(_("{actor} 创建了工单（来源：{channel}）"), actor=actor,
-                           channel=_label(Channel, data.get("channel")))
+        return format_html(
+            _("{actor} 创建了工单（来源：{channel}）"),
+            actor=actor,
+            channel=_label(Channel, data.get("channel")),
+        )
     if kind == EventKind.ASSIGNED:
-        return format_html(_("{actor} 将工单分配给 {to}"), actor=actor, to=data.get("to_name") or _("（无人）"))
+        return format_html(
+            _("{actor} 将工单分配给 {to}"), actor=actor, to=data.get("to_name") or _("（无人）")
+        )
     if kind == EventKind.HANDOVER:
         if not data.get("to_name"):
-            return format_html(_("{actor} 取消了 {frm} 的处理人身份{reason}"), actor=actor,
-                               frm=data.get("from_name", ""), reason=_reason(data))
-        return format_html(_("{actor} 将工单从 {frm} 交接给 {to}{reason}"), actor=actor,
-                           frm=data.get("from_name", ""), to=data.get("to_name", ""), reason=_reason(data))
+            return format_html(
+                _("{actor} 取消了 {frm} 的处理人身份{reason}"),
+                actor=actor,
+                frm=data.get("from_name", ""),
+                reason=_reason(data),
+            )
+        return format_html(
+            _("{actor} 将工单从 {frm} 交接给 {to}{reason}"),
+            actor=actor,
+            frm=data.get("from_name", ""),
+            to=data.get("to_name", ""),
+            reason=_reason(data),
+        )
     if kind == EventKind.STATUS:
-        return format_html(_("{actor} 将状态从“{frm}”改为“{to}”{reason}"), actor=actor,
-                           frm=_label(Status, event.from_status), to=_label(Status, event.to_status),
-                           reason=_reason(data))
+        return format_html(
+            _("{actor} 将状态从“{frm}”改为“{to}”{reason}"),
+            actor=actor,
+            frm=_label(Status, event.from_status),
+            to=_label(Status, event.to_status),
+            reason=_reason(data),
+        )
     if kind == EventKind.REPLIED:
         return format_html(_("{actor} 回复了客户"), actor=actor)
     if kind == EventKind.NOTED:
@@ -85,29 +103,47 @@ def event_sentence(event: TicketEvent) -> SafeString:  # noqa: C901, PLR0911, PL
     if kind == EventKind.EDITED:
         changes = data.get("changes") or {}
         parts = [
-            format_html(_("{field}：{old} → {new}"), field=_FIELD_LABELS.get(name, name),
-                        old=_value_text(name, change.get("from")), new=_value_text(name, change.get("to")))
-            for name, change in changes.items() if isinstance(change, dict)
+            format_html(
+                _("{field}：{old} → {new}"),
+                field=_FIELD_LABELS.get(name, name),
+                old=_value_text(name, change.get("from")),
+                new=_value_text(name, change.get("to")),
+            )
+            for name, change in changes.items()
+            if isinstance(change, dict)
         ]
         joined = SafeString("；".join(parts))
         return format_html(_("{actor} 修改了工单：{changes}"), actor=actor, changes=joined)
     if kind == EventKind.DISPATCHED:
         due = _when(data.get("due_at"))
         if due:
-            return format_html(_("{actor} 派单给 {dept}，要求 {due} 前完成"), actor=actor,
-                               dept=data.get("department_name", ""), due=due)
+            return format_html(
+                _("{actor} 派单给 {dept}，要求 {due} 前完成"),
+                actor=actor,
+                dept=data.get("department_name", ""),
+                due=due,
+            )
         return format_html(_("{actor} 派单给 {dept}"), actor=actor, dept=data.get("department_name", ""))
     if kind == EventKind.DISPATCH_ACKNOWLEDGED:
         return format_html(_("{actor}（{dept}）已接单"), actor=actor, dept=data.get("department_name", ""))
     if kind == EventKind.DISPATCH_COMPLETED:
-        return format_html(_("{actor}（{dept}）已完成处理：{result}"), actor=actor,
-                           dept=data.get("department_name", ""), result=data.get("result", ""))
+        return format_html(
+            _("{actor}（{dept}）已完成处理：{result}"),
+            actor=actor,
+            dept=data.get("department_name", ""),
+            result=data.get("result", ""),
+        )
     if kind == EventKind.ESCALATED:
         level = _LEVELS.get(int(data.get("level") or 0), str(data.get("level", "")))
         who = _("系统") if data.get("system") else actor
-        target = format_html("（{}）", data["to_name"]) if data.get("to_name") else SafeString("")
-        return format_html(_("{actor} 将工单升级到{level}{target}{reason}"), actor=who, level=level,
-                           target=target, reason=_reason(data))
+        target = format_html(_("（{}）"), data["to_name"]) if data.get("to_name") else SafeString("")
+        return format_html(
+            _("{actor} 将工单升级到{level}{target}{reason}"),
+            actor=who,
+            level=level,
+            target=target,
+            reason=_reason(data),
+        )
     if kind in (EventKind.SLA_WARNING, EventKind.SLA_BREACHED):
         metric = _label(SlaMetric, data.get("metric")) if data.get("metric") else ""
         text = _("SLA {metric} 即将超时") if kind == EventKind.SLA_WARNING else _("SLA {metric} 已超时")

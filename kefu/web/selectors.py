@@ -27,9 +27,11 @@ def sla_counters(*, user: Any) -> SlaCounters:
         return SlaCounters()
     mine = Q(assignee_id=user.pk) | Q(first_contact_owner_id=user.pk)
     team = Q(team_id=user.team_id) if user.team_id else Q(pk__in=[])
-    qs = visible_tickets(user, Ticket.objects.all()).filter(
-        sla_standing__in=[SlaStanding.WARNING, SlaStanding.BREACHED], status__in=list(OPEN_STATUSES)
-    ).filter(mine | team)
+    qs = (
+        visible_tickets(user, Ticket.objects.all())
+        .filter(sla_standing__in=[SlaStanding.WARNING, SlaStanding.BREACHED], status__in=list(OPEN_STATUSES))
+        .filter(mine | team)
+    )
     warning, breached = Q(sla_standing=SlaStanding.WARNING), Q(sla_standing=SlaStanding.BREACHED)
     row = qs.aggregate(
         mine_warning=Count("pk", filter=mine & warning),
@@ -44,7 +46,7 @@ def saved_views_for(*, user: Any) -> list[SavedView]:
     return list(SavedView.objects.filter(owner=user).order_by("name")[:50])
 
 
-# --- the work-order list ----------------------------------------------------------------------------------------
+# --- the work-order list -------------------------------------------------------------------------------
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000  # counting stops here: "1,000+" instead of a COUNT(*) over a million rows
@@ -55,9 +57,9 @@ class TicketPage:
     rows: list[Ticket]
     next_cursor: str = ""
     prev_cursor: str = ""
-    total: int = 0            # exact when not capped
-    capped: bool = False      # more than COUNT_CAP matched
-    first: int = 0            # 1-based position of the first row, when known
+    total: int = 0  # exact when not capped
+    capped: bool = False  # more than COUNT_CAP matched
+    first: int = 0  # 1-based position of the first row, when known
     extra: dict[str, Any] | None = None
 
 

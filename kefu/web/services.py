@@ -19,7 +19,9 @@ def user_set_language(*, actor: Any, language: str) -> None:
     """Remember the interface language on the user, so it follows them to any browser."""
     if language not in dict(settings.LANGUAGES):
         raise ValidationFailed(_("不支持的语言"), details={"field": "language"})
-    type(actor).objects.filter(pk=actor.pk).update(language=language)
+    from kefu.accounts.models import User
+
+    User.objects.filter(pk=actor.pk).update(language=language)
     actor.language = language
 
 

@@ -18,7 +18,15 @@ from kefu.tickets.models import Attachment, Dispatch, SlaClock, Ticket, TicketEv
 from kefu.tickets.services import ASSIGNABLE_ROLES
 from kefu.web.history import event_sentence
 
-DETAIL_RELATED = ("customer", "assignee", "first_contact_owner", "team", "category", "sla_policy", "created_by")
+DETAIL_RELATED = (
+    "customer",
+    "assignee",
+    "first_contact_owner",
+    "team",
+    "category",
+    "sla_policy",
+    "created_by",
+)
 
 
 @dataclass(frozen=True)
@@ -56,27 +64,39 @@ def clock_views(clocks: list[SlaClock], now: Any) -> list[ClockView]:
     result = []
     for clock in clocks:
         remaining = None
-        if clock.state in (SlaClockState.RUNNING, SlaClockState.PAUSED, SlaClockState.BREACHED) and not clock.stopped_at:
+        if (
+            clock.state in (SlaClockState.RUNNING, SlaClockState.PAUSED, SlaClockState.BREACHED)
+            and not clock.stopped_at
+        ):
             calendar = clock.policy.calendar if clock.policy_id and clock.policy else None
             key = calendar.pk if calendar else None
             if key not in specs:
                 specs[key] = spec_from_model(calendar)
             remaining = clock.target_seconds - clock_elapsed(clock, specs[key], now)
-        result.append(ClockView(clock=clock, label=str(clock.get_metric_display()), remaining_business=remaining))
+        result.append(
+            ClockView(clock=clock, label=str(clock.get_metric_display()), remaining_business=remaining)
+        )
     return result
 
 
 def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     messages = list(
-        TicketMessage.objects.filter(ticket=ticket).select_related("author")
+        TicketMessage.objects.filter(ticket=ticket)
+        .select_related("author")
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
     )
     attachments = list(Attachment.objects.filter(ticket=ticket).select_related("uploaded_by"))
     events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
-    dispatches = list(Dispatch.objects.filter(ticket=ticket).select_related(
-        "department", "dispatched_by", "acknowledged_by", "completed_by"))
-    clocks = list(SlaClock.objects.filter(ticket=ticket).exclude(state=SlaClockState.CANCELLED)
-                  .select_related("policy__calendar"))
+    dispatches = list(
+        Dispatch.objects.filter(ticket=ticket).select_related(
+            "department", "dispatched_by", "acknowledged_by", "completed_by"
+        )
+    )
+    clocks = list(
+        SlaClock.objects.filter(ticket=ticket)
+        .exclude(state=SlaClockState.CANCELLED)
+        .select_related("policy__calendar")
+    )
     for dispatch in dispatches:
         dispatch.pk_str = str(dispatch.pk)  # type: ignore[attr-defined]
         dispatch.can_handle = can_acknowledge_dispatch(user, dispatch)  # type: ignore[attr-defined]
@@ -89,21 +109,39 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "history": [(event, event_sentence(event)) for event in reversed(events)],
         "dispatches": dispatches,
         "clocks": clock_views(clocks, timezone.now()),
-        "next_statuses": next_statuses(ticket, dispatches) if has_right(user, Action.TICKET_TRANSITION) else [],
-        "assignees": list(User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
-                          .select_related("team").order_by("team__name", "display_name", "username"))
-        if has_right(user, Action.TICKET_ASSIGN) else [],
+        "next_statuses": next_statuses(ticket, dispatches)
+        if has_right(user, Action.TICKET_TRANSITION)
+        else [],
+        "assignees": list(
+            User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
+            .select_related("team")
+            .order_by("team__name", "display_name", "username")
+        )
+        if has_right(user, Action.TICKET_ASSIGN)
+        else [],
         "departments": list(Department.objects.filter(is_service_center=False).order_by("name"))
-        if has_right(user, Action.TICKET_DISPATCH) else [],
-        "reply_kind": MessageKind.REPLY, "note_kind": MessageKind.NOTE, "customer_kind": MessageKind.CUSTOMER,
+        if has_right(user, Action.TICKET_DISPATCH)
+        else [],
+        "reply_kind": MessageKind.REPLY,
+        "note_kind": MessageKind.NOTE,
+        "customer_kind": MessageKind.CUSTOMER,
         "front_line": front_line,
         "now": timezone.now(),
         "errors": {},
-        "ticket_type_choices": TicketType.choices, "priority_choices": Priority.choices,
+        "ticket_type_choices": TicketType.choices,
+        "priority_choices": Priority.choices,
         "channel_choices": Channel.choices,
         "attachment_max_mb": settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024),
-        "act": {name: has_right(user, action) for name, action in (
-            ("reply", Action.TICKET_REPLY), ("note", Action.TICKET_NOTE), ("transition", Action.TICKET_TRANSITION),
-            ("assign", Action.TICKET_ASSIGN), ("dispatch", Action.TICKET_DISPATCH),
-            ("escalate", Action.TICKET_ESCALATE), ("edit", Action.TICKET_EDIT))},
+        "act": {
+            name: has_right(user, action)
+            for name, action in (
+                ("reply", Action.TICKET_REPLY),
+                ("note", Action.TICKET_NOTE),
+                ("transition", Action.TICKET_TRANSITION),
+                ("assign", Action.TICKET_ASSIGN),
+                ("dispatch", Action.TICKET_DISPATCH),
+                ("escalate", Action.TICKET_ESCALATE),
+                ("edit", Action.TICKET_EDIT),
+            )
+        },
     }

@@ -29,7 +29,11 @@ urlpatterns = [
     path("views/<int:view_id>/delete/", tickets.saved_view_delete, name="saved_view_delete"),
     # department queue
     path("department/", department.department_queue, name="department_queue"),
-    path("dispatches/<int:dispatch_id>/acknowledge/", department.dispatch_acknowledge, name="dispatch_acknowledge"),
+    path(
+        "dispatches/<int:dispatch_id>/acknowledge/",
+        department.dispatch_acknowledge,
+        name="dispatch_acknowledge",
+    ),
     path("dispatches/<int:dispatch_id>/complete/", department.dispatch_complete, name="dispatch_complete"),
     # customers
     path("customers/", customers.customer_list, name="customer_list"),

@@ -225,8 +225,9 @@ def plan_staff(forecast: Forecast, targets: StaffingTargets, *, shrinkage: float
     aht = np.where(aht > 0.0, aht, 1.0)  # intervals without calls need no handle time
     if acw_seconds < 0.0:
         raise PlanningInputError("must not be negative", field="acw_seconds")
-    if trunk_blocking is not None and (aht < acw_seconds).any():
-        i = int(np.flatnonzero(aht < acw_seconds)[0])
+    short = (aht < acw_seconds) & (offered > 0.0)
+    if trunk_blocking is not None and short.any():
+        i = int(np.flatnonzero(short)[0])
         raise PlanningInputError(f"AHT is below the after-call work of {acw_seconds:g} seconds",
                                  field="aht_seconds", row=int(forecast.rows[i]))
 
@@ -243,7 +244,8 @@ def plan_staff(forecast: Forecast, targets: StaffingTargets, *, shrinkage: float
     trunk_erlangs = trunks = None
     if trunk_blocking is not None:
         trunk_erlangs = trunk_load(calls=offered, interval_seconds=interval_seconds,
-                                   talk_seconds=aht - acw_seconds, asa_seconds=metrics.asa_seconds)
+                                   talk_seconds=np.maximum(aht - acw_seconds, 0.0),
+                                   asa_seconds=metrics.asa_seconds)
         trunks = trunks_required(trunk_erlangs, trunk_blocking)
     notes = []
     if missing.any() and aht_seconds is not None:

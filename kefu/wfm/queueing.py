@@ -32,6 +32,7 @@ __all__ = [
     "erlang_c",
     "evaluate",
     "required_agents",
+    "staff_intervals",
     "trunk_load",
     "trunks_required",
 ]
@@ -136,7 +137,7 @@ def _deviance(s: FloatArray, w: FloatArray, log_w: FloatArray) -> FloatArray:
             v2 = v * v
             term = 2.0 * sn * v
             total = (sn - wn) * v
-            for j in range(1, 30):
+            for j in range(1, 9):  # |v| < 0.053, so v^16 < 1e-20: eight terms are exact
                 term = term * v2
                 total = total + term / (2 * j + 1)
             plain[near] = total
@@ -205,7 +206,7 @@ def _erlang_b_flat(n: FloatArray, a: FloatArray) -> FloatArray:
     """Erlang B on flat arrays: B = g(n, a) / Q(n+1, a) (Poisson term over Poisson CDF)."""
     out = np.ones_like(a)
     live = (a > 0.0) & (n > 0.0)
-    out[(a == 0.0) & (n > 0.0)] = 0.0
+    out[a == 0.0] = 0.0  # no traffic, nothing blocked
     if not live.any():
         return out
     nl, al = n[live], a[live]
@@ -239,7 +240,7 @@ def erlang_b(servers: ArrayLike, load: ArrayLike) -> FloatArray:
     """Erlang B blocking probability (fraction 0..1) for `servers` trunks or agents, `load` Erlangs offered.
 
     B(n, a) = (aⁿ/n!) / Σ_{k≤n} aᵏ/k!; computed as a log-space ratio of the Poisson term to the Poisson CDF.
-    B(0, a) = 1; B(n, 0) = 0 for n ≥ 1.
+    B(0, a) = 1 for a > 0; B(n, 0) = 0.
     """
     n = _as_count(servers, "servers").astype(np.float64)
     a = _as_float(load, "load", minimum=0.0)
@@ -293,12 +294,17 @@ def _prepare(agents: ArrayLike, calls: ArrayLike, interval_seconds: ArrayLike, a
 
 def _metrics_c(x: _Inputs) -> dict[str, FloatArray]:
     """Erlang C (no abandonment)."""
-    n, a = x.n, x.a
-    c = _erlang_c_from_b(n, a, _erlang_b_flat(n, a))
+    return _metrics_c_from_b(x.n, x.a, _erlang_b_flat(x.n, x.a), x.aht, x.within)
+
+
+def _metrics_c_from_b(n: FloatArray, a: FloatArray, b: FloatArray, aht: FloatArray,
+                      within: FloatArray) -> dict[str, FloatArray]:
+    """Erlang C metrics from a known Erlang B value `b` = B(n, a) (no special functions left to evaluate)."""
+    c = _erlang_c_from_b(n, a, b)
     stable = n > a
     gap = np.where(stable, n - a, 1.0)  # placeholder where unstable; overwritten below
-    sl = np.where(stable, 1.0 - c * np.exp(-gap * x.within / x.aht), 0.0)
-    asa = np.where(stable, c * x.aht / gap, np.inf)
+    sl = np.where(stable, 1.0 - c * np.exp(-gap * within / aht), 0.0)
+    asa = np.where(stable, c * aht / gap, np.inf)
     lq = np.where(stable, c * a / gap, np.inf)
     occ = np.where(n > 0, np.minimum(a / np.maximum(n, 1.0), 1.0), np.where(a > 0, 1.0, 0.0))
     idle = a == 0.0
@@ -513,18 +519,26 @@ def _smallest_feasible(lower: FloatArray, step0: FloatArray, feasible: Any) -> F
     return result
 
 
-def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_seconds: ArrayLike,
-                    service_level: ArrayLike | None = None, within_seconds: ArrayLike | None = None,
-                    asa_seconds: ArrayLike | None = None, abandon_rate: ArrayLike | None = None,
-                    patience_seconds: ArrayLike | None = None,
-                    max_occupancy: ArrayLike | None = None) -> IntArray:
-    """Fewest agents meeting every given target, per interval (count; 0 where no calls are offered).
+@dataclass(frozen=True)
+class _Solution:
+    """Flat solver output plus the flat inputs, so metrics at the answer need no second validation pass."""
 
-    Targets (any combination, all must hold): `service_level` (fraction 0..1, with `within_seconds`, as
-    defined in `QueueMetrics`), `asa_seconds` (mean wait of answered calls ≤ target, seconds), `abandon_rate`
-    (fraction, needs `patience_seconds`), `max_occupancy` (fraction, occupancy ≤ cap). Without patience the
-    model is Erlang C and the answer always exceeds the offered load (otherwise the queue never empties).
-    """
+    shape: tuple[int, ...]
+    agents: FloatArray
+    blocking: FloatArray | None  # Erlang B at `agents` (Erlang C path only), reused for the metrics
+    calls: FloatArray
+    interval: FloatArray
+    aht: FloatArray
+    within: FloatArray
+    patience: FloatArray | None
+    load: FloatArray
+    need_asa: bool
+
+
+def _solve(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_seconds: ArrayLike,
+           service_level: ArrayLike | None, within_seconds: ArrayLike | None, asa_seconds: ArrayLike | None,
+           abandon_rate: ArrayLike | None, patience_seconds: ArrayLike | None,
+           max_occupancy: ArrayLike | None) -> _Solution:
     if service_level is None and asa_seconds is None and abandon_rate is None and max_occupancy is None:
         raise PlanningInputError("give at least one target: service level, ASA, abandon rate or occupancy",
                                  field="service_level")
@@ -545,7 +559,7 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
         _as_fraction(abandon_rate, "abandon_rate") if abandon_rate is not None else np.zeros(()),
         _as_float(patience_seconds, "patience_seconds", minimum=0.0, strict=True)
         if patience_seconds is not None else np.ones(()),
-        _as_fraction(max_occupancy, "max_occupancy") if max_occupancy is not None else np.ones(()),
+        _as_float(max_occupancy, "max_occupancy") if max_occupancy is not None else np.ones(()),
     ]
     if max_occupancy is not None and ((parts[8] <= 0) | (parts[8] > 1)).any():
         raise PlanningInputError("must be a fraction in (0, 1]", field="max_occupancy")
@@ -554,19 +568,28 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
     calls_f, interval_f, aht_f, within_f, sl_t, asa_t, ab_t, patience_f, occ_t = arrays
     load = calls_f * aht_f / interval_f
     with_patience = patience_seconds is not None
+    need_asa = asa_seconds is not None
 
-    # Lower bound: the occupancy cap, and for Erlang C stability (n > load).
-    lower = np.ceil(load / occ_t - 1e-12)
-    if not with_patience:
-        lower = np.maximum(lower, np.floor(load) + 1.0)
-    lower = np.maximum(lower, 1.0)
+    if with_patience:
+        # Erlang A: fewer agents than Erlangs can be enough, so stability gives no bound. Carried load
+        # a·(1 − P(abandon)) is below n (below cap·n with a cap) and at least a·SL, since SL counts answered
+        # calls only; so n ≥ a·SL/cap and n ≥ a·(1 − abandon target)/cap. Floored with a margin: a bound only.
+        carried = np.zeros_like(load)
+        if service_level is not None:
+            carried = np.maximum(carried, load * sl_t)
+        if abandon_rate is not None:
+            carried = np.maximum(carried, load * (1.0 - ab_t))
+        lower = np.maximum(np.floor(carried / occ_t * (1.0 - 1e-9)), 1.0)
+    else:
+        # Erlang C: stability (n > load) and the occupancy cap (occupancy = load / n).
+        lower = np.maximum(np.ceil(load / occ_t - 1e-12), np.floor(load) + 1.0)
     lower[calls_f == 0.0] = 0.0
 
     def feasible(idx: IntArray, n: FloatArray) -> NDArray[np.bool_]:
         x = _Inputs(shape=(idx.size,), n=n, calls=calls_f[idx], lam=calls_f[idx] / interval_f[idx],
                     aht=aht_f[idx], a=load[idx], within=within_f[idx],
                     patience=patience_f[idx] if with_patience else None)
-        m = _compute(x, need_asa=asa_seconds is not None)
+        m = _compute(x, need_asa=need_asa)
         ok = np.ones(idx.size, dtype=bool)
         if service_level is not None:
             ok &= m["service_level"] >= sl_t[idx]
@@ -580,8 +603,126 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
         return ok
 
     step0 = np.ceil(np.sqrt(load)) + 1.0
-    agents = _smallest_feasible(lower, step0, feasible)
-    return agents.astype(np.int64).reshape(shape)
+    blocking: FloatArray | None = None
+    if with_patience:
+        agents = _smallest_feasible(lower, step0, feasible)
+    else:
+        agents, blocking = _scan_erlang_c(lower, load, aht_f, within_f, calls_f,
+                                          sl_t if service_level is not None else None,
+                                          asa_t if asa_seconds is not None else None)
+        unfinished = np.flatnonzero(np.isnan(agents))
+        if unfinished.size:
+            def rest(idx: IntArray, n: FloatArray) -> NDArray[np.bool_]:
+                return feasible(unfinished[idx], n)
+
+            far = _smallest_feasible(lower[unfinished] + _SCAN_STEPS, step0[unfinished], rest)
+            agents[unfinished] = far
+            blocking[unfinished] = _erlang_b_flat(far, load[unfinished])
+    return _Solution(shape=shape, agents=agents, blocking=blocking, calls=calls_f, interval=interval_f,
+                     aht=aht_f, within=within_f, patience=patience_f if with_patience else None, load=load,
+                     need_asa=need_asa)
+
+
+def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_seconds: ArrayLike,
+                    service_level: ArrayLike | None = None, within_seconds: ArrayLike | None = None,
+                    asa_seconds: ArrayLike | None = None, abandon_rate: ArrayLike | None = None,
+                    patience_seconds: ArrayLike | None = None,
+                    max_occupancy: ArrayLike | None = None) -> IntArray:
+    """Fewest agents meeting every given target, per interval (count; 0 where no calls are offered).
+
+    Targets (any combination, all must hold): `service_level` (fraction 0..1, with `within_seconds`, as
+    defined in `QueueMetrics`), `asa_seconds` (mean wait of answered calls ≤ target, seconds), `abandon_rate`
+    (fraction, needs `patience_seconds`), `max_occupancy` (fraction, occupancy ≤ cap; with patience the
+    occupancy is of the carried load, offered × (1 − abandon rate)). Without patience the model is Erlang C
+    and the answer always exceeds the offered load (otherwise the queue never empties); with patience
+    (Erlang A) it can be below the offered load, because callers who hang up need no agent.
+    Use `staff_intervals` when the metrics at the answer are wanted too: it reuses the search's last step.
+    """
+    sol = _solve(calls=calls, interval_seconds=interval_seconds, aht_seconds=aht_seconds,
+                 service_level=service_level, within_seconds=within_seconds, asa_seconds=asa_seconds,
+                 abandon_rate=abandon_rate, patience_seconds=patience_seconds, max_occupancy=max_occupancy)
+    return sol.agents.astype(np.int64).reshape(sol.shape)
+
+
+def staff_intervals(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_seconds: ArrayLike,
+                    service_level: ArrayLike | None = None, within_seconds: ArrayLike | None = None,
+                    asa_seconds: ArrayLike | None = None, abandon_rate: ArrayLike | None = None,
+                    patience_seconds: ArrayLike | None = None,
+                    max_occupancy: ArrayLike | None = None) -> QueueMetrics:
+    """`required_agents` and what that staffing achieves, in one pass: `QueueMetrics` at the answer.
+
+    Same arguments and units as `required_agents`; `agents` holds the answer (count) and the other fields
+    equal `evaluate` at it, with the service level measured at `within_seconds` (0 s when not given).
+    For Erlang C the Erlang B value from the search's final step is reused, so no special function is
+    evaluated twice; for Erlang A the metrics are computed once at the answer.
+    """
+    sol = _solve(calls=calls, interval_seconds=interval_seconds, aht_seconds=aht_seconds,
+                 service_level=service_level, within_seconds=within_seconds, asa_seconds=asa_seconds,
+                 abandon_rate=abandon_rate, patience_seconds=patience_seconds, max_occupancy=max_occupancy)
+    lam = sol.calls / sol.interval
+    x = _Inputs(shape=sol.shape, n=sol.agents, calls=sol.calls, lam=lam, aht=sol.aht, a=sol.load,
+                within=sol.within, patience=sol.patience)
+    if sol.blocking is not None:
+        metrics = _metrics_c_from_b(sol.agents, sol.load, sol.blocking, sol.aht, sol.within)
+    else:
+        metrics = _compute(x)
+    return _package(x, metrics)
+
+
+# Upward steps of the Erlang B recursion tried before falling back to galloping search.
+_SCAN_STEPS = 48
+
+
+def _scan_erlang_c(lower: FloatArray, load: FloatArray, aht: FloatArray, within: FloatArray,
+                   calls: FloatArray, sl_target: FloatArray | None,
+                   asa_target: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    """Erlang C solver: exact Erlang B at the lower bound, then the stable upward recursion
+    B(n+1) = a·B(n) / (n + 1 + a·B(n)) one agent at a time, stopping each interval at its first feasible n.
+
+    Returns the agents and Erlang B at them. The occupancy cap and stability are already in `lower`.
+    Intervals still short of the target after `_SCAN_STEPS` agents are NaN (for the galloping search).
+    Finished intervals are only masked, and the arrays compacted once half of them are done: whole-array
+    arithmetic is cheaper than re-indexing every step.
+    """
+    result = np.full(lower.size, np.nan)
+    blocking = np.full(lower.size, np.nan)
+    idle = calls == 0.0
+    result[idle] = 0.0
+    blocking[idle] = 0.0
+    idx = np.flatnonzero(~idle)
+    n, a = lower[idx], load[idx]
+    b = _erlang_b_flat(n, a)
+    rate = within[idx] / aht[idx]  # service-level exponent per agent above the load
+    h = aht[idx]
+    sl_t = sl_target[idx] if sl_target is not None else None
+    asa_t = asa_target[idx] if asa_target is not None else None
+    waiting = np.ones(idx.size, dtype=bool)
+    for _ in range(_SCAN_STEPS):
+        if not idx.size:
+            break
+        gap = n - a
+        c = n * b / (gap + a * b)
+        ok = waiting.copy()
+        if sl_t is not None:
+            ok &= 1.0 - c * np.exp(-gap * rate) >= sl_t
+        if asa_t is not None:
+            ok &= c * h / gap <= asa_t
+        if ok.any():
+            result[idx[ok]] = n[ok]
+            blocking[idx[ok]] = b[ok]
+            waiting &= ~ok
+            left = int(np.count_nonzero(waiting))
+            if left == 0:
+                break
+            if 2 * left <= idx.size:
+                idx = idx[waiting]
+                n, a, b, rate, h = (v[waiting] for v in (n, a, b, rate, h))
+                sl_t = sl_t[waiting] if sl_t is not None else None
+                asa_t = asa_t[waiting] if asa_t is not None else None
+                waiting = np.ones(idx.size, dtype=bool)
+        n = n + 1.0
+        b = a * b / (n + a * b)
+    return result, blocking
 
 
 def trunks_required(load_erlangs: ArrayLike, blocking: ArrayLike) -> IntArray:

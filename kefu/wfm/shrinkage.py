@@ -21,7 +21,7 @@ from kefu.wfm.errors import PlanningInputError
 # The usual categories; a center may add its own names (any category counts towards the total).
 CATEGORIES = ("breaks", "meals", "meetings", "training", "leave", "absence", "off_phone_work")
 
-# Guards the rounding up against float noise: 7 / (1 − 0.3) is 10.000000000000002, which is 10 agents.
+# Guards the rounding up against float noise: 21 / (1 − 0.3) is 30.000000000000004, which is 30 agents.
 _ROUNDING_SLACK = 1e-9
 
 

@@ -9,52 +9,101 @@ import kefu.integrations.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='创建时间')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('url', models.URLField(max_length=500, verbose_name='地址')),
-                ('secret', models.CharField(default=kefu.integrations.models.new_secret, max_length=128, verbose_name='签名密钥')),
-                ('events', models.JSONField(blank=True, default=list, verbose_name='订阅事件')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="创建时间"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                ("url", models.URLField(max_length=500, verbose_name="地址")),
+                (
+                    "secret",
+                    models.CharField(
+                        default=kefu.integrations.models.new_secret, max_length=128, verbose_name="签名密钥"
+                    ),
+                ),
+                ("events", models.JSONField(blank=True, default=list, verbose_name="订阅事件")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
             ],
             options={
-                'verbose_name': 'Webhook',
-                'verbose_name_plural': 'Webhook',
-                'ordering': ['name'],
+                "verbose_name": "Webhook",
+                "verbose_name_plural": "Webhook",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.UUIDField(default=uuid.uuid4, editable=False, verbose_name='事件编号')),
-                ('event', models.CharField(db_index=True, max_length=60, verbose_name='事件')),
-                ('payload', models.JSONField(verbose_name='内容')),
-                ('state', models.CharField(choices=[('pending', '待发送'), ('delivered', '已送达'), ('retrying', '重试中'), ('gave_up', '已放弃')], db_index=True, default='pending', max_length=10, verbose_name='状态')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='尝试次数')),
-                ('next_attempt_at', models.DateTimeField(blank=True, db_index=True, null=True, verbose_name='下次尝试')),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='最近响应码')),
-                ('last_error', models.CharField(blank=True, max_length=500, verbose_name='最近错误')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='创建时间')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='送达时间')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.webhookendpoint', verbose_name='Webhook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.UUIDField(default=uuid.uuid4, editable=False, verbose_name="事件编号")),
+                ("event", models.CharField(db_index=True, max_length=60, verbose_name="事件")),
+                ("payload", models.JSONField(verbose_name="内容")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待发送"),
+                            ("delivered", "已送达"),
+                            ("retrying", "重试中"),
+                            ("gave_up", "已放弃"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="尝试次数")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(blank=True, db_index=True, null=True, verbose_name="下次尝试"),
+                ),
+                (
+                    "last_status_code",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="最近响应码"),
+                ),
+                ("last_error", models.CharField(blank=True, max_length=500, verbose_name="最近错误")),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="创建时间"),
+                ),
+                ("delivered_at", models.DateTimeField(blank=True, null=True, verbose_name="送达时间")),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="integrations.webhookendpoint",
+                        verbose_name="Webhook",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Webhook 投递',
-                'verbose_name_plural': 'Webhook 投递',
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('endpoint', 'event_id'), name='delivery_event_unique')],
+                "verbose_name": "Webhook 投递",
+                "verbose_name_plural": "Webhook 投递",
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("endpoint", "event_id"), name="delivery_event_unique")
+                ],
             },
         ),
     ]

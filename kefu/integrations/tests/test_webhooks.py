@@ -36,7 +36,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if delay:
                     time.sleep(delay)
@@ -96,16 +96,18 @@ def test_delivered_with_signature_the_receiver_can_verify(ticket: Any) -> None:
     headers = got["headers"]
     assert headers["X-Kefu-Event"] == "ticket.created"
     assert headers["X-Kefu-Delivery"] == str(delivery.event_id)
-    assert verify("top-secret", headers["X-Kefu-Timestamp"], got["body"], headers["X-Kefu-Signature"],
-                  now=time.time())
+    assert verify(
+        "top-secret", headers["X-Kefu-Timestamp"], got["body"], headers["X-Kefu-Signature"], now=time.time()
+    )
     payload = json.loads(got["body"])
     assert payload["id"] == str(delivery.event_id)
     assert payload["ticket"]["id"] == ticket.pk
     assert payload["data"] == {"why": "test"}
 
 
-def test_service_changes_reach_subscribed_endpoints_after_commit(agent: Any, ticket: Any,
-                                                                 django_capture_on_commit_callbacks: Any) -> None:
+def test_service_changes_reach_subscribed_endpoints_after_commit(
+    agent: Any, ticket: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with Receiver([200]) as receiver:
         WebhookEndpoint.objects.create(name="只要回复", url=receiver.url, events=["ticket.replied"])
         with django_capture_on_commit_callbacks(execute=True):
@@ -135,7 +137,10 @@ def test_failures_retry_with_growing_backoff_then_give_up(ticket: Any, settings:
                 assert base * 0.8 <= wait <= base * 1.2
                 waits.append(wait)
                 # not due before its time: nobody may claim it early
-                assert sender.webhook_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=wait - 1)) is None
+                assert (
+                    sender.webhook_attempt(delivery_id=delivery.pk, now=now + timedelta(seconds=wait - 1))
+                    is None
+                )
                 now = result.next_attempt_at
         assert result.state == WebhookDelivery.State.GAVE_UP
         assert result.next_attempt_at is None
@@ -167,7 +172,10 @@ def test_retry_due_sends_what_is_due_and_recovers(ticket: Any) -> None:
     delivery.refresh_from_db()
     assert delivery.state == WebhookDelivery.State.DELIVERED
     assert delivery.attempts == 2
-    assert receiver.received[0]["headers"]["X-Kefu-Delivery"] == receiver.received[1]["headers"]["X-Kefu-Delivery"]
+    assert (
+        receiver.received[0]["headers"]["X-Kefu-Delivery"]
+        == receiver.received[1]["headers"]["X-Kefu-Delivery"]
+    )
 
 
 def test_a_claimed_delivery_cannot_be_claimed_again(ticket: Any) -> None:
@@ -208,7 +216,9 @@ def test_two_workers_never_send_the_same_delivery(agent: Any) -> None:
     assert delivery.attempts == 1
 
 
-def test_redeliver_starts_over_and_is_audited(ticket: Any, admin_user: Any, manager: Any, settings: Any) -> None:
+def test_redeliver_starts_over_and_is_audited(
+    ticket: Any, admin_user: Any, manager: Any, settings: Any
+) -> None:
     settings.KEFU_WEBHOOK_MAX_ATTEMPTS = 1
     endpoint = WebhookEndpoint.objects.create(name="x", url="http://127.0.0.1:9/hook")
     delivery = _delivery(endpoint, ticket)
@@ -226,10 +236,17 @@ def test_redeliver_starts_over_and_is_audited(ticket: Any, admin_user: Any, mana
     assert AuditLog.objects.filter(action="webhook.redelivered", object_id=str(delivery.pk)).exists()
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/x", "ftp://example.com/x", "file:///etc/passwd",
-    "http://0.0.0.0/x", "http://224.0.0.1/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/x",
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "http://0.0.0.0/x",
+        "http://224.0.0.1/x",
+    ],
+)
 def test_refused_addresses(url: str) -> None:
     with pytest.raises(BlockedAddress):
         check_url(url)
@@ -248,7 +265,8 @@ def test_loopback_and_private_addresses_are_allowed() -> None:
     check_url("https://10.1.2.3/hook")
 
 
-# --- the delivery log page ------------------------------------------------------------------------------------
+# --- the delivery log page ----------------------------------------------------------------------------------
+
 
 def test_delivery_log_is_for_administrators(ticket: Any, admin_user: Any, manager: Any, agent: Any) -> None:
     endpoint = WebhookEndpoint.objects.create(name="CRM 系统", url="http://127.0.0.1:9/hook")

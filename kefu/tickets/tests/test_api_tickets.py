@@ -26,8 +26,16 @@ def make_ticket(actor: Any, **kw: Any) -> Ticket:
 
 def test_create_returns_201_with_the_order_and_first_contact_owner(agent: Any, customer: Any) -> None:
     api = api_as(agent)
-    response = api.post("/tickets", {"subject": "空调漏水", "type": "repair", "priority": "high",
-                                     "customer_id": customer.pk, "description": "客厅挂机"})
+    response = api.post(
+        "/tickets",
+        {
+            "subject": "空调漏水",
+            "type": "repair",
+            "priority": "high",
+            "customer_id": customer.pk,
+            "description": "客厅挂机",
+        },
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["subject"] == "空调漏水"
@@ -70,7 +78,9 @@ def test_keys_are_per_user(agent: Any, team_lead: Any) -> None:
 
 def test_a_failed_create_stores_no_key_so_the_client_can_retry(agent: Any) -> None:
     api = api_as(agent)
-    bad = api.post("/tickets", {"subject": "x", "customer_id": 999999}, headers={"Idempotency-Key": "retry-me"})
+    bad = api.post(
+        "/tickets", {"subject": "x", "customer_id": 999999}, headers={"Idempotency-Key": "retry-me"}
+    )
     assert_error_shape(bad, 422, "invalid")
     assert not IdempotencyRecord.objects.filter(key="retry-me").exists()
     good = api.post("/tickets", {"subject": "x"}, headers={"Idempotency-Key": "retry-me"})
@@ -92,7 +102,9 @@ def test_cleanup_removes_records_older_than_a_day(agent: Any) -> None:
     api = api_as(agent)
     api.post("/tickets", {"subject": "a"}, headers={"Idempotency-Key": "a"})
     api.post("/tickets", {"subject": "b"}, headers={"Idempotency-Key": "b"})
-    IdempotencyRecord.objects.filter(key="a").update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
+    IdempotencyRecord.objects.filter(key="a").update(
+        created_at=timezone.now() - timedelta(hours=24, seconds=1)
+    )
     assert idempotency_purge_expired() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["b"]
 
@@ -119,7 +131,9 @@ def test_concurrent_duplicates_create_one_order(agent: Any) -> None:
 
         try:
             barrier.wait()
-            response = ApiClient(token).post("/tickets", {"subject": "并发"}, headers={"Idempotency-Key": "race"})
+            response = ApiClient(token).post(
+                "/tickets", {"subject": "并发"}, headers={"Idempotency-Key": "race"}
+            )
             results.append((response.status_code, response.json().get("id", response.json())))
         finally:
             connection.close()
@@ -150,8 +164,9 @@ def test_stale_update_gets_409_with_the_current_state(agent: Any) -> None:
 
 def test_update_changes_only_given_fields_and_null_category_clears(agent: Any) -> None:
     ticket = make_ticket(agent, description="原描述")
-    response = api_as(agent).patch(f"/tickets/{ticket.pk}", {"version": ticket.version, "subject": "新标题",
-                                                             "category_id": None})
+    response = api_as(agent).patch(
+        f"/tickets/{ticket.pk}", {"version": ticket.version, "subject": "新标题", "category_id": None}
+    )
     assert response.status_code == 200
     assert response.json()["subject"] == "新标题"
     assert response.json()["description"] == "原描述"
@@ -201,8 +216,10 @@ def test_reply_is_idempotent(agent: Any) -> None:
 
 def test_dispatch_acknowledge_complete(agent: Any, department_user: Any, repair_department: Any) -> None:
     ticket = make_ticket(agent, ticket_type="repair")
-    dispatched = api_as(agent).post(f"/tickets/{ticket.pk}/dispatches",
-                                    {"department_id": repair_department.pk, "instructions": "上门检修"})
+    dispatched = api_as(agent).post(
+        f"/tickets/{ticket.pk}/dispatches",
+        {"department_id": repair_department.pk, "instructions": "上门检修"},
+    )
     assert dispatched.status_code == 201, dispatched.content
     dispatch_id = dispatched.json()["id"]
     dept = api_as(department_user)
@@ -220,13 +237,17 @@ def test_dispatch_acknowledge_complete(agent: Any, department_user: Any, repair_
     assert detail["dispatches"][0]["result"] == "已更换温控器"
 
 
-def test_department_user_cannot_reply_and_outsider_cannot_see(agent: Any, other_agent: Any,
-                                                              department_user: Any) -> None:
+def test_department_user_cannot_reply_and_outsider_cannot_see(
+    agent: Any, other_agent: Any, department_user: Any
+) -> None:
     ticket = make_ticket(agent)
-    assert_error_shape(api_as(department_user).post(f"/tickets/{ticket.pk}/replies", {"body": "x"}), 403,
-                       "forbidden")
+    assert_error_shape(
+        api_as(department_user).post(f"/tickets/{ticket.pk}/replies", {"body": "x"}), 403, "forbidden"
+    )
     assert_error_shape(api_as(other_agent).get(f"/tickets/{ticket.pk}"), 404, "not_found")
-    assert_error_shape(api_as(other_agent).post(f"/tickets/{ticket.pk}/notes", {"body": "x"}), 404, "not_found")
+    assert_error_shape(
+        api_as(other_agent).post(f"/tickets/{ticket.pk}/notes", {"body": "x"}), 404, "not_found"
+    )
     assert ticket.pk not in [t["id"] for t in api_as(other_agent).get("/tickets").json()["items"]]
 
 
@@ -239,7 +260,8 @@ def test_qa_may_read_but_not_create(qa: Any, agent: Any) -> None:
     assert_error_shape(api.post("/tickets", {}), 403, "forbidden")
 
 
-# --- list: filters, keyset pages, query counts ---------------------------------------------------------------------
+# --- list: filters, keyset pages, query counts --------------------------------------------------------------
+
 
 def test_keyset_pages_walk_every_order_once(agent: Any) -> None:
     made = [make_ticket(agent, subject=f"第{i}单").pk for i in range(7)]
@@ -282,10 +304,17 @@ def test_filters(agent: Any, team_lead: Any, customer: Any) -> None:
     from kefu.customers.tests.factories import CustomerFactory
 
     vip = CustomerFactory(tier="A", is_vip=True)
-    a = make_ticket(agent, subject="投诉噪音", ticket_type="complaint", priority="high", channel="wechat",
-                    customer=vip)
-    b = make_ticket(agent, subject="咨询价格", ticket_type="inquiry", channel="phone", customer=customer,
-                    assignee=team_lead)
+    a = make_ticket(
+        agent, subject="投诉噪音", ticket_type="complaint", priority="high", channel="wechat", customer=vip
+    )
+    b = make_ticket(
+        agent,
+        subject="咨询价格",
+        ticket_type="inquiry",
+        channel="phone",
+        customer=customer,
+        assignee=team_lead,
+    )
     c = make_ticket(agent, subject="报修漏水", ticket_type="repair", priority="urgent")
     Ticket.objects.filter(pk=c.pk).update(sla_standing="breached")
     Ticket.objects.filter(pk=b.pk).update(sla_standing="warning")
@@ -315,8 +344,9 @@ def test_filters(agent: Any, team_lead: Any, customer: Any) -> None:
     assert ids(created_from=(timezone.now() - timedelta(days=5)).isoformat()) == {b.pk, c.pk}
 
 
-def test_list_query_count_does_not_grow_with_rows(agent: Any, customer: Any,
-                                                  django_assert_max_num_queries: Any) -> None:
+def test_list_query_count_does_not_grow_with_rows(
+    agent: Any, customer: Any, django_assert_max_num_queries: Any
+) -> None:
     for i in range(30):
         make_ticket(agent, subject=f"单{i}", customer=customer, assignee=agent)
     api = api_as(agent)
@@ -326,7 +356,9 @@ def test_list_query_count_does_not_grow_with_rows(agent: Any, customer: Any,
     assert len(response.json()["items"]) == 30
 
 
-def test_detail_query_count_is_constant(agent: Any, customer: Any, django_assert_max_num_queries: Any) -> None:
+def test_detail_query_count_is_constant(
+    agent: Any, customer: Any, django_assert_max_num_queries: Any
+) -> None:
     ticket = make_ticket(agent, customer=customer)
     for i in range(10):
         services.ticket_add_note(actor=agent, ticket=ticket, body=f"备注{i}")

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kefu.core.models import BusinessCalendar
+from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
+from kefu.core.models import AuditLog, BusinessCalendar
 from kefu.customers.choices import Tier
+from kefu.tickets import services
 from kefu.tickets.choices import Channel, Priority, SlaClockState, SlaMetric, SlaStanding, TicketType
 from kefu.tickets.defaults import sla_install_defaults
 from kefu.tickets.models import SlaClock, SlaPolicy, Ticket
 from kefu.tickets.sla import (
+    SlaPolicyData,
     TicketFacts,
     choose_policy,
     compute_standing,
     escalation_level_after,
     policy_score,
+    sla_customer_changed,
+    sla_policy_create,
     sla_policy_for,
+    sla_policy_update,
 )
+
+SH = ZoneInfo("Asia/Shanghai")
 
 FACTS = TicketFacts(ticket_type=TicketType.COMPLAINT, priority=Priority.HIGH, channel=Channel.PHONE,
                     tier=Tier.A, vip=False)
@@ -172,3 +181,95 @@ def test_vip_and_tier_policies_in_the_database(defaults: None, customer: Any,
     assert sla_policy_for(ticket=ticket).name == "A 类客户"  # tier beats the catch-all
     SlaPolicy.objects.filter(name="A 类客户").update(is_active=False)
     assert sla_policy_for(ticket=ticket).name == "90 默认"
+
+
+# ------------------------------------------------------------------------------------------ editing policies
+
+
+def policy_data(**overrides: Any) -> SlaPolicyData:
+    values: dict[str, Any] = {"name": "60 VIP 投诉",
+                              "calendar": BusinessCalendar.objects.get(name="标准工作日历"),
+                              "ticket_type": TicketType.COMPLAINT, "vip_only": True,
+                              "first_response_seconds": 1800, "resolution_seconds": 8 * 3600}
+    values.update(overrides)
+    return SlaPolicyData(**values)
+
+
+@pytest.mark.parametrize("persona", ["agent", "team_lead", "shift_lead", "qa", "department_user",
+                                     "other_agent"])
+def test_only_managers_and_administrators_edit_policies(defaults: None, request: Any, persona: str) -> None:
+    user = request.getfixturevalue(persona)
+    with pytest.raises(PermissionDenied):
+        sla_policy_create(actor=user, data=policy_data())
+    with pytest.raises(PermissionDenied):
+        sla_policy_update(actor=user, policy=SlaPolicy.objects.get(name="10 投诉"), data=policy_data())
+    assert not SlaPolicy.objects.filter(name="60 VIP 投诉").exists()
+
+
+@pytest.mark.parametrize("persona", ["manager", "admin_user"])
+def test_managers_create_policies_with_an_audit_row(defaults: None, request: Any, persona: str) -> None:
+    user = request.getfixturevalue(persona)
+    created = sla_policy_create(actor=user, data=policy_data())
+    assert (created.vip_only, created.first_response_seconds) == (True, 1800)
+    row = AuditLog.objects.get(action="sla_policy.create", object_id=str(created.pk))
+    assert row.actor == user
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"name": " "}, "name"),
+    ({"name": "10 投诉"}, "name"),
+    ({"ticket_type": "gossip"}, "ticket_type"),
+    ({"channel": "pigeon"}, "channel"),
+    ({"customer_tier": "Z"}, "customer_tier"),
+    ({"first_response_seconds": 0}, "first_response_seconds"),
+    ({"onsite_seconds": -5}, "onsite_seconds"),
+    ({"resolution_seconds": 2**31}, "resolution_seconds"),
+    ({"first_response_seconds": None, "resolution_seconds": None}, "first_response_seconds"),
+    ({"warning_fraction": 1.0}, "warning_fraction"),
+    ({"warning_fraction": 0}, "warning_fraction"),
+    ({"warning_fraction": 80}, "warning_fraction"),
+])
+def test_bad_policy_data_names_the_field(defaults: None, manager: Any, overrides: dict[str, Any],
+                                         field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        sla_policy_create(actor=manager, data=policy_data(**overrides))
+    assert caught.value.details["field"] == field
+
+
+def test_a_policy_edit_retargets_open_orders_after_commit(defaults: None, manager: Any, agent: Any,
+                                                          django_capture_on_commit_callbacks: Any) -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
+    ticket = services.ticket_create(actor=agent, subject="投诉", ticket_type=TicketType.COMPLAINT, at=start)
+    policy = SlaPolicy.objects.get(name="10 投诉")
+    data = policy_data(name=policy.name, vip_only=False, first_response_seconds=3 * 3600,
+                       next_response_seconds=None, onsite_seconds=None, resolution_seconds=5 * 8 * 3600)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        updated = sla_policy_update(actor=manager, policy=policy, data=data, expected_version=policy.version)
+    assert len(callbacks) == 1
+    assert updated.version == policy.version + 1
+    first = SlaClock.objects.get(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE)
+    assert first.target_seconds == 3 * 3600
+    assert SlaClock.objects.get(ticket=ticket, metric=SlaMetric.ONSITE).state == SlaClockState.CANCELLED
+    row = AuditLog.objects.get(action="sla_policy.update")
+    assert row.data["before"]["first_response_seconds"] == 7200
+    assert row.data["after"]["first_response_seconds"] == 3 * 3600
+    with pytest.raises(Conflict):
+        sla_policy_update(actor=manager, policy=policy, data=data, expected_version=policy.version)
+
+
+def test_a_customer_tier_change_reevaluates_their_open_orders(defaults: None, agent: Any,
+                                                              customer: Any) -> None:
+    calendar = BusinessCalendar.objects.get(name="全天候")
+    SlaPolicy.objects.create(name="05 A 类投诉", ticket_type=TicketType.COMPLAINT, customer_tier=Tier.A,
+                             calendar=calendar, first_response_seconds=3600)
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
+    ticket = services.ticket_create(actor=agent, subject="投诉", ticket_type=TicketType.COMPLAINT,
+                                    customer=customer, at=start)
+    assert ticket.sla_policy.name == "10 投诉"
+    customer.tier = Tier.A
+    customer.save(update_fields=["tier"])
+    assert sla_customer_changed(customer=customer, at=start + timedelta(minutes=30)) == 1
+    ticket.refresh_from_db()
+    assert ticket.sla_policy.name == "05 A 类投诉"
+    first = SlaClock.objects.get(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE)
+    assert (first.elapsed_before_pause, first.due_at) == (1800, start + timedelta(hours=1))

@@ -19,19 +19,32 @@ _ICONS = {
     "home": '<path d="M3 10.5 12 3l9 7.5V21h-6v-6H9v6H3z"/>',
     "inbox": '<path d="M22 12h-6l-2 3h-4l-2-3H2"/><path d="M5.5 5h13L22 12v7H2v-7z"/>',
     "plus": '<path d="M12 5v14M5 12h14"/>',
-    "users": '<circle cx="9" cy="8" r="4"/><path d="M2 21c0-4 3-6 7-6s7 2 7 6"/><path d="M16 4a4 4 0 0 1 0 8M22 21c0-3-2-5-4-5.6"/>',
-    "truck": '<path d="M1 4h14v12H1zM15 9h4l3 3v4h-7z"/><circle cx="5.5" cy="18.5" r="2"/><circle cx="18.5" cy="18.5" r="2"/>',
+    "users": (
+        '<circle cx="9" cy="8" r="4"/>'
+        '<path d="M2 21c0-4 3-6 7-6s7 2 7 6"/>'
+        '<path d="M16 4a4 4 0 0 1 0 8M22 21c0-3-2-5-4-5.6"/>'
+    ),
+    "truck": (
+        '<path d="M1 4h14v12H1zM15 9h4l3 3v4h-7z"/>'
+        '<circle cx="5.5" cy="18.5" r="2"/>'
+        '<circle cx="18.5" cy="18.5" r="2"/>'
+    ),
     "search": '<circle cx="11" cy="11" r="7"/><path d="m21 21-4.3-4.3"/>',
     "clock": '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
     "alert": '<path d="M12 3 2 21h20z"/><path d="M12 10v5M12 18h.01"/>',
-    "paperclip": '<path d="m21 11-8.6 8.6a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.6 8.6a2 2 0 0 1-2.8-2.8L15.5 7"/>',
+    "paperclip": (
+        '<path d="m21 11-8.6 8.6a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.6 8.6a2 2 0 0 1-2.8-2.8L15.5 7"/>'
+    ),
     "x": '<path d="M18 6 6 18M6 6l12 12"/>',
     "bookmark": '<path d="M19 21 12 16l-7 5V3h14z"/>',
     "eye": '<path d="M1 12s4-7 11-7 11 7 11 7-4 7-11 7S1 12 1 12z"/><circle cx="12" cy="12" r="3"/>',
     "arrow-up": '<path d="M12 19V5M5 12l7-7 7 7"/>',
     "send": '<path d="M22 2 11 13M22 2l-7 20-4-9-9-4z"/>',
     "chart": '<path d="M3 3v18h18"/><path d="m7 14 4-4 3 3 6-6"/>',
-    "keyboard": '<rect x="2" y="6" width="20" height="12" rx="2"/><path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>',
+    "keyboard": (
+        '<rect x="2" y="6" width="20" height="12" rx="2"/>'
+        '<path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10"/>'
+    ),
 }
 
 

@@ -13,6 +13,7 @@ def login(client: Client) -> Any:
     def _login(user: Any) -> Client:
         client.force_login(user)
         return client
+
     return _login
 
 
@@ -20,5 +21,11 @@ def login(client: Client) -> Any:
 def ticket(agent: Any, customer: Any) -> Any:
     from kefu.tickets.services import ticket_create
 
-    return ticket_create(actor=agent, subject="空调不制冷", description="客户反映空调开机后不制冷。",
-                         ticket_type="repair", customer=customer, assignee=agent)
+    return ticket_create(
+        actor=agent,
+        subject="空调不制冷",
+        description="客户反映空调开机后不制冷。",
+        ticket_type="repair",
+        customer=customer,
+        assignee=agent,
+    )

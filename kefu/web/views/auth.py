@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -14,13 +16,13 @@ from kefu.core.policy import AUTHENTICATED, PUBLIC, requires
 from kefu.web.forms import LoginForm
 from kefu.web.services import user_set_language
 
-
 LANGUAGE_CHOSEN_KEY = "kefu_language_chosen"
 
 
 def _remember_language(response: HttpResponseBase, language: str) -> None:
-    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
-                        httponly=False)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=False
+    )
 
 
 @requires(PUBLIC)
@@ -53,10 +55,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
     response = django_set_language(request)
     language = request.POST.get("language", "")
     if request.user.is_authenticated:
-        try:
+        with contextlib.suppress(ApplicationError):  # Django's view already ignored an unknown language
             user_set_language(actor=request.user, language=language)
-        except ApplicationError:
-            pass  # Django's view already ignored an unknown language
     elif language in dict(settings.LANGUAGES):
         request.session[LANGUAGE_CHOSEN_KEY] = language  # applied to the user who signs in next
     return response

@@ -37,8 +37,9 @@ def form_errors_text(form: Any) -> str:
     return "；".join(parts)
 
 
-def error_fragment(request: HttpRequest, *, target: str, message: str, status: int = 422,
-                   extra: dict[str, Any] | None = None) -> HttpResponse:
+def error_fragment(
+    request: HttpRequest, *, target: str, message: str, status: int = 422, extra: dict[str, Any] | None = None
+) -> HttpResponse:
     """An HTMX answer that puts `message` into the error slot `target` of the form that was sent."""
     html = render_to_string("web/_form_error.html", {"message": message, **(extra or {})}, request=request)
     response = HttpResponse(html, status=status)

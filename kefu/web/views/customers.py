@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import Action, has_right, requires, visible_tickets
 from kefu.customers import selectors as customer_selectors
 from kefu.customers.choices import ContactKind, Tier
@@ -28,8 +28,11 @@ def _filters(request: HttpRequest) -> customer_selectors.CustomerFilters:
     tier = request.GET.get("tier", "")
     vip = request.GET.get("vip", "")
     return customer_selectors.CustomerFilters(
-        q=request.GET.get("q", "")[:100], tier=tier if tier in Tier.values else "",
-        is_vip=True if vip == "1" else None, tag=request.GET.get("tag", "")[:40])
+        q=request.GET.get("q", "")[:100],
+        tier=tier if tier in Tier.values else "",
+        is_vip=True if vip == "1" else None,
+        tag=request.GET.get("tag", "")[:40],
+    )
 
 
 @requires(Action.CUSTOMER_VIEW)
@@ -39,12 +42,17 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     raw_page = request.GET.get("page", "1")
     page = min(max(int(raw_page), 1), CUSTOMER_MAX_PAGES) if raw_page.isdigit() else 1
     start = (page - 1) * CUSTOMER_PAGE
-    found = list(customer_selectors.customer_list(request.user, filters)[start:start + CUSTOMER_PAGE + 1])
+    found = list(customer_selectors.customer_list(request.user, filters)[start : start + CUSTOMER_PAGE + 1])
     context = {
-        "nav": "customers", "filters": filters,
+        "nav": "customers",
+        "filters": filters,
         "rows": customer_selectors.customer_rows(request.user, found[:CUSTOMER_PAGE]),
-        "page": page, "has_next": len(found) > CUSTOMER_PAGE and page < CUSTOMER_MAX_PAGES,
-        "first": start + 1, "last": start + min(len(found), CUSTOMER_PAGE), "tiers": Tier.choices, "vip": request.GET.get("vip", ""),
+        "page": page,
+        "has_next": len(found) > CUSTOMER_PAGE and page < CUSTOMER_MAX_PAGES,
+        "first": start + 1,
+        "last": start + min(len(found), CUSTOMER_PAGE),
+        "tiers": Tier.choices,
+        "vip": request.GET.get("vip", ""),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "customer-results":
         return render(request, "web/customers/_results.html", context)
@@ -65,8 +73,9 @@ def customer_search(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, customer_id: int, *, reveal: bool = False) -> dict[str, Any]:
     try:
-        card = customer_selectors.customer_detail(request.user, customer_id, reveal=reveal,
-                                                  ip=request.META.get("REMOTE_ADDR"))
+        card = customer_selectors.customer_detail(
+            request.user, customer_id, reveal=reveal, ip=request.META.get("REMOTE_ADDR")
+        )
     except NotFound:
         raise Http404 from None
     return {"nav": "customers", "card": card}
@@ -87,11 +96,19 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         timeline = customer_selectors.customer_timeline(request.user, customer, limit=30)
     if is_htmx(request) and request.headers.get("HX-Target") == "timeline-more":
         return render(request, "web/customers/_timeline.html", {"timeline": timeline, "card": card})
-    open_tickets = list(visible_tickets(request.user, Ticket.objects.filter(customer_id=customer_id))
-                        .filter(status__in=list(OPEN_STATUSES)).select_related("assignee")
-                        .order_by("-created_at")[:10])
-    context.update({"timeline": timeline, "open_tickets": open_tickets,
-                    "can_create": has_right(request.user, Action.TICKET_CREATE)})
+    open_tickets = list(
+        visible_tickets(request.user, Ticket.objects.filter(customer_id=customer_id))
+        .filter(status__in=list(OPEN_STATUSES))
+        .select_related("assignee")
+        .order_by("-created_at")[:10]
+    )
+    context.update(
+        {
+            "timeline": timeline,
+            "open_tickets": open_tickets,
+            "can_create": has_right(request.user, Action.TICKET_CREATE),
+        }
+    )
     return render(request, "web/customers/detail.html", context)
 
 
@@ -111,8 +128,11 @@ def customer_for_new_ticket(request: HttpRequest, data: dict[str, Any]) -> Custo
     from kefu.customers.services import ContactInput, customer_create
 
     if data.get("customer"):
-        customer = customer_selectors.customer_list(
-            request.user, customer_selectors.CustomerFilters()).filter(pk=data["customer"]).first()
+        customer = (
+            customer_selectors.customer_list(request.user, customer_selectors.CustomerFilters())
+            .filter(pk=data["customer"])
+            .first()
+        )
         if customer is None:
             raise ValidationFailed(_("客户不存在"), details={"field": "customer"})
         return customer
@@ -121,5 +141,6 @@ def customer_for_new_ticket(request: HttpRequest, data: dict[str, Any]) -> Custo
         return None
     phone = (data.get("new_customer_phone") or "").strip()
     contacts = [ContactInput(kind=ContactKind.PHONE, value=phone, is_primary=True)] if phone else []
-    return customer_create(actor=request.user, name=name, tier=data.get("new_customer_tier") or Tier.C,
-                           contacts=contacts)
+    return customer_create(
+        actor=request.user, name=name, tier=data.get("new_customer_tier") or Tier.C, contacts=contacts
+    )

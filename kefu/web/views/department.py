@@ -29,14 +29,16 @@ QUEUE_TABS = [
 
 
 def _queue(request: HttpRequest, department_id: int | None, tab: str):  # type: ignore[no-untyped-def]
-    qs = Dispatch.objects.select_related("ticket", "department", "dispatched_by", "acknowledged_by",
-                                         "completed_by")
+    qs = Dispatch.objects.select_related(
+        "ticket", "department", "dispatched_by", "acknowledged_by", "completed_by"
+    )
     qs = qs.filter(ticket__in=visible_tickets(request.user, Ticket.objects.all()).values("pk"))
     if department_id:
         qs = qs.filter(department_id=department_id)
     if tab == "open":
         qs = qs.filter(status__in=[DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED]).order_by(
-            "status", "due_at", "dispatched_at")
+            "status", "due_at", "dispatched_at"
+        )
     else:
         qs = qs.filter(status=tab).order_by("-dispatched_at")
     return qs
@@ -61,15 +63,27 @@ def department_queue(request: HttpRequest) -> HttpResponse:
     rows = list(_queue(request, department_id, tab)[:200])
     for row in rows:
         row.can_handle = True  # type: ignore[attr-defined]
-    return render(request, "web/department/queue.html", {
-        "nav": "department", "rows": rows, "tab": tab, "tabs": QUEUE_TABS, "departments": departments,
-        "department_id": department_id, "result_form": forms.DispatchResultForm(),
-    })
+    return render(
+        request,
+        "web/department/queue.html",
+        {
+            "nav": "department",
+            "rows": rows,
+            "tab": tab,
+            "tabs": QUEUE_TABS,
+            "departments": departments,
+            "department_id": department_id,
+            "result_form": forms.DispatchResultForm(),
+        },
+    )
 
 
 def _dispatch_or_404(request: HttpRequest, dispatch_id: int) -> Dispatch:
     dispatch = Dispatch.objects.select_related("ticket", "department").filter(pk=dispatch_id).first()
-    if dispatch is None or not visible_tickets(request.user, Ticket.objects.filter(pk=dispatch.ticket_id)).exists():
+    if (
+        dispatch is None
+        or not visible_tickets(request.user, Ticket.objects.filter(pk=dispatch.ticket_id)).exists()
+    ):
         raise Http404
     return dispatch
 
@@ -79,10 +93,14 @@ def _done(request: HttpRequest, dispatch: Dispatch, flash: str) -> HttpResponse:
         return _after_action(request, dispatch.ticket_id, flash)
     if is_htmx(request):
         dispatch = Dispatch.objects.select_related(
-            "ticket", "department", "dispatched_by", "acknowledged_by", "completed_by").get(pk=dispatch.pk)
+            "ticket", "department", "dispatched_by", "acknowledged_by", "completed_by"
+        ).get(pk=dispatch.pk)
         dispatch.can_handle = True  # type: ignore[attr-defined]
-        response = render(request, "web/department/_row.html",
-                          {"row": dispatch, "flash": flash, "result_form": forms.DispatchResultForm()})
+        response = render(
+            request,
+            "web/department/_row.html",
+            {"row": dispatch, "flash": flash, "result_form": forms.DispatchResultForm()},
+        )
         response["HX-Trigger"] = "kefu:changed"
         return response
     messages.success(request, flash)

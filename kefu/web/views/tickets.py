@@ -22,8 +22,8 @@ from kefu.tickets import services
 from kefu.tickets.choices import EventKind
 from kefu.tickets.models import Attachment, Ticket, TicketEvent
 from kefu.web import forms
-from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
 from kefu.web import services as web_services
+from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
 from kefu.web.ticket_detail import DETAIL_RELATED, ticket_detail_context
 from kefu.web.views.common import (
     application_error_status,
@@ -33,8 +33,8 @@ from kefu.web.views.common import (
     visible_ticket_or_404,
 )
 
-
 # --- list ---------------------------------------------------------------------------------------------------
+
 
 def _list_filters(request: HttpRequest) -> dict[str, str]:
     filters = forms.TicketFilterForm(request.GET).cleaned_or_empty()
@@ -49,8 +49,9 @@ def _list_filters(request: HttpRequest) -> dict[str, str]:
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
     filters = _list_filters(request)
-    qs = filter_tickets(scoped_tickets(user=request.user, scope=filters["scope"]), filters=filters,
-                        user=request.user)
+    qs = filter_tickets(
+        scoped_tickets(user=request.user, scope=filters["scope"]), filters=filters, user=request.user
+    )
     page = ticket_page(qs, after=request.GET.get("after", "")[:64], before=request.GET.get("before", "")[:64])
     query = {k: v for k, v in filters.items() if v}
     context = {
@@ -60,8 +61,11 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": urlencode(query),
         "active_filters": sum(1 for k in forms.TicketFilterForm.FILTER_FIELDS if filters.get(k)),
-        "scopes": [(value, label) for value, label in forms.SCOPES
-                   if value != "all" or has_right(request.user, Action.TICKET_VIEW_ALL)],
+        "scopes": [
+            (value, label)
+            for value, label in forms.SCOPES
+            if value != "all" or has_right(request.user, Action.TICKET_VIEW_ALL)
+        ],
         "assignee_options": _assignee_options(request),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "ticket-results":
@@ -78,6 +82,7 @@ def _assignee_options(request: HttpRequest) -> list[User]:
 
 # --- saved views -------------------------------------------------------------------------------------------
 
+
 @requires(Action.TICKET_VIEW)
 @require_POST
 def saved_view_save(request: HttpRequest) -> HttpResponse:
@@ -85,8 +90,9 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return error_fragment(request, target="#err-saved-view", message=form_errors_text(form))
     try:
-        web_services.saved_view_create(actor=request.user, name=form.cleaned_data["name"],
-                          query=form.cleaned_data["query"] or "")
+        web_services.saved_view_create(
+            actor=request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"] or ""
+        )
     except ApplicationError as error:
         return error_fragment(request, target="#err-saved-view", message=error.message)
     return _saved_views_response(request)
@@ -110,6 +116,7 @@ def _saved_views_response(request: HttpRequest) -> HttpResponse:
 
 # --- detail -------------------------------------------------------------------------------------------------
 
+
 def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     if ticket.customer_id is None or not has_right(request.user, Action.CUSTOMER_VIEW):
         return {"customer_card": None, "timeline": None}
@@ -119,8 +126,12 @@ def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
-    return {"nav": "tickets", **ticket_detail_context(request.user, ticket), **_customer_context(request, ticket),
-            "loaded_at": timezone.now().isoformat()}
+    return {
+        "nav": "tickets",
+        **ticket_detail_context(request.user, ticket),
+        **_customer_context(request, ticket),
+        "loaded_at": timezone.now().isoformat(),
+    }
 
 
 @requires(Action.TICKET_VIEW)
@@ -143,8 +154,14 @@ def _after_action(request: HttpRequest, ticket_id: int, flash: str) -> HttpRespo
     return redirect("web:ticket_detail", ticket_id=ticket_id)
 
 
-def _refused(request: HttpRequest, ticket_id: int, slot: str, message: str, status: int = 422,
-             extra: dict[str, Any] | None = None) -> HttpResponse:
+def _refused(
+    request: HttpRequest,
+    ticket_id: int,
+    slot: str,
+    message: str,
+    status: int = 422,
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
     """A refused action: the reason next to the form (HTMX) or on the re-rendered page."""
     if is_htmx(request):
         return error_fragment(request, target=f"#err-{slot}", message=message, status=status, extra=extra)
@@ -168,29 +185,48 @@ def _run(request: HttpRequest, ticket_id: int, slot: str, form: Any, action: Any
 @require_POST
 def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
-    return _run(request, ticket_id, "reply", forms.MessageForm(request.POST),
-                lambda data: services.ticket_reply(actor=request.user, ticket=ticket, body=data["body"]),
-                _("已回复客户"))
+    return _run(
+        request,
+        ticket_id,
+        "reply",
+        forms.MessageForm(request.POST),
+        lambda data: services.ticket_reply(actor=request.user, ticket=ticket, body=data["body"]),
+        _("已回复客户"),
+    )
 
 
 @requires(Action.TICKET_NOTE)
 @require_POST
 def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
-    return _run(request, ticket_id, "note", forms.MessageForm(request.POST),
-                lambda data: services.ticket_add_note(actor=request.user, ticket=ticket, body=data["body"]),
-                _("已添加内部备注"))
+    return _run(
+        request,
+        ticket_id,
+        "note",
+        forms.MessageForm(request.POST),
+        lambda data: services.ticket_add_note(actor=request.user, ticket=ticket, body=data["body"]),
+        _("已添加内部备注"),
+    )
 
 
 @requires(Action.TICKET_TRANSITION)
 @require_POST
 def ticket_transition(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
-    return _run(request, ticket_id, "transition", forms.TransitionForm(request.POST),
-                lambda data: services.ticket_transition(
-                    actor=request.user, ticket=ticket, to_status=data["to_status"],
-                    expected_version=data.get("version"), reason=data.get("reason") or ""),
-                _("状态已更新"))
+    return _run(
+        request,
+        ticket_id,
+        "transition",
+        forms.TransitionForm(request.POST),
+        lambda data: services.ticket_transition(
+            actor=request.user,
+            ticket=ticket,
+            to_status=data["to_status"],
+            expected_version=data.get("version"),
+            reason=data.get("reason") or "",
+        ),
+        _("状态已更新"),
+    )
 
 
 @requires(Action.TICKET_ASSIGN)
@@ -204,8 +240,13 @@ def ticket_assign(request: HttpRequest, ticket_id: int) -> HttpResponse:
             assignee = User.objects.filter(pk=data["assignee"], is_active=True).first()
             if assignee is None:
                 raise Conflict(_("找不到该处理人"), details={"field": "assignee"})
-        services.ticket_assign(actor=request.user, ticket=ticket, assignee=assignee,
-                               expected_version=data.get("version"), reason=data.get("reason") or "")
+        services.ticket_assign(
+            actor=request.user,
+            ticket=ticket,
+            assignee=assignee,
+            expected_version=data.get("version"),
+            reason=data.get("reason") or "",
+        )
 
     return _run(request, ticket_id, "assign", forms.AssignForm(request.POST), assign, _("处理人已更新"))
 
@@ -219,8 +260,13 @@ def ticket_dispatch(request: HttpRequest, ticket_id: int) -> HttpResponse:
         due = data.get("due_at")
         if due is not None and timezone.is_naive(due):
             due = timezone.make_aware(due)
-        services.ticket_dispatch(actor=request.user, ticket=ticket, department=data["department"],
-                                 instructions=data.get("instructions") or "", due_at=due)
+        services.ticket_dispatch(
+            actor=request.user,
+            ticket=ticket,
+            department=data["department"],
+            instructions=data.get("instructions") or "",
+            due_at=due,
+        )
 
     return _run(request, ticket_id, "dispatch", forms.DispatchForm(request.POST), dispatch, _("已派单"))
 
@@ -229,9 +275,14 @@ def ticket_dispatch(request: HttpRequest, ticket_id: int) -> HttpResponse:
 @require_POST
 def ticket_escalate(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
-    return _run(request, ticket_id, "escalate", forms.EscalateForm(request.POST),
-                lambda data: services.ticket_escalate(actor=request.user, ticket=ticket, reason=data["reason"]),
-                _("工单已升级"))
+    return _run(
+        request,
+        ticket_id,
+        "escalate",
+        forms.EscalateForm(request.POST),
+        lambda data: services.ticket_escalate(actor=request.user, ticket=ticket, reason=data["reason"]),
+        _("工单已升级"),
+    )
 
 
 @requires(Action.TICKET_EDIT)
@@ -242,16 +293,28 @@ def ticket_edit(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, ticket_id, "edit", form_errors_text(form))
     data = form.cleaned_data
-    changes = services.TicketChanges(subject=data["subject"], description=data["description"],
-                                     ticket_type=data["ticket_type"], priority=data["priority"],
-                                     channel=data["channel"])
+    changes = services.TicketChanges(
+        subject=data["subject"],
+        description=data["description"],
+        ticket_type=data["ticket_type"],
+        priority=data["priority"],
+        channel=data["channel"],
+    )
     try:
-        services.ticket_update(actor=request.user, ticket=ticket, expected_version=data["version"], changes=changes)
+        services.ticket_update(
+            actor=request.user, ticket=ticket, expected_version=data["version"], changes=changes
+        )
     except Conflict as error:
         if error.code != "stale_version":
             return _refused(request, ticket_id, "edit", error.message, 409)
-        return _refused(request, ticket_id, "edit", error.message, 409,
-                        extra={"conflict": _conflict_details(ticket_id, data, request.POST.get("loaded_at", ""))})
+        return _refused(
+            request,
+            ticket_id,
+            "edit",
+            error.message,
+            409,
+            extra={"conflict": _conflict_details(ticket_id, data, request.POST.get("loaded_at", ""))},
+        )
     except ApplicationError as error:
         return _refused(request, ticket_id, "edit", error.message, application_error_status(error))
     return _after_action(request, ticket_id, _("工单已保存"))
@@ -265,8 +328,12 @@ def _conflict_details(ticket_id: int, submitted: dict[str, Any], loaded_at: str)
 
     current = Ticket.objects.get(pk=ticket_id)
     since = parse_datetime(loaded_at) if loaded_at else None
-    events = TicketEvent.objects.filter(ticket_id=ticket_id).select_related("actor").exclude(
-        kind__in=[EventKind.REPLIED, EventKind.NOTED]).order_by("-created_at", "-id")
+    events = (
+        TicketEvent.objects.filter(ticket_id=ticket_id)
+        .select_related("actor")
+        .exclude(kind__in=[EventKind.REPLIED, EventKind.NOTED])
+        .order_by("-created_at", "-id")
+    )
     if since is not None:
         events = events.filter(created_at__gt=since)
     differs = []
@@ -274,21 +341,36 @@ def _conflict_details(ticket_id: int, submitted: dict[str, Any], loaded_at: str)
         mine, theirs = submitted.get(name) or "", getattr(current, name) or ""
         if str(mine) != str(theirs):
             display = getattr(current, f"get_{name}_display", None)
-            differs.append({"label": Ticket._meta.get_field(name).verbose_name,
-                            "current": display() if display else theirs, "mine": mine})
-    return {"events": [(e, event_sentence(e)) for e in events[:10]], "differs": differs,
-            "version": current.version, "ticket_id": ticket_id}
+            differs.append(
+                {
+                    "label": Ticket._meta.get_field(name).verbose_name,
+                    "current": display() if display else theirs,
+                    "mine": mine,
+                }
+            )
+    return {
+        "events": [(e, event_sentence(e)) for e in events[:10]],
+        "differs": differs,
+        "version": current.version,
+        "ticket_id": ticket_id,
+    }
 
 
 # --- attachments --------------------------------------------------------------------------------------------
+
 
 @requires(Action.TICKET_NOTE)
 @require_POST
 def attachment_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
-    return _run(request, ticket_id, "attachment", forms.AttachmentForm(request.POST, request.FILES),
-                lambda data: services.attachment_add(actor=request.user, ticket=ticket, upload=data["file"]),
-                _("附件已上传"))
+    return _run(
+        request,
+        ticket_id,
+        "attachment",
+        forms.AttachmentForm(request.POST, request.FILES),
+        lambda data: services.attachment_add(actor=request.user, ticket=ticket, upload=data["file"]),
+        _("附件已上传"),
+    )
 
 
 @requires(Action.TICKET_VIEW)
@@ -296,21 +378,26 @@ def attachment_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
 def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     # Only those who can see the order may download; an invisible one is "not found".
-    if attachment is None or not visible_tickets(request.user, Ticket.objects.filter(pk=attachment.ticket_id)).exists():
+    if (
+        attachment is None
+        or not visible_tickets(request.user, Ticket.objects.filter(pk=attachment.ticket_id)).exists()
+    ):
         raise Http404
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
     inline = attachment.content_type.startswith("image/") or attachment.content_type == "application/pdf"
-    response = FileResponse(handle, as_attachment=not inline, filename=attachment.filename,
-                            content_type=attachment.content_type)
+    response = FileResponse(
+        handle, as_attachment=not inline, filename=attachment.filename, content_type=attachment.content_type
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     return response
 
 
 # --- create -------------------------------------------------------------------------------------------------
+
 
 @requires(Action.TICKET_CREATE)
 def ticket_create(request: HttpRequest) -> HttpResponse:
@@ -325,9 +412,14 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():  # a new customer typed inline is kept only with its order
                 customer = customer_for_new_ticket(request, data)
                 ticket = services.ticket_create(
-                    actor=request.user, subject=data["subject"], description=data["description"],
-                    ticket_type=data["ticket_type"], priority=data["priority"], channel=data["channel"],
-                    customer=customer)
+                    actor=request.user,
+                    subject=data["subject"],
+                    description=data["description"],
+                    ticket_type=data["ticket_type"],
+                    priority=data["priority"],
+                    channel=data["channel"],
+                    customer=customer,
+                )
         except ApplicationError as exc:
             error = exc.message
         else:
@@ -341,5 +433,9 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 
         chosen = Customer.objects.filter(pk=int(customer_id), merged_into__isnull=True).first()
     status = 422 if error else 200
-    return render(request, "web/tickets/create.html",
-                  {"nav": "ticket_create", "form": form, "error": error, "chosen_customer": chosen}, status=status)
+    return render(
+        request,
+        "web/tickets/create.html",
+        {"nav": "ticket_create", "form": form, "error": error, "chosen_customer": chosen},
+        status=status,
+    )

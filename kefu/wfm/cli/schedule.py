@@ -53,33 +53,69 @@ LABELS = {
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "schedule", help="optimal shifts and breaks for named agents (HiGHS MILP)",
+        "schedule",
+        help="optimal shifts and breaks for named agents (HiGHS MILP)",
         description="Lay shift templates over the required-staff curve and give them to named agents: least "
-                    "under-coverage first, then least cost. Writes the schedule CSV (--out) and "
-                    "<out stem>.coverage.csv next to it.")
-    parser.add_argument("--requirements", required=True, type=Path,
-                        help="CSV: interval_start, required or scheduled [, queue, calls, aht_seconds, "
-                             "within_seconds]")
-    parser.add_argument("--shifts", required=True, type=Path,
-                        help="CSV: name, start, length_hours, days, break_minutes, break_window, meal_minutes, "
-                             "meal_window, cost_per_hour")
-    parser.add_argument("--agents", required=True, type=Path,
-                        help="CSV: agent_id, name, contract_hours_min, contract_hours_max, days_off_per_week or "
-                             "max_days, available_days, earliest_start, latest_end, skills, min_rest_hours")
+        "under-coverage first, then least cost. Writes the schedule CSV (--out) and "
+        "<out stem>.coverage.csv next to it.",
+    )
+    parser.add_argument(
+        "--requirements",
+        required=True,
+        type=Path,
+        help="CSV: interval_start, required or scheduled [, queue, calls, aht_seconds, within_seconds]",
+    )
+    parser.add_argument(
+        "--shifts",
+        required=True,
+        type=Path,
+        help="CSV: name, start, length_hours, days, break_minutes, break_window, meal_minutes, "
+        "meal_window, cost_per_hour",
+    )
+    parser.add_argument(
+        "--agents",
+        required=True,
+        type=Path,
+        help="CSV: agent_id, name, contract_hours_min, contract_hours_max, days_off_per_week or "
+        "max_days, available_days, earliest_start, latest_end, skills, min_rest_hours",
+    )
     parser.add_argument("--out", required=True, type=Path, help="schedule CSV to write")
-    parser.add_argument("--staff-column", choices=("required", "scheduled"), default=None,
-                        help="requirement column to cover (default: scheduled when present, else required)")
-    parser.add_argument("--time-limit", type=number("--time-limit", minimum=0, strict_minimum=True), default=60.0,
-                        help="seconds for the whole solve (default 60)")
-    parser.add_argument("--mip-gap", type=number("--mip-gap", minimum=0, maximum=0.5), default=1e-3,
-                        help="relative gap (fraction) at which the solver may stop (default 0.001)")
-    parser.add_argument("--within", type=number("--within", minimum=0), default=20.0,
-                        help="service-level answer time in seconds when the file has no within_seconds (20)")
-    parser.add_argument("--shrinkage", type=number("--shrinkage", minimum=0, maximum=0.99), default=0.0,
-                        help="fraction of scheduled agents off the phone for reasons the schedule does not model, "
-                             "used only for the expected service level (default 0)")
-    parser.add_argument("--late-after", default="20:00",
-                        help="a shift ending after this time of day counts as late for fairness (default 20:00)")
+    parser.add_argument(
+        "--staff-column",
+        choices=("required", "scheduled"),
+        default=None,
+        help="requirement column to cover (default: scheduled when present, else required)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=number("--time-limit", minimum=0, strict_minimum=True),
+        default=60.0,
+        help="seconds for the whole solve (default 60)",
+    )
+    parser.add_argument(
+        "--mip-gap",
+        type=number("--mip-gap", minimum=0, maximum=0.5),
+        default=1e-3,
+        help="relative gap (fraction) at which the solver may stop (default 0.001)",
+    )
+    parser.add_argument(
+        "--within",
+        type=number("--within", minimum=0),
+        default=20.0,
+        help="service-level answer time in seconds when the file has no within_seconds (20)",
+    )
+    parser.add_argument(
+        "--shrinkage",
+        type=number("--shrinkage", minimum=0, maximum=0.99),
+        default=0.0,
+        help="fraction of scheduled agents off the phone for reasons the schedule does not model, "
+        "used only for the expected service level (default 0)",
+    )
+    parser.add_argument(
+        "--late-after",
+        default="20:00",
+        help="a shift ending after this time of day counts as late for fairness (default 20:00)",
+    )
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -92,13 +128,20 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".csv":
         raise PlanningInputError("must name a .csv file", field="--out")
-    schedule = solve_schedule(requirements, shifts, agents, time_limit=float(args.time_limit),
-                              mip_gap=float(args.mip_gap), late_after=late_after)
-    service_level = expected_service_level(schedule, within_seconds=float(args.within),
-                                           shrinkage=float(args.shrinkage))
+    schedule = solve_schedule(
+        requirements,
+        shifts,
+        agents,
+        time_limit=float(args.time_limit),
+        mip_gap=float(args.mip_gap),
+        late_after=late_after,
+    )
+    service_level = expected_service_level(
+        schedule, within_seconds=float(args.within), shrinkage=float(args.shrinkage)
+    )
     coverage_path = out.with_name(f"{out.stem}.coverage.csv")
     rows = schedule_rows(schedule)
-    columns = [c for c in SCHEDULE_COLUMNS if c != "queue" or requirements.queues != ("",)]
+    columns = [c for c in SCHEDULE_COLUMNS if c != "queue" or len(requirements.queues) > 1]
     write_csv(out, rows, columns)
     cover = coverage_rows(schedule, service_level)
     write_csv(coverage_path, cover, list(cover[0].keys()) if cover else ["interval_start"])

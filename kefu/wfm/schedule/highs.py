@@ -1,5 +1,5 @@
-"""A thin, typed wrapper over HiGHS (`highspy`): build a sparse (mixed-integer) linear programme column by column
-and solve it with a time limit, returning values, objective, dual bound and status."""
+"""A thin, typed wrapper over HiGHS (`highspy`): build a sparse (mixed-integer) linear programme column by
+column and solve it with a time limit, returning values, objective, dual bound and status."""
 
 from __future__ import annotations
 
@@ -19,17 +19,17 @@ _banner_shown = False
 
 
 def _new_highs() -> Any:
-    """A silent HiGHS instance; its one-time banner goes to stdout, so the first one is built with stdout closed."""
+    """A silent HiGHS instance (its one-time banner goes to stdout: the first is built with it closed)."""
     global _banner_shown
     if _banner_shown:
-        solver = highspy.Highs()
+        solver = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships no annotation here
     else:
         sys.stdout.flush()
         saved = os.dup(1)
         try:
             with open(os.devnull, "w") as devnull:
                 os.dup2(devnull.fileno(), 1)
-                solver = highspy.Highs()
+                solver = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy ships no annotation here
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -70,8 +70,15 @@ class Model:
         self._rhi: list[NDArray[np.float64]] = []
         self.nrow = 0
 
-    def cols(self, n: int, *, lb: ArrayLike = 0.0, ub: ArrayLike = INF, cost: ArrayLike = 0.0,
-             integer: bool = False) -> NDArray[np.int64]:
+    def cols(
+        self,
+        n: int,
+        *,
+        lb: ArrayLike = 0.0,
+        ub: ArrayLike = INF,
+        cost: ArrayLike = 0.0,
+        integer: bool = False,
+    ) -> NDArray[np.int64]:
         """Add `n` columns; returns their indices."""
         idx = np.arange(self.ncol, self.ncol + n, dtype=np.int64)
         self._lb.append(np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy())
@@ -93,7 +100,9 @@ class Model:
         self.nrow += 1
         return self.nrow - 1
 
-    def rows(self, local_rows: ArrayLike, cols: ArrayLike, vals: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> None:
+    def rows(
+        self, local_rows: ArrayLike, cols: ArrayLike, vals: ArrayLike, lo: ArrayLike, hi: ArrayLike
+    ) -> None:
         """Add a block of rows at once: entry k sits in new row `local_rows[k]` (0-based within the block)."""
         lo_a = np.atleast_1d(np.asarray(lo, dtype=float))
         hi_a = np.broadcast_to(np.asarray(hi, dtype=float), lo_a.shape)
@@ -109,8 +118,14 @@ class Model:
     def cost(self) -> NDArray[np.float64]:
         return np.concatenate(self._cost) if self._cost else np.zeros(0)
 
-    def solve(self, *, time_limit: float, mip_gap: float, relax: bool = False,
-              start: NDArray[np.float64] | None = None) -> Solution:
+    def solve(
+        self,
+        *,
+        time_limit: float,
+        mip_gap: float,
+        relax: bool = False,
+        start: NDArray[np.float64] | None = None,
+    ) -> Solution:
         """Minimise with HiGHS within `time_limit` seconds and relative gap `mip_gap` (a fraction)."""
         began = time.perf_counter()
         empty_f = np.zeros(0)
@@ -135,8 +150,61 @@ class Model:
         integer = np.concatenate(self._int) if self._int else np.zeros(0, dtype=bool)
         is_mip = bool(integer.any()) and not relax
         if is_mip:
-            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                               for i in integer]
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer
+            ]
+        lower_b = np.asarray(lp.col_lower_)
+        upper_b = np.asarray(lp.col_upper_)
+        row_lo, row_hi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+        result = self._run(
+            lp,
+            matrix,
+            is_mip,
+            integer,
+            lower_b,
+            upper_b,
+            row_lo,
+            row_hi,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            start=start,
+            began=began,
+        )
+        if result.values is None and start is not None and not result.time_limit_hit:
+            # a start HiGHS mishandled (see _run): solve again without it in the time that is left
+            left = time_limit - (time.perf_counter() - began)
+            result = self._run(
+                lp,
+                matrix,
+                is_mip,
+                integer,
+                lower_b,
+                upper_b,
+                row_lo,
+                row_hi,
+                time_limit=max(left, 0.05),
+                mip_gap=mip_gap,
+                start=None,
+                began=began,
+            )
+        return result
+
+    def _run(
+        self,
+        lp: Any,
+        matrix: sp.csc_matrix,
+        is_mip: bool,
+        integer: NDArray[np.bool_],
+        lower_b: NDArray[np.float64],
+        upper_b: NDArray[np.float64],
+        row_lo: NDArray[np.float64],
+        row_hi: NDArray[np.float64],
+        *,
+        time_limit: float,
+        mip_gap: float,
+        start: NDArray[np.float64] | None,
+        began: float,
+    ) -> Solution:
         solver = _new_highs()
         solver.setOptionValue("time_limit", max(float(time_limit), 0.05))
         solver.setOptionValue("mip_rel_gap", float(mip_gap))
@@ -153,7 +221,15 @@ class Model:
         has_point = info.primal_solution_status == 2
         values = np.asarray(solver.getSolution().col_value, dtype=float) if has_point else None
         objective = float(info.objective_function_value) if has_point else INF
-        if is_mip:
+        if values is not None and not self._valid(
+            values, objective, matrix, is_mip, integer, lower_b, upper_b, row_lo, row_hi
+        ):
+            # HiGHS 1.16 can return a point that is not the one it reports (seen with a MIP start and
+            # presolve): never use a point we cannot verify
+            values, objective, text = None, INF, "unverified solution"
+        if values is None and text == "unverified solution":
+            bound, gap = -INF, INF
+        elif is_mip:
             bound = float(info.mip_dual_bound)
             gap = float(info.mip_gap) if has_point else INF
         else:
@@ -162,7 +238,43 @@ class Model:
             gap = 0.0 if optimal else INF
         if not np.isfinite(bound):
             bound = -INF
-        return Solution(status=text, values=values, objective=objective, bound=bound, gap=gap,
-                        seconds=time.perf_counter() - began,
-                        time_limit_hit=status == highspy.HighsModelStatus.kTimeLimit,
-                        columns=self.ncol, rows=self.nrow)
+        return Solution(
+            status=text,
+            values=values,
+            objective=objective,
+            bound=bound,
+            gap=gap,
+            seconds=time.perf_counter() - began,
+            time_limit_hit=status == highspy.HighsModelStatus.kTimeLimit,
+            columns=self.ncol,
+            rows=self.nrow,
+        )
+
+    def _valid(
+        self,
+        x: NDArray[np.float64],
+        objective: float,
+        matrix: sp.csc_matrix,
+        is_mip: bool,
+        integer: NDArray[np.bool_],
+        lower_b: NDArray[np.float64],
+        upper_b: NDArray[np.float64],
+        row_lo: NDArray[np.float64],
+        row_hi: NDArray[np.float64],
+    ) -> bool:
+        """Check a returned point: bounds, rows, integrality and the reported objective, to 1e-6 relative."""
+        if x.shape != (self.ncol,) or not np.all(np.isfinite(x)):
+            return False
+        tol = 1e-6
+        activity = matrix @ x
+        scale = 1.0 + np.abs(activity)
+        if np.any(x < lower_b - tol * (1 + np.abs(lower_b))) or np.any(
+            x > upper_b + tol * (1 + np.abs(upper_b))
+        ):
+            return False
+        if np.any(activity < row_lo - tol * scale) or np.any(activity > row_hi + tol * scale):
+            return False
+        if is_mip and np.any(np.abs(x[integer] - np.rint(x[integer])) > 1e-5):
+            return False
+        value = float(self.cost @ x)
+        return abs(value - objective) <= 1e-6 * (1.0 + abs(value))

@@ -1,14 +1,16 @@
-"""The shift scheduler: HiGHS mixed-integer programmes that lay shifts over the required-staff curve and give them
-to named agents, minimising under-coverage first and cost second (formulation: docs/planning/scheduling.md).
+"""The shift scheduler: HiGHS mixed-integer programmes that lay shifts over the required-staff curve and give
+them to named agents, minimising under-coverage first and cost second (formulation:
+docs/planning/scheduling.md).
 
 Stages, each a HiGHS MILP:
-1. *Aggregate*: agents with identical contracts and availability form a class; integer counts per class and shift
-   instance (day × template × start × queue), break/meal placement counts, coverage with under-staffing slack, and
-   every per-agent rule summed over the class. It is a relaxation of the full problem, so its LP and MIP dual
-   bounds are valid lower bounds on the best schedule.
+1. *Aggregate*: agents with identical contracts and availability form a class; integer counts per class and
+   shift instance (day × template × start × queue), break/meal placement counts, coverage with under-staffing
+   slack, and every per-agent rule summed over the class. It is a relaxation of the full problem, so its LP
+   and MIP dual bounds are valid lower bounds on the best schedule.
 2. *Disaggregate*: give each class's counts to its agents (one shift a day, days off, hours, rest).
-3. *Repair/polish*: the full agent-level model with coverage and breaks over a set of free agents (all agents when
-   the model is small — then this stage alone is exact and its bound is valid too), warm-started from stage 2.
+3. *Repair/polish*: the full agent-level model with coverage and breaks over a set of free agents (all agents
+   when the model is small — then this stage alone is exact and its bound is valid too), warm-started from
+   stage 2.
 4. *Fairness*: with every shift instance's head-count fixed (so coverage and cost cannot change), swap shifts
    between interchangeable agents to even out weekend and late shifts.
 """
@@ -29,6 +31,19 @@ from kefu.wfm.schedule.highs import INF, Model, Solution
 from kefu.wfm.schedule.model import WEEKDAYS, Agent, Requirements, ShiftTemplate
 
 MINUTES_PER_DAY = 24 * 60
+# weight multipliers of the 1st, the 2nd and the 3rd and further agent short in one interval: a convex
+# penalty, so that two intervals one agent short each are preferred to one interval two agents short
+UNDER_STEPS = (1.0, 1.1, 1.2)
+
+
+def under_penalty(under: NDArray[np.float64], weight: float) -> float:
+    """Objective value of under-coverage `under` (agents short per queue and interval): `weight` per
+    agent-interval for the first agent short in an interval, 1.1 × for the second, 1.2 × for each further one.
+    """
+    u = np.asarray(under, dtype=float)
+    steps = np.minimum(u, 1.0) * UNDER_STEPS[0] + np.clip(u - 1.0, 0.0, 1.0) * UNDER_STEPS[1]
+    steps += np.maximum(u - 2.0, 0.0) * UNDER_STEPS[2]
+    return weight * float(steps.sum())
 
 
 @dataclass(frozen=True)
@@ -50,8 +65,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Agent `agent` works instance `instance`; `break_offsets[k]` is when the template's k-th break or meal starts,
-    in minutes after the shift start."""
+    """Agent `agent` works instance `instance`; `break_offsets[k]` is when the template's k-th break or meal
+    starts, in minutes after the shift start."""
 
     agent: int
     instance: int
@@ -76,10 +91,12 @@ class StageReport:
 class Schedule:
     """A solved schedule and its quality.
 
-    `coverage[q, t]` is agents on the phone (shift on, not on a break or meal; fractions where a break covers part
-    of an interval). The objective is `under_weight` × under-coverage (agent-intervals) + cost. `lower_bound` is a
-    valid lower bound on the best possible objective; `mip_gap` = (objective − lower_bound) / objective, a fraction.
-    `lp_bound` is the LP relaxation of the aggregate model (also a valid lower bound, never above `lower_bound`).
+    `coverage[q, t]` is agents on the phone (shift on, not on a break or meal; fractions where a break covers
+    part of an interval). The objective is `under_penalty(under, under_weight)` (`under_weight` per
+    agent-interval short, 1.1 × for a second agent short in the same interval, 1.2 × beyond) + cost.
+    `lower_bound` is a valid lower bound on the best possible objective; `mip_gap` = (objective − lower_bound)
+    / objective, a fraction. `lp_bound` is the LP relaxation of the aggregate model (also a valid lower bound,
+    never above `lower_bound`).
     """
 
     requirements: Requirements
@@ -125,7 +142,7 @@ class Schedule:
 
 
 def _spans(begin: int, end: int, step: int, intervals: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Intervals overlapped by minutes [begin, end) and the overlapped fraction of each, clipped to the horizon."""
+    """Intervals overlapped by minutes [begin, end) and the fraction of each, clipped to the horizon."""
     begin, end = max(begin, 0), min(end, intervals * step)
     if end <= begin:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -137,7 +154,7 @@ def _spans(begin: int, end: int, step: int, intervals: int) -> tuple[NDArray[np.
 @dataclass
 class _BreakOptions:
     offsets: list[int]
-    qt: list[NDArray[np.int64]]          # coverage cells each offset takes away
+    qt: list[NDArray[np.int64]]  # coverage cells each offset takes away
     frac: list[NDArray[np.float64]]
 
 
@@ -147,12 +164,12 @@ class _Problem:
     templates: Sequence[ShiftTemplate]
     agents: Sequence[Agent]
     instances: list[Instance]
-    compat: NDArray[np.bool_]            # agents × instances
-    duty_qt: list[NDArray[np.int64]]     # per instance: coverage cells (q*T + t) it covers
+    compat: NDArray[np.bool_]  # agents × instances
+    duty_qt: list[NDArray[np.int64]]  # per instance: coverage cells (q*T + t) it covers
     duty_frac: list[NDArray[np.float64]]
-    breaks: list[list[_BreakOptions]]    # per instance, per template break
-    required: NDArray[np.float64]        # flattened Q*T
-    weight: float                        # objective weight of one agent-interval of under-coverage
+    breaks: list[list[_BreakOptions]]  # per instance, per template break
+    required: NDArray[np.float64]  # flattened Q*T
+    weight: float  # objective weight of one agent-interval of under-coverage
     late_after: int
 
     @property
@@ -163,10 +180,11 @@ class _Problem:
         return np.array([getattr(i, name) for i in self.instances], dtype=np.int64)
 
 
-def _build_problem(req: Requirements, templates: Sequence[ShiftTemplate], agents: Sequence[Agent],
-                   late_after: int) -> _Problem:
+def _build_problem(
+    req: Requirements, templates: Sequence[ShiftTemplate], agents: Sequence[Agent], late_after: int
+) -> _Problem:
     step, intervals = req.interval_minutes, req.intervals
-    multi_queue = req.queues != ("",)
+    multi_queue = len(req.queues) > 1
     first_weekday = req.start.weekday()
     instances: list[Instance] = []
     for day in range(req.days):
@@ -176,14 +194,24 @@ def _build_problem(req: Requirements, templates: Sequence[ShiftTemplate], agents
                 continue
             for start in template.starts:
                 for q in range(len(req.queues)):
-                    instances.append(Instance(
-                        day=day, template=ti, start=start, queue=q, abs_start=day * MINUTES_PER_DAY + start,
-                        length=template.length_minutes, paid_minutes=template.paid_minutes,
-                        cost=template.paid_minutes / 60.0 * template.cost_per_hour, weekend=weekday >= 5,
-                        late=start + template.length_minutes > late_after))
+                    instances.append(
+                        Instance(
+                            day=day,
+                            template=ti,
+                            start=start,
+                            queue=q,
+                            abs_start=day * MINUTES_PER_DAY + start,
+                            length=template.length_minutes,
+                            paid_minutes=template.paid_minutes,
+                            cost=template.paid_minutes / 60.0 * template.cost_per_hour,
+                            weekend=weekday >= 5,
+                            late=start + template.length_minutes > late_after,
+                        )
+                    )
     if not instances:
-        raise InfeasibleError("no shift template can be worked on any day of the requirements' horizon",
-                              field="days")
+        raise InfeasibleError(
+            "no shift template can be worked on any day of the requirements' horizon", field="days"
+        )
     inst_day = np.array([i.day for i in instances])
     inst_start = np.array([i.start for i in instances])
     inst_end = inst_start + np.array([i.length for i in instances])
@@ -197,12 +225,20 @@ def _build_problem(req: Requirements, templates: Sequence[ShiftTemplate], agents
             queue_ok = np.array([q in agent.skills for q in req.queues])
         else:
             queue_ok = np.ones(len(req.queues), dtype=bool)
-        compat[a] = (day_ok[inst_day] & queue_ok[inst_queue] & (inst_start >= agent.earliest_start)
-                     & (inst_end <= agent.latest_end) & (inst_paid <= agent.hours_max * 60 + 1e-9))
+        compat[a] = (
+            day_ok[inst_day]
+            & queue_ok[inst_queue]
+            & (inst_start >= agent.earliest_start)
+            & (inst_end <= agent.latest_end)
+            & (inst_paid <= agent.hours_max * 60 + 1e-9)
+        )
     if not compat.any():
-        raise InfeasibleError("no shift fits any agent: check the agents' available_days, earliest_start, "
-                              "latest_end, contract_hours_max and skills against the shifts' days, starts and "
-                              "lengths", field="available_days")
+        raise InfeasibleError(
+            "no shift fits any agent: check the agents' available_days, earliest_start, "
+            "latest_end, contract_hours_max and skills against the shifts' days, starts and "
+            "lengths",
+            field="available_days",
+        )
     keep = np.flatnonzero(compat.any(axis=0))
     instances = [instances[i] for i in keep]
     compat = compat[:, keep]
@@ -215,16 +251,28 @@ def _build_problem(req: Requirements, templates: Sequence[ShiftTemplate], agents
         for brk in templates[inst.template].breaks:
             opt = _BreakOptions(offsets=[], qt=[], frac=[])
             for offset in range(brk.earliest, brk.latest + 1, step):
-                bt, bf = _spans(inst.abs_start + offset, inst.abs_start + offset + brk.minutes, step, intervals)
+                bt, bf = _spans(
+                    inst.abs_start + offset, inst.abs_start + offset + brk.minutes, step, intervals
+                )
                 opt.offsets.append(offset)
                 opt.qt.append(bt + inst.queue * intervals)
                 opt.frac.append(bf)
             options.append(opt)
         breaks.append(options)
     max_cost = max(i.cost for i in instances)
-    return _Problem(req=req, templates=templates, agents=agents, instances=instances, compat=compat,
-                    duty_qt=duty_qt, duty_frac=duty_frac, breaks=breaks, required=req.required.ravel().copy(),
-                    weight=max(100.0 * max_cost, 1.0), late_after=late_after)
+    return _Problem(
+        req=req,
+        templates=templates,
+        agents=agents,
+        instances=instances,
+        compat=compat,
+        duty_qt=duty_qt,
+        duty_frac=duty_frac,
+        breaks=breaks,
+        required=req.required.ravel().copy(),
+        weight=max(100.0 * max_cost, 1.0),
+        late_after=late_after,
+    )
 
 
 # -------------------------------------------------------------------------------------- per-agent rules
@@ -243,15 +291,29 @@ class _Rules:
 
 
 def _rules(agent: Agent) -> _Rules:
-    return _Rules(agent.hours_min, agent.hours_max, agent.max_days, agent.days_off, agent.consecutive_days_off,
-                  agent.min_rest_minutes)
+    return _Rules(
+        agent.hours_min,
+        agent.hours_max,
+        agent.max_days,
+        agent.days_off,
+        agent.consecutive_days_off,
+        agent.min_rest_minutes,
+    )
 
 
-def _add_agent_rows(model: Model, prob: _Problem, rules: _Rules, cols: NDArray[np.int64],
-                    inst: NDArray[np.int64], mult: int, *, soft_min_cost: float | None = None
-                    ) -> NDArray[np.int64] | None:
-    """Add one agent's rules (or a class's, summed over `mult` identical agents) over columns `cols` that count
-    how often instance `inst[k]` is worked. Returns the column of the hours shortfall when `soft_min_cost`."""
+def _add_agent_rows(
+    model: Model,
+    prob: _Problem,
+    rules: _Rules,
+    cols: NDArray[np.int64],
+    inst: NDArray[np.int64],
+    mult: int,
+    *,
+    soft_min_cost: float | None = None,
+) -> NDArray[np.int64] | None:
+    """Add one agent's rules (or a class's, summed over `mult` identical agents) over columns `cols` that
+    count how often instance `inst[k]` is worked. Returns the column of the hours shortfall when
+    `soft_min_cost`."""
     if cols.size == 0:
         return None
     days = np.array([prob.instances[i].day for i in inst])
@@ -265,8 +327,9 @@ def _add_agent_rows(model: Model, prob: _Problem, rules: _Rules, cols: NDArray[n
         k = rules.days_off
         w = model.cols(8 - k, ub=mult, integer=True)
         model.row(w, 1.0, mult, mult)
-        blocks = {d: np.array([w[p] for p in range(8 - k) if p <= d < p + k], dtype=np.int64)
-                  for d in range(7)}
+        blocks = {
+            d: np.array([w[p] for p in range(8 - k) if p <= d < p + k], dtype=np.int64) for d in range(7)
+        }
     for d, members in by_day.items():
         block = blocks.get(d, np.zeros(0, dtype=np.int64))
         if members.size > 1 or block.size:
@@ -301,8 +364,9 @@ def _add_agent_rows(model: Model, prob: _Problem, rules: _Rules, cols: NDArray[n
 # ---------------------------------------------------------------------------------- coverage block
 
 
-def _add_coverage(model: Model, prob: _Problem, n_cols: dict[int, int], n_ub: dict[int, float]
-                  ) -> tuple[dict[tuple[int, int], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
+def _add_coverage(
+    model: Model, prob: _Problem, n_cols: dict[int, int], n_ub: dict[int, float]
+) -> tuple[dict[tuple[int, int], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
     """Coverage rows Σ on-duty − breaks + under ≥ required for every cell with a requirement.
 
     `n_cols[i]` is the column counting agents on instance i. Returns the break-placement columns per
@@ -329,16 +393,31 @@ def _add_coverage(model: Model, prob: _Problem, n_cols: dict[int, int], n_ub: di
                 cols.append(np.full(opt.qt[j].size, b[j], dtype=np.int64))
                 vals.append(-opt.frac[j])
     need = np.flatnonzero(prob.required > 1e-9)
-    under = model.cols(need.size, ub=prob.required[need], cost=prob.weight)
+    req = prob.required[need]
+    # shortage in three convex steps (1st agent short, 2nd, 3rd and more) so that shortages spread out
+    under = np.vstack(
+        [
+            model.cols(
+                need.size,
+                ub=np.clip(req - k, 0.0, 1.0) if k < 2 else np.maximum(req - 2, 0.0),
+                cost=prob.weight * step,
+            )
+            for k, step in enumerate(UNDER_STEPS)
+        ]
+    )
     row_of = np.full(prob.cells, -1, dtype=np.int64)
     row_of[need] = np.arange(need.size)
     all_cells = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
     all_cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     all_vals = np.concatenate(vals) if vals else np.zeros(0)
     mask = row_of[all_cells] >= 0
-    model.rows(np.concatenate([row_of[all_cells[mask]], np.arange(need.size)]),
-               np.concatenate([all_cols[mask], under]), np.concatenate([all_vals[mask], np.ones(need.size)]),
-               prob.required[need], INF)
+    model.rows(
+        np.concatenate([row_of[all_cells[mask]], np.tile(np.arange(need.size), len(UNDER_STEPS))]),
+        np.concatenate([all_cols[mask], under.ravel()]),
+        np.concatenate([all_vals[mask], np.ones(under.size)]),
+        prob.required[need],
+        INF,
+    )
     return break_cols, need, under
 
 
@@ -349,7 +428,7 @@ def _add_coverage(model: Model, prob: _Problem, n_cols: dict[int, int], n_ub: di
 class _Classes:
     members: list[list[int]]
     rules: list[_Rules]
-    compat: list[NDArray[np.int64]]      # instance indices
+    compat: list[NDArray[np.int64]]  # instance indices
 
 
 def _classes(prob: _Problem) -> _Classes:
@@ -358,8 +437,11 @@ def _classes(prob: _Problem) -> _Classes:
         key = (_rules(agent), np.flatnonzero(prob.compat[a]).tobytes())
         groups[key].append(a)
     members = list(groups.values())
-    return _Classes(members=members, rules=[_rules(prob.agents[m[0]]) for m in members],
-                    compat=[np.flatnonzero(prob.compat[m[0]]) for m in members])
+    return _Classes(
+        members=members,
+        rules=[_rules(prob.agents[m[0]]) for m in members],
+        compat=[np.flatnonzero(prob.compat[m[0]]) for m in members],
+    )
 
 
 def _describe(agent: Agent) -> str:
@@ -376,18 +458,34 @@ def _check_agents(prob: _Problem, classes: _Classes, deadline: float) -> None:
         if rules.hours_min <= 1e-9:
             continue
         agent = prob.agents[members[0]]
-        names = ", ".join(f"'{prob.agents[m].agent_id}'" for m in members[:3]) + (" …" if len(members) > 3 else "")
+        names = ", ".join(f"'{prob.agents[m].agent_id}'" for m in members[:3]) + (
+            " …" if len(members) > 3 else ""
+        )
         if compat.size == 0:
             raise InfeasibleError(
-                f"agent {names} fits no shift ({_describe(agent)}) but needs at least {rules.hours_min:g} paid "
-                "hours", field="contract_hours_min", row=agent.row)
+                f"agent {names} fits no shift ({_describe(agent)}) but needs at least "
+                f"{rules.hours_min:g} paid "
+                "hours",
+                field="contract_hours_min",
+                row=agent.row,
+            )
         if _certificate(prob, rules, compat):
             continue
         model = Model()
-        cols = model.cols(compat.size, ub=1.0, integer=True,
-                          cost=-np.array([prob.instances[i].paid_minutes for i in compat]) / 60.0)
-        _add_agent_rows(model, prob, _Rules(0.0, rules.hours_max, rules.max_days, rules.days_off,
-                                            rules.consecutive, rules.rest), cols, compat, 1)
+        cols = model.cols(
+            compat.size,
+            ub=1.0,
+            integer=True,
+            cost=-np.array([prob.instances[i].paid_minutes for i in compat]) / 60.0,
+        )
+        _add_agent_rows(
+            model,
+            prob,
+            _Rules(0.0, rules.hours_max, rules.max_days, rules.days_off, rules.consecutive, rules.rest),
+            cols,
+            compat,
+            1,
+        )
         sol = model.solve(time_limit=max(deadline - time.perf_counter(), 1.0), mip_gap=0.0)
         best = -sol.objective if sol.values is not None else 0.0
         if sol.values is not None and best >= rules.hours_min - 1e-6:
@@ -395,14 +493,18 @@ def _check_agents(prob: _Problem, classes: _Classes, deadline: float) -> None:
         if sol.time_limit_hit:
             continue  # undecided in time: the later stages carry the shortfall as a reported violation
         raise InfeasibleError(
-            f"agent {names} cannot reach contract_hours_min {rules.hours_min:g} h: at most {best:g} paid hours fit "
+            f"agent {names} cannot reach contract_hours_min {rules.hours_min:g} h: "
+            f"at most {best:g} paid hours fit "
             f"their shifts ({_describe(agent)}, {rules.max_days} working days, {rules.rest / 60:g} h rest"
             f"{', consecutive days off' if rules.consecutive else ''}) within contract_hours_max "
-            f"{rules.hours_max:g} h", field="contract_hours_min", row=agent.row)
+            f"{rules.hours_max:g} h",
+            field="contract_hours_min",
+            row=agent.row,
+        )
 
 
 def _certificate(prob: _Problem, rules: _Rules, compat: NDArray[np.int64]) -> bool:
-    """Quick proof of feasibility: the same shift on several days (24 h apart, so rest is met) reaches the hours."""
+    """Quick proof of feasibility: one shift on several days (24 h apart: rest is met) reaches the hours."""
     by_option: dict[tuple[int, int, int], set[int]] = defaultdict(set)
     for i in compat:
         inst = prob.instances[i]
@@ -420,25 +522,31 @@ def _certificate(prob: _Problem, rules: _Rules, compat: NDArray[np.int64]) -> bo
     return False
 
 
-def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate], agents: Sequence[Agent], *,
-                   time_limit: float = 60.0, mip_gap: float = 1e-3, late_after: int = 20 * 60,
-                   exact_limit: int = 6000) -> Schedule:
+def solve_schedule(
+    requirements: Requirements,
+    templates: Sequence[ShiftTemplate],
+    agents: Sequence[Agent],
+    *,
+    time_limit: float = 60.0,
+    mip_gap: float = 1e-3,
+    late_after: int = 20 * 60,
+    exact_limit: int = 6000,
+) -> Schedule:
     """Schedule `agents` on `templates` to cover `requirements`: least under-coverage (agent-intervals), then
     least cost; then the fairest spread of weekend and late shifts (ending after `late_after` minutes past
     midnight) among interchangeable agents.
 
-    `time_limit` is the wall-clock budget in seconds for all solves; `mip_gap` the relative gap (a fraction) at which
-    HiGHS may stop. When the agent-level model has at most `exact_limit` agent × shift-instance pairs it is solved
-    whole (exact up to `mip_gap`); larger ones go through the aggregate model and a repair step, and the reported
-    gap is measured against the aggregate model's bound. Raises InfeasibleError when an agent's own rules cannot be
-    met or no shift fits any agent.
+    `time_limit` is the wall-clock budget in seconds for all solves; `mip_gap` the relative gap (a fraction)
+    at which HiGHS may stop. When the agent-level model has at most `exact_limit` agent × shift-instance pairs
+    it is solved whole (exact up to `mip_gap`); larger ones go through the aggregate model and a repair step,
+    and the reported gap is measured against the aggregate model's bound. Raises InfeasibleError when an
+    agent's own rules cannot be met or no shift fits any agent.
     """
     if time_limit <= 0:
         raise PlanningInputError("must be greater than 0", field="time_limit")
     if not 0 <= mip_gap < 1:
         raise PlanningInputError("must be a fraction from 0 to below 1", field="mip_gap")
     began = time.perf_counter()
-    deadline = began + time_limit
     prob = _build_problem(requirements, templates, agents, late_after)
     classes = _classes(prob)
     _check_agents(prob, classes, began + 0.2 * time_limit)
@@ -452,7 +560,7 @@ def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate
     exact = pairs <= exact_limit
 
     # stage 1: the aggregate model (always: its bound is what makes the reported gap honest)
-    agg, x_cols, _, _ = _aggregate_model(prob, classes)
+    agg, x_cols, n_cols1, break_cols1 = _aggregate_model(prob, classes)
     relaxed = agg.solve(time_limit=until(0.1), mip_gap=mip_gap, relax=True)
     stages.append(_report("LP relaxation of the aggregate model", relaxed))
     lp_bound = relaxed.objective if relaxed.values is not None and relaxed.status == "optimal" else -INF
@@ -462,38 +570,99 @@ def solve_schedule(requirements: Requirements, templates: Sequence[ShiftTemplate
 
     # stage 2: the class counts to named agents
     plan: dict[int, list[int]] = {}
+    kept: dict[int, list[NDArray[np.int64]]] | None = None
     if first.values is not None:
         counts = {key: round(first.values[col]) for key, col in x_cols.items()}
         plan, second = _disaggregate(prob, classes, counts, time_limit=until(0.6), mip_gap=mip_gap)
         stages.append(_report("agents to shifts", second))
+        kept = _aggregate_kept(prob, first.values, n_cols1, break_cols1, plan)
 
-    # stage 3: coverage, breaks and repairs over free agents (all of them when small enough: exact)
-    free = list(range(len(agents))) if exact else _free_agents(prob, classes, plan)
-    assignment, breaks, third = _coverage_model(prob, plan, free, time_limit=until(0.85), mip_gap=mip_gap)
-    stages.append(_report("coverage and breaks" + (" (whole model)" if exact else " (repair)"), third))
-    if exact and third.values is not None:
-        lower = max(lower, third.bound)
+    if kept is not None and (first.objective - lower) <= mip_gap * abs(first.objective) + 1e-9:
+        # every agent got exactly the aggregate counts, which are within the gap: that schedule (with the
+        # aggregate model's break placement) is final
+        assignment, breaks = plan, kept
+    else:
+        # stage 3: coverage, breaks and repairs over free agents (all of them when small enough: exact)
+        free = list(range(len(agents))) if exact else _free_agents(prob, classes, plan)
+        assignment, breaks, third = _coverage_model(prob, plan, free, time_limit=until(0.85), mip_gap=mip_gap)
+        stages.append(_report("coverage and breaks" + (" (whole model)" if exact else " (repair)"), third))
+        if exact and third.values is not None:
+            lower = max(lower, third.bound)
 
     # stage 4: fairness with head-counts fixed
     assignment, fourth = _fairness(prob, classes, assignment, time_limit=until(0.95))
     if fourth is not None:
         stages.append(_report("fairness", fourth))
 
-    return _finish(prob, assignment, breaks, lower=lower, lp_bound=lp_bound, stages=stages, began=began,
-                   mip_gap=mip_gap, exact=exact)
+    return _finish(
+        prob,
+        assignment,
+        breaks,
+        lower=lower,
+        lp_bound=lp_bound,
+        stages=stages,
+        began=began,
+        mip_gap=mip_gap,
+        exact=exact,
+    )
+
+
+def _aggregate_kept(
+    prob: _Problem,
+    values: NDArray[np.float64],
+    n_cols: dict[int, int],
+    break_cols: dict[tuple[int, int], NDArray[np.int64]],
+    plan: dict[int, list[int]],
+) -> dict[int, list[NDArray[np.int64]]] | None:
+    """The aggregate model's break counts when `plan` works exactly its head-counts and meets every contract,
+    else None."""
+    worked = np.zeros(len(prob.instances), dtype=np.int64)
+    for a, insts in plan.items():
+        if sum(prob.instances[i].paid_minutes for i in insts) < prob.agents[a].hours_min * 60 - 1e-6:
+            return None
+        for i in insts:
+            worked[i] += 1
+    for a, agent in enumerate(prob.agents):
+        if a not in plan and agent.hours_min > 1e-9:
+            return None
+    breaks: dict[int, list[NDArray[np.int64]]] = {}
+    for i, col in n_cols.items():
+        if round(values[col]) != worked[i]:
+            return None
+        if worked[i]:
+            breaks[i] = [
+                np.rint(values[break_cols[(i, b)]]).astype(np.int64)
+                if (i, b) in break_cols
+                else np.array([worked[i]], dtype=np.int64)
+                for b in range(len(prob.breaks[i]))
+            ]
+    if worked.sum() != sum(worked[i] for i in n_cols):
+        return None
+    return breaks
 
 
 def _report(name: str, sol: Solution) -> StageReport:
-    return StageReport(name=name, status=sol.status, seconds=sol.seconds, objective=sol.objective,
-                       bound=sol.bound, columns=sol.columns, rows=sol.rows, time_limit_hit=sol.time_limit_hit)
+    return StageReport(
+        name=name,
+        status=sol.status,
+        seconds=sol.seconds,
+        objective=sol.objective,
+        bound=sol.bound,
+        columns=sol.columns,
+        rows=sol.rows,
+        time_limit_hit=sol.time_limit_hit,
+    )
 
 
-def _aggregate_model(prob: _Problem, classes: _Classes
-                     ) -> tuple[Model, dict[tuple[int, int], int], dict[int, int], dict[tuple[int, int], NDArray[np.int64]]]:
+def _aggregate_model(
+    prob: _Problem, classes: _Classes
+) -> tuple[Model, dict[tuple[int, int], int], dict[int, int], dict[tuple[int, int], NDArray[np.int64]]]:
     model = Model()
     x_cols: dict[tuple[int, int], int] = {}
     per_instance: dict[int, list[int]] = defaultdict(list)
-    for c, (members, rules, compat) in enumerate(zip(classes.members, classes.rules, classes.compat, strict=True)):
+    for c, (members, rules, compat) in enumerate(
+        zip(classes.members, classes.rules, classes.compat, strict=True)
+    ):
         if compat.size == 0:
             continue
         cols = model.cols(compat.size, ub=len(members), integer=True)
@@ -512,8 +681,14 @@ def _aggregate_model(prob: _Problem, classes: _Classes
     return model, x_cols, n_cols, break_cols
 
 
-def _disaggregate(prob: _Problem, classes: _Classes, counts: dict[tuple[int, int], int], *, time_limit: float,
-                  mip_gap: float) -> tuple[dict[int, list[int]], Solution]:
+def _disaggregate(
+    prob: _Problem,
+    classes: _Classes,
+    counts: dict[tuple[int, int], int],
+    *,
+    time_limit: float,
+    mip_gap: float,
+) -> tuple[dict[int, list[int]], Solution]:
     """Give each class's shift counts to its agents; shortfalls and extras are allowed at a price."""
     model = Model()
     y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
@@ -533,8 +708,12 @@ def _disaggregate(prob: _Problem, classes: _Classes, counts: dict[tuple[int, int
             target = counts[(c, i)]
             extra = model.cols(1, ub=len(members), cost=prob.instances[i].cost + 1e-3)
             short = model.cols(1, ub=target, cost=prob.weight * prob.duty_frac[i].sum())
-            model.row(np.array([*cols_i, extra[0], short[0]]), np.array([1.0] * len(cols_i) + [-1.0, 1.0]),
-                      target, target)
+            model.row(
+                np.array([*cols_i, extra[0], short[0]]),
+                np.array([1.0] * len(cols_i) + [-1.0, 1.0]),
+                target,
+                target,
+            )
     sol = model.solve(time_limit=time_limit, mip_gap=mip_gap)
     plan: dict[int, list[int]] = {}
     if sol.values is not None:
@@ -543,13 +722,23 @@ def _disaggregate(prob: _Problem, classes: _Classes, counts: dict[tuple[int, int
     return plan, sol
 
 
-def _free_agents(prob: _Problem, classes: _Classes, plan: dict[int, list[int]], budget: int = 6000) -> list[int]:
-    """Agents the repair stage may re-plan: those short of contract hours first, then those with spare hours."""
-    hours = {a: sum(prob.instances[i].paid_minutes for i in plan.get(a, [])) / 60.0 for a in range(len(prob.agents))}
+def _free_agents(
+    prob: _Problem, classes: _Classes, plan: dict[int, list[int]], budget: int = 6000
+) -> list[int]:
+    """Agents the repair stage may re-plan: those short of contract hours, then those with spare hours."""
+    hours = {
+        a: sum(prob.instances[i].paid_minutes for i in plan.get(a, [])) / 60.0
+        for a in range(len(prob.agents))
+    }
     short = [a for a, agent in enumerate(prob.agents) if hours[a] < agent.hours_min - 1e-6]
-    spare = sorted((a for a, agent in enumerate(prob.agents)
-                    if a not in short and hours[a] < agent.hours_max - 1e-6 and prob.compat[a].any()),
-                   key=lambda a: hours[a] - prob.agents[a].hours_max)
+    spare = sorted(
+        (
+            a
+            for a, agent in enumerate(prob.agents)
+            if a not in short and hours[a] < agent.hours_max - 1e-6 and prob.compat[a].any()
+        ),
+        key=lambda a: hours[a] - prob.agents[a].hours_max,
+    )
     chosen: list[int] = []
     used = 0
     for a in short + spare:
@@ -561,10 +750,12 @@ def _free_agents(prob: _Problem, classes: _Classes, plan: dict[int, list[int]], 
     return chosen
 
 
-def _coverage_model(prob: _Problem, plan: dict[int, list[int]], free: list[int], *, time_limit: float,
-                    mip_gap: float) -> tuple[dict[int, list[int]], dict[int, list[NDArray[np.int64]]], Solution]:
-    """The agent-level model with coverage and breaks: `free` agents choose anew (warm start: `plan`), the rest
-    keep their `plan` shifts. Returns the assignment, break counts per instance and break, and the solve."""
+def _coverage_model(
+    prob: _Problem, plan: dict[int, list[int]], free: list[int], *, time_limit: float, mip_gap: float
+) -> tuple[dict[int, list[int]], dict[int, list[NDArray[np.int64]]], Solution]:
+    """The agent-level model with coverage and breaks: `free` agents choose anew (warm start: `plan`), the
+    rest keep their `plan` shifts. Returns the assignment, break counts per instance and break, and the solve.
+    """
     model = Model()
     free_set = set(free)
     fixed = np.zeros(len(prob.instances))
@@ -582,8 +773,8 @@ def _coverage_model(prob: _Problem, plan: dict[int, list[int]], free: list[int],
             continue
         cols = model.cols(compat.size, ub=1.0, integer=True)
         y[a] = (cols, compat)
-        for i, col in zip(compat, cols, strict=True):
-            per_instance[int(i)].append(int(col))
+        for j, col in zip(compat, cols, strict=True):
+            per_instance[int(j)].append(int(col))
         s = _add_agent_rows(model, prob, _rules(prob.agents[a]), cols, compat, 1, soft_min_cost=soft)
         if s is not None:
             shortfalls.append(int(s[0]))
@@ -608,21 +799,28 @@ def _coverage_model(prob: _Problem, plan: dict[int, list[int]], free: list[int],
     breaks: dict[int, list[NDArray[np.int64]]] = {}
     for i in n_cols:
         per_break = []
-        for k, opt in enumerate(prob.breaks[i]):
-            if (i, k) in break_cols:
-                per_break.append(np.rint(values[break_cols[(i, k)]]).astype(np.int64))
+        for b in range(len(prob.breaks[i])):
+            if (i, b) in break_cols:
+                per_break.append(np.rint(values[break_cols[(i, b)]]).astype(np.int64))
             else:
                 per_break.append(np.array([round(values[n_cols[i]])], dtype=np.int64))
-            del opt
         breaks[i] = per_break
     return assignment, breaks, sol
 
 
-def _warm_start(prob: _Problem, model: Model, plan: dict[int, list[int]],
-                y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]], n_cols: dict[int, int],
-                break_cols: dict[tuple[int, int], NDArray[np.int64]], need: NDArray[np.int64],
-                under: NDArray[np.int64], shortfalls: list[int], fixed: NDArray[np.float64]) -> NDArray[np.float64]:
-    """A feasible starting point from `plan`: breaks spread over their windows, under-coverage as it falls out."""
+def _warm_start(
+    prob: _Problem,
+    model: Model,
+    plan: dict[int, list[int]],
+    y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]],
+    n_cols: dict[int, int],
+    break_cols: dict[tuple[int, int], NDArray[np.int64]],
+    need: NDArray[np.int64],
+    under: NDArray[np.int64],
+    shortfalls: list[int],
+    fixed: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """A feasible start from `plan`: breaks spread over their windows, under-coverage as it falls out."""
     start = np.zeros(model.ncol)
     counts = fixed.copy()
     for a, (cols, inst) in y.items():
@@ -643,13 +841,19 @@ def _warm_start(prob: _Problem, model: Model, plan: dict[int, list[int]],
                 start[break_cols[(i, k)]] = spread
             for j in range(len(opt.offsets)):
                 np.add.at(coverage, opt.qt[j], -spread[j] * opt.frac[j])
-    start[under] = np.maximum(prob.required[need] - coverage[need], 0.0)
+    short = np.maximum(prob.required[need] - coverage[need], 0.0)
+    start[under[0]] = np.clip(short, 0.0, 1.0)
+    start[under[1]] = np.clip(short - 1, 0.0, 1.0)
+    start[under[2]] = np.maximum(short - 2, 0.0)
     del shortfalls  # HiGHS completes the hours-shortfall columns from the start's other values
     return start
 
 
-def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]], *, time_limit: float) -> tuple[dict[int, list[int]], Solution | None]:
-    """Swap shifts among agents of one class (same head-count per instance) to even weekend and late shifts."""
+def _fairness(
+    prob: _Problem, classes: _Classes, assignment: dict[int, list[int]], *, time_limit: float
+) -> tuple[dict[int, list[int]], Solution | None]:
+    """Swap shifts among agents of one class (same head-count per instance) to even out weekend and late
+    shifts."""
     model = Model()
     y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
     start_parts: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
@@ -683,10 +887,18 @@ def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]
             low, high = math.floor(total / len(members)), math.ceil(total / len(members))
             for cols in member_cols:
                 dev = model.cols(2, cost=1.0)
-                model.row(np.concatenate([cols[flags], [dev[0]]]), np.concatenate([np.ones(flags.sum()), [-1.0]]),
-                          -INF, high)
-                model.row(np.concatenate([cols[flags], [dev[1]]]), np.concatenate([np.ones(flags.sum()), [1.0]]),
-                          low, INF)
+                model.row(
+                    np.concatenate([cols[flags], [dev[0]]]),
+                    np.concatenate([np.ones(flags.sum()), [-1.0]]),
+                    -INF,
+                    high,
+                )
+                model.row(
+                    np.concatenate([cols[flags], [dev[1]]]),
+                    np.concatenate([np.ones(flags.sum()), [1.0]]),
+                    low,
+                    INF,
+                )
                 start_parts.append((dev, np.zeros(2)))
     if not any_fair:
         return assignment, None
@@ -702,9 +914,18 @@ def _fairness(prob: _Problem, classes: _Classes, assignment: dict[int, list[int]
     return result, sol
 
 
-def _finish(prob: _Problem, assignment: dict[int, list[int]], breaks: dict[int, list[NDArray[np.int64]]], *,
-            lower: float, lp_bound: float, stages: list[StageReport], began: float, mip_gap: float,
-            exact: bool) -> Schedule:
+def _finish(
+    prob: _Problem,
+    assignment: dict[int, list[int]],
+    breaks: dict[int, list[NDArray[np.int64]]],
+    *,
+    lower: float,
+    lp_bound: float,
+    stages: list[StageReport],
+    began: float,
+    mip_gap: float,
+    exact: bool,
+) -> Schedule:
     """Hand out break times to the agents on each instance and measure the schedule from scratch."""
     by_instance: dict[int, list[int]] = defaultdict(list)
     for a in sorted(assignment):
@@ -730,13 +951,12 @@ def _finish(prob: _Problem, assignment: dict[int, list[int]], breaks: dict[int, 
                 j = opt.offsets.index(offsets[k])
                 np.add.at(coverage, opt.qt[j], -opt.frac[j])
     rows.sort(key=lambda r: (r.agent, prob.instances[r.instance].abs_start))
-    under = np.maximum(prob.required - coverage, 0.0).sum()
     cost = sum(prob.instances[r.instance].cost for r in rows)
-    objective = prob.weight * under + cost
+    objective = under_penalty(np.maximum(prob.required - coverage, 0.0), prob.weight) + cost
     lower = min(lower, objective)  # float noise only: a valid bound cannot exceed a feasible objective
     gap = (objective - lower) / abs(objective) if abs(objective) > 1e-9 else 0.0
     gap = max(gap, 0.0)
-    hours = defaultdict(float)
+    hours: dict[int, float] = defaultdict(float)
     for r in rows:
         hours[r.agent] += prob.instances[r.instance].paid_minutes / 60.0
     shortfall = sum(max(agent.hours_min - hours[a], 0.0) for a, agent in enumerate(prob.agents))
@@ -750,9 +970,21 @@ def _finish(prob: _Problem, assignment: dict[int, list[int]], breaks: dict[int, 
     else:
         status = "feasible"
     return Schedule(
-        requirements=prob.req, templates=tuple(prob.templates), agents=tuple(prob.agents),
-        instances=tuple(prob.instances), assignments=tuple(rows),
-        coverage=coverage.reshape(prob.req.required.shape), under_weight=prob.weight, objective=float(objective),
-        lower_bound=float(lower), lp_bound=float(lp_bound), mip_gap=float(gap), status=status,
-        time_limit_hit=limit_hit, solve_seconds=time.perf_counter() - began, exact=exact,
-        hours_shortfall=float(shortfall), stages=tuple(stages))
+        requirements=prob.req,
+        templates=tuple(prob.templates),
+        agents=tuple(prob.agents),
+        instances=tuple(prob.instances),
+        assignments=tuple(rows),
+        coverage=coverage.reshape(prob.req.required.shape),
+        under_weight=prob.weight,
+        objective=float(objective),
+        lower_bound=float(lower),
+        lp_bound=float(lp_bound),
+        mip_gap=float(gap),
+        status=status,
+        time_limit_hit=limit_hit,
+        solve_seconds=time.perf_counter() - began,
+        exact=exact,
+        hours_shortfall=float(shortfall),
+        stages=tuple(stages),
+    )

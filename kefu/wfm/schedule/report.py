@@ -1,5 +1,5 @@
-"""What a schedule delivers: the per-agent schedule rows, per-interval coverage with over/under staffing and the
-expected service level, and the summary figures (under-coverage, cost, solver gap)."""
+"""What a schedule delivers: the per-agent schedule rows, per-interval coverage with over/under staffing and
+the expected service level, and the summary figures (under-coverage, cost, solver gap)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,19 @@ from numpy.typing import NDArray
 from kefu.wfm.errors import PlanningInputError
 from kefu.wfm.schedule.milp import Schedule
 
-SCHEDULE_COLUMNS = ("agent_id", "name", "date", "shift", "queue", "start", "end", "break_start", "break_end",
-                    "meal_start", "meal_end")
+SCHEDULE_COLUMNS = (
+    "agent_id",
+    "name",
+    "date",
+    "shift",
+    "queue",
+    "start",
+    "end",
+    "break_start",
+    "break_end",
+    "meal_start",
+    "meal_end",
+)
 
 
 def _stamp(schedule: Schedule, minutes: int) -> str:
@@ -26,7 +37,7 @@ def _stamp(schedule: Schedule, minutes: int) -> str:
 def schedule_rows(schedule: Schedule) -> list[dict[str, str]]:
     """One row per agent and worked shift; several breaks (or meals) in one shift are joined with `|`."""
     rows = []
-    multi_queue = schedule.requirements.queues != ("",)
+    multi_queue = len(schedule.requirements.queues) > 1
     for assignment in schedule.assignments:
         inst = schedule.instances[assignment.instance]
         agent = schedule.agents[assignment.agent]
@@ -37,25 +48,28 @@ def schedule_rows(schedule: Schedule) -> list[dict[str, str]]:
             times[f"{brk.kind}_start"].append(_stamp(schedule, begin))
             times[f"{brk.kind}_end"].append(_stamp(schedule, begin + brk.minutes))
         row = {
-            "agent_id": agent.agent_id, "name": agent.name,
+            "agent_id": agent.agent_id,
+            "name": agent.name,
             "date": (schedule.requirements.start + timedelta(days=inst.day)).date().isoformat(),
             "shift": template.name,
             "queue": schedule.requirements.queues[inst.queue] if multi_queue else "",
-            "start": _stamp(schedule, inst.abs_start), "end": _stamp(schedule, inst.abs_start + inst.length),
+            "start": _stamp(schedule, inst.abs_start),
+            "end": _stamp(schedule, inst.abs_start + inst.length),
         }
         row.update({key: "|".join(value) for key, value in times.items()})
         rows.append(row)
     return rows
 
 
-def expected_service_level(schedule: Schedule, *, within_seconds: float = 20.0,
-                           shrinkage: float = 0.0) -> NDArray[np.float64] | None:
+def expected_service_level(
+    schedule: Schedule, *, within_seconds: float = 20.0, shrinkage: float = 0.0
+) -> NDArray[np.float64] | None:
     """Expected service level (fraction answered within the target, Erlang C) per queue and interval for the
     agents on the phone, or None when the requirements carry no `calls` and `aht_seconds`.
 
     Agents on the phone = scheduled coverage × (1 − `shrinkage`), rounded down (part-interval breaks count
-    against the interval). `within_seconds` applies where the file has no `within_seconds` column. Intervals without
-    calls are NaN.
+    against the interval). `within_seconds` applies where the file has no `within_seconds` column. Intervals
+    without calls are NaN.
     """
     req = schedule.requirements
     if req.calls is None or req.aht_seconds is None:
@@ -64,23 +78,32 @@ def expected_service_level(schedule: Schedule, *, within_seconds: float = 20.0,
         raise PlanningInputError("must be a fraction from 0 to below 1", field="shrinkage")
     from kefu.wfm.queueing import evaluate  # the queueing maths is only needed for this figure
 
-    within = req.within_seconds if req.within_seconds is not None else np.full(req.required.shape, within_seconds)
+    within = (
+        req.within_seconds if req.within_seconds is not None else np.full(req.required.shape, within_seconds)
+    )
     within = np.where(np.isnan(within), within_seconds, within)
     on_phone = np.floor(schedule.coverage * (1.0 - shrinkage) + 1e-9).astype(np.int64)
     result = np.full(req.required.shape, np.nan)
     busy = req.calls > 0
     if busy.any():
-        metrics = evaluate(agents=on_phone[busy], calls=req.calls[busy], interval_seconds=req.interval_minutes * 60,
-                           aht_seconds=req.aht_seconds[busy], within_seconds=within[busy])
+        metrics = evaluate(
+            agents=on_phone[busy],
+            calls=req.calls[busy],
+            interval_seconds=req.interval_minutes * 60,
+            aht_seconds=req.aht_seconds[busy],
+            within_seconds=within[busy],
+        )
         result[busy] = np.asarray(metrics.service_level, dtype=float)
     return result
 
 
-def coverage_rows(schedule: Schedule, service_level: NDArray[np.float64] | None = None) -> list[dict[str, Any]]:
+def coverage_rows(
+    schedule: Schedule, service_level: NDArray[np.float64] | None = None
+) -> list[dict[str, Any]]:
     """One row per queue and interval: required, scheduled (on the phone), over, under, and service level when
     known (blank for intervals without calls)."""
     req = schedule.requirements
-    multi_queue = req.queues != ("",)
+    multi_queue = len(req.queues) > 1
     under, over = schedule.under, schedule.over
     rows: list[dict[str, Any]] = []
     for q, queue in enumerate(req.queues):
@@ -88,8 +111,12 @@ def coverage_rows(schedule: Schedule, service_level: NDArray[np.float64] | None 
             row: dict[str, Any] = {"interval_start": req.interval_start(t).isoformat(timespec="minutes")}
             if multi_queue:
                 row["queue"] = queue
-            row.update(required=_num(req.required[q, t]), scheduled=_num(schedule.coverage[q, t]),
-                       over=_num(over[q, t]), under=_num(under[q, t]))
+            row.update(
+                required=_num(req.required[q, t]),
+                scheduled=_num(schedule.coverage[q, t]),
+                over=_num(over[q, t]),
+                under=_num(under[q, t]),
+            )
             if service_level is not None:
                 value = service_level[q, t]
                 row["service_level"] = "" if np.isnan(value) else round(float(value), 4)
@@ -131,7 +158,9 @@ def summary(schedule: Schedule, service_level: NDArray[np.float64] | None = None
         busy = ~np.isnan(service_level)
         calls = req.calls[busy]
         if calls.sum() > 0:
-            result["expected_service_level"] = round(float((service_level[busy] * calls).sum() / calls.sum()), 4)
+            result["expected_service_level"] = round(
+                float((service_level[busy] * calls).sum() / calls.sum()), 4
+            )
             result["intervals_below_required"] = int((schedule.under > 1e-9).sum())
     return result
 

@@ -168,7 +168,11 @@ def test_marginal_curve_diminishing_returns(calls: float, aht: float, within: fl
     assert c.agents[0] == math.floor(c.traffic_erlangs) + 1
     assert (np.diff(c.agents) == 1).all()
     assert (np.diff(c.service_level) > 0).all()  # each agent helps…
-    assert (np.diff(c.gain[1:]) <= 1e-12).all()  # …less than the one before
+    # …and past the steepest point each agent helps less than the one before. Near the stability edge
+    # (e.g. answered-without-waiting, within=0) the first gains can still rise: the curve is S-shaped there,
+    # which is why budget allocation works on its upper concave hull.
+    peak = 1 + int(np.argmax(c.gain[1:]))
+    assert (np.diff(c.gain[peak:]) <= 1e-12).all()
     assert c.gain[-1] < 0.001  # the curve runs until an agent adds under 0.1 point
     assert (c.gain[1:-1] >= 0.001).all()
 

@@ -1,0 +1,11 @@
+"""Kefu's own base settings for the benchmark: DEBUG off (the default), the timing middleware first and the
+same database-connection policy as the peer. Nothing else changes."""
+
+import os
+
+from kefu.config.settings.base import *  # noqa: F403
+from kefu.config.settings.base import DATABASES, MIDDLEWARE
+
+DEBUG = False
+MIDDLEWARE = ["timing.ServiceTimeMiddleware", *MIDDLEWARE]
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("BENCH_CONN_MAX_AGE", "0"))

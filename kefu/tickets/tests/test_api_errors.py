@@ -1,0 +1,270 @@
+"""The one error shape, and bad input on EVERY API operation (generated from the OpenAPI document): missing
+fields, wrong types, unknown enum values, too-long strings, out-of-range ids, NUL characters, malformed JSON.
+Each must answer 4xx with {"code", "message", "details"} naming the field — never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from kefu.apiutils.testing import ApiClient, World, assert_error_shape
+
+pytestmark = pytest.mark.django_db
+
+MAX_BIGINT = 9_223_372_036_854_775_807
+
+
+def _operations() -> list[dict[str, Any]]:
+    from kefu.api import api
+
+    schema = api.get_openapi_schema(path_prefix="/api/v1/")
+    out = []
+    for path, methods in schema["paths"].items():
+        for method, op in methods.items():
+            out.append({"path": path, "method": method, "op": op, "components": schema["components"]})
+    return out
+
+
+OPERATIONS = _operations()
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if "anyOf" in schema:
+        non_null = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return _resolve(non_null[0], components) if non_null else schema
+    return schema
+
+
+def bad_values(prop: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Values of the wrong kind for a property, by its JSON schema."""
+    kind = prop.get("type")
+    values: list[tuple[str, Any]] = []
+    if "enum" in prop:
+        values.append(("unknown enum value", "no-such-value"))
+    if kind == "string":
+        values.append(("wrong type", {"nested": 1}))
+        if "maxLength" in prop:
+            values.append(("too long", "长" * (prop["maxLength"] + 1)))
+        if prop.get("format") in ("date-time", "date"):
+            values.append(("not a date", "2024-13-45"))
+        if "enum" not in prop and prop.get("format") is None:
+            values.append(("NUL character", "a\x00b"))
+    elif kind == "integer":
+        values += [("wrong type", "abc"), ("fraction", 1.5), ("too large", MAX_BIGINT + 1)]
+        if "minimum" in prop:
+            values.append(("below minimum", prop["minimum"] - 1))
+    elif kind == "boolean":
+        values.append(("wrong type", "maybe"))
+    elif kind == "array":
+        values.append(("wrong type", "not-a-list"))
+    return values
+
+
+def _body_cases() -> list[Any]:
+    cases = []
+    for o in OPERATIONS:
+        ref = o["op"].get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if not ref:
+            continue
+        schema = _resolve(ref, o["components"])
+        for name, raw in schema.get("properties", {}).items():
+            prop = _resolve(raw, o["components"])
+            for label, value in bad_values(prop):
+                cases.append(pytest.param(o, name, value, id=f"{o['method']} {o['path']} {name}: {label}"))
+    return cases
+
+
+def _query_cases() -> list[Any]:
+    cases = []
+    for o in OPERATIONS:
+        for param in o["op"].get("parameters", []):
+            if param["in"] not in ("query", "path"):
+                continue
+            prop = _resolve(param["schema"], o["components"])
+            if prop.get("type") == "array":
+                prop = _resolve(prop["items"], o["components"])
+            for label, value in bad_values(prop):
+                if isinstance(value, dict):
+                    continue  # a query string has no nested values
+                cases.append(
+                    pytest.param(
+                        o,
+                        param["name"],
+                        param["in"],
+                        value,
+                        id=f"{o['method']} {o['path']} {param['in']} {param['name']}: {label}",
+                    )
+                )
+    return cases
+
+
+@pytest.fixture
+def world(
+    agent: Any,
+    team_lead: Any,
+    shift_lead: Any,
+    qa: Any,
+    manager: Any,
+    admin_user: Any,
+    department_user: Any,
+    other_agent: Any,
+    customer: Any,
+    team: Any,
+    repair_department: Any,
+) -> World:
+    people = {
+        "agent": agent,
+        "team_lead": team_lead,
+        "shift_lead": shift_lead,
+        "qa": qa,
+        "manager": manager,
+        "admin_user": admin_user,
+        "department_user": department_user,
+        "other_agent": other_agent,
+    }
+    return World(people=people, customer=customer, team=team, repair_department=repair_department)
+
+
+def _path(o: dict[str, Any], world: World) -> str:
+    values = world.objects_for(
+        [p["name"] for p in o["op"].get("parameters", []) if p["in"] == "path"], "team_ticket"
+    )
+    pks = {
+        k: (v.pk if v is not None else world.owned(k, world.people["admin_user"]).pk)
+        for k, v in values.items()
+    }
+    return o["path"].format(**pks)
+
+
+def _fields(body: dict[str, Any]) -> list[str]:
+    return [f["field"] for f in body["details"].get("fields", [])]
+
+
+@pytest.mark.parametrize(("o", "field", "value"), _body_cases())
+def test_bad_body_field_is_a_4xx_naming_the_field(
+    o: dict[str, Any], field: str, value: Any, world: World
+) -> None:
+    api = ApiClient(world.tokens["admin_user"])
+    response = api.request(o["method"], _path(o, world), {field: value})
+    body = assert_error_shape(response, 422, "invalid")
+    assert field in _fields(body), body
+    assert field in body["message"]
+
+
+@pytest.mark.parametrize(("o", "name", "where", "value"), _query_cases())
+def test_bad_query_or_path_value_is_a_4xx(
+    o: dict[str, Any], name: str, where: str, value: Any, world: World
+) -> None:
+    api = ApiClient(world.tokens["admin_user"])
+    path = _path(o, world)
+    if where == "path":
+        template = o["path"]
+        real = _path(o, world).split("/")
+        parts = template.split("/")
+        path = "/".join(str(value) if part == "{" + name + "}" else real[i] for i, part in enumerate(parts))
+        response = api.request(o["method"], path, {} if o["method"] != "get" else None)
+    else:
+        response = (
+            api.request(o["method"], path, **{name: value})
+            if o["method"] == "get"
+            else api.request(o["method"], f"{path}?{name}={value}", {})
+        )
+    body = assert_error_shape(response, 422, "invalid")
+    assert name in _fields(body), body
+
+
+WRITES = [pytest.param(o, id=f"{o['method']} {o['path']}") for o in OPERATIONS if o["op"].get("requestBody")]
+
+
+@pytest.mark.parametrize("o", WRITES)
+@pytest.mark.parametrize(
+    "raw", ['{"subject": ', "not json", "\xff\xfe", '{"a": NaN'], ids=["cut", "text", "binary", "nan"]
+)
+def test_malformed_json_is_400(o: dict[str, Any], raw: str, world: World) -> None:
+    api = ApiClient(world.tokens["admin_user"])
+    response = api.request(o["method"], _path(o, world), raw=raw.encode("latin-1"))
+    assert_error_shape(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("o", WRITES)
+def test_missing_required_fields_are_listed(o: dict[str, Any], world: World) -> None:
+    schema = _resolve(o["op"]["requestBody"]["content"]["application/json"]["schema"], o["components"])
+    required = schema.get("required", [])
+    api = ApiClient(world.tokens["admin_user"])
+    response = api.request(o["method"], _path(o, world), {})
+    if not required:
+        assert response.status_code < 500
+        return
+    body = assert_error_shape(response, 422, "invalid")
+    assert set(required) <= set(_fields(body))
+
+
+@pytest.mark.parametrize("o", WRITES)
+def test_a_json_array_instead_of_an_object(o: dict[str, Any], world: World) -> None:
+    api = ApiClient(world.tokens["admin_user"])
+    response = api.request(o["method"], _path(o, world), [1, 2, 3])
+    assert 400 <= response.status_code < 500
+    assert_error_shape(response, response.status_code)
+
+
+# --- the shape for everything else --------------------------------------------------------------------------
+
+
+def test_unknown_path_is_a_json_404(agent: Any) -> None:
+    from kefu.apiutils.testing import api_as
+
+    assert_error_shape(api_as(agent).get("/no-such-thing"), 404, "not_found")
+    assert_error_shape(ApiClient().get("/no-such-thing"), 404, "not_found")
+
+
+def test_wrong_method_is_a_json_405(agent: Any) -> None:
+    from kefu.apiutils.testing import api_as
+
+    response = api_as(agent).request("put", "/tickets")
+    body = assert_error_shape(response, 405, "method_not_allowed")
+    assert set(body["details"]["allowed"]) == {"GET", "POST"}
+    assert "GET" in response["Allow"]
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer", "Bearer nonsense", "Bearer kefu_wrong", "Basic dXNlcjpwYXNz", "Token kefu_x"]
+)
+def test_missing_or_bad_credentials_are_401(header: str | None) -> None:
+    client = ApiClient()
+    response = client.get("/tickets", headers={"Authorization": header} if header else None)
+    body = assert_error_shape(response, 401, "unauthenticated")
+    assert "Bearer" in response["WWW-Authenticate"]
+    assert body["details"] == {}
+
+
+def test_unexpected_errors_are_a_generic_500_and_logged(agent: Any, monkeypatch: Any, caplog: Any) -> None:
+    from kefu.apiutils.testing import api_as
+    from kefu.tickets import api as tickets_api
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(tickets_api, "_filtered", boom)
+    with caplog.at_level(logging.ERROR, logger="kefu.api"):
+        response = api_as(agent).get("/tickets")
+    body = assert_error_shape(response, 500, "server_error")
+    assert "secret" not in body["message"]
+    assert any("secret internals" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+def test_openapi_document_and_docs(agent: Any) -> None:
+    from django.test import Client
+
+    schema = Client().get("/api/v1/openapi.json").json()
+    assert "Error" in schema["components"]["schemas"]
+    assert set(schema["components"]["securitySchemes"]) == {"TokenAuth", "SessionAuth"}
+    for methods in schema["paths"].values():
+        for op in methods.values():
+            assert op["x-kefu-action"]
+            assert "401" in op["responses"]
+            assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert Client().get("/api/v1/docs").status_code == 200

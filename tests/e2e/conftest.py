@@ -1,0 +1,164 @@
+"""Browser tests: a real Kefu (uvicorn, ASGI) on a free port, fresh SQLite database, `kefu demo --small`.
+
+Why a subprocess instead of pytest-django's live_server: the page needs the ASGI app (websocket counters),
+the fixed demo dataset the README promises, and a server that is not inside the test's transaction.
+Chromium is Debian's (/usr/bin/chromium); without it the tests are skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DEMO_PASSWORD = "kefu-demo-2026"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _kefu() -> list[str]:
+    script = Path(sys.executable).with_name("kefu")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kefu.cli"]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        print("\nSKIP e2e: Chromium is not installed (apt-get install -y chromium fonts-noto-cjk)")
+        pytest.skip("Chromium is not installed (apt-get install -y chromium fonts-noto-cjk)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+    """Migrate, load the small demo company, serve it; yields the base URL."""
+    data = tmp_path_factory.mktemp("kefu-e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_") and k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        KEFU_DATA_DIR=str(data),
+        KEFU_DATABASE_URL=f"sqlite:///{data / 'kefu.sqlite3'}",
+        KEFU_SECRET_KEY="e2e-not-secret-" + "x" * 40,
+        KEFU_DEBUG="0",
+        KEFU_LOG_LEVEL="WARNING",
+    )
+    for command in (["migrate", "--verbosity", "0"], ["demo", "--small"]):
+        # our own CLI with fixed arguments
+        subprocess.run([*_kefu(), *command], env=env, cwd=ROOT, check=True, capture_output=True, timeout=180)  # noqa: S603
+    port = _free_port()
+    log = (data / "server.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
+        [*_kefu(), "serve", "--port", str(port), "--log-level", "warning", "--no-static"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - our own local server
+                break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError((data / "server.log").read_text()) from None
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("Kefu did not start: " + (data / "server.log").read_text())
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, server: str) -> Iterator[Any]:
+    """Open a fresh browser context (its own cookies) and page; JS errors fail the test."""
+    contexts = []
+
+    def _open() -> Any:
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 900},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            base_url=server,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.js_errors = []
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+# Static files come straight from the finders (WhiteNoise, WHITENOISE_USE_FINDERS): no collectstatic needed.
+
+
+def _sign_in(page: Any, username: str, language: str = "zh-hans") -> None:
+    page.goto("/login/")
+    if language == "en":
+        page.get_by_role("button", name="English").click()
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+def _screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture
+def sign_in() -> Any:
+    """sign_in(page, username, language="zh-hans"): through the login page, as a person would."""
+    return _sign_in
+
+
+@pytest.fixture
+def screenshot() -> Any:
+    """screenshot(page, name, full_page=False): saved to tests/e2e/screenshots/<name>.png."""
+    return _screenshot
