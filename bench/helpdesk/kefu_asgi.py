@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu_settings")
 
-from timing import with_total_time  # noqa: E402
+from timing import with_total_time
 
-from kefu.config.asgi import application as kefu_application  # noqa: E402
+from kefu.config.asgi import application as kefu_application
 
 application = with_total_time(kefu_application)

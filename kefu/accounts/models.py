@@ -96,6 +96,9 @@ class AgentSkill(models.Model):
         verbose_name_plural = _("客服技能")
         constraints = [models.UniqueConstraint(fields=["user", "skill"], name="agent_skill_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user} · {self.skill} ({self.proficiency})"
+
 
 class ApiToken(models.Model):
     """A personal API token. Only a hash is stored; the token is shown once when created."""

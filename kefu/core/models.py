@@ -110,3 +110,6 @@ class IdempotencyRecord(models.Model):
         verbose_name = _("幂等请求")
         verbose_name_plural = _("幂等请求")
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

@@ -237,7 +237,7 @@ def _make_customers(rng: random.Random, size: DemoSize, users: dict[str, User], 
                 name = rng.choice(names.COMPANY_WORDS) + rng.choice(names.COMPANY_KINDS)
             else:
                 name = _person_name(rng)
-            is_vip = tier == Tier.A and rng.random() < 0.6 or rng.random() < 0.01
+            is_vip = (tier == Tier.A and rng.random() < 0.6) or rng.random() < 0.01
             created = now - timedelta(days=rng.randint(30, 900), minutes=rng.randint(0, 1440))
             customers.append(Customer(
                 code=f"C{i:06d}", name=name,

@@ -44,7 +44,7 @@ def _push_workspace(ticket_id: int) -> None:
         return
     try:
         async_to_sync(layer.group_send)("workspace", {"type": "workspace.changed", "ticket": ticket_id})
-    except Exception:  # noqa: BLE001 - a live push is best-effort; the change itself is committed
+    except Exception:
         import logging
 
         logging.getLogger(__name__).warning("workspace push failed for ticket %s", ticket_id, exc_info=True)

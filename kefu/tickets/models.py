@@ -148,6 +148,9 @@ class TicketMessage(models.Model):
         verbose_name_plural = _("工单消息")
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
 
 def attachment_path(instance: Attachment, filename: str) -> str:
     return f"attachments/{instance.ticket_id}/{instance.storage_name}"
@@ -171,6 +174,9 @@ class Attachment(models.Model):
         verbose_name_plural = _("附件")
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return self.filename
+
 
 class TicketEvent(models.Model):
     """The work order's history: every change, who made it and when. Written by the services only."""
@@ -188,6 +194,9 @@ class TicketEvent(models.Model):
         verbose_name = _("工单历史")
         verbose_name_plural = _("工单历史")
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Dispatch(models.Model):
@@ -219,6 +228,9 @@ class Dispatch(models.Model):
         verbose_name_plural = _("派单")
         ordering = ["-dispatched_at", "-id"]
         indexes = [models.Index(fields=["department", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.department} · {self.get_status_display()}"
 
 
 class SlaClock(models.Model):
@@ -252,6 +264,9 @@ class SlaClock(models.Model):
             models.Index(fields=["state", "warn_at"]),
             models.Index(fields=["state", "due_at"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} · {self.get_state_display()}"
 
 
 class SavedView(TimeStampedModel):

@@ -476,8 +476,8 @@ def attachment_add(*, actor: User, ticket: Ticket, upload: UploadedFile,
     suffix = Path(name).suffix.lower()
     allowed = settings.KEFU_ATTACHMENT_TYPES
     if not name or suffix not in allowed:
-        raise ValidationFailed(_("不支持的文件类型“%(s)s”，允许：%(a)s") % {"s": suffix or name, "a": " ".join(allowed)},
-                               details={"field": "file"})
+        raise ValidationFailed(_("不支持的文件类型“%(s)s”，允许：%(a)s")
+                               % {"s": suffix or name, "a": " ".join(allowed)}, details={"field": "file"})
     if upload.size is None or upload.size > settings.KEFU_ATTACHMENT_MAX_BYTES:
         raise ValidationFailed(_("文件超过 %(mb)s MB 的上限")
                                % {"mb": settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024)},

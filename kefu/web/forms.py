@@ -30,7 +30,7 @@ class LoginForm(AuthenticationForm):
     password = forms.CharField(
         label=_("密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
-    error_messages = {  # noqa: RUF012 - Django's documented way to override the messages
+    error_messages = {
         "invalid_login": _("用户名或密码不正确"),
         "inactive": _("该账号已停用"),
     }

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from kefu.wfm.errors import PlanningInputError
 from kefu.wfm.forecast.calendar import ALLOWED_INTERVAL_MINUTES, infer_interval_minutes
 from kefu.wfm.forecast.io import parse_number, parse_timestamp, read_table
-from kefu.wfm.queueing import evaluate, required_agents, trunk_load, trunks_required
+from kefu.wfm.queueing import staff_intervals, trunk_load, trunks_required
 from kefu.wfm.shrinkage import scheduled_staff
 
 DEFAULT_QUEUE = "default"
@@ -232,15 +232,15 @@ def plan_staff(forecast: Forecast, targets: StaffingTargets, *, shrinkage: float
                                  field="aht_seconds", row=int(forecast.rows[i]))
 
     interval_seconds = forecast.interval_minutes * 60.0
-    agents = required_agents(
+    # One pass: the solver's answer and its metrics (service level reported at Y, which is the target's Y
+    # whenever a service-level target is set).
+    metrics = staff_intervals(
         calls=offered, interval_seconds=interval_seconds, aht_seconds=aht,
-        service_level=targets.service_level, within_seconds=targets.within_seconds,
+        service_level=targets.service_level, within_seconds=targets.report_within_seconds,
         asa_seconds=targets.asa_seconds, abandon_rate=targets.abandon_rate,
         patience_seconds=targets.patience_seconds, max_occupancy=targets.max_occupancy,
     )
-    metrics = evaluate(agents=agents, calls=offered, interval_seconds=interval_seconds, aht_seconds=aht,
-                       within_seconds=targets.report_within_seconds,
-                       patience_seconds=targets.patience_seconds)
+    agents = metrics.agents
     trunk_erlangs = trunks = None
     if trunk_blocking is not None:
         trunk_erlangs = trunk_load(calls=offered, interval_seconds=interval_seconds,

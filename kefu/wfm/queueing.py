@@ -671,6 +671,35 @@ def staff_intervals(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
 
 # Upward steps of the Erlang B recursion tried before falling back to galloping search.
 _SCAN_STEPS = 48
+# Up to this many servers, Erlang B by the recursion from B(0) = 1 is cheaper (and closer to exact) than by
+# incomplete gammas: about 4e-16 relative against 40-digit sums on the benchmark year, the gammas 2e-14.
+_RECURSION_MAX = 128
+
+
+def _erlang_b_start(n: FloatArray, a: FloatArray) -> FloatArray:
+    """Erlang B for n ≥ 1, a > 0 (flat): the forward recursion from B(0) = 1 for small n, else `_erlang_b_flat`.
+
+    The forward recursion is stable (each step damps earlier rounding), so ≤ 128 steps cost a few ulp.
+    Small n are sorted so that each step works on the contiguous tail still climbing.
+    """
+    small = n <= _RECURSION_MAX
+    if not small.any():
+        return _erlang_b_flat(n, a)
+    out = np.empty_like(a)
+    big = ~small
+    if big.any():
+        out[big] = _erlang_b_flat(n[big], a[big])
+    where = np.flatnonzero(small)
+    order = np.argsort(n[where], kind="stable")
+    where = where[order]
+    ns, as_ = n[where], a[where]
+    b = np.ones_like(as_)
+    for k in range(1, int(ns[-1]) + 1):
+        start = int(np.searchsorted(ns, k))  # first element still below its own n
+        ab = as_[start:] * b[start:]
+        b[start:] = ab / (k + ab)
+    out[where] = b
+    return out
 
 
 def _scan_erlang_c(lower: FloatArray, load: FloatArray, aht: FloatArray, within: FloatArray,
@@ -691,7 +720,7 @@ def _scan_erlang_c(lower: FloatArray, load: FloatArray, aht: FloatArray, within:
     blocking[idle] = 0.0
     idx = np.flatnonzero(~idle)
     n, a = lower[idx], load[idx]
-    b = _erlang_b_flat(n, a)
+    b = _erlang_b_start(n, a)
     rate = within[idx] / aht[idx]  # service-level exponent per agent above the load
     h = aht[idx]
     sl_t = sl_target[idx] if sl_target is not None else None

@@ -56,7 +56,7 @@ def main() -> None:
         day_calls = BASE_CALLS_PER_DAY * DAY_INDEX[day.weekday()] * (1 + WEEKLY_GROWTH) ** (day_number / 7)
         if day == PROMO_DAY:
             day_calls *= PROMO_FACTOR
-        for hour, weight in zip(slots, weights):
+        for hour, weight in zip(slots, weights, strict=True):
             mean = day_calls * weight / total_weight
             if day == OUTAGE_DAY and OUTAGE_HOURS[0] <= hour < OUTAGE_HOURS[1]:
                 mean *= OUTAGE_FACTOR
@@ -66,7 +66,7 @@ def main() -> None:
             answered = offered - abandoned
             talk = rng.gammavariate(answered, TALK_SECONDS) if answered else 0.0
             acw = rng.gammavariate(4 * answered, ACW_SECONDS / 4) if answered else 0.0
-            start = dt.datetime.combine(day, dt.time(int(hour), int(round((hour % 1) * 60))))
+            start = dt.datetime.combine(day, dt.time(int(hour), round((hour % 1) * 60)))
             out.writerow([start.strftime("%Y-%m-%dT%H:%M"), offered, answered, abandoned, round(talk), round(acw)])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from kefu.wfm.cli._common import add_json_flag, emit, number
 from kefu.wfm.errors import PlanningInputError
 from kefu.wfm.plan import DEFAULT_WITHIN_SECONDS
-from kefu.wfm.queueing import evaluate, required_agents, trunk_load
+from kefu.wfm.queueing import evaluate, staff_intervals, trunk_load
 
 LABELS = {
     "agents": "agents",
@@ -96,16 +96,16 @@ def run(args: argparse.Namespace) -> int:
         if args.sl is None and args.asa is None and args.abandon is None and args.max_occupancy is None:
             raise PlanningInputError("give a target (--sl with --within, --asa or --abandon) or --agents",
                                      field="--sl")
-        agents = int(required_agents(
+        # Solved and measured in one pass (service level at `within`, the target's Y when one is set).
+        m = staff_intervals(
             calls=args.calls, interval_seconds=args.interval_seconds, aht_seconds=aht,
-            service_level=args.sl, within_seconds=args.within if args.sl is not None else None,
-            asa_seconds=args.asa, abandon_rate=args.abandon, patience_seconds=args.patience,
-            max_occupancy=args.max_occupancy,
-        ))
+            service_level=args.sl, within_seconds=within, asa_seconds=args.asa, abandon_rate=args.abandon,
+            patience_seconds=args.patience, max_occupancy=args.max_occupancy,
+        )
     else:
-        agents = int(args.agents)
-    m = evaluate(agents=agents, calls=args.calls, interval_seconds=args.interval_seconds, aht_seconds=aht,
-                 within_seconds=within, patience_seconds=args.patience)
+        m = evaluate(agents=int(args.agents), calls=args.calls, interval_seconds=args.interval_seconds,
+                     aht_seconds=aht, within_seconds=within, patience_seconds=args.patience)
+    agents = int(m.agents)
     asa = float(m.asa_seconds)
     trunk_erlangs = float(trunk_load(calls=args.calls, interval_seconds=args.interval_seconds,
                                      talk_seconds=talk, asa_seconds=asa)) if math.isfinite(asa) else math.inf

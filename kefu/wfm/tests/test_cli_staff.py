@@ -301,3 +301,19 @@ def test_through_the_kefu_console_script() -> None:
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert "--calls" in bad.stderr
+
+
+def test_staff_with_abandonment_can_staff_below_the_offered_load(capsys: pytest.CaptureFixture[str]) -> None:
+    # 300 calls per half hour at 240 s is 40 Erlangs; callers who hang up need no agent, so 39 reach 80/20.
+    out = run_json(capsys, "staff", "--calls", "300", "--interval-seconds", "1800", "--aht", "240",
+                   "--sl", "0.8", "--within", "20", "--patience", "60")
+    assert out["agents"] == 39
+    assert out["traffic_erlangs"] == pytest.approx(40.0)
+    assert out["service_level"] == pytest.approx(0.8145, abs=1e-4)
+    out = run_json(capsys, "staff", "--calls", "300", "--interval-seconds", "1800", "--aht", "240",
+                   "--abandon", "0.2", "--patience", "30")
+    m = evaluate(agents=[out["agents"] - 1, out["agents"]], calls=300, interval_seconds=1800,
+                 aht_seconds=240, within_seconds=20, patience_seconds=30)
+    assert m.abandon_rate is not None
+    assert out["agents"] < 40
+    assert m.abandon_rate[0] > 0.2 >= m.abandon_rate[1] == pytest.approx(out["abandon_rate"])

@@ -135,3 +135,21 @@ def test_targets_are_validated() -> None:
         StaffingTargets(abandon_rate=0.05)
     with pytest.raises(PlanningInputError):
         StaffingTargets()
+
+
+def test_plan_with_abandonment_staffs_below_the_offered_load(tmp_path: Path) -> None:
+    # 300 calls per half hour at 240 s is 40 Erlangs: with 60 s patience 39 agents reach 80/20, and a 20 %
+    # abandonment target with 30 s patience needs fewer still; the occupancy cap is on the carried load.
+    forecast = read_forecast(write(tmp_path, "2024-03-04T08:00,a,300,240\n2024-03-04T08:30,a,0,240\n"))
+    plan = plan_staff(forecast, StaffingTargets(service_level=0.8, within_seconds=20, patience_seconds=60))
+    assert plan.required_agents.tolist() == [39, 0]
+    assert float(plan.service_level[0]) == pytest.approx(0.8145, abs=1e-4)
+    plan = plan_staff(forecast, StaffingTargets(abandon_rate=0.2, patience_seconds=30, max_occupancy=0.95))
+    n = int(plan.required_agents[0])
+    assert n < 40
+    m = evaluate(agents=[n - 1, n], calls=300, interval_seconds=1800, aht_seconds=240, within_seconds=20,
+                 patience_seconds=30)
+    assert m.abandon_rate is not None
+    meets = (m.abandon_rate <= 0.2) & (m.occupancy <= 0.95)
+    assert meets.tolist() == [False, True]
+    assert float(plan.occupancy[0]) == pytest.approx(float(m.occupancy[1]))

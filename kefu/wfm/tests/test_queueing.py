@@ -369,6 +369,17 @@ def test_abandon_solver_is_minimal(calls: float, aht: float, target: float, pati
     assert n == 1 or m.abandon_rate[0] > target
 
 
+@settings(max_examples=30, deadline=None)
+@given(n=st.lists(st.integers(1, 300), min_size=1, max_size=12), rho=st.floats(0.3, 1.5))
+def test_solver_start_erlang_b_matches_direct_sums(n: list[int], rho: float) -> None:
+    # The Erlang C search starts from B by recursion (small n) or incomplete gammas (large n).
+    servers = np.array(n, dtype=float)
+    load = servers * rho
+    got = q._erlang_b_start(servers, load)
+    for value, k, a in zip(got, n, load, strict=True):
+        assert float(value) == pytest.approx(float(ref_erlang_b(k, float(a))), rel=1e-12)
+
+
 def test_erlang_a_can_staff_below_the_offered_load() -> None:
     # 300 calls per half hour at 240 s is 40 Erlangs; with abandonment 39 agents already reach 80/20.
     kw: dict[str, Any] = {"calls": 300, "interval_seconds": 1800, "aht_seconds": 240}
