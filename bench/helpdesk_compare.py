@@ -126,6 +126,10 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+            # Queries of requests cut off at the deadline go on in PostgreSQL after their client is gone:
+            # end them, or they would slow the next phase (the other system's).
+            psql(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{self.db}' "
+                 "AND pid <> pg_backend_pid()")
         self.proc = None
 
 

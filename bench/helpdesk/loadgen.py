@@ -83,7 +83,7 @@ async def run_phase(client: httpx.AsyncClient, op: Operation, *, clients: int, s
 
     started = time.perf_counter()
     tasks = [asyncio.create_task(loop()) for _ in range(clients)]
-    done, pending = await asyncio.wait(tasks, timeout=seconds + grace)
+    _done, pending = await asyncio.wait(tasks, timeout=seconds + grace)
     for task in pending:
         task.cancel()
     result.timeouts = len(pending)

@@ -690,7 +690,7 @@ def _erlang_b_start(n: FloatArray, a: FloatArray) -> FloatArray:
     if big.any():
         out[big] = _erlang_b_flat(n[big], a[big])
     where = np.flatnonzero(small)
-    order = np.argsort(n[where], kind="stable")
+    order = np.argsort(n[where].astype(np.int16), kind="stable")  # small integers: a radix sort
     where = where[order]
     ns, as_ = n[where], a[where]
     b = np.ones_like(as_)
@@ -726,16 +726,20 @@ def _scan_erlang_c(lower: FloatArray, load: FloatArray, aht: FloatArray, within:
     sl_t = sl_target[idx] if sl_target is not None else None
     asa_t = asa_target[idx] if asa_target is not None else None
     waiting = np.ones(idx.size, dtype=bool)
+    rate = -rate  # exp(gap · (−rate)) equals exp(−gap · rate) exactly and saves a negation per step
     for _ in range(_SCAN_STEPS):
         if not idx.size:
             break
         gap = n - a
-        c = n * b / (gap + a * b)
-        ok = waiting.copy()
+        ab = a * b  # shared by C(n) and the step to B(n + 1)
+        c = n * b / (gap + ab)
+        ok = waiting
         if sl_t is not None:
-            ok &= 1.0 - c * np.exp(-gap * rate) >= sl_t
+            ok = ok & (1.0 - c * np.exp(gap * rate) >= sl_t)
         if asa_t is not None:
-            ok &= c * h / gap <= asa_t
+            ok = ok & (c * h / gap <= asa_t)
+        if ok is waiting:
+            ok = waiting.copy()
         if ok.any():
             result[idx[ok]] = n[ok]
             blocking[idx[ok]] = b[ok]
@@ -745,12 +749,12 @@ def _scan_erlang_c(lower: FloatArray, load: FloatArray, aht: FloatArray, within:
                 break
             if 2 * left <= idx.size:
                 idx = idx[waiting]
-                n, a, b, rate, h = (v[waiting] for v in (n, a, b, rate, h))
+                n, a, b, ab, rate, h = (v[waiting] for v in (n, a, b, ab, rate, h))
                 sl_t = sl_t[waiting] if sl_t is not None else None
                 asa_t = asa_t[waiting] if asa_t is not None else None
                 waiting = np.ones(idx.size, dtype=bool)
         n = n + 1.0
-        b = a * b / (n + a * b)
+        b = ab / (n + ab)
     return result, blocking
 
 
