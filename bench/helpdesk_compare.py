@@ -311,7 +311,9 @@ def build_report(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     lines = [
         "# Kefu vs django-helpdesk 2.6 — helpdesk benchmark",
         "",
-        f"Run {data['started']} on {c['machine']} ({c['cpus']} cores), PostgreSQL {c['postgres']} on loopback.",
+        "Runs: " + "; ".join(f"{r['started']} ({', '.join(r['models'])})" for r in data.get("runs", []))
+        + f" on {c['machine']} ({c['cpus']} cores, shared with other work: see \"machine busy\"), "
+        f"PostgreSQL {c['postgres']} on loopback.",
         f"Data per system: {data['kefu']['data']['orders']:,} work orders / "
         f"{data['kefu']['data']['customers']:,} customers (Kefu) and "
         f"{data['peer']['data']['orders']:,} tickets / {data['peer']['data']['customers']:,} distinct submitters "
@@ -380,6 +382,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
                         help="load models to run (the others keep their figures from the previous results)")
     parser.add_argument("--systems", nargs="+", default=["kefu", "peer"], choices=["kefu", "peer"])
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
     parser.add_argument("--out", default=str(RESULTS / "helpdesk_compare"))
     args = parser.parse_args()
 
@@ -403,6 +406,13 @@ def main() -> None:
                    "postgres": psql("SHOW server_version"), "peer": "django-helpdesk 2.6.1"},
     }
     previous = json.loads(Path(args.out + ".json").read_text()) if Path(args.out + ".json").exists() else {}
+    if args.report_only:
+        data, markdown = build_report(previous)
+        Path(args.out + ".md").write_text(markdown)
+        print(markdown)
+        return
+    data["runs"] = [r for r in previous.get("runs", []) if set(r["models"]) - set(args.models)] + [
+        {"started": data["started"], "models": args.models}]
     try:
         for system in (kefu, peer):
             data[system.name] = {"data": system.ensure_data(args.orders, args.customers, args.reload),
