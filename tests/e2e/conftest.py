@@ -119,7 +119,8 @@ def new_page(browser: Any, server: str) -> Iterator[Any]:
             timezone_id="Asia/Shanghai",
             base_url=server,
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)  # generous: CI machines are shared and busy
+        context.set_default_navigation_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
         page.js_errors = []
