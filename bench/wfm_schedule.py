@@ -136,7 +136,9 @@ def score_counts(prob: milp._Problem, counts: dict[tuple[int, int, int], int]) -
     if n_cols:
         _, _, under = milp._add_coverage(model, prob, n_cols, {k: float(n) for k, n in by_instance.items()})
         sol = model.solve(time_limit=TIME_LIMIT, mip_gap=0.0)
-        under_with_breaks = float(sol.values[under].sum()) if sol.values is not None else float("nan")
+        # agents short, summed over the penalty's tiers (each tier has its own under-coverage columns)
+        under_with_breaks = (float(sum(sol.values[columns].sum() for _, columns in under))
+                             if sol.values is not None else float("nan"))
     else:
         under_with_breaks = float(prob.required.sum())
     paid = sum(prob.instances[k].paid_minutes * n for k, n in by_instance.items()) / 60

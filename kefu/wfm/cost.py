@@ -314,6 +314,24 @@ def marginal_curve(*, calls: float, interval_seconds: float, aht_seconds: float,
 # ------------------------------------------------------------------------------------- budget → service level
 
 
+class BudgetBelowMinimumError(PlanningInputError):
+    """A budget that does not even pay for the minimum staffing; the message names both figures."""
+
+
+def minimum_staffing(workload: Workload, minimum: IntArray | int) -> IntArray:
+    """`minimum` agents (a whole number, or one per row) in every row with calls, none elsewhere."""
+    given = np.asarray(minimum, dtype=np.float64)
+    if given.ndim and given.shape != workload.calls.shape:
+        raise PlanningInputError(f"needs one number per row ({workload.calls.size}), got {given.size}",
+                                 field="min_agents")
+    bad = np.flatnonzero(~np.isfinite(given) | (given < 0) | (given != np.floor(given)))
+    if bad.size:
+        value = minimum if given.ndim == 0 else float(given.flat[bad[0]])
+        raise PlanningInputError(f"must be a whole number ≥ 0, got {value!r}", field="min_agents",
+                                 row=None if given.ndim == 0 else int(bad[0]) + 1)
+    return np.where(workload.calls > 0, given, 0).astype(np.int64)
+
+
 def _upper_hull(y: FloatArray) -> list[int]:
     """Indices of the upper concave hull of the points (i, y[i]), left to right."""
     hull: list[int] = []
@@ -329,47 +347,45 @@ def _upper_hull(y: FloatArray) -> list[int]:
     return hull
 
 
-def allocation_order(workload: Workload, policy: ServicePolicy, *, ceiling: float = 0.999,
-                     max_extra: int = 0) -> IntArray:
-    """Rows in the order a greedy planner adds agents, one agent per entry, best answered-within-Y calls
-    gained per agent first.
+def allocation_order(workload: Workload, policy: ServicePolicy, *, minimum: IntArray | int = 0,
+                     ceiling: float = 0.999, max_extra: int = 0) -> IntArray:
+    """Rows in the order a greedy planner adds agents on top of `minimum` (agents every row with calls
+    already has, see `minimum_staffing`), one agent per entry, most answered-within-Y calls gained per agent
+    first.
 
-    Each row's curve calls × SL(n) is replaced by its upper concave hull from n = 0, so a stretch where SL
-    first grows slowly (an unstable queue) is taken as one block; along the hull the gains fall, and taking
+    Each row's curve calls × SL(n) from n = minimum is replaced by its upper concave hull, so a stretch where
+    SL first grows slowly (an unstable queue) is taken as one block; along the hull the gains fall, and taking
     the largest gains first is optimal for any budget that ends on a hull vertex (see docs/planning/cost.md).
     Curves stop where SL reaches `ceiling` (fraction) or `max_extra` agents past it.
     """
+    start = minimum_staffing(workload, minimum)
     top = queueing.required_agents(calls=workload.calls, interval_seconds=workload.interval_seconds,
                                    aht_seconds=workload.aht_seconds, service_level=ceiling,
                                    within_seconds=policy.within_seconds,
                                    patience_seconds=policy.patience_seconds) + max_extra
-    rows = np.flatnonzero(workload.calls > 0)
-    lengths = top[rows]
-    row_of = np.repeat(rows, lengths)
-    n_of = (np.concatenate([np.arange(1, k + 1) for k in lengths]) if rows.size
-            else np.zeros(0, dtype=np.int64))
-    sl = np.zeros(row_of.size)
-    if row_of.size:
-        sl = queueing.evaluate(agents=n_of, calls=workload.calls[row_of],
-                               interval_seconds=workload.interval_seconds,
-                               aht_seconds=workload.aht_seconds[row_of], within_seconds=policy.within_seconds,
-                               patience_seconds=policy.patience_seconds).service_level
+    rows = np.flatnonzero((workload.calls > 0) & (top > start))
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = start[rows], top[rows]
+    row_of = np.repeat(rows, last - first + 1)
+    n_of = np.concatenate([np.arange(a, b + 1) for a, b in zip(first.tolist(), last.tolist(), strict=True)])
+    sl = np.zeros(n_of.size)
+    staffed = n_of > 0  # no agents, no service
+    sl[staffed] = queueing.evaluate(
+        agents=n_of[staffed], calls=workload.calls[row_of[staffed]], interval_seconds=workload.interval_seconds,
+        aht_seconds=workload.aht_seconds[row_of[staffed]], within_seconds=policy.within_seconds,
+        patience_seconds=policy.patience_seconds).service_level
     slopes: list[FloatArray] = []
     owners: list[IntArray] = []
     offset = 0
-    for row, length in zip(rows.tolist(), lengths.tolist(), strict=True):
-        values = np.concatenate([[0.0], workload.calls[row] * sl[offset:offset + length]])
-        offset += length
-        hull = _upper_hull(values)
-        for j, k in itertools.pairwise(hull):
+    for row, a, b in zip(rows.tolist(), first.tolist(), last.tolist(), strict=True):
+        values = workload.calls[row] * sl[offset:offset + b - a + 1]
+        offset += b - a + 1
+        for j, k in itertools.pairwise(_upper_hull(values)):
             slopes.append(np.full(k - j, (values[k] - values[j]) / (k - j)))
             owners.append(np.full(k - j, row, dtype=np.int64))
-    if not slopes:
-        return np.zeros(0, dtype=np.int64)
-    slope = np.concatenate(slopes)
-    owner = np.concatenate(owners)
-    # stable sort keeps each row's agents in order within a block of equal slope
-    order: IntArray = owner[np.argsort(-slope, kind="stable")]
+    # a stable sort keeps each row's agents in order within a block of equal slope
+    order: IntArray = np.concatenate(owners)[np.argsort(-np.concatenate(slopes), kind="stable")]
     return order
 
 
@@ -382,32 +398,55 @@ class BudgetAllocation:
     outcome: StaffingOutcome
 
 
-def best_service_for_budget(workload: Workload, policy: ServicePolicy, rates: CostRates, *,
-                            agent_hours_month: float | None = None,
-                            budget_month: float | None = None) -> BudgetAllocation:
-    """Highest call-weighted service level reachable with a monthly budget of paid agent-hours, or of money
-    (total monthly cost, including seats, trunks and overhead).
+def _describe_minimum(floor: IntArray) -> str:
+    rows = int(np.count_nonzero(floor))
+    most = int(floor.max(initial=0))
+    if (floor[floor > 0] == most).all():
+        return f"the minimum staffing ({most} agent(s) in each of the {rows} intervals with calls)"
+    return f"the minimum staffing ({int(floor.sum())} agent-intervals over the {rows} intervals with calls)"
 
-    Agents go where they add the most answered-within-Y calls (all agent-intervals cost the same, so gain per
-    agent is gain per cost). A money budget is met by bisection on how far along the greedy order to go.
+
+def best_service_for_budget(workload: Workload, policy: ServicePolicy, rates: CostRates, *,
+                            agent_hours_month: float | None = None, budget_month: float | None = None,
+                            minimum: IntArray | int = 0) -> BudgetAllocation:
+    """Highest call-weighted service level reachable with a monthly budget of paid agent-hours, or of money
+    (total monthly cost, including seats, trunks and overhead), keeping at least `minimum` agents (a whole
+    number, or one per row) in every row with calls.
+
+    The budget pays for the minimum first; the rest goes where agents add the most answered-within-Y calls
+    (all agent-intervals cost the same, so gain per agent is gain per cost). A money budget is met by
+    bisection on how far along the greedy order to go. A budget below the minimum's own cost raises
+    BudgetBelowMinimumError naming both figures (with no minimum that cost is the trunks and fixed overhead).
     """
     if (agent_hours_month is None) == (budget_month is None):
         raise PlanningInputError("give exactly one budget: agent-hours or money per month", field="budget")
-    order = allocation_order(workload, policy)
-    hours_per_agent = workload.interval_seconds / 3600.0 / (1.0 - policy.shrinkage) / workload.month_factor
-
-    def staffing(units: int) -> IntArray:
-        return np.bincount(order[:units], minlength=workload.calls.size).astype(np.int64)
-
     if agent_hours_month is not None:
         _check(agent_hours_month, "budget_agent_hours")
-        units = min(order.size, math.floor(agent_hours_month / hours_per_agent + 1e-9))
+    if budget_month is not None:
+        _check(budget_month, "budget_month")
+    floor = minimum_staffing(workload, minimum)
+    base = outcome(workload, floor, policy, rates)
+    if agent_hours_month is not None and agent_hours_month + 1e-9 < base.paid_agent_hours_month:
+        raise BudgetBelowMinimumError(
+            f"a budget of {agent_hours_month:,.1f} paid agent-hours a month does not cover "
+            f"{_describe_minimum(floor)}, which takes {base.paid_agent_hours_month:,.1f}", field="budget")
+    if budget_month is not None and budget_month + 1e-9 < base.cost.total_month:
+        raise BudgetBelowMinimumError(
+            f"a budget of {budget_month:,.0f} a month does not cover {_describe_minimum(floor)}, which costs "
+            f"{base.cost.total_month:,.0f} a month", field="budget")
+    order = allocation_order(workload, policy, minimum=floor)
+
+    def staffing(units: int) -> IntArray:
+        return floor + np.bincount(order[:units], minlength=workload.calls.size).astype(np.int64)
+
+    if agent_hours_month is not None:
+        hours_per_agent = workload.interval_seconds / 3600.0 / (1.0 - policy.shrinkage) / workload.month_factor
+        spare = agent_hours_month - base.paid_agent_hours_month
+        units = min(order.size, math.floor(spare / hours_per_agent + 1e-9))
         return BudgetAllocation(agent_hours_month, None, outcome(workload, staffing(units), policy, rates))
     assert budget_month is not None
-    _check(budget_month, "budget_month")
     lo, hi = 0, order.size
-    cost_hi = outcome(workload, staffing(hi), policy, rates).cost.total_month
-    if cost_hi <= budget_month:
+    if outcome(workload, staffing(hi), policy, rates).cost.total_month <= budget_month:
         lo = hi
     while hi - lo > 1:
         mid = (lo + hi) // 2

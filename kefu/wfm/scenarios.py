@@ -2,7 +2,9 @@
 self-service channel saves by deflecting contacts (step 8).
 
 A scenario fixes one of: a service-level target, a monthly budget of paid agent-hours, or a monthly budget of
-money; it may also scale the forecast volume (a high or low forecast) and deflect a share of contacts.
+money; it may also scale the forecast volume (a high or low forecast) and deflect a share of contacts. Every
+interval with calls keeps a minimum staffing (one agent by default): a contact center never leaves an open
+line to nobody, so a budget is spread only over what is left once that minimum is paid.
 """
 
 from __future__ import annotations
@@ -11,16 +13,27 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from kefu.wfm import queueing
 from kefu.wfm.cost import (
+    BudgetBelowMinimumError,
     CostRates,
     ServicePolicy,
     StaffingOutcome,
     Workload,
     best_service_for_budget,
+    minimum_staffing,
     outcome,
     staff_for_target,
 )
 from kefu.wfm.errors import PlanningInputError
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+DEFAULT_MIN_AGENTS = 1
 
 _KEYS = ("sl", "within", "volume", "deflection", "budget_hours", "budget")
 
@@ -92,11 +105,25 @@ def parse_scenario(text: str) -> Scenario:
                     budget_agent_hours_month=values.get("budget_hours"), budget_month=values.get("budget"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScenarioResult:
+    """A scenario's staffing and what it buys, in total (`outcome`) and per row of the workload: `calls` after
+    the scenario's volume factor and deflection, and the service level (fraction, PRODUCT §2.9 formula 3) of
+    `outcome.agents[i]` agents, NaN where no calls are offered. Every row with calls has at least
+    `min_agents` agents."""
+
     scenario: Scenario
     policy: ServicePolicy
     outcome: StaffingOutcome
+    calls: FloatArray
+    service_levels: FloatArray
+    min_agents: int
+
+    @property
+    def lowest_service_level(self) -> float | None:
+        """The worst service level (fraction) of any row with calls; None when no calls are offered."""
+        busy = self.calls > 0
+        return float(self.service_levels[busy].min()) if busy.any() else None
 
     def as_dict(self) -> dict[str, Any]:
         """Flat snake_case fields for JSON and tables."""
@@ -109,6 +136,7 @@ class ScenarioResult:
             "within_seconds": self.policy.within_seconds,
             "volume_factor": s.volume_factor,
             "deflection": s.deflection,
+            "min_agents": self.min_agents,
             "offered_calls_month": o.offered_calls_month,
             "agent_hours_month": o.agent_hours_month,
             "paid_agent_hours_month": o.paid_agent_hours_month,
@@ -122,36 +150,60 @@ class ScenarioResult:
             "cost_month": c.total_month,
             "cost_year": c.total_year,
             "service_level": o.service_level,
+            "lowest_interval_service_level": self.lowest_service_level,
             "asa_seconds": o.asa_seconds,
             "abandon_rate": o.abandon_rate,
             "occupancy": o.occupancy,
         }
 
 
-def run_scenario(workload: Workload, scenario: Scenario, policy: ServicePolicy,
-                 rates: CostRates) -> ScenarioResult:
-    """Staff, cost and service level of one scenario over `workload` (see `Scenario`)."""
+def interval_service_levels(workload: Workload, agents: IntArray, policy: ServicePolicy) -> FloatArray:
+    """Service level (fraction, formula 3) of `agents` per row of `workload`: 0 for calls offered to nobody,
+    NaN for rows without calls."""
+    result = np.full(workload.calls.shape, np.nan)
+    busy = workload.calls > 0
+    result[busy] = 0.0
+    staffed = busy & (agents > 0)
+    if staffed.any():
+        result[staffed] = queueing.evaluate(
+            agents=agents[staffed], calls=workload.calls[staffed], interval_seconds=workload.interval_seconds,
+            aht_seconds=workload.aht_seconds[staffed], within_seconds=policy.within_seconds,
+            patience_seconds=policy.patience_seconds).service_level
+    return result
+
+
+def run_scenario(workload: Workload, scenario: Scenario, policy: ServicePolicy, rates: CostRates, *,
+                 min_agents: int = DEFAULT_MIN_AGENTS) -> ScenarioResult:
+    """Staff, cost and service level of one scenario over `workload` (see `Scenario`), with at least
+    `min_agents` agents in every interval that has calls."""
     if scenario.within_seconds is not None:
         policy = ServicePolicy(within_seconds=scenario.within_seconds,
                                patience_seconds=policy.patience_seconds, shrinkage=policy.shrinkage,
                                blocking=policy.blocking, acw_seconds=policy.acw_seconds)
     load = workload.scaled(scenario.volume_factor * (1.0 - scenario.deflection))
+    minimum = minimum_staffing(load, min_agents)
     if scenario.service_level is not None:
-        result = outcome(load, staff_for_target(load, scenario.service_level, policy), policy, rates)
+        agents = np.maximum(staff_for_target(load, scenario.service_level, policy), minimum)
+        result = outcome(load, agents, policy, rates)
     else:
-        result = best_service_for_budget(load, policy, rates,
-                                         agent_hours_month=scenario.budget_agent_hours_month,
-                                         budget_month=scenario.budget_month).outcome
-    return ScenarioResult(scenario, policy, result)
+        try:
+            result = best_service_for_budget(load, policy, rates, minimum=minimum,
+                                             agent_hours_month=scenario.budget_agent_hours_month,
+                                             budget_month=scenario.budget_month).outcome
+        except BudgetBelowMinimumError as exc:
+            raise PlanningInputError(f"scenario '{scenario.name}': {exc.message}; raise the budget or lower "
+                                     "--min-agents", field="scenario") from None
+    return ScenarioResult(scenario, policy, result, load.calls,
+                          interval_service_levels(load, result.agents, policy), int(min_agents))
 
 
-def run_scenarios(workload: Workload, scenarios: list[Scenario], policy: ServicePolicy,
-                  rates: CostRates) -> list[ScenarioResult]:
+def run_scenarios(workload: Workload, scenarios: list[Scenario], policy: ServicePolicy, rates: CostRates, *,
+                  min_agents: int = DEFAULT_MIN_AGENTS) -> list[ScenarioResult]:
     """Every scenario over the same workload, in the order given; names must be unique."""
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise PlanningInputError("scenario names must be unique", field="scenario")
-    return [run_scenario(workload, s, policy, rates) for s in scenarios]
+    return [run_scenario(workload, s, policy, rates, min_agents=min_agents) for s in scenarios]
 
 
 @dataclass(frozen=True)
@@ -178,12 +230,12 @@ class DeflectionEffect:
 
 
 def deflection_effect(workload: Workload, scenario: Scenario, deflection: float, policy: ServicePolicy,
-                      rates: CostRates) -> DeflectionEffect:
+                      rates: CostRates, *, min_agents: int = DEFAULT_MIN_AGENTS) -> DeflectionEffect:
     """What self-service deflecting `deflection` (fraction) of contacts saves in a scenario: staff, hours and
     money at the same target (or, for a budget scenario, the service level the same money now buys)."""
     if not 0 <= deflection < 1:
         raise PlanningInputError(f"must be a fraction below 1, got {deflection:g}", field="deflection")
     base = Scenario(**{**scenario.__dict__, "deflection": 0.0})
     with_self_service = Scenario(**{**scenario.__dict__, "deflection": deflection})
-    return DeflectionEffect(deflection, run_scenario(workload, base, policy, rates),
-                            run_scenario(workload, with_self_service, policy, rates))
+    return DeflectionEffect(deflection, run_scenario(workload, base, policy, rates, min_agents=min_agents),
+                            run_scenario(workload, with_self_service, policy, rates, min_agents=min_agents))

@@ -21,7 +21,7 @@ from kefu.wfm.forecast import (
     read_overrides,
     write_forecast,
 )
-from kefu.wfm.forecast.calendar import format_day
+from kefu.wfm.forecast.calendar import ALLOWED_INTERVAL_MINUTES, format_day
 from kefu.wfm.forecast.engine import MAX_HORIZON_DAYS
 
 
@@ -72,6 +72,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--aht-trend", action="store_true", help="extend the recent trend of AHT into the horizon"
     )
+    parser.add_argument(
+        "--interval-minutes",
+        type=number("interval-minutes", minimum=1, integer=True),
+        help="interval length of the history (5, 6, 10, 15, 30 or 60), when it cannot be inferred from "
+        "the rows (default: the most common gap between consecutive intervals of a day)",
+    )
     parser.add_argument("--out", required=True, help="forecast file to write (.csv, or .xlsx)")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
@@ -86,7 +92,13 @@ def run(args: argparse.Namespace) -> int:
         tolerance=float(args.tolerance),
         aht_trend=bool(args.aht_trend),
     )
-    history = read_history(args.history)
+    minutes = int(args.interval_minutes) if args.interval_minutes is not None else None
+    if minutes is not None and minutes not in ALLOWED_INTERVAL_MINUTES:
+        raise PlanningInputError(
+            f"must be one of {', '.join(map(str, ALLOWED_INTERVAL_MINUTES))} minutes, got {minutes}",
+            field="--interval-minutes",
+        )
+    history = read_history(args.history, interval_minutes=minutes)
     events = read_events(args.events) if args.events else []
     overrides = read_overrides(args.overrides) if args.overrides else []
     result = forecast(history, options, events=events, overrides=overrides)

@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--aht", type=number("--aht", minimum=0, strict_minimum=True),
                         help="handle time in seconds for intervals (or a file) without aht_seconds")
     parser.add_argument("--interval-minutes", type=number("--interval-minutes", minimum=1, integer=True),
-                        help="interval length, when it cannot be inferred (one interval per day)")
+                        help="interval length (5, 6, 10, 15, 30 or 60), when it cannot be inferred (default: "
+                             "the most common gap between consecutive intervals of a day)")
     parser.add_argument("--trunk-blocking", type=number("--trunk-blocking", minimum=0, maximum=1,
                                                         strict_minimum=True),
                         help="also size trunks per interval for this blocking (Erlang B), fraction")

@@ -7,7 +7,7 @@ import argparse
 import csv
 import itertools
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,15 @@ from kefu.wfm.cli._common import add_json_flag, emit
 from kefu.wfm.cli.simulate import checked, checked_number
 from kefu.wfm.cost import CostRates, ServicePolicy, Workload, marginal_curve
 from kefu.wfm.errors import PlanningInputError
-from kefu.wfm.scenarios import Scenario, deflection_effect, parse_scenario, run_scenarios
+from kefu.wfm.forecast.calendar import infer_interval_minutes
+from kefu.wfm.scenarios import (
+    DEFAULT_MIN_AGENTS,
+    Scenario,
+    ScenarioResult,
+    deflection_effect,
+    parse_scenario,
+    run_scenarios,
+)
 
 DEFAULT_SCENARIOS = ("low:0.7", "medium:0.8", "high:0.9")
 
@@ -40,12 +48,16 @@ ROWS = {
     "overhead_month": "overhead / month",
     "cost_month": "total / month",
     "cost_year": "total / year",
+    "min_agents": "minimum agents per interval",
     "service_level": "service level (call-weighted)",
+    "lowest_interval_service_level": "lowest interval service level",
     "asa_seconds": "ASA (s)",
     "abandon_rate": "abandonment rate",
     "occupancy": "occupancy",
 }
-_FRACTIONS = {"target_service_level", "deflection", "service_level", "abandon_rate", "occupancy"}
+_FRACTIONS = {"target_service_level", "deflection", "service_level", "lowest_interval_service_level",
+              "abandon_rate", "occupancy"}
+WORST_SHOWN = 5  # intervals listed per budget scenario in the text report
 _MONEY = {"budget_month", "people_cost_month", "seat_cost_month", "trunk_cost_month", "overhead_month",
           "cost_month", "cost_year"}
 
@@ -95,6 +107,10 @@ def register(subparsers: Any) -> None:
                         help="fraction of paid time off the phones (default 0)")
     parser.add_argument("--patience", type=_num("patience", minimum=0, strict_minimum=True),
                         help="callers' mean patience in seconds: staff with Erlang A instead of Erlang C")
+    parser.add_argument("--min-agents", type=_num("min_agents", minimum=0, maximum=10_000, integer=True),
+                        default=DEFAULT_MIN_AGENTS,
+                        help="agents every interval with calls keeps, whatever the budget (default 1; "
+                             "0 lets a budget leave an open line to nobody)")
     parser.add_argument("--deflection", type=_num("deflection", minimum=0, maximum=0.99),
                         help="also show what self-service deflecting this fraction of contacts saves")
     parser.add_argument("--marginal", action="store_true",
@@ -113,24 +129,27 @@ def run(args: argparse.Namespace) -> int:
     if args.forecast is None:
         raise PlanningInputError("give --forecast FILE (or --marginal with --calls and --aht)",
                                  field="forecast")
-    workload, info = read_workload(args.forecast, aht_seconds=args.aht,
-                                   interval_seconds=args.interval_seconds)
+    workload, info, labels = read_workload(args.forecast, aht_seconds=args.aht,
+                                           interval_seconds=args.interval_seconds)
     policy = ServicePolicy(within_seconds=args.within, patience_seconds=args.patience,
                            shrinkage=args.shrinkage, blocking=args.blocking, acw_seconds=args.acw)
     rates = CostRates(cost_per_agent_hour=args.cost_per_hour, seat_cost_month=args.seat_cost_month,
                       trunk_cost_month=args.trunk_cost_month, overhead_share=args.overhead,
                       overhead_fixed_month=args.overhead_fixed_month, seats_per_agent=args.seats_per_agent)
     scenarios: list[Scenario] = args.scenario or [parse_scenario(s) for s in DEFAULT_SCENARIOS]
-    results = run_scenarios(workload, scenarios, policy, rates)
+    min_agents = int(args.min_agents)
+    results = run_scenarios(workload, scenarios, policy, rates, min_agents=min_agents)
     out: dict[str, Any] = {
         "forecast": info,
         "model": "erlang_a" if args.patience is not None else "erlang_c",
         "shrinkage": args.shrinkage,
         "patience_seconds": args.patience,
-        "scenarios": [r.as_dict() for r in results],
+        "min_agents": min_agents,
+        "scenarios": [{**r.as_dict(), "intervals": _intervals(r, labels)} for r in results],
     }
     if args.deflection is not None:
-        out["deflection"] = [deflection_effect(workload, s, args.deflection, policy, rates).as_dict()
+        out["deflection"] = [deflection_effect(workload, s, args.deflection, policy, rates,
+                                               min_agents=min_agents).as_dict()
                              for s in scenarios]
     if args.json:
         emit(out, as_json=True)
@@ -180,6 +199,37 @@ def _marginal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _intervals(result: ScenarioResult, labels: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One entry per forecast row: interval start, queue, calls, agents and service level (None without
+    calls)."""
+    entries = []
+    for (start, queue), calls, agents, level in zip(labels, result.calls.tolist(),
+                                                     result.outcome.agents.tolist(),
+                                                     result.service_levels.tolist(), strict=True):
+        entries.append({"interval_start": start, "queue": queue, "calls": calls, "agents": agents,
+                        "service_level": None if math.isnan(level) else level})
+    return entries
+
+
+def _print_worst(scenario: dict[str, Any]) -> None:
+    """The budget scenario's weakest intervals, so a figure is never quoted without seeing how it is spread."""
+    busy = [i for i in scenario["intervals"] if i["service_level"] is not None]
+    if not busy:
+        return
+    worst = sorted(busy, key=lambda i: (i["service_level"], i["interval_start"]))[:WORST_SHOWN]
+    below = sum(1 for i in busy if i["service_level"] < 0.5)
+    agents = [i["agents"] for i in busy]
+    print(f"'{scenario['name']}': agents per interval {min(agents)}–{max(agents)} (at least "
+          f"{scenario['min_agents']} wherever calls come), {below} of {len(busy)} intervals below 50 % "
+          f"service level; weakest:")
+    queues = {i["queue"] for i in busy}
+    for i in worst:
+        where = f" {i['queue']}" if len(queues) > 1 else ""
+        noun = "agent " if i["agents"] == 1 else "agents"
+        print(f"  {i['interval_start']}{where}  {i['calls']:>7.1f} calls  {i['agents']:>4} {noun}  "
+              f"service level {i['service_level']:.1%}")
+
+
 def _print_scenarios(out: dict[str, Any]) -> None:
     f = out["forecast"]
     print(f"forecast: {f['rows']} rows, {f['queues']} queue(s), {f['days']} day(s) of "
@@ -195,9 +245,12 @@ def _print_scenarios(out: dict[str, Any]) -> None:
         values = [s[key] for s in scenarios]
         if all(v is None for v in values):
             continue
-        if key in ("volume_factor", "deflection") and all(v == values[0] for v in values):
+        if key in ("volume_factor", "deflection", "min_agents") and all(v == values[0] for v in values):
             continue
         print(f"{label:<{width}}" + "".join(f"  {_fmt(key, v):>{col}}" for v in values))
+    for scenario in scenarios:
+        if scenario["target_service_level"] is None:
+            _print_worst(scenario)
     for d in out.get("deflection", []):
         print(f"self-service deflecting {d['deflection']:.0%} in '{d['name']}': saves "
               f"{d['peak_agents_saved']} "
@@ -222,11 +275,13 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def read_workload(path: Path, *, aht_seconds: float | None,
-                  interval_seconds: float | None) -> tuple[Workload, dict[str, Any]]:
+                  interval_seconds: float | None) -> tuple[Workload, dict[str, Any], list[tuple[str, str]]]:
     """Read a forecast (CSV or .xlsx): interval_start (ISO 8601), offered, optional queue and aht_seconds.
+    Returns the workload, a summary of the file and each row's (interval start, queue) as written.
 
-    Rows are numbered as in the file (the header is row 1). The interval length is the smallest gap between
-    two interval starts unless given; the plan covers the calendar days from the first to the last date.
+    Rows are numbered as in the file (the header is row 1). The interval length is, unless given, the most
+    common gap between consecutive intervals of one queue on one day (as `kefu wfm plan` infers it); the
+    plan covers the calendar days from the first to the last date.
     """
     header, rows = _read_table(path)
     for required in ("interval_start", "offered"):
@@ -264,10 +319,7 @@ def read_workload(path: Path, *, aht_seconds: float | None,
         seen[(queue, start)] = number
     moments = sorted(set(starts))
     if interval_seconds is None:
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(moments)]
-        if not gaps:
-            raise PlanningInputError("one interval only: give --interval-seconds", field="interval_seconds")
-        interval_seconds = min(gaps)
+        interval_seconds = 60.0 * _infer_minutes(rows, queues, starts)
     else:
         for a, b in itertools.pairwise(moments):
             if (b - a).total_seconds() < interval_seconds:
@@ -282,7 +334,24 @@ def read_workload(path: Path, *, aht_seconds: float | None,
     info = {"rows": len(rows), "queues": len(set(queues)), "days": days, "interval_seconds": interval_seconds,
             "first_interval": moments[0].isoformat(), "last_interval": moments[-1].isoformat(),
             "calls": float(np.sum(calls))}
-    return workload, info
+    labels = [(start.isoformat(timespec="minutes"), queue or "default") for start, queue in zip(starts, queues,
+                                                                                               strict=True)]
+    return workload, info, labels
+
+
+def _infer_minutes(rows: list[tuple[int, dict[str, str]]], queues: list[str], starts: list[datetime]) -> int:
+    """The forecast's interval length in minutes, inferred as for `kefu wfm plan`."""
+    for (number, _), start in zip(rows, starts, strict=True):
+        if start.second or start.microsecond:
+            raise PlanningInputError(f"'{start.isoformat()}' does not start on a whole minute",
+                                     field="interval_start", row=number)
+    epoch = datetime(1970, 1, 1)  # noqa: DTZ001 - forecast times are local wall-clock times
+    minute = np.array([(s.replace(tzinfo=None) - epoch) // timedelta(minutes=1) for s in starts], dtype=np.int64)
+    names = sorted(set(queues))
+    queue_index = np.array([names.index(q) for q in queues], dtype=np.int64)
+    order = np.lexsort((minute, queue_index))
+    numbers = np.array([number for number, _ in rows], dtype=np.int64)
+    return infer_interval_minutes(minute[order], queue_index[order], numbers[order], flag="--interval-seconds")
 
 
 def _number(text: str, field: str, row: int, *, strict: bool) -> float:

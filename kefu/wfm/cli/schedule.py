@@ -25,6 +25,8 @@ from kefu.wfm.schedule.report import SCHEDULE_COLUMNS
 
 LABELS = {
     "under_coverage_agent_intervals": "Under-coverage (agent-intervals)",
+    "under_coverage_weighted": "Under-coverage, tier-weighted (1st short ×1, 2nd ×1.5, …)",
+    "deepest_shortfall_agents": "Most agents short in one interval",
     "over_coverage_agent_intervals": "Over-coverage (agent-intervals)",
     "required_agent_intervals": "Required (agent-intervals)",
     "paid_agent_hours": "Paid agent-hours",
@@ -35,11 +37,11 @@ LABELS = {
     "interval_minutes": "Interval (minutes)",
     "staff_column": "Staff column covered",
     "status": "Status",
-    "objective": "Objective (weight × under + cost)",
+    "objective": "Objective (weight × tier-weighted under + cost)",
     "lower_bound": "Lower bound",
     "lp_bound": "LP relaxation bound",
     "mip_gap": "MIP gap (fraction)",
-    "under_weight": "Weight of one under agent-interval",
+    "under_weight": "Weight of the first agent short (per interval)",
     "exact_model": "Whole model solved",
     "time_limit_hit": "Time limit hit",
     "contract_hours_shortfall": "Contract hours short",
@@ -56,7 +58,8 @@ def register(subparsers: Any) -> None:
         "schedule",
         help="optimal shifts and breaks for named agents (HiGHS MILP)",
         description="Lay shift templates over the required-staff curve and give them to named agents: least "
-        "under-coverage first, then least cost. Writes the schedule CSV (--out) and "
+        "under-coverage first (each further agent short in one interval weighs more, so shortfalls spread), "
+        "then least cost. Writes the schedule CSV (--out) and "
         "<out stem>.coverage.csv next to it.",
     )
     parser.add_argument(

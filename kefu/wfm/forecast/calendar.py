@@ -65,17 +65,96 @@ def days_in_month(days: NDArray[np.int64]) -> NDArray[np.int64]:
 
 
 def infer_interval_minutes(
-    starts: NDArray[np.int64], queue_index: NDArray[np.int64], rows: NDArray[np.int64]
+    starts: NDArray[np.int64],
+    queue_index: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    *,
+    flag: str = "--interval-minutes",
 ) -> int:
     """Infer the interval length (minutes) from interval starts sorted by queue then time.
 
-    The length is the most common gap between consecutive starts of one queue on one day. Duplicates,
-    starts off that grid (overlaps), a length outside 5/6/10/15/30/60 and days laid on a coarser grid
-    (mixed lengths) raise PlanningInputError naming the rows as numbered in the file.
+    The length is the most common positive gap between consecutive starts of one queue on one day, so a few
+    intervals left out (no calls) do not change it, even in a file of three rows. When two gaps are equally
+    common, when the most common one is not 5, 6, 10, 15, 30 or 60 minutes, when no day has two intervals,
+    or when starts lie off that grid or days are laid on a coarser one (mixed lengths), PlanningInputError
+    names the rows as numbered in the file and says to state the length with `flag`.
     """
     day = starts // MINUTES_PER_DAY
     same = (queue_index[1:] == queue_index[:-1]) & (day[1:] == day[:-1])
+    _reject_duplicates(starts, same, rows)
     gaps = np.diff(starts)[same]
+    state = f"state the interval length with {flag}"
+    if gaps.size == 0:
+        raise PlanningInputError(
+            f"cannot infer the interval length: no day has two intervals of the same queue; {state}",
+            field="interval_start",
+        )
+    values, counts = np.unique(gaps, return_counts=True)
+    tied = values[counts == counts.max()]
+    if tied.size > 1:
+        listed = ", ".join(str(int(v)) for v in tied[:-1]) + f" and {int(tied[-1])}"
+        times = "once each" if counts.max() == 1 else f"{int(counts.max())} times each"
+        raise PlanningInputError(
+            f"cannot infer the interval length: consecutive intervals are {listed} minutes apart, "
+            f"{times}, so the file does not say which is its length; {state}",
+            field="interval_start",
+        )
+    length = int(tied[0])
+    if length not in ALLOWED_INTERVAL_MINUTES:
+        i = int(np.flatnonzero(same & (np.diff(starts) == length))[0])
+        raise PlanningInputError(
+            f"intervals are {length} minutes apart (rows {int(rows[i])} and {int(rows[i + 1])}); "
+            f"supported lengths are {', '.join(map(str, ALLOWED_INTERVAL_MINUTES))} minutes; if some "
+            f"intervals were left out, {state}",
+            field="interval_start",
+            row=int(rows[i + 1]),
+        )
+    check_interval_grid(starts, queue_index, rows, length, inferred=True, flag=flag)
+    _check_mixed_lengths(starts, queue_index, rows, length)
+    return length
+
+
+def check_interval_grid(
+    starts: NDArray[np.int64],
+    queue_index: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    length: int,
+    *,
+    inferred: bool = False,
+    flag: str = "--interval-minutes",
+) -> None:
+    """Check that starts (sorted by queue then time) are distinct and on the `length`-minute grid from
+    midnight, one of the supported lengths; PlanningInputError names the first row that is not."""
+    if length not in ALLOWED_INTERVAL_MINUTES:
+        raise PlanningInputError(
+            f"must be one of {', '.join(map(str, ALLOWED_INTERVAL_MINUTES))} minutes, got {length}",
+            field="interval_minutes",
+        )
+    day = starts // MINUTES_PER_DAY
+    same = (queue_index[1:] == queue_index[:-1]) & (day[1:] == day[:-1])
+    _reject_duplicates(starts, same, rows)
+    off_grid = (starts % MINUTES_PER_DAY) % length != 0
+    if not off_grid.any():
+        return
+    i = int(np.flatnonzero(off_grid)[0])
+    start = int(starts[i])
+    source = "this file" if inferred else f"{length}-minute intervals"
+    message = f"{format_minute(start)} is not on the {length}-minute grid of {source}"
+    if i > 0 and same[i - 1] and start - int(starts[i - 1]) < length:
+        before = int(starts[i - 1])
+        message += (
+            f": it overlaps the interval {format_minute(before)}–"
+            f"{format_minute(before + length)[-5:]} (row {int(rows[i - 1])})"
+        )
+    elif inferred:
+        message += "; are interval lengths mixed?"
+    if inferred:
+        message += (f" If the intervals are shorter than {length} minutes and some were left out, state the "
+                    f"length with {flag}.")
+    raise PlanningInputError(message, field="interval_start", row=int(rows[i]))
+
+
+def _reject_duplicates(starts: NDArray[np.int64], same: NDArray[np.bool_], rows: NDArray[np.int64]) -> None:
     duplicate = same & (np.diff(starts) == 0)
     if duplicate.any():
         i = int(np.flatnonzero(duplicate)[0])
@@ -86,38 +165,6 @@ def infer_interval_minutes(
             field="interval_start",
             row=second,
         )
-    if gaps.size == 0:
-        raise PlanningInputError(
-            "cannot infer the interval length: no day has two intervals of the same queue",
-            field="interval_start",
-        )
-    values, counts = np.unique(gaps, return_counts=True)
-    length = int(values[np.argmax(counts)])
-    if length not in ALLOWED_INTERVAL_MINUTES:
-        i = int(np.flatnonzero(same & (np.diff(starts) == length))[0])
-        raise PlanningInputError(
-            f"intervals are {length} minutes apart (rows {int(rows[i])} and {int(rows[i + 1])}); "
-            f"supported lengths are {', '.join(map(str, ALLOWED_INTERVAL_MINUTES))} minutes",
-            field="interval_start",
-            row=int(rows[i + 1]),
-        )
-    off_grid = (starts % MINUTES_PER_DAY) % length != 0
-    if off_grid.any():
-        i = int(np.flatnonzero(off_grid)[0])
-        start = int(starts[i])
-        message = f"{format_minute(start)} is not on the {length}-minute grid of this file"
-        if i > 0 and same[i - 1]:
-            before = int(starts[i - 1])
-            if start - before < length:
-                message += (
-                    f": it overlaps the interval {format_minute(before)}–"
-                    f"{format_minute(before + length)[-5:]} (row {int(rows[i - 1])})"
-                )
-        else:
-            message += "; are interval lengths mixed?"
-        raise PlanningInputError(message, field="interval_start", row=int(rows[i]))
-    _check_mixed_lengths(starts, queue_index, rows, length)
-    return length
 
 
 def _check_mixed_lengths(

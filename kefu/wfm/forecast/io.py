@@ -20,6 +20,7 @@ from kefu.wfm.errors import PlanningInputError
 from kefu.wfm.forecast.calendar import (
     ALLOWED_INTERVAL_MINUTES,
     MINUTES_PER_DAY,
+    check_interval_grid,
     epoch_day,
     format_day,
     format_minute,
@@ -237,19 +238,20 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # ---------------------------------------------------------------------------------------------- history
 
 
-def read_history(path: str | Path) -> History:
+def read_history(path: str | Path, *, interval_minutes: int | None = None) -> History:
     """Read interval history (CSV or .xlsx) and validate it; see `history_from_table` for the format."""
-    return history_from_table(read_table(path))
+    return history_from_table(read_table(path), interval_minutes=interval_minutes)
 
 
-def history_from_table(table: Table) -> History:
+def history_from_table(table: Table, *, interval_minutes: int | None = None) -> History:
     """Validate a history table and lay each queue on a day × interval grid.
 
     Columns: `interval_start` (ISO 8601 local time) and `offered` (calls, ≥ 0) are required; `queue`,
     `answered`, `abandoned` (calls), `talk_seconds` and `acw_seconds` are optional. Talk and after-call work
     are the interval's TOTAL seconds over all calls handled in it (not per-call averages); handled calls are
     `answered`, else offered − abandoned, else offered. The interval length (5, 6, 10, 15, 30 or 60 minutes)
-    is inferred. A day without rows is closed; an interval missing from a day that has rows had 0 calls.
+    is `interval_minutes` when given, else inferred (the most common gap between consecutive intervals of a
+    day). A day without rows is closed; an interval missing from a day that has rows had 0 calls.
     """
     for required in ("interval_start", "offered"):
         if not table.has(required):
@@ -292,7 +294,11 @@ def history_from_table(table: Table) -> History:
     )
 
     order = np.lexsort((starts, queue_index))
-    minutes = infer_interval_minutes(starts[order], queue_index[order], row_numbers[order])
+    if interval_minutes is None:
+        minutes = infer_interval_minutes(starts[order], queue_index[order], row_numbers[order])
+    else:
+        minutes = int(interval_minutes)
+        check_interval_grid(starts[order], queue_index[order], row_numbers[order], minutes)
     handled, seconds = _handle_columns(offered, optional, row_numbers)
     per_day = MINUTES_PER_DAY // minutes
     last_day = int(starts.max() // MINUTES_PER_DAY)

@@ -3,6 +3,7 @@ column and solve it with a time limit, returning values, objective, dual bound a
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -156,37 +157,13 @@ class Model:
         lower_b = np.asarray(lp.col_lower_)
         upper_b = np.asarray(lp.col_upper_)
         row_lo, row_hi = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
-        result = self._run(
-            lp,
-            matrix,
-            is_mip,
-            integer,
-            lower_b,
-            upper_b,
-            row_lo,
-            row_hi,
-            time_limit=time_limit,
-            mip_gap=mip_gap,
-            start=start,
-            began=began,
-        )
+        run = functools.partial(self._run, lp, matrix, is_mip, integer, lower_b, upper_b, row_lo, row_hi,
+                                mip_gap=mip_gap, began=began)
+        result = run(time_limit=time_limit, start=start)
         if result.values is None and start is not None and not result.time_limit_hit:
             # a start HiGHS mishandled (see _run): solve again without it in the time that is left
             left = time_limit - (time.perf_counter() - began)
-            result = self._run(
-                lp,
-                matrix,
-                is_mip,
-                integer,
-                lower_b,
-                upper_b,
-                row_lo,
-                row_hi,
-                time_limit=max(left, 0.05),
-                mip_gap=mip_gap,
-                start=None,
-                began=began,
-            )
+            result = run(time_limit=max(left, 0.05), start=None)
         return result
 
     def _run(

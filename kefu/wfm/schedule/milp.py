@@ -31,19 +31,33 @@ from kefu.wfm.schedule.highs import INF, Model, Solution
 from kefu.wfm.schedule.model import WEEKDAYS, Agent, Requirements, ShiftTemplate
 
 MINUTES_PER_DAY = 24 * 60
-# weight multipliers of the 1st, the 2nd and the 3rd and further agent short in one interval: a convex
-# penalty, so that two intervals one agent short each are preferred to one interval two agents short
-UNDER_STEPS = (1.0, 1.1, 1.2)
+# Under-coverage is penalised in tiers: the agents short in one queue and interval from UNDER_FROM[k] up to
+# UNDER_FROM[k + 1] each cost UNDER_STEPS[k] × the weight (the last tier is open-ended). The multipliers rise
+# (a convex, piecewise-linear penalty), so the solver spreads a shortfall rather than piling it into one
+# interval: one interval two agents short costs 1 + 1.5 = 2.5, two intervals one short each cost 2. Shortfalls
+# hurt service more the deeper they are (fewer agents than Erlangs answer almost nobody in time). Tiers are
+# one agent wide up to the fourth agent short, then about 40 % deeper each, so the penalty keeps rising
+# through deep holes with few columns. (1, 1.1, 1.2 and flat beyond the third agent left 6.5 agents short in
+# one half hour of the planning guide's week; these steps, 4 at most. Steeper steps, 1, 2, 3, …, spread no
+# better there and made HiGHS slower to prove its bound on some weeks.)
+UNDER_FROM: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
+UNDER_STEPS: tuple[float, ...] = tuple(1.0 + 0.5 * k for k in range(len(UNDER_FROM)))
+
+
+def under_tiers(under: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """`under` (agents short, any shape) split into the tiers of UNDER_FROM: element-wise amounts whose sum is
+    `under`."""
+    u = np.asarray(under, dtype=float)
+    tops = (*UNDER_FROM[1:], math.inf)
+    return [np.clip(u - low, 0.0, high - low) for low, high in zip(UNDER_FROM, tops, strict=True)]
 
 
 def under_penalty(under: NDArray[np.float64], weight: float) -> float:
-    """Objective value of under-coverage `under` (agents short per queue and interval): `weight` per
-    agent-interval for the first agent short in an interval, 1.1 × for the second, 1.2 × for each further one.
-    """
-    u = np.asarray(under, dtype=float)
-    steps = np.minimum(u, 1.0) * UNDER_STEPS[0] + np.clip(u - 1.0, 0.0, 1.0) * UNDER_STEPS[1]
-    steps += np.maximum(u - 2.0, 0.0) * UNDER_STEPS[2]
-    return weight * float(steps.sum())
+    """Objective value of under-coverage `under` (agents short per queue and interval): each agent-interval
+    short costs `weight` × the multiplier of its tier (UNDER_STEPS), 1 for the first agent short in an
+    interval, 1.5 for the second, 2 for the third, …"""
+    return weight * float(sum(step * tier.sum() for step, tier in zip(UNDER_STEPS, under_tiers(under),
+                                                                       strict=True)))
 
 
 @dataclass(frozen=True)
@@ -92,8 +106,8 @@ class Schedule:
     """A solved schedule and its quality.
 
     `coverage[q, t]` is agents on the phone (shift on, not on a break or meal; fractions where a break covers
-    part of an interval). The objective is `under_penalty(under, under_weight)` (`under_weight` per
-    agent-interval short, 1.1 × for a second agent short in the same interval, 1.2 × beyond) + cost.
+    part of an interval). The objective is `under_penalty(under, under_weight)` + cost: `under_weight` for
+    the first agent short in an interval, 1.5 × for the second, 2 × for the third and so on (see UNDER_FROM).
     `lower_bound` is a valid lower bound on the best possible objective; `mip_gap` = (objective − lower_bound)
     / objective, a fraction. `lp_bound` is the LP relaxation of the aggregate model (also a valid lower bound,
     never above `lower_bound`).
@@ -275,6 +289,12 @@ def _build_problem(
     )
 
 
+def _contract_shortfall_cost(prob: _Problem) -> float:
+    """Price of one hour below an agent's contract minimum where the model lets it go soft: ten times the
+    coverage that hour could buy even in the deepest tier, so it is only ever a last resort."""
+    return prob.weight * max(UNDER_STEPS) * 10.0 * 60.0 / prob.req.interval_minutes
+
+
 # -------------------------------------------------------------------------------------- per-agent rules
 
 
@@ -366,11 +386,16 @@ def _add_agent_rows(
 
 def _add_coverage(
     model: Model, prob: _Problem, n_cols: dict[int, int], n_ub: dict[int, float]
-) -> tuple[dict[tuple[int, int], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[
+    dict[tuple[int, int], NDArray[np.int64]],
+    NDArray[np.int64],
+    list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+]:
     """Coverage rows Σ on-duty − breaks + under ≥ required for every cell with a requirement.
 
     `n_cols[i]` is the column counting agents on instance i. Returns the break-placement columns per
-    (instance, break), and the cells and columns of the under-coverage slack."""
+    (instance, break), the cells with a requirement, and per under-coverage tier the positions (into those
+    cells) and columns of its slack."""
     cells: list[NDArray[np.int64]] = []
     cols: list[NDArray[np.int64]] = []
     vals: list[NDArray[np.float64]] = []
@@ -394,27 +419,24 @@ def _add_coverage(
                 vals.append(-opt.frac[j])
     need = np.flatnonzero(prob.required > 1e-9)
     req = prob.required[need]
-    # shortage in three convex steps (1st agent short, 2nd, 3rd and more) so that shortages spread out
-    under = np.vstack(
-        [
-            model.cols(
-                need.size,
-                ub=np.clip(req - k, 0.0, 1.0) if k < 2 else np.maximum(req - 2, 0.0),
-                cost=prob.weight * step,
-            )
-            for k, step in enumerate(UNDER_STEPS)
-        ]
-    )
+    # shortage in convex tiers (1st agent short, 2nd, …) so that shortages spread out; a cell gets a column
+    # only for the tiers its requirement reaches
+    under: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
+    for bound, step in zip(under_tiers(req), UNDER_STEPS, strict=True):
+        at = np.flatnonzero(bound > 1e-12)
+        columns = model.cols(at.size, ub=bound[at], cost=prob.weight * step) if at.size else at
+        under.append((at, columns))
     row_of = np.full(prob.cells, -1, dtype=np.int64)
     row_of[need] = np.arange(need.size)
     all_cells = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
     all_cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     all_vals = np.concatenate(vals) if vals else np.zeros(0)
     mask = row_of[all_cells] >= 0
+    slack_rows = np.concatenate([at for at, _ in under])
     model.rows(
-        np.concatenate([row_of[all_cells[mask]], np.tile(np.arange(need.size), len(UNDER_STEPS))]),
-        np.concatenate([all_cols[mask], under.ravel()]),
-        np.concatenate([all_vals[mask], np.ones(under.size)]),
+        np.concatenate([row_of[all_cells[mask]], slack_rows]),
+        np.concatenate([all_cols[mask], *(columns for _, columns in under)]),
+        np.concatenate([all_vals[mask], np.ones(slack_rows.size)]),
         prob.required[need],
         INF,
     )
@@ -692,7 +714,7 @@ def _disaggregate(
     """Give each class's shift counts to its agents; shortfalls and extras are allowed at a price."""
     model = Model()
     y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
-    soft = prob.weight * 10.0 * 60.0 / prob.req.interval_minutes
+    soft = _contract_shortfall_cost(prob)
     for c, (members, rules) in enumerate(zip(classes.members, classes.rules, strict=True)):
         chosen = np.array(sorted(i for (cc, i), k in counts.items() if cc == c and k > 0), dtype=np.int64)
         if chosen.size == 0:
@@ -763,7 +785,7 @@ def _coverage_model(
         if a not in free_set:
             for i in insts:
                 fixed[i] += 1
-    soft = prob.weight * 10.0 * 60.0 / prob.req.interval_minutes
+    soft = _contract_shortfall_cost(prob)
     y: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
     per_instance: dict[int, list[int]] = defaultdict(list)
     shortfalls: list[int] = []
@@ -816,7 +838,7 @@ def _warm_start(
     n_cols: dict[int, int],
     break_cols: dict[tuple[int, int], NDArray[np.int64]],
     need: NDArray[np.int64],
-    under: NDArray[np.int64],
+    under: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
     shortfalls: list[int],
     fixed: NDArray[np.float64],
 ) -> NDArray[np.float64]:
@@ -842,9 +864,8 @@ def _warm_start(
             for j in range(len(opt.offsets)):
                 np.add.at(coverage, opt.qt[j], -spread[j] * opt.frac[j])
     short = np.maximum(prob.required[need] - coverage[need], 0.0)
-    start[under[0]] = np.clip(short, 0.0, 1.0)
-    start[under[1]] = np.clip(short - 1, 0.0, 1.0)
-    start[under[2]] = np.maximum(short - 2, 0.0)
+    for (at, cols), amount in zip(under, under_tiers(short), strict=True):
+        start[cols] = amount[at]
     del shortfalls  # HiGHS completes the hours-shortfall columns from the start's other values
     return start
 

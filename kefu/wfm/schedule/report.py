@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kefu.wfm.errors import PlanningInputError
-from kefu.wfm.schedule.milp import Schedule
+from kefu.wfm.schedule.milp import Schedule, under_penalty
 
 SCHEDULE_COLUMNS = (
     "agent_id",
@@ -130,10 +130,13 @@ def _num(value: float) -> float | int:
 
 
 def summary(schedule: Schedule, service_level: NDArray[np.float64] | None = None) -> dict[str, Any]:
-    """The headline figures: agent-intervals short and over, paid agent-hours, cost, solver status and gap."""
+    """The headline figures: agent-intervals short (plain, and weighted by the escalating tiers the objective
+    uses) and over, the most agents short in one interval, paid agent-hours, cost, solver status and gap."""
     req = schedule.requirements
     result: dict[str, Any] = {
         "under_coverage_agent_intervals": round(float(schedule.under.sum()), 4),
+        "under_coverage_weighted": round(under_penalty(schedule.under, 1.0), 4),
+        "deepest_shortfall_agents": round(float(schedule.under.max(initial=0.0)), 4),
         "over_coverage_agent_intervals": round(float(schedule.over.sum()), 4),
         "required_agent_intervals": round(float(req.required.sum()), 4),
         "paid_agent_hours": round(schedule.paid_hours, 4),

@@ -96,7 +96,8 @@ def simulate(plan: SimulationPlan, *, within_seconds: float = 20.0, replications
     `within_seconds` is the service-level threshold Y (seconds); calls arriving before `warmup_seconds` are
     not counted (use it to measure steady state, since each run starts with idle agents and no queue);
     `confidence` is a fraction (0.95 → 95 % intervals). The same `seed` gives the same numbers. `engine`
-    "events" forces the general event loop even for one group (it must give the same answers).
+    "events" forces the general event loop even for one group (it must give the same answers). A group that
+    receives calls needs an agent in the last interval (or somewhere to overflow to).
     """
     if not (math.isfinite(within_seconds) and within_seconds >= 0):
         raise PlanningInputError(f"must be seconds ≥ 0, got {within_seconds!r}", field="within_seconds")
@@ -111,6 +112,13 @@ def simulate(plan: SimulationPlan, *, within_seconds: float = 20.0, replications
                                  f"got {warmup_seconds!r}", field="warmup_seconds")
     if seed < 0:
         raise PlanningInputError(f"must be ≥ 0, got {seed!r}", field="seed")
+    for g, heads, volume in zip(plan.groups, plan.agents, plan.calls, strict=True):
+        has_calls = bool(volume.sum() > 0) or (g.trace is not None and g.trace.arrival_seconds.size > 0)
+        if has_calls and heads[-1] == 0 and not g.overflow_to:
+            # the last interval's agents answer whoever still waits; with none, those calls never end and
+            # would drop out of every KPI unseen
+            raise PlanningInputError(f"group '{g.name}' has no agent in the last interval: calls still "
+                                     "waiting at the end would never be answered", field="agents")
     window = (float(warmup_seconds), horizon)
     logs = [play(plan, draw_calls(plan, s), window, engine)
             for s in np.random.SeedSequence(seed).spawn(int(replications))]

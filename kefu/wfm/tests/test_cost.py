@@ -17,6 +17,7 @@ from kefu.wfm import queueing
 from kefu.wfm.cli import main as wfm_main
 from kefu.wfm.cost import (
     DAYS_PER_MONTH,
+    BudgetBelowMinimumError,
     CostRates,
     ServicePolicy,
     Workload,
@@ -200,8 +201,9 @@ def _value(w: Workload, agents: tuple[int, ...], policy: ServicePolicy) -> float
     return total
 
 
+@pytest.mark.parametrize("minimum", [0, 2])
 @pytest.mark.parametrize("patience", [None, 120.0])
-def test_budget_greedy_matches_brute_force_on_hull_vertices(patience: float | None) -> None:
+def test_budget_greedy_matches_brute_force_on_hull_vertices(patience: float | None, minimum: int) -> None:
     w = Workload(calls=[40, 90, 15], aht_seconds=[200, 180, 400], interval_seconds=1800, days=DAYS_PER_MONTH)
     policy = ServicePolicy(within_seconds=20, patience_seconds=patience)
     per_agent_hours = 0.5  # days = one month, no shrinkage: an agent for one interval is half an hour
@@ -209,22 +211,60 @@ def test_budget_greedy_matches_brute_force_on_hull_vertices(patience: float | No
     curves = [np.array([_value(Workload(calls=[c], aht_seconds=a, interval_seconds=1800, days=1), (n,),
                                policy) for n in range(cap + 1)])
               for c, a in zip(w.calls, w.aht_seconds, strict=True)]
-    vertices = [set(_upper_hull(curve)) for curve in curves]
-    # every allocation of up to `cap` agents per interval: its value and its head count
+    # the greedy works on each curve's hull from the minimum on
+    vertices = [{minimum + v for v in _upper_hull(curve[minimum:])} for curve in curves]
+    # every allocation of `minimum` to `cap` agents per interval: its value and its head count
     grid = curves[0][:, None, None] + curves[1][None, :, None] + curves[2][None, None, :]
     n = np.arange(cap + 1)
     heads = n[:, None, None] + n[None, :, None] + n[None, None, :]
+    allowed = (n[:, None, None] >= minimum) & (n[None, :, None] >= minimum) & (n[None, None, :] >= minimum)
     checked = 0
-    for units in range(0, 40):
-        got = best_service_for_budget(w, policy, RATES, agent_hours_month=units * per_agent_hours).outcome
-        assert int(got.agents.sum()) <= units
-        best = float(grid[heads <= units].max())
+    for paid in range(3 * minimum, 40):  # below the 43 agents at which the curves stop (SL 0.999)
+        got = best_service_for_budget(w, policy, RATES, agent_hours_month=paid * per_agent_hours,
+                                      minimum=minimum).outcome
+        assert int(got.agents.sum()) <= paid
+        assert (got.agents >= minimum).all()
+        best = float(grid[allowed & (heads <= paid)].max())
         mine = sum(curves[i][int(got.agents[i])] for i in range(3))
         assert mine <= best + 1e-9
         if all(int(n) in v for n, v in zip(got.agents, vertices, strict=True)):
             assert mine == pytest.approx(best, rel=1e-9)  # greedy on concave hulls is optimal at vertices
             checked += 1
     assert checked >= 10
+
+
+def test_budget_pays_for_a_minimum_per_row_first() -> None:
+    w = Workload(calls=[2, 0, 60, 90, 4], aht_seconds=240, interval_seconds=1800, days=30)
+    policy = ServicePolicy(within_seconds=20)
+    minimum = np.array([3, 5, 1, 1, 2])
+    floor = outcome(w, [3, 0, 1, 1, 2], policy, RATES)  # a row without calls keeps nobody
+    got = best_service_for_budget(w, policy, RATES, minimum=minimum,
+                                  agent_hours_month=floor.paid_agent_hours_month + 10).outcome
+    assert got.agents[1] == 0
+    assert (got.agents >= [3, 0, 1, 1, 2]).all()
+    per_agent_hours = 0.5 * DAYS_PER_MONTH / 30  # a half-hour of the 30-day plan, scaled to a month
+    assert got.agents.sum() - floor.agents.sum() == math.floor(10 / per_agent_hours)
+    with pytest.raises(BudgetBelowMinimumError) as caught:
+        best_service_for_budget(w, policy, RATES, minimum=minimum, budget_month=floor.cost.total_month - 50)
+    text = str(caught.value)
+    assert f"{floor.cost.total_month - 50:,.0f} a month" in text
+    assert f"{floor.cost.total_month:,.0f} a month" in text
+    assert "7 agent-intervals over the 4 intervals with calls" in text
+    with pytest.raises(PlanningInputError, match="row 2"):
+        best_service_for_budget(w, policy, RATES, minimum=np.array([1, -1, 1, 1, 1]), budget_month=1e6)
+    with pytest.raises(PlanningInputError, match="one number per row"):
+        best_service_for_budget(w, policy, RATES, minimum=np.array([1, 1]), budget_month=1e6)
+
+
+def test_money_budget_below_the_fixed_costs_is_refused() -> None:
+    # with no minimum the floor is what staffing nobody costs: trunks for the calls and the fixed overhead
+    w = _day()
+    policy = ServicePolicy(within_seconds=20)
+    nobody = outcome(w, np.zeros(w.calls.size, dtype=np.int64), policy, RATES).cost.total_month
+    assert nobody > 0
+    with pytest.raises(BudgetBelowMinimumError, match=f"costs {nobody:,.0f} a month"):
+        best_service_for_budget(w, policy, RATES, budget_month=nobody / 2)
+    assert best_service_for_budget(w, policy, RATES, budget_month=nobody).outcome.agents.sum() == 0
 
 
 def test_budget_buys_more_service_with_more_money() -> None:

@@ -188,3 +188,30 @@ def test_real_bank_data_auto_forecast_beats_seasonal_naive() -> None:
     # Israeli bank: Saturday is quiet until the evening, Friday ends early.
     assert q.offered[0].sum() < 0.3 * q.offered[2].sum()  # 2000-01-01 is a Saturday, 01-03 a Monday
     assert "1999-09-20" in q.cleaning.anomalous_days  # Yom Kippur
+
+
+def test_sparse_history_asks_for_the_interval_length(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Calls only at 08:00, 09:30 and 11:00 each day: 90 minutes is no interval length, so the command asks
+    for it; with --interval-minutes 30 the same file forecasts on the half-hour grid."""
+    history = tmp_path / "history.csv"
+    lines = ["interval_start,offered"]
+    for day in range(1, 22):
+        lines += [f"2024-01-{day:02d}T{t},{5 + day % 3}" for t in ("08:00", "09:30", "11:00")]
+    history.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "forecast.csv"
+    argv = ["forecast", "--history", str(history), "--horizon-days", "7", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "90 minutes apart" in err
+    assert "--interval-minutes" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main([*argv, "--interval-minutes", "30", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["interval_minutes"] == 30
+    assert main([*argv, "--interval-minutes", "45"]) == 2
+    assert "--interval-minutes" in capsys.readouterr().err
+    # a stated length the rows do not fit is named, with the row
+    assert main([*argv, "--interval-minutes", "60"]) == 2
+    err = capsys.readouterr().err
+    assert "row 3" in err
+    assert "09:30 is not on the 60-minute grid" in err

@@ -153,3 +153,61 @@ def test_plan_with_abandonment_staffs_below_the_offered_load(tmp_path: Path) -> 
     meets = (m.abandon_rate <= 0.2) & (m.occupancy <= 0.95)
     assert meets.tolist() == [False, True]
     assert float(plan.occupancy[0]) == pytest.approx(float(m.occupancy[1]))
+
+
+# --------------------------------------------------------------------------- interval length of small files
+
+
+@pytest.mark.parametrize(
+    ("starts", "minutes"),
+    [
+        (["04T08:00", "04T08:30", "04T09:00"], 30),
+        (["04T08:00", "04T08:30", "04T09:30", "04T10:00"], 30),  # 09:00 left out (no calls): still 30
+        (["04T08:00", "04T08:15", "04T08:30"], 15),
+        (["04T08:00", "04T09:00", "04T10:00"], 60),
+        (["04T23:00", "04T23:30", "05T00:00"], 30),  # across midnight: one gap within a day is enough
+        (["04T08:00", "04T08:06", "04T08:12"], 6),
+    ],
+)
+def test_three_or_four_rows_give_the_right_interval_length(
+    tmp_path: Path, starts: list[str], minutes: int
+) -> None:
+    rows = "".join(f"2024-03-{start},a,{10 + i},200\n" for i, start in enumerate(starts))
+    assert read_forecast(write(tmp_path, rows)).interval_minutes == minutes
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        # 30 and 60 minutes apart once each: either could be the length
+        ("2024-03-04T08:00,a,5,200\n2024-03-04T09:00,a,5,200\n2024-03-04T09:30,a,5,200\n",
+         "30 and 60 minutes apart, once each"),
+        # a 90-minute gap is no interval length
+        ("2024-03-04T08:00,a,5,200\n2024-03-04T09:30,a,5,200\n2024-03-04T11:00,a,5,200\n",
+         "90 minutes apart"),
+        # one row a day: nothing to infer from
+        ("2024-03-04T08:00,a,5,200\n2024-03-05T08:00,a,5,200\n2024-03-06T08:00,a,5,200\n",
+         "no day has two intervals"),
+        # an hour apart but on the half hour: shorter intervals with some left out
+        ("2024-03-04T08:30,a,5,200\n2024-03-04T09:30,a,5,200\n2024-03-04T10:30,a,5,200\n",
+         "not on the 60-minute grid"),
+    ],
+)
+def test_an_interval_length_the_rows_do_not_settle_is_asked_for(
+    tmp_path: Path, body: str, match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kefu.wfm.cli import main
+
+    path = write(tmp_path, body)
+    with pytest.raises(PlanningInputError, match=match) as caught:
+        read_forecast(path)
+    assert caught.value.field == "interval_start"
+    assert "--interval-minutes" in str(caught.value)
+    assert main(["plan", "--forecast", str(path), "--sl", "0.8", "--within", "20", "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "--interval-minutes" in err
+    assert len(err.strip().splitlines()) == 1
+    # stating the length settles it
+    assert main(["plan", "--forecast", str(path), "--sl", "0.8", "--within", "20", "--out", "-",
+                 "--interval-minutes", "30"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4

@@ -1,5 +1,5 @@
-"""Erlang B, C and A: identities, limits, monotonicity, solver minimality, extreme sizes, and published
-values checked against independent high-precision computations (mpmath)."""
+"""Erlang B, C and A: identities, limits, monotonicity, solver minimality and extreme sizes, checked against
+independent high-precision computations (mpmath). Figures from published sources: test_published_values.py."""
 
 from __future__ import annotations
 
@@ -77,63 +77,6 @@ def ref_erlang_a(
 
 def close(value: float, reference: mp.mpf, rel: float = 1e-10, abs_: float = 1e-14) -> bool:
     return abs(value - float(reference)) <= max(rel * abs(float(reference)), abs_)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Published values (each also recomputed independently above, so a mis-remembered figure cannot pass).
-
-
-def test_erlang_b_table_capacities_at_one_percent() -> None:
-    # Erlang B tables (e.g. the capacity tables in ITU-D/Iversen, "Teletraffic Engineering and Network
-    # Planning", and every traffic table since Erlang 1917): at 1 % blocking 5 trunks carry 1.36 E, 10 trunks
-    # 4.46 E, 18 trunks 10.44 E and 20 trunks 12.03 E (tables round the load to two decimals).
-    for trunks, load in [(5, 1.36), (10, 4.46), (18, 10.43), (20, 12.03)]:
-        assert float(ref_erlang_b(trunks, load)) <= 0.01 < float(ref_erlang_b(trunks - 1, load))
-        assert int(q.trunks_required(load, 0.01)) == trunks
-        assert close(float(q.erlang_b(trunks, load)), ref_erlang_b(trunks, load))
-    # and the classic "10 Erlangs at 1 % → 18 trunks"
-    assert int(q.trunks_required(10.0, 0.01)) == 18
-
-
-def test_call_centre_helper_worked_example() -> None:
-    # Call Centre Helper, "Erlang C Formula – Made Simple With an Easy Worked Example": 100 calls per
-    # 30 minutes, AHT 180 s (10 Erlangs), target 80 % in 20 s, shrinkage 30 %. Starting at N = 11 the
-    # article increases N until the target is met: 14 agents (about 89 % in 20 s, occupancy 71 %), and 20
-    # staff once 30 % shrinkage is added. The figures are checked against the direct 40-digit formula here.
-    m = q.evaluate(
-        agents=np.arange(11, 15), calls=100, interval_seconds=1800, aht_seconds=180, within_seconds=20
-    )
-    for i, n in enumerate(range(11, 15)):
-        c = ref_erlang_c(n, 10.0)
-        assert close(float(m.prob_wait[i]), c)
-        sl = 1 - c * mp.e ** (-(n - 10) * mp.mpf(20) / 180)
-        assert close(float(m.service_level[i]), sl)
-        assert close(float(m.asa_seconds[i]), c * 180 / (n - 10))
-    assert round(float(m.prob_wait[0]), 4) == 0.6821
-    assert (
-        int(
-            q.required_agents(
-                calls=100, interval_seconds=1800, aht_seconds=180, service_level=0.8, within_seconds=20
-            )
-        )
-        == 14
-    )
-    assert round(float(m.service_level[3]), 2) == 0.89
-    assert round(float(m.occupancy[3]), 3) == 0.714
-    from kefu.wfm.shrinkage import scheduled_staff
-
-    assert int(scheduled_staff(14, 0.30)) == 20
-
-
-def test_erlang_c_textbook_medium_center() -> None:
-    # Westbay Engineers' Erlang C walk-through (erlang.com): 360 calls per half hour, 4-minute calls
-    # (48 Erlangs), 55 agents, answer target 15 s. Checked against the direct formula.
-    m = q.evaluate(agents=55, calls=360, interval_seconds=1800, aht_seconds=240, within_seconds=15)
-    c = ref_erlang_c(55, 48.0)
-    assert close(float(m.prob_wait), c)
-    assert close(float(m.service_level), 1 - c * mp.e ** (-7 * mp.mpf(15) / 240))
-    assert close(float(m.asa_seconds), c * 240 / 7)
-    assert close(float(m.occupancy), mp.mpf(48) / 55)
 
 
 # ---------------------------------------------------------------------------------------------------------

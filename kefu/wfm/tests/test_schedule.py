@@ -463,3 +463,73 @@ def test_overnight_shift_crosses_midnight() -> None:
     assert schedule.under.sum() == 0
     row = schedule_rows(schedule)[0]
     assert row["end"] == (MONDAY + timedelta(days=1, hours=2)).isoformat(timespec="minutes")
+
+
+# ------------------------------------------------------------------------- the escalating shortfall penalty
+
+
+def test_under_penalty_escalates_with_depth() -> None:
+    """The first agent short in an interval weighs 1, the second 1.5, the third 2, …; the penalty is convex."""
+    assert under_penalty(np.array([1.0]), 10.0) == 10.0
+    assert under_penalty(np.array([2.0]), 10.0) == 25.0
+    assert under_penalty(np.array([4.0]), 1.0) == 1 + 1.5 + 2 + 2.5
+    assert under_penalty(np.array([0.5, 0.5, 0.0]), 1.0) == 1.0
+    assert under_penalty(np.array([3.0, 3.0]), 1.0) < under_penalty(np.array([6.0, 0.0]), 1.0)
+    depth = np.arange(0.0, 120.5, 0.5)
+    value = np.array([under_penalty(np.array([d]), 1.0) for d in depth])
+    assert (np.diff(value) > 0).all()
+    assert (np.diff(value, 2) >= -1e-9).all()  # marginal cost never falls as the hole deepens
+
+
+def test_a_deep_shortfall_is_spread_over_intervals() -> None:
+    """Six one-hour shifts for three half hours needing six each: every arrangement leaves six agent-intervals
+    short; the schedule must not leave four short in one half hour and two in another (the old, almost flat
+    penalty could), but three and three."""
+    required = np.zeros(CELLS_PER_DAY)
+    required[16:19] = 6  # 08:00, 08:30, 09:00
+    req = Requirements(
+        start=MONDAY,
+        interval_minutes=STEP,
+        days=1,
+        queues=("",),
+        required=required[None, :],
+        staff_column="required",
+    )
+    shifts = [ShiftTemplate("hour", (8 * 60, 8 * 60 + 30), 60, frozenset(range(7)), (), 1.0)]
+    agents = [
+        Agent(f"H{k}", f"H{k}", 1.0, 1.0, 1, 0, False, frozenset(range(7)), 0, 24 * 60) for k in range(6)
+    ]
+    schedule = solve_schedule(req, shifts, agents, time_limit=20, mip_gap=0.0)
+    check_rules(schedule)
+    assert schedule.under[0, 16:19].tolist() == [3, 0, 3]
+    figures = summary(schedule)
+    assert figures["under_coverage_agent_intervals"] == 6
+    assert figures["deepest_shortfall_agents"] == 3
+    assert figures["under_coverage_weighted"] == 2 * (1 + 1.5 + 2)
+
+
+def test_cost_never_buys_under_coverage() -> None:
+    """Under-coverage first, cost second: a shift 500 times dearer per hour than the other is still worked
+    when it is the only way to cover an interval, and the cheap one is preferred where both cover."""
+    required = np.zeros(CELLS_PER_DAY)
+    required[16:18] = 1  # 08:00–09:00
+    required[20:22] = 1  # 10:00–11:00
+    req = Requirements(
+        start=MONDAY,
+        interval_minutes=STEP,
+        days=1,
+        queues=("",),
+        required=required[None, :],
+        staff_column="required",
+    )
+    shifts = [
+        ShiftTemplate("dear", (8 * 60,), 60, frozenset(range(7)), (), 500.0),
+        ShiftTemplate("cheap", (10 * 60,), 60, frozenset(range(7)), (), 1.0),
+        ShiftTemplate("also", (10 * 60,), 60, frozenset(range(7)), (), 2.0),
+    ]
+    agents = [Agent(f"C{k}", f"C{k}", 0.0, 8.0, 1, 0, False, frozenset(range(7)), 0, 24 * 60) for k in range(2)]
+    schedule = solve_schedule(req, shifts, agents, time_limit=20, mip_gap=0.0)
+    check_rules(schedule)
+    assert schedule.under.sum() == 0
+    assert sorted(r["shift"] for r in schedule_rows(schedule)) == ["cheap", "dear"]
+    assert schedule.status == "optimal"
