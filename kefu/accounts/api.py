@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import ApiToken, Department, Team, User
@@ -123,50 +124,49 @@ def user_list(request: HttpRequest, filters: Query[UserFilters]) -> Any:
 @router.get("/users/{user_id}", response=UserOut, summary="One staff user")
 @requires(Action.DIRECTORY_VIEW)
 def user_detail(request: HttpRequest, user_id: PathId) -> Any:
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise NotFound("用户不存在", details={"user_id": user_id})
-    return user
+    return _one(User, user_id, "user_id", _("用户不存在"))
 
 
 @router.get("/teams", response=TeamPage, summary="List teams")
 @requires(Action.DIRECTORY_VIEW)
 def team_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
-    return number_page(
-        Team.objects.order_by("name", "id"),
-        page=paging.page,
-        page_size=paging.page_size,
-        serialize=lambda rows: [TeamOut.from_orm(t).model_dump() for t in rows],
-    )
+    return _by_name(Team, TeamOut, paging)
 
 
 @router.get("/teams/{team_id}", response=TeamOut, summary="One team")
 @requires(Action.DIRECTORY_VIEW)
 def team_detail(request: HttpRequest, team_id: PathId) -> Any:
-    team = Team.objects.filter(pk=team_id).first()
-    if team is None:
-        raise NotFound("班组不存在", details={"team_id": team_id})
-    return team
+    return _one(Team, team_id, "team_id", _("班组不存在"))
 
 
 @router.get("/departments", response=DepartmentPage, summary="List departments")
 @requires(Action.DIRECTORY_VIEW)
 def department_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
-    return number_page(
-        Department.objects.order_by("name", "id"),
-        page=paging.page,
-        page_size=paging.page_size,
-        serialize=lambda rows: [DepartmentOut.from_orm(d).model_dump() for d in rows],
-    )
+    return _by_name(Department, DepartmentOut, paging)
 
 
 @router.get("/departments/{department_id}", response=DepartmentOut, summary="One department")
 @requires(Action.DIRECTORY_VIEW)
 def department_detail(request: HttpRequest, department_id: PathId) -> Any:
-    department = Department.objects.filter(pk=department_id).first()
-    if department is None:
-        raise NotFound("部门不存在", details={"department_id": department_id})
-    return department
+    return _one(Department, department_id, "department_id", _("部门不存在"))
+
+
+def _by_name(model: Any, schema: Any, paging: PageQuery) -> Any:
+    """One page of a directory list (teams, departments) in name order."""
+    return number_page(
+        model.objects.order_by("name", "id"),
+        page=paging.page,
+        page_size=paging.page_size,
+        serialize=lambda rows: [schema.from_orm(row).model_dump() for row in rows],
+    )
+
+
+def _one(model: Any, pk: int, field: str, missing: str) -> Any:
+    """The directory entry `pk`, or a 404 saying what is missing."""
+    found = model.objects.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(missing, details={field: pk})
+    return found
 
 
 @router.get("/me", response=MeOut, summary="The authenticated user and their rights")
@@ -204,6 +204,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
         payload=payload.model_dump(),
         create=create,
         redact=lambda body: {**body, "key": None},
+        schema=TokenCreated,
     )
 
 
@@ -211,4 +212,4 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
 @requires(Action.TOKEN_MANAGE_OWN)
 def token_revoke(request: HttpRequest, token_id: PathId) -> Any:
     api_token_revoke(actor=request.auth, token_id=token_id)  # type: ignore[attr-defined]
-    return 204, None
+    return Status(204, None)
