@@ -13,6 +13,21 @@ import pytest
 from kefu.accounts.tests.factories import DepartmentFactory, TeamFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Each test starts with empty caches: the page header's SLA counters, the SLA engine's calendars (tests
+    rewrite calendars with queryset updates, which do not stamp a new version)."""
+    from django.core.cache import cache
+
+    from kefu.tickets import sla
+
+    cache.clear()
+    sla._SPECS.clear()
+    yield
+    cache.clear()
+    sla._SPECS.clear()
+
+
 @pytest.fixture
 def service_center(db: Any) -> Any:
     return DepartmentFactory(service_center=True)

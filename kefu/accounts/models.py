@@ -73,6 +73,19 @@ class User(AbstractUser):
         return str(self)
 
 
+# What a page needs to name a user (str(user), the employee number, the team, the role): the other columns
+# (password hash, e-mail, phone, …) are left unloaded where users are only shown by name, as in a work order's
+# thread and history.
+USER_LABEL_FIELDS = frozenset({"id", "username", "display_name", "first_name", "last_name", "employee_no", "team",
+                               "role", "is_active"})
+
+
+def user_label_defer(prefix: str = "") -> list[str]:
+    """The User fields not needed to name a user, for `QuerySet.defer()`; `prefix` is the relation's path."""
+    lead = f"{prefix}__" if prefix else ""
+    return [f"{lead}{f.name}" for f in User._meta.concrete_fields if f.name not in USER_LABEL_FIELDS]
+
+
 class Skill(models.Model):
     code = models.SlugField(_("技能代码"), max_length=40, unique=True)
     name = models.CharField(_("技能名称"), max_length=100)

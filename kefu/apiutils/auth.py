@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -52,6 +52,11 @@ class TokenAuth(HttpBearer):
             ).update(last_used_at=now)
         request.user = found.user
         request.api_token = found  # type: ignore[attr-defined]
+        if found.user.language in dict(settings.LANGUAGES) and (
+            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) not in dict(settings.LANGUAGES)
+        ):
+            translation.activate(found.user.language)
+            request.LANGUAGE_CODE = found.user.language  # type: ignore[attr-defined]
         return found.user
 
 

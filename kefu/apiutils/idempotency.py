@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from ninja.responses import NinjaJSONEncoder
+from pydantic import BaseModel
 
 from kefu.core.errors import ApplicationError, ValidationFailed
 from kefu.core.models import IdempotencyRecord
@@ -35,6 +37,14 @@ def _respond(status: int, body: Any, *, replayed: bool) -> JsonResponse:
     if replayed:
         response[REPLAY_HEADER] = "true"
     return response
+
+
+def _rendered_by(schema: type[BaseModel], create: Callable[[], tuple[int, Any]]) -> Callable[[], tuple[int, Any]]:
+    def rendered() -> tuple[int, Any]:
+        status, body = create()
+        return status, json.loads(json.dumps(schema.model_validate(body).model_dump(), cls=NinjaJSONEncoder))
+
+    return rendered
 
 
 def _check_key(key: str) -> str:
@@ -67,13 +77,17 @@ def idempotent_create(
     create: Callable[[], tuple[int, Any]],
     now: datetime | None = None,
     redact: Callable[[Any], Any] | None = None,
+    schema: type[BaseModel] | None = None,
 ) -> JsonResponse:
     """Run `create` (returning status and JSON body) at most once per (user, Idempotency-Key).
 
     Without the header the create just runs. Failed creates (an ApplicationError) store nothing: the key
     row is rolled back with them, so the client may retry with the same key. `redact` removes secrets
-    (a new token's key) from the stored copy: a replay answers without them.
+    (a new token's key) from the stored copy: a replay answers without them. `schema`, the endpoint's response
+    schema, renders the body exactly as the API renders that schema everywhere else (dates and all).
     """
+    if schema is not None:
+        create = _rendered_by(schema, create)
     raw_key = request.headers.get(HEADER)
     if raw_key is None:
         status, body = create()

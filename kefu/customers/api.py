@@ -266,7 +266,9 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> Any:
         )
         return 201, _detail_data(selectors.customer_detail(user, customer.pk))
 
-    return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
+    return idempotent_create(
+        request, user=user, payload=payload.model_dump(mode="json"), create=create, schema=CustomerOut
+    )
 
 
 @router.patch("/{customer_id}", response=CustomerOut, summary="Update a customer (optimistic concurrency)")

@@ -273,8 +273,10 @@ def dispatch_out(d: Dispatch) -> dict[str, Any]:
     }
 
 
-def ticket_detail_data(ticket_id: int) -> dict[str, Any]:
-    t = Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
+def ticket_detail_data(ticket_id: int, *, created: Ticket | None = None) -> dict[str, Any]:
+    """The order as the API shows it. `created`: the order `services.ticket_create` just returned, used as it
+    is (it has no messages or dispatches yet), which spares re-reading it."""
+    t = created or Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
     data = ticket_summary(t)
     data.update(
         {
@@ -283,11 +285,13 @@ def ticket_detail_data(ticket_id: int) -> dict[str, Any]:
             "resolved_at": _iso(t.resolved_at),
             "closed_at": _iso(t.closed_at),
             "reopen_count": t.reopen_count,
-            "messages": [
-                _message(m) for m in t.messages.select_related("author").order_by("created_at", "id")
-            ],
+            "messages": []
+            if created
+            else [_message(m) for m in t.messages.select_related("author").order_by("created_at", "id")],
             "events": [_event(e) for e in t.events.order_by("created_at", "id")],
-            "dispatches": [dispatch_out(d) for d in t.dispatches.select_related("department").order_by("id")],
+            "dispatches": []
+            if created
+            else [dispatch_out(d) for d in t.dispatches.select_related("department").order_by("id")],
         }
     )
     return data
@@ -433,9 +437,11 @@ def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
             team=_ref(Team, payload.team_id, "team_id", _("班组")),
             external_ref=payload.external_ref,
         )
-        return 201, ticket_detail_data(ticket.pk)
+        return 201, ticket_detail_data(ticket.pk, created=ticket)
 
-    return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
+    return idempotent_create(
+        request, user=user, payload=payload.model_dump(mode="json"), create=create, schema=TicketDetail
+    )
 
 
 @router.patch("/{ticket_id}", response=TicketDetail, summary="Edit a work order (optimistic concurrency)")
@@ -527,7 +533,7 @@ def _message_create(
         message = write(actor=user, ticket=ticket, body=payload.body)
         return 201, _message(TicketMessage.objects.select_related("author").get(pk=message.pk))
 
-    return idempotent_create(request, user=user, payload=payload.model_dump(), create=create)
+    return idempotent_create(request, user=user, payload=payload.model_dump(), create=create, schema=MessageOut)
 
 
 @router.post("/{ticket_id}/replies", response={201: MessageOut}, summary="Reply to the customer")
@@ -563,7 +569,9 @@ def ticket_dispatch(request: HttpRequest, ticket_id: PathId, payload: DispatchIn
         )
         return 201, dispatch_out(Dispatch.objects.select_related("department").get(pk=dispatch.pk))
 
-    return idempotent_create(request, user=user, payload=payload.model_dump(mode="json"), create=create)
+    return idempotent_create(
+        request, user=user, payload=payload.model_dump(mode="json"), create=create, schema=DispatchOut
+    )
 
 
 def _visible_dispatch(request: HttpRequest, ticket_id: int, dispatch_id: int) -> Dispatch:

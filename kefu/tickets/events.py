@@ -35,6 +35,15 @@ def publish_ticket_change(ticket: Ticket, event_name: str, extra: dict[str, Any]
     transaction.on_commit(_send)
 
 
+def live_key(ticket_id: int) -> str:
+    """What the workspace push says about a changed order: a keyed hash of its id, not the id. Every signed-in
+    staff member hears every push; only a page already showing the order (which renders the same key) can
+    tell which order it was."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac("kefu.tickets.live", str(ticket_id)).hexdigest()[:20]
+
+
 def _push_workspace(ticket_id: int) -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
@@ -43,7 +52,7 @@ def _push_workspace(ticket_id: int) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)("workspace", {"type": "workspace.changed", "ticket": ticket_id})
+        async_to_sync(layer.group_send)("workspace", {"type": "workspace.changed", "ticket": live_key(ticket_id)})
     except Exception:
         import logging
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +131,18 @@ def ticket_create(*, actor: User, subject: str, description: str = "", ticket_ty
         first_contact_owner=actor, created_by=actor, external_ref=external_ref[:100],
         status=Status.ASSIGNED if assignee else Status.NEW,
     )
-    Ticket.objects.filter(pk=ticket.pk).update(created_at=now, number=f"GD{now:%Y%m%d}{ticket.pk:07d}")
-    ticket.refresh_from_db()
+    # The number comes from the id, so it is written after the insert, together with the SLA fields.
+    ticket.created_at, ticket.number = now, f"GD{now:%Y%m%d}{ticket.pk:07d}"
     ticket_event_record(ticket=ticket, kind=EventKind.CREATED, actor=actor, to_status=ticket.status,
                         data={"channel": channel, "type": ticket_type, "priority": priority})
     if assignee:
         ticket_event_record(ticket=ticket, kind=EventKind.ASSIGNED, actor=actor,
                             data={"to": assignee.pk, "to_name": str(assignee)})
-    sla.sla_attach(ticket=ticket, at=now)
+    sla.sla_attach(ticket=ticket, at=now, new=True)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        created_at=ticket.created_at, number=ticket.number, sla_policy=ticket.sla_policy,
+        sla_standing=ticket.sla_standing, sla_due_at=ticket.sla_due_at,
+    )
     publish_ticket_change(ticket, "ticket.created")
     return ticket
 
@@ -435,14 +439,20 @@ def dispatch_complete(*, actor: User, dispatch: Dispatch, result: str) -> Dispat
 
 
 @transaction.atomic
-def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str, system: bool = False) -> Ticket:
-    """Escalate one level (逐级汇报): 1 = team lead, 2 = manager. The system escalates on SLA breach."""
+def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str = "", system: bool = False,
+                    breached_metrics: list[str] | None = None) -> Ticket:
+    """Escalate one level (逐级汇报): 1 = team lead, 2 = manager. The system escalates on SLA breach, giving
+    `breached_metrics` instead of a reason: the history words it in the reader's language."""
     if not system:
         _require(actor, ticket, Action.TICKET_ESCALATE)
     ticket = _lock(ticket)
     if ticket.escalation_level >= 2:
         raise Conflict(_("工单已升级到客服经理，不能再升级"), code="max_escalation")
-    reason = _clean_text(reason, field="reason", label=_("升级原因"), max_length=500)
+    cause: dict[str, Any] = {}
+    if breached_metrics is not None:
+        reason, cause = "", {"reason_code": "sla_breach", "metrics": list(breached_metrics)}
+    else:
+        reason = _clean_text(reason, field="reason", label=_("升级原因"), max_length=500)
     Ticket.objects.filter(pk=ticket.pk).update(escalation_level=F("escalation_level") + 1)
     ticket.refresh_from_db(fields=["escalation_level"])
     if ticket.priority in (Priority.LOW, Priority.NORMAL):
@@ -454,7 +464,7 @@ def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str, system: 
     ticket_event_record(ticket=ticket, kind=EventKind.ESCALATED, actor=None if system else actor,
                         data={"level": ticket.escalation_level, "reason": reason,
                               "to": to_user.pk if to_user else None, "to_name": str(to_user) if to_user else "",
-                              "system": system})
+                              "system": system, **cause})
     publish_ticket_change(ticket, "ticket.escalated", {"level": ticket.escalation_level})
     return ticket
 
@@ -491,3 +501,32 @@ def attachment_add(*, actor: User, ticket: Ticket, upload: UploadedFile,
     ticket_event_record(ticket=ticket, kind=EventKind.ATTACHMENT, actor=actor,
                         data={"attachment": attachment.pk, "filename": name, "size": upload.size})
     return attachment
+
+
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def attachment_purge_orphans(*, now: datetime | None = None) -> int:
+    """Delete stored files no attachment row refers to (periodic task). Returns how many were removed.
+
+    The file of an attachment is written before its row commits, so a rolled-back upload, or an order
+    deleted with its attachments, leaves a file behind. Files younger than ORPHAN_GRACE are kept: their
+    upload may still be committing."""
+    storage = Attachment._meta.get_field("file").storage
+    cutoff = (now or timezone.now()) - ORPHAN_GRACE
+    removed = 0
+    try:
+        folders, _files = storage.listdir("attachments")
+    except FileNotFoundError:
+        return 0
+    for folder in folders:
+        if not folder.isdigit():
+            continue
+        _dirs, names = storage.listdir(f"attachments/{folder}")
+        kept = set(Attachment.objects.filter(ticket_id=int(folder)).values_list("storage_name", flat=True))
+        for name in names:
+            path = f"attachments/{folder}/{name}"
+            if name not in kept and storage.get_modified_time(path) < cutoff:
+                storage.delete(path)
+                removed += 1
+    return removed

@@ -63,13 +63,30 @@ class SweepResult:
 
 
 def spec_from_model(calendar: BusinessCalendar | None) -> CalendarSpec:
-    """The CalendarSpec of a BusinessCalendar and its CalendarDay rows (one query for the days).
+    """The CalendarSpec of a BusinessCalendar and its CalendarDay rows (one query for the days, once per version
+    of the calendar in each process).
 
     A calendar whose stored hours cannot be read falls back to the wall clock, logged, rather than
     failing every work order that uses it.
     """
     if calendar is None:
         return WALL_CLOCK
+    version = (calendar.pk, calendar.updated_at, calendar.time_zone, calendar.always_open, repr(calendar.week))
+    spec = _SPECS.get(version)
+    if spec is None:
+        if len(_SPECS) > 256:
+            _SPECS.clear()
+        spec = _SPECS[version] = _load_spec(calendar)
+    return spec
+
+
+# Specs by calendar id and version (updated_at and the calendar's own fields): a calendar changes rarely and
+# every SLA hook reads one, so each process builds it once per version. Saving a calendar or one of its days
+# stamps a new updated_at; a bulk write to the days must save the calendar too.
+_SPECS: dict[tuple[Any, ...], CalendarSpec] = {}
+
+
+def _load_spec(calendar: BusinessCalendar) -> CalendarSpec:
     holidays: list[Any] = []
     workdays: dict[Any, Any] = {}
     for day in CalendarDay.objects.filter(calendar=calendar).only("date", "kind", "periods"):
@@ -299,20 +316,29 @@ def _set_policy(ticket: Ticket, policy: SlaPolicy | None) -> None:
 # ---------------------------------------------------------------------------------------------- hooks
 
 
-def sla_attach(*, ticket: Ticket, at: datetime) -> None:
-    """Choose the order's policy and start its first-response, on-site and resolution clocks."""
+def sla_attach(*, ticket: Ticket, at: datetime, new: bool = False) -> None:
+    """Choose the order's policy and start its first-response, on-site and resolution clocks.
+
+    `new`: the order was just created in this transaction, so it has no clocks yet. Its policy, standing and
+    due time are then only set on the instance, and the caller saves them with the rest of the new order
+    (one UPDATE instead of three)."""
     at = _whole_second(at)
-    if SlaClock.objects.filter(ticket=ticket).exists():
+    if not new and SlaClock.objects.filter(ticket=ticket).exists():
         sla_reevaluate(ticket=ticket, at=at)  # attached before: only re-target
         return
     policy = sla_policy_for(ticket=ticket)
-    _set_policy(ticket, policy)
+    clocks: list[SlaClock] = []
     if policy is not None:
         calendars = _Calendars()
-        SlaClock.objects.bulk_create([
+        clocks = SlaClock.objects.bulk_create([
             _new_clock(ticket=ticket, policy=policy, metric=metric, at=at, calendars=calendars)
             for metric in STARTED_ON_ATTACH if _target(policy, metric) is not None
         ])
+    if new:
+        ticket.sla_policy = policy
+        ticket.sla_standing, ticket.sla_due_at = compute_standing(clocks, at)
+        return
+    _set_policy(ticket, policy)
     sla_refresh_standing(ticket=ticket, now=at)
 
 
@@ -562,11 +588,9 @@ def _escalate(ticket: Ticket, metrics: list[str]) -> tuple[Ticket, int]:
     from kefu.tickets.services import ticket_escalate  # services import this module
 
     target = escalation_level_after(level=ticket.escalation_level, breached_metrics=metrics)
-    labels = "、".join(str(SlaMetric(m).label) for m in metrics)
     steps = 0
     while ticket.escalation_level < target:
-        ticket = ticket_escalate(actor=None, ticket=ticket, system=True,
-                                 reason=_("SLA 超时：%(metrics)s") % {"metrics": labels})
+        ticket = ticket_escalate(actor=None, ticket=ticket, system=True, breached_metrics=metrics)
         steps += 1
     return ticket, steps
 

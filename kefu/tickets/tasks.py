@@ -21,6 +21,16 @@ def sla_sweep_task() -> None:
         log.info("SLA sweep: %s", result)
 
 
+@db_periodic_task(crontab(hour="3", minute="41"))
+def attachment_purge_orphans_task() -> None:
+    """Nightly: remove stored files that no attachment refers to (rolled-back uploads, deleted orders)."""
+    from kefu.tickets.services import attachment_purge_orphans
+
+    removed = attachment_purge_orphans()
+    if removed:
+        log.info("removed %s orphaned attachment files", removed)
+
+
 @db_task()
 def sla_policy_changed_task(policy_id: int, changed_at: str, previous_calendar_id: int | None = None) -> None:
     """After a policy edit: re-target its open orders (may be many: a task, not the request)."""

@@ -14,11 +14,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from kefu.web.selectors import saved_views_for, sla_counters
+    from kefu.web.selectors import saved_views_for, sla_counters_cached
 
     # Lazy: a page that never shows them (a partial) costs no query.
     return {
         "can": {action.name.lower(): has_right(user, action) for action in Action},
-        "sla_counters": SimpleLazyObject(lambda: sla_counters(user=user)),
+        "sla_counters": SimpleLazyObject(lambda: sla_counters_cached(user=user)),
         "saved_views": SimpleLazyObject(lambda: saved_views_for(user=user)),
     }

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
@@ -53,7 +53,15 @@ def _when(value: Any) -> str:
 
 
 def _reason(data: dict[str, Any]) -> SafeString:
-    reason = (data.get("reason") or "").strip()
+    """The reason of a change: typed by a person (as typed), or the system's, worded in the reader's language."""
+    code = data.get("reason_code")
+    if code == "sla_breach":
+        metrics = [str(SlaMetric(m).label) for m in data.get("metrics") or [] if m in SlaMetric.values]
+        reason = _("SLA 超时：%(metrics)s") % {"metrics": _("、").join(metrics)}
+    elif code == "auto_close":
+        reason = _("已解决，客户未再回复，系统自动关闭")
+    else:
+        reason = str(data.get("reason") or "").strip()
     return format_html(_("（原因：{}）"), reason) if reason else SafeString("")
 
 
@@ -99,7 +107,7 @@ def event_sentence(event: TicketEvent) -> SafeString:
     if kind == EventKind.NOTED:
         return format_html(_("{actor} 添加了内部备注"), actor=actor)
     if kind == EventKind.CUSTOMER_MESSAGE:
-        return format_html(_("客户发来新消息"))
+        return SafeString(escape(_("客户发来新消息")))
     if kind == EventKind.EDITED:
         changes = data.get("changes") or {}
         parts = [

@@ -18,7 +18,11 @@ class UserLanguageMiddleware(LocaleMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         supported = dict(settings.LANGUAGES)
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
-        if language not in supported:
+        if language not in supported and request.headers.get("Authorization", "").startswith("Bearer "):
+            # An API call with a token: the session is not consulted (the token's user is only known after
+            # authentication, which applies that user's language: kefu.apiutils.auth).
+            language = settings.LANGUAGE_CODE
+        elif language not in supported:
             user = getattr(request, "user", None)
             stored = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
             language = stored if stored in supported else settings.LANGUAGE_CODE

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 
 from kefu.core.policy import visible_tickets
@@ -40,6 +41,23 @@ def sla_counters(*, user: Any) -> SlaCounters:
         team_breached=Count("pk", filter=team & breached),
     )
     return SlaCounters(**{k: v or 0 for k, v in row.items()})
+
+
+COUNTERS_TTL_SECONDS = 10
+
+
+def sla_counters_cached(*, user: Any, fresh: bool = False) -> SlaCounters:
+    """`sla_counters` as shown in every page's header: at most COUNTERS_TTL_SECONDS old (the count reads a
+    large team's open orders, once per page otherwise). `fresh` recounts and refreshes the cached copy: the
+    live update that follows every change asks for it, so a change shows at once."""
+    key = f"kefu:sla-counters:{user.pk}"
+    if not fresh:
+        cached = cache.get(key)
+        if isinstance(cached, SlaCounters):
+            return cached
+    counters = sla_counters(user=user)
+    cache.set(key, counters, COUNTERS_TTL_SECONDS)
+    return counters
 
 
 def saved_views_for(*, user: Any) -> list[SavedView]:
@@ -120,12 +138,14 @@ def _decode(cursor: str) -> tuple[Any, int] | None:
         return None
 
 
-def ticket_page(qs: Any, *, after: str = "", before: str = "") -> TicketPage:
+def ticket_page(qs: Any, *, after: str = "", before: str = "", only: tuple[str, ...] = ()) -> TicketPage:
     """One page of `qs`, newest first, by keyset (created_at, id): constant cost however deep the page.
 
-    The total is counted only up to COUNT_CAP, in a bounded subquery.
+    The total is counted only up to COUNT_CAP, in a bounded subquery. `only` limits the columns loaded.
     """
-    qs = qs.select_related("customer", "assignee", "first_contact_owner")
+    qs = qs.select_related("customer", "assignee")
+    if only:
+        qs = qs.only(*only)
     newest_first = qs.order_by("-created_at", "-id")
     going_back = False
     page_qs = newest_first

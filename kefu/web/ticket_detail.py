@@ -9,10 +9,11 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from kefu.accounts.models import Department, User
+from kefu.accounts.models import Department, User, user_label_defer
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import Action, can_acknowledge_dispatch, has_right
 from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, TicketType
+from kefu.tickets.events import live_key
 from kefu.tickets.lifecycle import allowed_next, check_transition
 from kefu.tickets.models import Attachment, Dispatch, SlaClock, Ticket, TicketEvent, TicketMessage
 from kefu.tickets.services import ASSIGNABLE_ROLES
@@ -27,6 +28,8 @@ DETAIL_RELATED = (
     "sla_policy",
     "created_by",
 )
+# The page names these users only: their other columns stay unloaded.
+DETAIL_DEFERRED = tuple(f for who in ("assignee", "first_contact_owner", "created_by") for f in user_label_defer(who))
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,17 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     messages = list(
         TicketMessage.objects.filter(ticket=ticket)
         .select_related("author")
+        .defer(*user_label_defer("author"))
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
     )
-    attachments = list(Attachment.objects.filter(ticket=ticket).select_related("uploaded_by"))
-    events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor"))
+    attachments = list(
+        Attachment.objects.filter(ticket=ticket).select_related("uploaded_by").defer(*user_label_defer("uploaded_by"))
+    )
+    events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor").defer(*user_label_defer("actor")))
     dispatches = list(
-        Dispatch.objects.filter(ticket=ticket).select_related(
-            "department", "dispatched_by", "acknowledged_by", "completed_by"
-        )
+        Dispatch.objects.filter(ticket=ticket)
+        .select_related("department", "dispatched_by", "acknowledged_by", "completed_by")
+        .defer(*[f for who in ("dispatched_by", "acknowledged_by", "completed_by") for f in user_label_defer(who)])
     )
     clocks = list(
         SlaClock.objects.filter(ticket=ticket)
@@ -104,6 +110,7 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     front_line = has_right(user, Action.TICKET_REPLY)
     return {
         "ticket": ticket,
+        "live_key": live_key(ticket.pk),
         "thread_messages": messages,
         "attachments": attachments,
         "history": [(event, event_sentence(event)) for event in reversed(events)],
@@ -115,6 +122,7 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "assignees": list(
             User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
             .select_related("team")
+            .defer(*user_label_defer())
             .order_by("team__name", "display_name", "username")
         )
         if has_right(user, Action.TICKET_ASSIGN)

@@ -125,6 +125,13 @@ def new_page(browser: Any, server: str) -> Iterator[Any]:
         page = context.new_page()
         page.js_errors = []
         page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        # A Content-Security-Policy refusal is only a console message: count it as an error too.
+        page.on(
+            "console",
+            lambda message: page.js_errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None,
+        )
         return page
 
     yield _open

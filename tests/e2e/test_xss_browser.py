@@ -44,3 +44,12 @@ def test_no_dialog_fires(new_page: Any, sign_in: Any) -> None:
     assert PAYLOAD in page.get_by_test_id("ticket-description").inner_text()  # shown as text
     assert dialogs == []
     assert not page.js_errors
+
+
+def test_api_docs_render_offline_under_the_content_security_policy(new_page: Any, sign_in: Any) -> None:
+    # Swagger UI comes from Kefu's own static files (no CDN) and runs under the same policy as every page.
+    page = new_page()
+    sign_in(page, "agent6")
+    page.goto("/api/v1/docs")
+    page.locator(".opblock-tag", has_text="tickets").first.wait_for()
+    assert not page.js_errors

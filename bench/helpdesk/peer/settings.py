@@ -64,6 +64,9 @@ DATABASES = {
         "CONN_MAX_AGE": int(os.environ.get("BENCH_CONN_MAX_AGE", "0")),
     }
 }
+if os.environ.get("BENCH_DB_POOL", "1") == "1":
+    # The same connection pool as Kefu's default on PostgreSQL (Django's native psycopg pool).
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 10, "timeout": 20}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "Asia/Shanghai"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kefu.apiutils.testing import ApiClient, World, assert_error_shape
+from kefu.apiutils.testing import ApiClient, World, api_as, assert_error_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +268,22 @@ def test_openapi_document_and_docs(agent: Any) -> None:
             assert "401" in op["responses"]
             assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
     assert Client().get("/api/v1/docs").status_code == 200
+
+
+def test_api_messages_follow_the_token_users_language(agent: Any) -> None:
+    # A token call never reads the web session; the token's user chose English, so errors come in English.
+    api = api_as(agent)
+    assert "不存在" in assert_error_shape(api.get("/tickets/999999"), 404)["message"]
+    agent.language = "en"
+    agent.save(update_fields=["language"])
+    assert assert_error_shape(api.get("/tickets/999999"), 404)["message"] == (
+        "The work order does not exist or you may not see it"
+    )
+
+
+@pytest.mark.parametrize("path", ["/users/999999", "/teams/999999", "/departments/999999"])
+def test_directory_misses_are_worded_in_english_for_an_english_user(team_lead: Any, path: str) -> None:
+    team_lead.language = "en"
+    team_lead.save(update_fields=["language"])
+    message = assert_error_shape(api_as(team_lead).get(path), 404, "not_found")["message"]
+    assert message.startswith("No such"), message

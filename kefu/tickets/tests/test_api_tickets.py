@@ -49,6 +49,18 @@ def test_create_returns_201_with_the_order_and_first_contact_owner(agent: Any, c
     assert Ticket.objects.get(pk=body["id"]).created_by == agent
 
 
+def test_create_answer_equals_a_fresh_read(agent: Any, customer: Any) -> None:
+    # The create answer is built from the order just written (no re-read): it must be what a GET shows,
+    # SLA standing, due time, number and all.
+    api = api_as(agent)
+    created = api.post("/tickets", {"subject": "空调漏水", "type": "repair", "customer_id": customer.pk})
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body == api.get(f"/tickets/{body['id']}").json()
+    assert body["sla_standing"] != "none"
+    assert body["sla_due_at"]
+
+
 def test_idempotent_create_replays_the_first_answer(agent: Any) -> None:
     api = api_as(agent)
     headers = {"Idempotency-Key": "order-42"}

@@ -95,3 +95,15 @@ def test_a_calendar_without_working_time_does_not_hang(agent: Any, caplog: Any) 
     resolution = SlaClock.objects.get(ticket=ticket, metric=SlaMetric.RESOLUTION)
     assert resolution.due_at == datetime(2026, 3, 4, 1, 0, tzinfo=SH)
     assert "no working time" in caplog.text
+
+
+def test_a_changed_calendar_day_is_seen_by_the_next_order(agent: Any) -> None:
+    # The SLA engine caches each calendar by version; saving a day stamps a new one.
+    sla_install_defaults()
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=SH)  # a Monday
+    first = services.ticket_create(actor=agent, subject="投诉", ticket_type=TicketType.COMPLAINT, at=start)
+    calendar = BusinessCalendar.objects.get(name=STANDARD_CALENDAR)
+    CalendarDay.objects.create(calendar=calendar, date=start.date(), kind=CalendarDay.Kind.HOLIDAY)
+    second = services.ticket_create(actor=agent, subject="投诉", ticket_type=TicketType.COMPLAINT, at=start)
+    due = {t.pk: SlaClock.objects.get(ticket=t, metric=SlaMetric.FIRST_RESPONSE).due_at for t in (first, second)}
+    assert due[second.pk] > due[first.pk]  # Monday became a holiday: the clock starts on Tuesday

@@ -87,6 +87,9 @@ def test_breach_escalates_to_the_team_lead_then_the_manager(agent: Any, team_lea
     assert escalated.data["level"] == 1
     assert escalated.data["to"] == team_lead.pk
     assert escalated.data["system"]
+    # the cause is stored as a code, worded when shown, in the reader's language
+    assert (escalated.data["reason_code"], escalated.data["metrics"]) == ("sla_breach", [SlaMetric.FIRST_RESPONSE])
+    assert escalated.data["reason"] == ""
     assert (ticket.pk, "ticket.sla_breached") in published
     # A second breach (on site, Wednesday 09:00) goes to the manager.
     result = sla_sweep(now=sh(2026, 3, 4, 9, 0, 1))

@@ -65,6 +65,10 @@ class TestSecurity:
         assert response["X-Frame-Options"] == "DENY"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
+        policy = dict(d.strip().split(" ", 1) for d in response["Content-Security-Policy"].split(";") if d.strip())
+        assert policy["script-src"] == "'self' 'unsafe-eval'"  # no inline script runs, injected or not
+        assert policy["object-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
 
 
 class TestCustomers:
@@ -118,6 +122,22 @@ class TestDashboardAndCounters:
         assert (counters.mine_breached, counters.mine_warning) == (1, 0)
         assert (counters.team_breached, counters.team_warning) == (1, 1)
         assert 'data-testid="counter-mine-breached"' in response.content.decode()
+
+    def test_page_counters_are_cached_briefly_and_the_live_update_recounts(
+        self, login: Any, agent: Any, monkeypatch: Any
+    ) -> None:
+        from kefu.web import selectors
+
+        monkeypatch.setattr(selectors, "COUNTERS_TTL_SECONDS", 3600)  # however slow the machine, still cached
+        client = login(agent)
+        mine = services.ticket_create(actor=agent, subject="a", assignee=agent)
+        assert client.get("/tickets/").context["sla_counters"].mine_breached == 0
+        Ticket.objects.filter(pk=mine.pk).update(sla_standing=SlaStanding.BREACHED)
+        # pages within the next seconds reuse the count…
+        assert client.get("/tickets/").context["sla_counters"].mine_breached == 0
+        # …the live update after a change recounts, and the next page shows the new count
+        assert client.get("/counters/").context["sla_counters"].mine_breached == 1
+        assert client.get("/tickets/").context["sla_counters"].mine_breached == 1
 
     def test_home(self, login: Any, agent: Any, ticket: Any, django_assert_max_num_queries: Any) -> None:
         client = login(agent)

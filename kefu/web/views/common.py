@@ -16,11 +16,15 @@ def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def visible_ticket_or_404(request: HttpRequest, ticket_id: int, *, related: tuple[str, ...] = ()) -> Ticket:
+def visible_ticket_or_404(
+    request: HttpRequest, ticket_id: int, *, related: tuple[str, ...] = (), deferred: tuple[str, ...] = ()
+) -> Ticket:
     """The order if the user may see it; otherwise 404 (no hint that it exists)."""
     qs = visible_tickets(request.user, Ticket.objects.all())
     if related:
         qs = qs.select_related(*related)
+    if deferred:
+        qs = qs.defer(*deferred)
     ticket = qs.filter(pk=ticket_id).first()
     if ticket is None:
         raise Http404

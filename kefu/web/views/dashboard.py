@@ -15,6 +15,7 @@ from kefu.accounts.choices import Role
 from kefu.core.policy import AUTHENTICATED, Action, has_right, requires, visible_tickets
 from kefu.tickets.choices import OPEN_STATUSES, SlaStanding
 from kefu.tickets.models import Ticket
+from kefu.web.selectors import sla_counters_cached
 
 CHART_DAYS = 30
 
@@ -104,4 +105,4 @@ def home(request: HttpRequest) -> HttpResponse:
 @requires(AUTHENTICATED)
 @require_GET
 def counters(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/_counters.html", {})
+    return render(request, "web/_counters.html", {"sla_counters": sla_counters_cached(user=request.user, fresh=True)})

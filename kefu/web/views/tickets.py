@@ -24,7 +24,8 @@ from kefu.tickets.models import Attachment, Ticket, TicketEvent
 from kefu.web import forms
 from kefu.web import services as web_services
 from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
-from kefu.web.ticket_detail import DETAIL_RELATED, ticket_detail_context
+from kefu.web.ticket_detail import DETAIL_DEFERRED, DETAIL_RELATED, ticket_detail_context
+from kefu.web.ticket_list import LIST_FIELDS, ticket_rows
 from kefu.web.views.common import (
     application_error_status,
     error_fragment,
@@ -52,13 +53,16 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     qs = filter_tickets(
         scoped_tickets(user=request.user, scope=filters["scope"]), filters=filters, user=request.user
     )
-    page = ticket_page(qs, after=request.GET.get("after", "")[:64], before=request.GET.get("before", "")[:64])
+    page = ticket_page(
+        qs, after=request.GET.get("after", "")[:64], before=request.GET.get("before", "")[:64], only=LIST_FIELDS
+    )
     query = {k: v for k, v in filters.items() if v}
     context = {
         "nav": "tickets",
         "filters": filters,
         "filter_form": forms.TicketFilterForm(initial=filters),
         "page": page,
+        "rows": ticket_rows(page.rows),
         "query": urlencode(query),
         "active_filters": sum(1 for k in forms.TicketFilterForm.FILTER_FIELDS if filters.get(k)),
         "scopes": [
@@ -137,13 +141,13 @@ def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 @requires(Action.TICKET_VIEW)
 @require_GET
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED, deferred=DETAIL_DEFERRED)
     return render(request, "web/tickets/detail.html", _detail_context(request, ticket))
 
 
 def _after_action(request: HttpRequest, ticket_id: int, flash: str) -> HttpResponse:
     """Success: HTMX gets the refreshed page body; a plain form post is redirected (PRG)."""
-    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED, deferred=DETAIL_DEFERRED)
     if is_htmx(request):
         context = _detail_context(request, ticket)
         context["flash"] = flash
@@ -165,7 +169,7 @@ def _refused(
     """A refused action: the reason next to the form (HTMX) or on the re-rendered page."""
     if is_htmx(request):
         return error_fragment(request, target=f"#err-{slot}", message=message, status=status, extra=extra)
-    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED)
+    ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED, deferred=DETAIL_DEFERRED)
     context = _detail_context(request, ticket)
     context["errors"] = {slot: message}
     return render(request, "web/tickets/detail.html", context, status=status)
