@@ -22,6 +22,7 @@ from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kefu.core.masking import mask_contact, mask_id_number
 from kefu.core.models import AuditLog
 from kefu.core.policy import Action, has_right, visible_customers
+from kefu.core.search import text_contains
 from kefu.customers.choices import ContactKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site
 from kefu.customers.normalize import guess_contact_kind, normalize_contact
@@ -131,7 +132,7 @@ def _base() -> QuerySet[Customer]:
 
 def _search(q: str) -> Q:
     text = q.strip()[:100]
-    cond = Q(name__icontains=text) | Q(company__icontains=text) | Q(code__iexact=text)
+    cond = text_contains("name", text) | text_contains("company", text) | Q(code__iexact=text)
     kind = guess_contact_kind(text)
     if kind == ContactKind.PHONE:
         digits = re.sub(r"\D", "", text)

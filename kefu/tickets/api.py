@@ -20,6 +20,7 @@ from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
 from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
 from kefu.core.policy import Action, visible_customers, visible_tickets
+from kefu.core.search import text_contains
 from kefu.customers.choices import Tier
 from kefu.customers.models import Customer
 from kefu.tickets import services
@@ -379,7 +380,7 @@ def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
         qs = qs.filter(created_at__lt=f.created_to)
     q = (f.q or "").strip()
     if q:
-        qs = qs.filter(Q(number=q.upper()) | Q(subject__icontains=q) | Q(external_ref=q))
+        qs = qs.filter(Q(number=q.upper()) | text_contains("subject", q) | Q(external_ref=q))
     return qs
 
 

@@ -126,6 +126,7 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["sla_standing", "sla_due_at"]),
             models.Index(fields=["ticket_type", "-created_at"]),
             models.Index(fields=["customer", "-created_at"]),
+            models.Index(fields=["external_ref"]),  # integrations look their orders up by it; API search
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,8 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from kefu.core.policy import visible_tickets
+from kefu.core.search import text_contains
+from kefu.customers.models import Customer
 from kefu.tickets.choices import OPEN_STATUSES, SlaStanding
 from kefu.tickets.models import SavedView, Ticket
 
@@ -118,8 +120,26 @@ def filter_tickets(qs: Any, *, filters: dict[str, str], user: Any) -> Any:
         if q.upper().startswith("GD") and q[2:].isdigit():
             qs = qs.filter(number__startswith=q.upper())
         else:
-            qs = qs.filter(Q(subject__icontains=q) | Q(customer__name__icontains=q) | Q(number=q))
+            qs = qs.filter(_search(q))
     return qs
+
+
+CUSTOMER_MATCH_CAP = 500  # a search naming more customers than this joins instead of listing their ids
+
+
+def _search(q: str) -> Q:
+    """Free-text search: subject, customer name, or the exact order number.
+
+    The customers whose name matches are looked up first, so the order table is filtered by an id list: each
+    arm of the OR can then use its own index (on PostgreSQL the subject's trigram index, the customer's key,
+    the number) instead of one scan of every order joined to its customer.
+    """
+    matching = Customer.objects.filter(text_contains("name", q)).values_list("pk", flat=True)
+    customer_ids = list(matching[: CUSTOMER_MATCH_CAP + 1])
+    by_customer = (
+        Q(customer__name__icontains=q) if len(customer_ids) > CUSTOMER_MATCH_CAP else Q(customer_id__in=customer_ids)
+    )
+    return text_contains("subject", q) | by_customer | Q(number=q)
 
 
 _CURSOR_FORMAT = "%Y%m%d%H%M%S%f"

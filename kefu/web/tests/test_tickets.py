@@ -83,6 +83,20 @@ class TestList:
         for query, expected in cases.items():
             assert _numbers(client.get(f"/tickets/?scope=mine&{query}")) == expected, query
 
+    @pytest.mark.parametrize("cap", [selectors.CUSTOMER_MATCH_CAP, 0])
+    def test_search_by_customer_name_with_few_or_many_matching_customers(
+        self, login: Any, agent: Any, customer: Any, monkeypatch: Any, cap: int
+    ) -> None:
+        # the matching customers are listed by id up to the cap; past it the search joins: same answer both ways
+        monkeypatch.setattr(selectors, "CUSTOMER_MATCH_CAP", cap)
+        theirs = services.ticket_create(actor=agent, subject="报修", customer=customer, assignee=agent)
+        by_subject = services.ticket_create(actor=agent, subject=f"{customer.name}的邻居来电", assignee=agent)
+        services.ticket_create(actor=agent, subject="别的事", assignee=agent)
+        client = login(agent)
+        found = _numbers(client.get(f"/tickets/?scope=mine&q={customer.name}"))
+        assert found == {theirs.number, by_subject.number}
+        assert _numbers(client.get(f"/tickets/?scope=mine&q={customer.name[:1]}")) >= found
+
     def test_tampered_parameters_are_ignored_not_500(self, login: Any, agent: Any) -> None:
         make(agent)
         client = login(agent)
