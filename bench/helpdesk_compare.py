@@ -421,7 +421,8 @@ def main() -> None:
     kefu = System("kefu", Path(sys.executable), "kefu_bench", 8101, "kefu_asgi:application", [HELPERS, ROOT],
                   {**common, "KEFU_DATABASE_URL": f"{PG}/kefu_bench", "KEFU_DATA_DIR": str(data_dir),
                    "DJANGO_SETTINGS_MODULE": "kefu_settings", "KEFU_LOG_LEVEL": "WARNING"})
-    peer_py = peer_python("django-helpdesk", PEER_REQUIREMENTS)
+    # the peer's environment is built only when it runs (`--systems kefu` measures Kefu alone)
+    peer_py = peer_python("django-helpdesk", PEER_REQUIREMENTS) if "peer" in args.systems else Path(sys.executable)
     peer = System("peer", peer_py, "helpdesk_bench", 8102, "peer.asgi:application", [HELPERS],
                   {**common, "PEER_DATABASE_URL": f"{PG}/helpdesk_bench", "DJANGO_SETTINGS_MODULE": "peer.settings"})
 
@@ -444,8 +445,11 @@ def main() -> None:
         {"started": data["started"], "models": args.models, "operations": args.operations}]
     try:
         for system in (kefu, peer):
-            data[system.name] = {"data": system.ensure_data(args.orders, args.customers, args.reload),
-                                 "results": previous.get(system.name, {}).get("results", {})}
+            if system.name in args.systems:
+                loaded = system.ensure_data(args.orders, args.customers, args.reload)
+            else:
+                loaded = previous.get(system.name, {}).get("data", {})
+            data[system.name] = {"data": loaded, "results": previous.get(system.name, {}).get("results", {})}
         ops = {"kefu": kefu_operations(args.orders, args.customers, kefu.run("kefu_token.py")), "peer": None}
         # Interleaved (Kefu, then the peer, operation by operation) so both meet the same background load.
         for model in args.models:
@@ -457,6 +461,10 @@ def main() -> None:
     finally:
         kefu.stop()
         peer.stop()
+    if not all(data[name]["data"] for name in ("kefu", "peer")):  # one system alone, no earlier run of the other
+        Path(args.out + ".json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        log(f"only {', '.join(args.systems)} measured: {args.out}.json written, no side-by-side report")
+        return
     data, markdown = build_report(data)
     Path(args.out + ".json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     Path(args.out + ".md").write_text(markdown)
