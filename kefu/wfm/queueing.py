@@ -748,10 +748,7 @@ def required_agents(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
     (Erlang A) it can be below the offered load, because callers who hang up need no agent.
     Use `staff_intervals` when the metrics at the answer are wanted too: it reuses the search's last step.
     """
-    targets: dict[str, Any] = {
-        "calls": calls, "interval_seconds": interval_seconds, "aht_seconds": aht_seconds,
-        "service_level": service_level, "within_seconds": within_seconds, "asa_seconds": asa_seconds,
-        "abandon_rate": abandon_rate, "patience_seconds": patience_seconds, "max_occupancy": max_occupancy}
+    targets: dict[str, Any] = dict(locals())  # the keyword arguments as given (first statement: nothing else yet)
     one = _solve_one(**targets)
     if one is not None:
         return _count_out(one.agents, one.shape)
@@ -771,10 +768,7 @@ def staff_intervals(*, calls: ArrayLike, interval_seconds: ArrayLike, aht_second
     For Erlang C the Erlang B value from the search's final step is reused, so no special function is
     evaluated twice; for Erlang A the metrics are computed once at the answer.
     """
-    targets: dict[str, Any] = {
-        "calls": calls, "interval_seconds": interval_seconds, "aht_seconds": aht_seconds,
-        "service_level": service_level, "within_seconds": within_seconds, "asa_seconds": asa_seconds,
-        "abandon_rate": abandon_rate, "patience_seconds": patience_seconds, "max_occupancy": max_occupancy}
+    targets: dict[str, Any] = dict(locals())  # the keyword arguments as given (first statement: nothing else yet)
     one = _solve_one(**targets)
     if one is not None:
         single = _staff_one(one)

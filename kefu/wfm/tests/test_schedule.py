@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,19 +117,25 @@ TINY_SHIFTS = (
 )
 
 
+def one_queue(required: np.ndarray, **extra: Any) -> Requirements:
+    """Requirements of one queue from Monday, in STEP-minute cells, as many days as `required` spans."""
+    return Requirements(
+        start=MONDAY,
+        interval_minutes=STEP,
+        days=required.size // CELLS_PER_DAY,
+        queues=("",),
+        required=required.reshape(1, -1),
+        staff_column="required",
+        **extra,
+    )
+
+
 def tiny_requirements(cells: list[int]) -> Requirements:
     """Two days; 08:00–12:00 and 20:00–22:00 need staff (12 cells a day)."""
     required = np.zeros(2 * CELLS_PER_DAY)
     open_cells = [d * CELLS_PER_DAY + c for d in range(2) for c in [*range(16, 24), *range(40, 44)]]
     required[open_cells] = cells
-    return Requirements(
-        start=MONDAY,
-        interval_minutes=STEP,
-        days=2,
-        queues=("",),
-        required=required.reshape(1, -1),
-        staff_column="required",
-    )
+    return one_queue(required)
 
 
 def agent_plans(agent: Agent, days: int) -> list[tuple[np.ndarray, float]]:
@@ -384,16 +391,7 @@ def test_service_level_of_the_scheduled_staff() -> None:
 
     base = tiny_requirements([1] * 24)
     calls = np.where(base.required > 0, 20.0, 0.0)
-    req = Requirements(
-        start=base.start,
-        interval_minutes=STEP,
-        days=2,
-        queues=("",),
-        required=base.required,
-        staff_column="required",
-        calls=calls,
-        aht_seconds=np.full(calls.shape, 180.0),
-    )
+    req = one_queue(base.required, calls=calls, aht_seconds=np.full(calls.shape, 180.0))
     agents = [Agent(f"Q{k}", f"Q{k}", 0.0, 8.0, 2, 0, False, frozenset({0, 1}), 0, 24 * 60) for k in range(3)]
     schedule = solve_schedule(req, TINY_SHIFTS, agents, time_limit=20, mip_gap=0.0)
     level = expected_service_level(schedule, within_seconds=20.0)
@@ -415,14 +413,7 @@ def test_fairness_spreads_weekend_shifts() -> None:
     required = np.zeros(7 * CELLS_PER_DAY)
     for d in range(7):
         required[d * CELLS_PER_DAY + 18 : d * CELLS_PER_DAY + 34] = 8 if d < 5 else 4
-    req = Requirements(
-        start=MONDAY,
-        interval_minutes=STEP,
-        days=7,
-        queues=("",),
-        required=required[None, :],
-        staff_column="required",
-    )
+    req = one_queue(required)
     shifts = [ShiftTemplate("day", (9 * 60,), 480, frozenset(range(7)), (), 1.0)]
     agents = [
         Agent(f"W{k}", f"W{k}", 40.0, 40.0, 5, 2, False, frozenset(range(7)), 0, 48 * 60) for k in range(10)
@@ -449,14 +440,7 @@ def test_time_limit_is_reported() -> None:
 def test_overnight_shift_crosses_midnight() -> None:
     required = np.zeros(2 * CELLS_PER_DAY)
     required[44:52] = 1  # 22:00–02:00
-    req = Requirements(
-        start=MONDAY,
-        interval_minutes=STEP,
-        days=2,
-        queues=("",),
-        required=required[None, :],
-        staff_column="required",
-    )
+    req = one_queue(required)
     shifts = [ShiftTemplate("night", (22 * 60,), 240, frozenset(range(7)), (), 1.0)]
     agents = [Agent("N", "N", 0.0, 8.0, 2, 0, False, frozenset(range(7)), 20 * 60, 2 * 60 + 24 * 60)]
     schedule = solve_schedule(req, shifts, agents, time_limit=10, mip_gap=0.0)
@@ -487,14 +471,7 @@ def test_a_deep_shortfall_is_spread_over_intervals() -> None:
     penalty could), but three and three."""
     required = np.zeros(CELLS_PER_DAY)
     required[16:19] = 6  # 08:00, 08:30, 09:00
-    req = Requirements(
-        start=MONDAY,
-        interval_minutes=STEP,
-        days=1,
-        queues=("",),
-        required=required[None, :],
-        staff_column="required",
-    )
+    req = one_queue(required)
     shifts = [ShiftTemplate("hour", (8 * 60, 8 * 60 + 30), 60, frozenset(range(7)), (), 1.0)]
     agents = [
         Agent(f"H{k}", f"H{k}", 1.0, 1.0, 1, 0, False, frozenset(range(7)), 0, 24 * 60) for k in range(6)
@@ -514,14 +491,7 @@ def test_cost_never_buys_under_coverage() -> None:
     required = np.zeros(CELLS_PER_DAY)
     required[16:18] = 1  # 08:00–09:00
     required[20:22] = 1  # 10:00–11:00
-    req = Requirements(
-        start=MONDAY,
-        interval_minutes=STEP,
-        days=1,
-        queues=("",),
-        required=required[None, :],
-        staff_column="required",
-    )
+    req = one_queue(required)
     shifts = [
         ShiftTemplate("dear", (8 * 60,), 60, frozenset(range(7)), (), 500.0),
         ShiftTemplate("cheap", (10 * 60,), 60, frozenset(range(7)), (), 1.0),
