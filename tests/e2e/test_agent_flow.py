@@ -49,11 +49,15 @@ def test_agent_flow(new_page: Any, sign_in: Any, screenshot: Any) -> None:
     agent.keyboard.press("/")
     agent.wait_for_function("document.activeElement && document.activeElement.id === 'filter-q'")
     agent.keyboard.type(number)
-    agent.wait_for_url(re.compile(r"q=GD"))
+    # the whole number, not an earlier keystroke's search, and no search still in flight to swap the rows
+    agent.wait_for_url(re.compile(rf"q={number}"))
+    agent.wait_for_load_state("networkidle")
     agent.wait_for_function("document.querySelectorAll('[data-testid=ticket-row]').length === 1")
     # keyboard: j selects, o opens
-    agent.locator("body").click(position={"x": 5, "y": 300})
+    agent.keyboard.press("Escape")  # leaves the search box, as an agent would (a click could land on a link)
+    agent.wait_for_function("document.activeElement === document.body")
     agent.keyboard.press("j")
+    agent.wait_for_selector("[data-testid=ticket-row].selected")
     agent.keyboard.press("o")
     agent.wait_for_url(re.compile(r"/tickets/\d+/$"))
     assert agent.get_by_test_id("ticket-subject").inner_text() == SUBJECT
