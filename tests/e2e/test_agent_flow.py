@@ -51,11 +51,15 @@ def test_agent_flow(new_page: Any, sign_in: Any, screenshot: Any) -> None:
     agent.keyboard.type(number)
     # the whole number, not an earlier keystroke's search, and no search still in flight to swap the rows
     agent.wait_for_url(re.compile(rf"q={number}"))
-    agent.wait_for_load_state("networkidle")
     agent.wait_for_function("document.querySelectorAll('[data-testid=ticket-row]').length === 1")
-    # keyboard: j selects, o opens
-    agent.keyboard.press("Escape")  # leaves the search box, as an agent would (a click could land on a link)
+    # leave the search box without touching the page (a click could land on a link; Escape in a search field
+    # clears it in Chromium). Leaving it fires the form's `change`: one more search, whose swap and URL push
+    # would cancel an order being opened, so wait for it to answer and settle first.
+    with agent.expect_response(lambda response: "/tickets/?" in response.url):
+        agent.evaluate("document.activeElement.blur()")
+    agent.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
     agent.wait_for_function("document.activeElement === document.body")
+    # keyboard: j selects, o opens
     agent.keyboard.press("j")
     agent.wait_for_selector("[data-testid=ticket-row].selected")
     agent.keyboard.press("o")
@@ -64,7 +68,6 @@ def test_agent_flow(new_page: Any, sign_in: Any, screenshot: Any) -> None:
     detail_url = agent.url
 
     # reply (r focuses the composer), then dispatch to the repair department
-    agent.wait_for_load_state("networkidle")
     agent.keyboard.press("r")
     agent.wait_for_function(
         "document.activeElement && document.activeElement.dataset.testid === 'reply-body'"
