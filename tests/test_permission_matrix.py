@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from kefu import conftest as personas
 from kefu.apiutils.testing import PERSONAS, ApiClient, World, scope_object
-from kefu.core.policy import Access, Action, declared_requirement, has_right, permits, role_of
+from kefu.core.policy import Access, declared_requirement, has_right, permits, role_of
 
 # The persona fixtures of kefu/conftest.py, made visible to this directory (outside the kefu package).
 admin_user = personas.admin_user
@@ -152,7 +152,7 @@ def expectation(user: Any, requirement: Any, obj: Any) -> str:
         return "anonymous"
     if permits(user, requirement, obj):
         return "allowed"
-    if requirement != Access.AUTHENTICATED and not has_right(user, Action(requirement)):
+    if requirement != Access.AUTHENTICATED and not has_right(user, requirement):
         return "no_right"
     return "out_of_scope"
 
@@ -252,7 +252,7 @@ def test_every_api_operation_declares_its_right() -> None:
 def test_api_matrix(op: dict[str, Any], ticket_key: str | None, world: World) -> None:
     assert op["action"], "undeclared operation"
     requirement = (
-        Access(op["action"]) if op["action"] in Access.__members__.values() else Action(op["action"])
+        Access(op["action"]) if op["action"] in Access.__members__.values() else op["action"]
     )
     values = world.objects_for(op["params"], ticket_key)
     scope = scope_object(values)

@@ -12,13 +12,14 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import ApiToken, Department, Team, User
+from kefu.accounts.permissions import AccountRight
 from kefu.accounts.services import api_token_create, api_token_revoke
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
 from kefu.apiutils.schemas import Id, InSchema, PathId
 from kefu.core.errors import NotFound
-from kefu.core.policy import AUTHENTICATED, Action
+from kefu.core.policy import AUTHENTICATED
 
 router = Router()
 
@@ -105,7 +106,7 @@ def _users(rows: list[User]) -> list[dict[str, Any]]:
 
 
 @router.get("/users", response=UserPage, summary="List staff users")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def user_list(request: HttpRequest, filters: Query[UserFilters]) -> Any:
     qs = User.objects.order_by("employee_no", "username", "id")
     if filters.role:
@@ -122,31 +123,31 @@ def user_list(request: HttpRequest, filters: Query[UserFilters]) -> Any:
 
 
 @router.get("/users/{user_id}", response=UserOut, summary="One staff user")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def user_detail(request: HttpRequest, user_id: PathId) -> Any:
     return _one(User, user_id, "user_id", _("用户不存在"))
 
 
 @router.get("/teams", response=TeamPage, summary="List teams")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def team_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
     return _by_name(Team, TeamOut, paging)
 
 
 @router.get("/teams/{team_id}", response=TeamOut, summary="One team")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def team_detail(request: HttpRequest, team_id: PathId) -> Any:
     return _one(Team, team_id, "team_id", _("班组不存在"))
 
 
 @router.get("/departments", response=DepartmentPage, summary="List departments")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def department_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
     return _by_name(Department, DepartmentOut, paging)
 
 
 @router.get("/departments/{department_id}", response=DepartmentOut, summary="One department")
-@requires(Action.DIRECTORY_VIEW)
+@requires(AccountRight.DIRECTORY_VIEW)
 def department_detail(request: HttpRequest, department_id: PathId) -> Any:
     return _one(Department, department_id, "department_id", _("部门不存在"))
 
@@ -172,16 +173,16 @@ def _one(model: Any, pk: int, field: str, missing: str) -> Any:
 @router.get("/me", response=MeOut, summary="The authenticated user and their rights")
 @requires(AUTHENTICATED)
 def me(request: HttpRequest) -> Any:
-    from kefu.core.policy import has_right
+    from kefu.core.policy import has_right, rights
 
     user = request.auth  # type: ignore[attr-defined]
     data = UserOut.from_orm(user).model_dump()
-    data["rights"] = [a.value for a in Action if has_right(user, a)]
+    data["rights"] = sorted(name for name in rights() if has_right(user, name))
     return data
 
 
 @router.get("/me/tokens", response=list[TokenOut], summary="My API tokens (without their keys)")
-@requires(Action.TOKEN_MANAGE_OWN)
+@requires(AccountRight.TOKEN_MANAGE_OWN)
 def token_list(request: HttpRequest) -> Any:
     return list(ApiToken.objects.filter(user=request.auth).order_by("-created_at")[:100])  # type: ignore[attr-defined]
 
@@ -189,7 +190,7 @@ def token_list(request: HttpRequest) -> Any:
 @router.post(
     "/me/tokens", response={201: TokenCreated}, summary="Create an API token (its key is shown once)"
 )
-@requires(Action.TOKEN_MANAGE_OWN)
+@requires(AccountRight.TOKEN_MANAGE_OWN)
 def token_create(request: HttpRequest, payload: TokenIn) -> Any:
     user = request.auth  # type: ignore[attr-defined]
 
@@ -209,7 +210,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
 
 
 @router.delete("/me/tokens/{token_id}", response={204: None}, summary="Revoke one of my API tokens")
-@requires(Action.TOKEN_MANAGE_OWN)
+@requires(AccountRight.TOKEN_MANAGE_OWN)
 def token_revoke(request: HttpRequest, token_id: PathId) -> Any:
     api_token_revoke(actor=request.auth, token_id=token_id)  # type: ignore[attr-defined]
     return Status(204, None)

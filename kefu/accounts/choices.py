@@ -10,3 +10,9 @@ class Role(models.TextChoices):
     MANAGER = "manager", _("客服经理")
     ADMIN = "admin", _("系统管理员")
     DEPARTMENT = "department", _("部门人员")
+
+
+# Role groups the apps' permission modules grant rights to.
+FRONT_LINE = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN})
+SERVICE_STAFF = FRONT_LINE | {Role.QA}
+LEADS = frozenset({Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN})

@@ -9,9 +9,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.accounts.models import ApiToken, User
+from kefu.accounts.permissions import AccountRight
 from kefu.core.audit import audit_record
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import Action, has_right
+from kefu.core.policy import has_right
+from kefu.integrations.permissions import IntegrationRight
 
 TOKEN_NAME_MAX = 100
 TOKENS_PER_USER_MAX = 20
@@ -28,7 +30,7 @@ class IssuedToken:
 @transaction.atomic
 def api_token_create(*, actor: User, name: str) -> IssuedToken:
     """Create a personal API token for `actor`. Only its SHA-256 hash is stored."""
-    if not has_right(actor, Action.TOKEN_MANAGE_OWN):
+    if not has_right(actor, AccountRight.TOKEN_MANAGE_OWN):
         raise PermissionDenied(_("您没有权限创建 API 令牌"))
     name = (name or "").strip()
     if not name:
@@ -56,7 +58,7 @@ def api_token_create(*, actor: User, name: str) -> IssuedToken:
 def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
     """Revoke one of the actor's tokens (an administrator may revoke anyone's). Revoking twice is harmless."""
     token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
-    is_admin = has_right(actor, Action.WEBHOOK_MANAGE)  # administrators manage integrations
+    is_admin = has_right(actor, IntegrationRight.WEBHOOK_MANAGE)  # administrators manage integrations
     if token is None or (token.user_id != actor.pk and not is_admin):
         raise NotFound(_("令牌不存在"), details={"token_id": token_id})
     if token.revoked_at is None:

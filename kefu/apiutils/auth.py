@@ -88,7 +88,7 @@ session_auth = SessionAuth()
 def requires(requirement: Requirement) -> Callable[[F], F]:
     """Declare the right an API operation requires (read by KefuAPI and by the permission matrix).
 
-    Put it under the router decorator: `@router.get(...)` then `@requires(Action.TICKET_VIEW)`.
+    Put it under the router decorator: `@router.get(...)` then `@requires(TicketRight.VIEW)`.
     """
 
     def mark(func: F) -> F:

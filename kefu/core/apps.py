@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "kefu.core"
     label = "core"
     verbose_name = _("核心")
+
+    def ready(self) -> None:
+        from kefu.core import permissions
+
+        permissions.register()

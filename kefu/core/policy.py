@@ -1,172 +1,141 @@
 """The permissions policy: the one place that decides who may see and do what.
 
-Views, API endpoints, querysets and templates all ask this module. Role-level rights are a table
-(`RIGHTS`); object-level rules (team, ownership, dispatch to one's department) are the scope functions.
+The policy knows no model and no app. Each app's `permissions.py` registers, when the app is ready:
+
+* its **rights** (`register_rights({"ticket.view": roles, …})`): which roles hold each right;
+* its **scopes** (`register_scope(Ticket, visible_to=…, allows=…)`): which rows of a model an actor may see,
+  and any rule a right on one object adds (a department may only acknowledge its own dispatches).
+
+Views, API operations, selectors, templates and services ask `can(actor, "ticket.dispatch", obj)`,
+`has_right(actor, right)` and `visible(actor, queryset)`; nothing else compares roles.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
 
-from kefu.accounts.choices import Role
+from kefu.core.actors import SystemActor
 
-if TYPE_CHECKING:
-    from kefu.accounts.models import User
-
-
-class Action(StrEnum):
-    # work orders
-    TICKET_VIEW = "ticket.view"
-    TICKET_VIEW_ALL = "ticket.view_all"
-    TICKET_CREATE = "ticket.create"
-    TICKET_REPLY = "ticket.reply"
-    TICKET_NOTE = "ticket.note"
-    TICKET_TRANSITION = "ticket.transition"
-    TICKET_ASSIGN = "ticket.assign"
-    TICKET_DISPATCH = "ticket.dispatch"
-    TICKET_ESCALATE = "ticket.escalate"
-    TICKET_EDIT = "ticket.edit"
-    DISPATCH_ACKNOWLEDGE = "dispatch.acknowledge"
-    # customers
-    CUSTOMER_VIEW = "customer.view"
-    CUSTOMER_VIEW_PHONE = "customer.view_phone"
-    CUSTOMER_VIEW_ID_NUMBER = "customer.view_id_number"
-    CUSTOMER_EDIT = "customer.edit"
-    CUSTOMER_MERGE = "customer.merge"
-    CUSTOMER_IMPORT = "customer.import"
-    CUSTOMER_EXPORT = "customer.export"
-    # directory, administration
-    DIRECTORY_VIEW = "directory.view"
-    SLA_MANAGE = "sla.manage"
-    CATEGORY_MANAGE = "category.manage"
-    WEBHOOK_MANAGE = "webhook.manage"
-    AUDIT_VIEW = "audit.view"
-    TOKEN_MANAGE_OWN = "token.manage_own"  # noqa: S105 - an action name, not a secret
+# right name → the roles that hold it
+_RIGHTS: dict[str, frozenset[str]] = {}
 
 
-_FRONT_LINE = {Role.AGENT, Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN}
-_SERVICE_STAFF = _FRONT_LINE | {Role.QA}
-_LEADS = {Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN}
-_ALL = set(Role)
+@dataclass(frozen=True)
+class Scope:
+    """How one model is scoped: `visible_to(actor, queryset)` narrows a queryset to the rows the actor may
+    see; `allows(actor, right, obj)`, when given, decides a right on one object (visibility included)."""
 
-RIGHTS: dict[Action, frozenset[Role]] = {
-    Action.TICKET_VIEW: frozenset(_ALL),
-    Action.TICKET_VIEW_ALL: frozenset({Role.SHIFT_LEAD, Role.QA, Role.MANAGER, Role.ADMIN}),
-    Action.TICKET_CREATE: frozenset(_FRONT_LINE),
-    Action.TICKET_REPLY: frozenset(_FRONT_LINE),
-    Action.TICKET_NOTE: frozenset(_ALL),
-    Action.TICKET_TRANSITION: frozenset(_FRONT_LINE),
-    Action.TICKET_ASSIGN: frozenset(_FRONT_LINE),
-    Action.TICKET_DISPATCH: frozenset(_FRONT_LINE),
-    Action.TICKET_ESCALATE: frozenset(_FRONT_LINE),
-    Action.TICKET_EDIT: frozenset(_FRONT_LINE),
-    Action.DISPATCH_ACKNOWLEDGE: frozenset({Role.DEPARTMENT, Role.MANAGER, Role.ADMIN}),
-    Action.CUSTOMER_VIEW: frozenset(_SERVICE_STAFF),
-    Action.CUSTOMER_VIEW_PHONE: frozenset(_FRONT_LINE),
-    Action.CUSTOMER_VIEW_ID_NUMBER: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.CUSTOMER_EDIT: frozenset(_FRONT_LINE),
-    Action.CUSTOMER_MERGE: frozenset(_LEADS),
-    Action.CUSTOMER_IMPORT: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.CUSTOMER_EXPORT: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.DIRECTORY_VIEW: frozenset(_ALL),
-    Action.SLA_MANAGE: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.CATEGORY_MANAGE: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.WEBHOOK_MANAGE: frozenset({Role.ADMIN}),
-    Action.AUDIT_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
-    Action.TOKEN_MANAGE_OWN: frozenset(_ALL),
-}
+    visible_to: Callable[[Any, QuerySet[Any]], QuerySet[Any]]
+    allows: Callable[[Any, str, Any], bool] | None = None
 
 
-def role_of(user: Any) -> Role | None:
-    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+_SCOPES: dict[str, Scope] = {}
+
+
+def register_rights(rights: Mapping[str, Iterable[str]]) -> None:
+    """Declare rights and the roles that hold them (called from an app's permissions module)."""
+    for name, roles in rights.items():
+        name = str(name)
+        if name in _RIGHTS and _RIGHTS[name] != frozenset(map(str, roles)):
+            raise ImproperlyConfigured(f"right {name!r} registered twice with different roles")
+        _RIGHTS[name] = frozenset(str(r) for r in roles)
+
+
+def register_scope(model: type[Model], *, visible_to: Callable[[Any, QuerySet[Any]], QuerySet[Any]],
+                   allows: Callable[[Any, str, Any], bool] | None = None) -> None:
+    """Declare which rows of `model` an actor may see (and, optionally, an object-level rule)."""
+    _SCOPES[model._meta.label_lower] = Scope(visible_to=visible_to, allows=allows)
+
+
+def rights() -> dict[str, frozenset[str]]:
+    """Every registered right and its roles (documentation, the template context, tests)."""
+    return dict(_RIGHTS)
+
+
+def role_of(user: Any) -> str | None:
+    """The role of a signed-in, active person; None for anonymous, inactive users and system actors."""
+    if user is None or isinstance(user, SystemActor):
         return None
-    return Role(user.role)
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return None
+    return str(user.role)
 
 
-def has_right(user: Any, action: Action) -> bool:
-    """Role-level right, without looking at any particular object."""
+def _known(right: str) -> str:
+    right = str(right)
+    if right not in _RIGHTS:
+        raise ImproperlyConfigured(f"unknown right {right!r}: register it in the app's permissions.py")
+    return right
+
+
+def has_right(user: Any, right: str) -> bool:
+    """Role-level right, without looking at any particular object. System actors hold every right: the
+    rules, schedules and channels they run are configured by administrators."""
+    right = _known(right)
+    if isinstance(user, SystemActor):
+        return True
     role = role_of(user)
-    return role is not None and role in RIGHTS[action]
+    return role is not None and role in _RIGHTS[right]
 
 
-def visible_tickets(user: User, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """The work orders `user` may see.
+def _scope_of(model: type[Model]) -> Scope:
+    scope = _SCOPES.get(model._meta.label_lower)
+    if scope is None:
+        raise ImproperlyConfigured(f"no scope registered for {model._meta.label}")
+    return scope
 
-    Supervisors, QA, managers and admins see all; team leads and agents see their own (owner, first-contact
-    owner) and their team's; department staff see the orders dispatched to their department.
-    """
-    role = role_of(user)
-    if role is None:
-        return queryset.none()
-    if has_right(user, Action.TICKET_VIEW_ALL):
+
+def visible(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """The rows of `queryset` that `user` may see (none for anonymous or inactive users)."""
+    if isinstance(user, SystemActor):
         return queryset
-    if role == Role.DEPARTMENT:
-        if not user.department_id:
-            return queryset.none()
-        return queryset.filter(dispatches__department_id=user.department_id).distinct()
-    mine = Q(assignee_id=user.pk) | Q(first_contact_owner_id=user.pk)
-    if user.team_id:
-        mine |= Q(team_id=user.team_id)
-    return queryset.filter(mine)
-
-
-def can_see_ticket(user: User, ticket: Any) -> bool:
-    from kefu.tickets.models import Ticket
-
-    return visible_tickets(user, Ticket.objects.filter(pk=ticket.pk)).exists()
-
-
-def can_act_on_ticket(user: User, ticket: Any, action: Action) -> bool:
-    """A right on one work order: the role has it and the order is within the user's scope.
-
-    Department staff may only note on and acknowledge the dispatches of their own department.
-    """
-    if not has_right(user, action):
-        return False
-    return can_see_ticket(user, ticket)
-
-
-def can_acknowledge_dispatch(user: User, dispatch: Any) -> bool:
-    role = role_of(user)
-    if role is None or not has_right(user, Action.DISPATCH_ACKNOWLEDGE):
-        return False
-    if role == Role.DEPARTMENT:
-        return bool(user.department_id) and dispatch.department_id == user.department_id
-    return True
-
-
-def visible_customers(user: User, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """Customer records are visible to service staff; department staff see none directly."""
-    if not has_right(user, Action.CUSTOMER_VIEW):
+    if role_of(user) is None:
         return queryset.none()
-    return queryset
+    return _scope_of(queryset.model).visible_to(user, queryset)
 
 
-def can_see_customer(user: User, customer: Any) -> bool:
-    return has_right(user, Action.CUSTOMER_VIEW)
+def can_see(user: Any, obj: Model) -> bool:
+    model = type(obj)
+    return visible(user, model._default_manager.filter(pk=obj.pk)).exists()
+
+
+def can(user: Any, right: str, obj: Any = None) -> bool:
+    """Whether `user` holds `right`, on `obj` when given: the role holds the right and the object is in the
+    user's scope (plus the object rule of the model's scope, if it has one)."""
+    if not has_right(user, right):
+        return False
+    if obj is None or isinstance(user, SystemActor):
+        return True
+    scope = _SCOPES.get(type(obj)._meta.label_lower)
+    if scope is None:  # an object with no scope of its own (a team, a department): the role decides
+        return True
+    if scope.allows is not None:
+        return scope.allows(user, str(right), obj)
+    return can_see(user, obj)
 
 
 # --- Declarations on views and API operations ------------------------------------------------------------
 # Every web view and every API operation declares what it requires; tests/test_permission_matrix.py reads
 # the declaration to derive each role's expected answer from this module. An undeclared view fails that test.
 #
-#   from kefu.core.policy import Action, requires, PUBLIC, AUTHENTICATED
+#   from kefu.core.policy import requires, PUBLIC, AUTHENTICATED
+#   from kefu.tickets.permissions import TicketRight
 #
-#   @requires(Action.TICKET_VIEW)            # function view: signed in + the right, else login page / 403
-#   def ticket_detail(request, ticket_id): …  # object scope (visible_tickets…) stays the view's job: 404
+#   @requires(TicketRight.VIEW)              # function view: signed in + the right, else login page / 403
+#   def ticket_detail(request, ticket_id): …  # object scope (visible(...)) stays the view's job: 404
 #
 #   @requires(AUTHENTICATED)                 # any signed-in user (home, logout, own profile, own tokens)
 #   @requires(PUBLIC)                        # anyone (login page, health check, language switch)
 #
-#   @requires(Action.SLA_MANAGE)             # also works on a class-based view (wraps `dispatch`)
-#   class SlaPolicyEdit(View): …
-#
 # URL path parameters name the object they point at, so the matrix can fill them from its fixtures and ask
-# `permits(user, action, obj)`: ticket_id, customer_id, dispatch_id, user_id, team_id, department_id,
-# endpoint_id, delivery_id, token_id, view_id (saved view), attachment_id, message_id.
+# `permits(user, right, obj)`: ticket_id, customer_id, dispatch_id, user_id, team_id, department_id, …
 
 
 class Access(StrEnum):
@@ -177,34 +146,18 @@ class Access(StrEnum):
 PUBLIC = Access.PUBLIC
 AUTHENTICATED = Access.AUTHENTICATED
 
-Requirement = Action | Access
+Requirement = str  # a right name, or an Access
 
 
 def permits(user: Any, requirement: Requirement, obj: Any = None) -> bool:
-    """Whether `user` may do `requirement`, on `obj` if given (a Ticket, Dispatch or Customer; other objects
-    such as users, teams and departments carry no scope of their own).
-
-    This is the oracle of the permission matrix; views and endpoints may call it too.
-    """
+    """Whether `user` may do `requirement`, on `obj` if given. The oracle of the permission matrix."""
     if requirement == Access.PUBLIC:
         return True
     if role_of(user) is None:
         return False
     if requirement == Access.AUTHENTICATED:
         return True
-    action = Action(requirement)
-    if obj is None:
-        return has_right(user, action)
-    model = type(obj).__name__
-    if model == "Ticket":
-        return can_act_on_ticket(user, obj, action)
-    if model == "Dispatch":
-        if action == Action.DISPATCH_ACKNOWLEDGE:
-            return can_see_ticket(user, obj.ticket) and can_acknowledge_dispatch(user, obj)
-        return can_act_on_ticket(user, obj.ticket, action)
-    if model == "Customer":
-        return has_right(user, action) and can_see_customer(user, obj)
-    return has_right(user, action)
+    return can(user, requirement, obj)
 
 
 def requires(requirement: Requirement) -> Any:
@@ -213,7 +166,8 @@ def requires(requirement: Requirement) -> Any:
     Anonymous users are sent to the login page; signed-in users without the right get Django's 403 page.
     The declaration is kept as `view.kefu_action` (on the class for class-based views).
     """
-    import functools
+    if requirement not in (Access.PUBLIC, Access.AUTHENTICATED):
+        requirement = str(requirement)  # checked against the registry on first use (apps may load later)
 
     def check(request: Any) -> Any:
         from django.contrib.auth.views import redirect_to_login
@@ -223,7 +177,7 @@ def requires(requirement: Requirement) -> Any:
             return None
         if role_of(request.user) is None:
             return redirect_to_login(request.get_full_path())
-        if requirement != Access.AUTHENTICATED and not has_right(request.user, Action(requirement)):
+        if requirement != Access.AUTHENTICATED and not has_right(request.user, requirement):
             raise DjangoPermissionDenied(str(requirement))
         return None
 

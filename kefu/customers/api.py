@@ -17,10 +17,10 @@ from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
 from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import ValidationFailed
-from kefu.core.policy import Action
 from kefu.customers import selectors, services
 from kefu.customers.choices import ContactKind, CustomerKind, Tier
 from kefu.customers.models import Customer
+from kefu.customers.permissions import CustomerRight
 
 router = Router()
 
@@ -201,7 +201,7 @@ def _agent(pk: int | None) -> Any:
 
 
 @router.get("", response=CustomerPage, summary="List customers (contacts masked)")
-@requires(Action.CUSTOMER_VIEW)
+@requires(CustomerRight.VIEW)
 def customer_list(request: HttpRequest, filters: Query[CustomerFiltersIn]) -> Any:
     user = _user(request)
     qs = selectors.customer_list(
@@ -223,7 +223,7 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFiltersIn]) -> An
 
 
 @router.get("/{customer_id}", response=CustomerOut, summary="One customer (masked unless ?reveal=true)")
-@requires(Action.CUSTOMER_VIEW)
+@requires(CustomerRight.VIEW)
 def customer_detail(request: HttpRequest, customer_id: PathId, query: Query[RevealQuery]) -> Any:
     """With `?reveal=true` the contacts (and the ID number, for managers) are shown unmasked as the role
     allows; each such view is written to the audit log."""
@@ -234,7 +234,7 @@ def customer_detail(request: HttpRequest, customer_id: PathId, query: Query[Reve
 
 
 @router.post("", response={201: CustomerOut}, summary="Create a customer")
-@requires(Action.CUSTOMER_EDIT)
+@requires(CustomerRight.EDIT)
 def customer_create(request: HttpRequest, payload: CustomerIn) -> Any:
     """Contacts, sites and tags in one request. Send `Idempotency-Key` to make retries safe."""
     user = _user(request)
@@ -272,7 +272,7 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> Any:
 
 
 @router.patch("/{customer_id}", response=CustomerOut, summary="Update a customer (optimistic concurrency)")
-@requires(Action.CUSTOMER_EDIT)
+@requires(CustomerRight.EDIT)
 def customer_update(request: HttpRequest, customer_id: PathId, payload: CustomerPatch) -> Any:
     """Only the fields you send change. A stale `version` gets 409 with `details.current`."""
     user = _user(request)

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 from kefu.core.audit import audit_record
 from kefu.core.errors import PermissionDenied, ValidationFailed
 from kefu.core.masking import mask_contact, mask_id_number
-from kefu.core.policy import Action, has_right
+from kefu.core.policy import has_right
 from kefu.customers.choices import ContactKind, CustomerKind
 from kefu.customers.models import Customer
+from kefu.customers.permissions import CustomerRight
 from kefu.customers.selectors import CustomerFilters, customer_filter, customer_list
 
 # (field, Chinese header, English header) — the importer accepts both headers.
@@ -100,10 +101,10 @@ def customer_export(*, actor: Any, out: IO[bytes], fmt: str, filters: CustomerFi
         raise ValidationFailed(_("导出格式必须是 xlsx 或 csv"), details={"field": "format", "value": fmt})
     if encoding not in ("utf-8-sig", "utf-8", "gb18030"):
         raise ValidationFailed(_("不支持的编码"), details={"field": "encoding", "value": encoding})
-    if actor is not None and not has_right(actor, Action.CUSTOMER_EXPORT):
+    if actor is not None and not has_right(actor, CustomerRight.EXPORT):
         raise PermissionDenied(_("你没有导出客户的权限"))
-    show_contacts = actor is None or has_right(actor, Action.CUSTOMER_VIEW_PHONE)
-    show_id = actor is None or has_right(actor, Action.CUSTOMER_VIEW_ID_NUMBER)
+    show_contacts = actor is None or has_right(actor, CustomerRight.VIEW_PHONE)
+    show_id = actor is None or has_right(actor, CustomerRight.VIEW_ID_NUMBER)
     if actor is None:
         queryset = customer_filter(Customer.objects.filter(merged_into__isnull=True), filters)
     else:

@@ -26,10 +26,11 @@ from kefu.accounts.models import User
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
 from kefu.core.models import AuditLog
-from kefu.core.policy import Action, has_right
+from kefu.core.policy import has_right
 from kefu.customers.choices import ContactKind, CustomerKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site, Tag
 from kefu.customers.normalize import check_birthday, clean_contact, clean_id_number, clean_tier
+from kefu.customers.permissions import CustomerRight
 
 DEFAULT_MAX_ROWS = 20_000
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -340,7 +341,7 @@ def customer_import(*, actor: Any, data: bytes, filename: str, update_existing: 
     ImportRejected (400, code "import_rejected") with every bad row in `report.errors` / `details["errors"]`:
     nothing is written then. Limits: settings KEFU_CUSTOMER_IMPORT_MAX_ROWS / _MAX_BYTES.
     """
-    if actor is not None and not has_right(actor, Action.CUSTOMER_IMPORT):
+    if actor is not None and not has_right(actor, CustomerRight.IMPORT):
         raise PermissionDenied(_("你没有导入客户的权限"))
     max_rows = max_rows or int(getattr(settings, "KEFU_CUSTOMER_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
     max_bytes = max_bytes or max_import_bytes()

@@ -21,11 +21,13 @@ from kefu.core.audit import audit_record
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kefu.core.masking import mask_contact, mask_id_number
 from kefu.core.models import AuditLog
-from kefu.core.policy import Action, has_right, visible_customers
+from kefu.core.permissions import CoreRight
+from kefu.core.policy import has_right, visible
 from kefu.core.search import text_contains
 from kefu.customers.choices import ContactKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site
 from kefu.customers.normalize import guess_contact_kind, normalize_contact
+from kefu.customers.permissions import CustomerRight
 from kefu.customers.timeline import TimelinePage, customer_timeline
 
 __all__ = [
@@ -153,7 +155,7 @@ def _search(q: str) -> Q:
 def customer_list(user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
     """Customers `user` may see, merged records excluded, newest first, with contacts, tags and dedicated
     agent prefetched (a page costs 3 queries). Present rows with `customer_rows` (masked)."""
-    return customer_filter(visible_customers(user, _base().filter(merged_into__isnull=True)), filters)
+    return customer_filter(visible(user, _base().filter(merged_into__isnull=True)), filters)
 
 
 def customer_filter(qs: QuerySet[Customer], filters: CustomerFilters | None) -> QuerySet[Customer]:
@@ -206,13 +208,13 @@ def customer_detail(user: Any, customer_id: int, *, reveal: bool = False,
     NotFound for an unknown id. A merged record is returned with `merged_into_id` set (the UI redirects).
     Constant query count (4, plus the audit insert when revealed).
     """
-    if not has_right(user, Action.CUSTOMER_VIEW):
+    if not has_right(user, CustomerRight.VIEW):
         raise PermissionDenied(_("你没有查看客户资料的权限"))
-    customer = visible_customers(user, _base().prefetch_related("sites")).filter(pk=customer_id).first()
+    customer = visible(user, _base().prefetch_related("sites")).filter(pk=customer_id).first()
     if customer is None:
         raise NotFound(_("客户不存在"), details={"customer_id": customer_id})
-    may_contacts = has_right(user, Action.CUSTOMER_VIEW_PHONE)
-    may_id = has_right(user, Action.CUSTOMER_VIEW_ID_NUMBER)
+    may_contacts = has_right(user, CustomerRight.VIEW_PHONE)
+    may_id = has_right(user, CustomerRight.VIEW_ID_NUMBER)
     if reveal and not (may_contacts or may_id):
         raise PermissionDenied(_("你没有查看完整联系方式或证件号码的权限"))
     show_contacts = reveal and may_contacts
@@ -254,7 +256,7 @@ def customer_find_by_contact(user: Any, value: str, *, kind: str | None = None) 
     except ValidationFailed:
         return Customer.objects.none()
     matches = ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind, normalized=normalized)
-    return (visible_customers(user, _base().filter(merged_into__isnull=True))
+    return (visible(user, _base().filter(merged_into__isnull=True))
             .filter(Exists(matches)).order_by("-is_vip", "tier", "-updated_at", "-id"))
 
 
@@ -265,14 +267,14 @@ def customer_duplicates(user: Any, customer: Customer) -> QuerySet[Customer]:
     for kind in DUPLICATE_KINDS:
         cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind,
                                                    normalized__in=own.filter(kind=kind).values("normalized")))
-    return (visible_customers(user, _base().filter(merged_into__isnull=True)).exclude(pk=customer.pk)
+    return (visible(user, _base().filter(merged_into__isnull=True)).exclude(pk=customer.pk)
             .filter(cond).order_by("pk"))
 
 
 def customer_duplicate_groups(user: Any, *, limit: int = 50) -> list[DuplicateGroup]:
     """Groups of unmerged customers that share a phone or e-mail, for the "possible duplicates" page
     (managers and leads with CUSTOMER_MERGE). Two queries, plus prefetches."""
-    if not has_right(user, Action.CUSTOMER_MERGE):
+    if not has_right(user, CustomerRight.MERGE):
         raise PermissionDenied(_("你没有合并客户的权限"))
     keys = list(ContactPoint.objects.filter(kind__in=DUPLICATE_KINDS, customer__merged_into__isnull=True)
                 .values("kind", "normalized").annotate(n=Count("customer_id", distinct=True)).filter(n__gt=1)
@@ -295,7 +297,7 @@ def customer_duplicate_groups(user: Any, *, limit: int = 50) -> list[DuplicateGr
 
 def customer_access_log(user: Any, customer: Customer) -> QuerySet[AuditLog]:
     """Who changed or saw the customer (managers and admins: AUDIT_VIEW), newest first."""
-    if not has_right(user, Action.AUDIT_VIEW):
+    if not has_right(user, CoreRight.AUDIT_VIEW):
         raise PermissionDenied(_("你没有查看审计日志的权限"))
     return AuditLog.objects.filter(object_type=Customer._meta.label_lower,
                                    object_id=str(customer.pk)).select_related("actor")

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 from kefu.accounts.choices import Role
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import Action, has_right
+from kefu.core.policy import has_right
 from kefu.customers.choices import CustomerKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site, Tag
 from kefu.customers.normalize import check_birthday, clean_contact, clean_id_number, clean_tier
+from kefu.customers.permissions import CustomerRight
 from kefu.customers.timeline import MERGE_HOOKS, MergeContext
 
 # Who may be a VIP's dedicated agent (专属客服): people who take customer calls themselves.
@@ -75,7 +76,7 @@ _PERSONAL_FIELDS = frozenset({"id_number"})
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-def _require(actor: Any, action: Action) -> None:
+def _require(actor: Any, action: str) -> None:
     """actor=None is the system (CLI import, demo data); a user needs the role right."""
     if actor is not None and not has_right(actor, action):
         raise PermissionDenied(_("你没有此操作的权限"), details={"action": str(action)})
@@ -232,7 +233,7 @@ def customer_create(*, actor: Any, name: str, code: str = "", kind: str = Custom
 
     Raises ValidationFailed naming the field, Conflict (code "duplicate_code") if the code is taken.
     """
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     fields = {
         "name": _clean_name(name),
         "kind": _clean_kind(kind),
@@ -277,7 +278,7 @@ def customer_update(*, actor: Any, customer: Customer, expected_version: int | N
 
     Returns the updated customer (fresh instance) with its version incremented if anything changed.
     """
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     unknown = set(changes) - _CHANGEABLE
     if unknown:
         raise ValidationFailed(_("不能修改这些字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))},
@@ -348,7 +349,7 @@ def customer_add_contact(*, actor: Any, customer: Customer, contact: ContactInpu
                          expected_version: int | None = None) -> ContactPoint:
     """Add a phone / e-mail / WeChat id. Phones are stored as digits (mainland mobiles validated), e-mail
     lower-cased; the same contact twice on one customer is refused (code "duplicate_contact")."""
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     with transaction.atomic():
         locked = _lock(customer)
         _check_version(locked, expected_version)
@@ -364,7 +365,7 @@ def customer_add_contact(*, actor: Any, customer: Customer, contact: ContactInpu
 def customer_remove_contact(*, actor: Any, contact: ContactPoint,
                             expected_version: int | None = None) -> None:
     """Remove a contact point. If it was the primary of its kind, the oldest remaining one becomes primary."""
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     with transaction.atomic():
         locked = _lock(contact.customer_id)
         _check_version(locked, expected_version)
@@ -385,7 +386,7 @@ def customer_remove_contact(*, actor: Any, contact: ContactPoint,
 
 def customer_add_site(*, actor: Any, customer: Customer, site: SiteInput) -> Site:
     """Add an address / site (home, shop, project site) to the customer."""
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     with transaction.atomic():
         locked = _lock(customer)
         _check_not_merged(locked)
@@ -397,7 +398,7 @@ def customer_add_site(*, actor: Any, customer: Customer, site: SiteInput) -> Sit
 
 
 def customer_update_site(*, actor: Any, site: Site, data: SiteInput) -> Site:
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     address = _clean_text("address", data.address, 300)
     if not address:
         raise ValidationFailed(_("详细地址不能为空"), details={"field": "address"})
@@ -419,7 +420,7 @@ def customer_update_site(*, actor: Any, site: Site, data: SiteInput) -> Site:
 
 
 def customer_remove_site(*, actor: Any, site: Site) -> None:
-    _require(actor, Action.CUSTOMER_EDIT)
+    _require(actor, CustomerRight.EDIT)
     with transaction.atomic():
         locked = _lock(site.customer_id)
         _check_not_merged(locked)
@@ -448,7 +449,7 @@ def customer_merge(*, actor: Any, target: Customer, duplicates: Sequence[Custome
     Refused (Conflict): merging a customer into itself, into a merged customer, or a customer already merged.
     Audit: one "customer.merged" row per duplicate and one "customer.merge_target" row on the target.
     """
-    _require(actor, Action.CUSTOMER_MERGE)
+    _require(actor, CustomerRight.MERGE)
     dup_ids = sorted({d.pk for d in duplicates})
     if not dup_ids:
         raise ValidationFailed(_("请选择要合并的重复客户"), details={"field": "duplicates"})

@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.core.errors import PermissionDenied, ValidationFailed
-from kefu.core.policy import can_see_customer
+from kefu.core.policy import can, visible
+from kefu.customers.permissions import CustomerRight
 
 MAX_TIMELINE_LIMIT = 100
 
@@ -99,10 +100,10 @@ def customer_timeline(user: Any, customer: Any, *, limit: int = 20,
                       before: datetime | None = None) -> TimelinePage:
     """The customer's timeline for `user`, newest first, `limit` entries (1–100) older than `before`.
 
-    Each provider filters by what the viewer may see (work orders through `policy.visible_tickets`).
+    Each provider filters by what the viewer may see (work orders through `policy.visible`).
     Query count: a constant per registered provider, whatever the number of work orders.
     """
-    if not can_see_customer(user, customer):
+    if not can(user, CustomerRight.VIEW, customer):
         raise PermissionDenied(_("你没有查看客户资料的权限"))
     if not isinstance(limit, int) or not 1 <= limit <= MAX_TIMELINE_LIMIT:
         raise ValidationFailed(_("每页条数必须在 1 到 %(n)s 之间") % {"n": MAX_TIMELINE_LIMIT},
@@ -157,16 +158,15 @@ def _excerpt(text: str, n: int = 140) -> str:
 def tickets_timeline(query: TimelineQuery) -> list[TimelineEntry]:
     """Work orders created / resolved / closed / reopened, dispatches, escalations (from TicketEvent) and
     replies and customer messages (from TicketMessage) of the work orders the viewer may see. Two queries."""
-    from kefu.core.policy import visible_tickets
     from kefu.tickets.choices import EventKind, MessageKind, Status
     from kefu.tickets.models import Ticket, TicketEvent, TicketMessage
 
-    visible = visible_tickets(query.user, Ticket.objects.filter(customer=query.customer)).values("pk")
+    shown_tickets = visible(query.user, Ticket.objects.filter(customer=query.customer)).values("pk")
     shown = (Q(kind__in=[EventKind.CREATED, EventKind.DISPATCHED, EventKind.DISPATCH_COMPLETED,
                          EventKind.ESCALATED])
              | Q(kind=EventKind.STATUS, to_status__in=[Status.RESOLVED, Status.CLOSED, Status.REOPENED]))
-    events = TicketEvent.objects.filter(shown, ticket__in=visible)
-    messages = TicketMessage.objects.filter(ticket__in=visible,
+    events = TicketEvent.objects.filter(shown, ticket__in=shown_tickets)
+    messages = TicketMessage.objects.filter(ticket__in=shown_tickets,
                                             kind__in=[MessageKind.REPLY, MessageKind.CUSTOMER])
     if query.before is not None:
         events = events.filter(created_at__lt=query.before)

@@ -6,3 +6,8 @@ class IntegrationsConfig(AppConfig):
     name = "kefu.integrations"
     label = "integrations"
     verbose_name = _("集成")
+
+    def ready(self) -> None:
+        from kefu.integrations import permissions
+
+        permissions.register()

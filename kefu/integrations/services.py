@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from kefu.core.audit import audit_record
 from kefu.core.errors import NotFound, PermissionDenied
-from kefu.core.policy import Action, has_right
+from kefu.core.policy import has_right
 from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
+from kefu.integrations.permissions import IntegrationRight
 
 
 def ticket_payload(ticket_id: int) -> dict[str, Any] | None:
@@ -97,7 +98,7 @@ def webhook_emit_ticket_event(*, ticket_id: int, event: str, extra: dict[str, An
 def webhook_redeliver(*, actor: Any, delivery_id: int) -> WebhookDelivery:
     """Send a delivery again from scratch (an administrator's "redeliver"): attempts restart at zero, the
     event id stays the same so the receiver can still deduplicate."""
-    if not has_right(actor, Action.WEBHOOK_MANAGE):
+    if not has_right(actor, IntegrationRight.WEBHOOK_MANAGE):
         raise PermissionDenied(_("只有系统管理员可以重新投递 Webhook"))
     delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
     if delivery is None:

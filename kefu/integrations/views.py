@@ -10,16 +10,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kefu.core.errors import ApplicationError
-from kefu.core.policy import Action, requires
+from kefu.core.policy import requires
 from kefu.integrations.choices import WebhookEvent
 from kefu.integrations.delivery import encode_body
 from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
+from kefu.integrations.permissions import IntegrationRight
 from kefu.integrations.services import webhook_redeliver
 
 PAGE_SIZE = 50
 
 
-@requires(Action.WEBHOOK_MANAGE)
+@requires(IntegrationRight.WEBHOOK_MANAGE)
 def delivery_log(request: HttpRequest) -> HttpResponse:
     deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("-created_at", "-id")
     state = request.GET.get("state", "")
@@ -45,7 +46,7 @@ def delivery_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-@requires(Action.WEBHOOK_MANAGE)
+@requires(IntegrationRight.WEBHOOK_MANAGE)
 def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
@@ -61,7 +62,7 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
 
 
 @require_POST
-@requires(Action.WEBHOOK_MANAGE)
+@requires(IntegrationRight.WEBHOOK_MANAGE)
 def delivery_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
     try:
         webhook_redeliver(actor=request.user, delivery_id=delivery_id)

@@ -19,13 +19,14 @@ from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
 from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
-from kefu.core.policy import Action, visible_customers, visible_tickets
+from kefu.core.policy import visible
 from kefu.core.search import text_contains
 from kefu.customers.choices import Tier
 from kefu.customers.models import Customer
 from kefu.tickets import services
 from kefu.tickets.choices import Channel, Priority, SlaStanding, Status, TicketType
 from kefu.tickets.models import Category, Dispatch, Ticket, TicketEvent, TicketMessage
+from kefu.tickets.permissions import TicketRight
 
 router = Router()
 
@@ -307,7 +308,7 @@ def _user(request: HttpRequest) -> User:
 
 def _visible_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
     """The order if the user may see it; 404 otherwise (no hint that it exists)."""
-    ticket = visible_tickets(_user(request), Ticket.objects.filter(pk=ticket_id)).first()
+    ticket = visible(_user(request), Ticket.objects.filter(pk=ticket_id)).first()
     if ticket is None:
         raise NotFound(_("工单不存在或您无权查看"), details={"ticket_id": ticket_id})
     return ticket
@@ -351,7 +352,7 @@ def _with_current_state(call: Callable[[], Any], ticket_id: int) -> Any:
 
 
 def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
-    qs = visible_tickets(user, Ticket.objects.all())
+    qs = visible(user, Ticket.objects.all())
     if f.status:
         qs = qs.filter(status__in=[s.value for s in f.status])
     if f.type:
@@ -385,7 +386,7 @@ def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
 
 
 @router.get("", response=TicketPage, summary="List work orders")
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 def ticket_list(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
     """Newest first, by keyset: follow `next` with ?cursor= (the other filters must stay the same).
     Only the orders you may see are listed."""
@@ -402,7 +403,7 @@ def ticket_list(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
 @router.get(
     "/{ticket_id}", response=TicketDetail, summary="One work order with messages, history and dispatches"
 )
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 def ticket_detail(request: HttpRequest, ticket_id: PathId) -> Any:
     _visible_ticket(request, ticket_id)
     return ticket_detail_data(ticket_id)
@@ -412,7 +413,7 @@ def ticket_detail(request: HttpRequest, ticket_id: PathId) -> Any:
 
 
 @router.post("", response={201: TicketDetail}, summary="Create a work order")
-@requires(Action.TICKET_CREATE)
+@requires(TicketRight.CREATE)
 def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
     """The caller becomes the first-contact owner. Send `Idempotency-Key` to make retries safe."""
     user = _user(request)
@@ -423,7 +424,7 @@ def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
             payload.customer_id,
             "customer_id",
             _("客户"),
-            visible_customers(user, Customer.objects.all()),
+            visible(user, Customer.objects.all()),
         )
         ticket = services.ticket_create(
             actor=user,
@@ -446,7 +447,7 @@ def ticket_create(request: HttpRequest, payload: TicketIn) -> Any:
 
 
 @router.patch("/{ticket_id}", response=TicketDetail, summary="Edit a work order (optimistic concurrency)")
-@requires(Action.TICKET_EDIT)
+@requires(TicketRight.EDIT)
 def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch) -> Any:
     """Only the fields you send change. A stale `version` gets 409 with `details.current`."""
     ticket = _visible_ticket(request, ticket_id)
@@ -465,7 +466,7 @@ def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch)
             payload.customer_id,
             "customer_id",
             _("客户"),
-            visible_customers(user, Customer.objects.all()),
+            visible(user, Customer.objects.all()),
         ),
     )
     _with_current_state(
@@ -478,7 +479,7 @@ def ticket_update(request: HttpRequest, ticket_id: PathId, payload: TicketPatch)
 
 
 @router.post("/{ticket_id}/transitions", response=TicketOut, summary="Move a work order to another status")
-@requires(Action.TICKET_TRANSITION)
+@requires(TicketRight.TRANSITION)
 def ticket_transition(request: HttpRequest, ticket_id: PathId, payload: TransitionIn) -> Any:
     """A refused move is 409 with the allowed next statuses in `details.allowed`."""
     ticket = _visible_ticket(request, ticket_id)
@@ -496,7 +497,7 @@ def ticket_transition(request: HttpRequest, ticket_id: PathId, payload: Transiti
 
 
 @router.post("/{ticket_id}/assign", response=TicketOut, summary="Assign (hand over) a work order")
-@requires(Action.TICKET_ASSIGN)
+@requires(TicketRight.ASSIGN)
 def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) -> Any:
     """The first-contact owner stays the same through hand-overs."""
     ticket = _visible_ticket(request, ticket_id)
@@ -517,7 +518,7 @@ def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) ->
 @router.post(
     "/{ticket_id}/escalate", response=TicketOut, summary="Escalate to the team lead, then the manager"
 )
-@requires(Action.TICKET_ESCALATE)
+@requires(TicketRight.ESCALATE)
 def ticket_escalate(request: HttpRequest, ticket_id: PathId, payload: EscalateIn) -> Any:
     ticket = _visible_ticket(request, ticket_id)
     services.ticket_escalate(actor=_user(request), ticket=ticket, reason=payload.reason)
@@ -538,21 +539,21 @@ def _message_create(
 
 
 @router.post("/{ticket_id}/replies", response={201: MessageOut}, summary="Reply to the customer")
-@requires(Action.TICKET_REPLY)
+@requires(TicketRight.REPLY)
 def ticket_reply(request: HttpRequest, ticket_id: PathId, payload: BodyIn) -> Any:
     """The first reply stops the first-response SLA clock. Supports `Idempotency-Key`."""
     return _message_create(request, ticket_id, payload, services.ticket_reply)
 
 
 @router.post("/{ticket_id}/notes", response={201: MessageOut}, summary="Add an internal note")
-@requires(Action.TICKET_NOTE)
+@requires(TicketRight.NOTE)
 def ticket_note(request: HttpRequest, ticket_id: PathId, payload: BodyIn) -> Any:
     """Seen by staff only. Supports `Idempotency-Key`."""
     return _message_create(request, ticket_id, payload, services.ticket_add_note)
 
 
 @router.post("/{ticket_id}/dispatches", response={201: DispatchOut}, summary="Dispatch work to a department")
-@requires(Action.TICKET_DISPATCH)
+@requires(TicketRight.DISPATCH)
 def ticket_dispatch(request: HttpRequest, ticket_id: PathId, payload: DispatchIn) -> Any:
     """The first-contact owner keeps the order while the department works on it.
     Supports `Idempotency-Key`."""
@@ -588,7 +589,7 @@ def _visible_dispatch(request: HttpRequest, ticket_id: int, dispatch_id: int) ->
     response=DispatchOut,
     summary="The department takes the dispatched work",
 )
-@requires(Action.DISPATCH_ACKNOWLEDGE)
+@requires(TicketRight.DISPATCH_ACKNOWLEDGE)
 def dispatch_acknowledge(request: HttpRequest, ticket_id: PathId, dispatch_id: PathId) -> Any:
     """Only one person can take it: a second acknowledge gets 409 `dispatch_taken`."""
     dispatch = _visible_dispatch(request, ticket_id, dispatch_id)
@@ -601,7 +602,7 @@ def dispatch_acknowledge(request: HttpRequest, ticket_id: PathId, dispatch_id: P
     response=DispatchOut,
     summary="The department reports its work done",
 )
-@requires(Action.DISPATCH_ACKNOWLEDGE)
+@requires(TicketRight.DISPATCH_ACKNOWLEDGE)
 def dispatch_complete(
     request: HttpRequest, ticket_id: PathId, dispatch_id: PathId, payload: CompleteIn
 ) -> Any:

@@ -6,3 +6,8 @@ class TicketsConfig(AppConfig):
     name = "kefu.tickets"
     label = "tickets"
     verbose_name = _("工单")
+
+    def ready(self) -> None:
+        from kefu.tickets import permissions
+
+        permissions.register()

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import Action, can_acknowledge_dispatch, can_act_on_ticket, has_right
+from kefu.core.policy import can, has_right
 from kefu.customers.models import Customer
 from kefu.tickets import sla
 from kefu.tickets.choices import (
@@ -37,18 +37,19 @@ from kefu.tickets.choices import (
 from kefu.tickets.events import publish_ticket_change, ticket_event_record
 from kefu.tickets.lifecycle import check_transition
 from kefu.tickets.models import Attachment, Category, Dispatch, Ticket, TicketMessage
+from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 
 ASSIGNABLE_ROLES = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN})
 SUBJECT_MAX = 200
 BODY_MAX = 20000
 
 
-def _require(actor: Any, ticket: Ticket | None, action: Action) -> None:
+def _require(actor: Any, ticket: Ticket | None, action: TicketRight) -> None:
     if ticket is None:
         if not has_right(actor, action):
             raise PermissionDenied(_("您没有权限执行此操作"), details={"action": action.value})
         return
-    if not can_act_on_ticket(actor, ticket, action):
+    if not can(actor, action, ticket):
         raise PermissionDenied(_("您没有权限处理这张工单"), details={"action": action.value})
 
 
@@ -108,7 +109,7 @@ def ticket_create(*, actor: User, subject: str, description: str = "", ticket_ty
                   external_ref: str = "", at: datetime | None = None) -> Ticket:
     """Open a work order. The creator becomes its first-contact owner (首问负责人) and stays so until it is
     resolved, whoever it is handed to."""
-    _require(actor, None, Action.TICKET_CREATE)
+    _require(actor, None, TicketRight.CREATE)
     now = at or timezone.now()
     subject = _clean_text(subject, field="subject", label=_("标题"), max_length=SUBJECT_MAX)
     description = _clean_text(description, field="description", label=_("描述"), max_length=BODY_MAX,
@@ -168,7 +169,7 @@ class TicketChanges:
 @transaction.atomic
 def ticket_update(*, actor: User, ticket: Ticket, expected_version: int | None, changes: TicketChanges) -> Ticket:
     """Edit a work order's fields. A stale `expected_version` gets a Conflict carrying the current version."""
-    _require(actor, ticket, Action.TICKET_EDIT)
+    _require(actor, ticket, TicketRight.EDIT)
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
     updates: dict[str, Any] = {}
@@ -222,7 +223,7 @@ def _plain(value: Any) -> Any:
 def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None, expected_version: int | None = None,
                   reason: str = "") -> Ticket:
     """Hand the order to `assignee` (交接). The first-contact owner does not change."""
-    _require(actor, ticket, Action.TICKET_ASSIGN)
+    _require(actor, ticket, TicketRight.ASSIGN)
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
     _check_assignee(assignee)
@@ -257,7 +258,7 @@ def ticket_transition(*, actor: User | None, ticket: Ticket, to_status: str, exp
                       reason: str = "", at: datetime | None = None) -> Ticket:
     """Move the order through its lifecycle (see lifecycle.ALLOWED); a refused move says why."""
     if actor is not None:
-        _require(actor, ticket, Action.TICKET_TRANSITION)
+        _require(actor, ticket, TicketRight.TRANSITION)
     now = at or timezone.now()
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
@@ -292,7 +293,7 @@ def _message(*, ticket: Ticket, kind: str, author: User | None, body: str, chann
 @transaction.atomic
 def ticket_reply(*, actor: User, ticket: Ticket, body: str, at: datetime | None = None) -> TicketMessage:
     """A reply to the customer. The first reply is the first response of the SLA."""
-    _require(actor, ticket, Action.TICKET_REPLY)
+    _require(actor, ticket, TicketRight.REPLY)
     now = at or timezone.now()
     ticket = _lock(ticket)
     if ticket.status == Status.CLOSED:
@@ -312,7 +313,7 @@ def ticket_reply(*, actor: User, ticket: Ticket, body: str, at: datetime | None 
 @transaction.atomic
 def ticket_add_note(*, actor: User, ticket: Ticket, body: str) -> TicketMessage:
     """An internal note: seen by staff only, never sent to the customer."""
-    _require(actor, ticket, Action.TICKET_NOTE)
+    _require(actor, ticket, TicketRight.NOTE)
     ticket = _lock(ticket)
     message = _message(ticket=ticket, kind=MessageKind.NOTE, author=actor, body=body)
     _bump(ticket)
@@ -343,7 +344,7 @@ def ticket_customer_message(*, ticket: Ticket, body: str, channel: str,
 def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, instructions: str = "",
                     due_at: datetime | None = None) -> Dispatch:
     """Send work to another department (派单). The first-contact owner keeps the order."""
-    _require(actor, ticket, Action.TICKET_DISPATCH)
+    _require(actor, ticket, TicketRight.DISPATCH)
     ticket = _lock(ticket)
     if ticket.status in (Status.RESOLVED, Status.CLOSED):
         raise Conflict(_("已解决或已关闭的工单不能派单"), code="ticket_closed")
@@ -389,7 +390,7 @@ def _lock_dispatch(dispatch: Dispatch) -> Dispatch:
 @transaction.atomic
 def dispatch_acknowledge(*, actor: User, dispatch: Dispatch) -> Dispatch:
     """The receiving department takes the dispatched work (接单). Claimed atomically: only one person can."""
-    if not can_acknowledge_dispatch(actor, dispatch):
+    if not can_handle_dispatch(actor, dispatch):
         raise PermissionDenied(_("只有接单部门的人员可以接单"))
     claimed = Dispatch.objects.filter(pk=dispatch.pk, status=DispatchStatus.PENDING).update(
         status=DispatchStatus.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=timezone.now())
@@ -409,7 +410,7 @@ def dispatch_acknowledge(*, actor: User, dispatch: Dispatch) -> Dispatch:
 @transaction.atomic
 def dispatch_complete(*, actor: User, dispatch: Dispatch, result: str) -> Dispatch:
     """The department reports its work done; the order returns to its owner to confirm with the customer."""
-    if not can_acknowledge_dispatch(actor, dispatch):
+    if not can_handle_dispatch(actor, dispatch):
         raise PermissionDenied(_("只有接单部门的人员可以反馈结果"))
     dispatch = _lock_dispatch(dispatch)
     if dispatch.status != DispatchStatus.ACKNOWLEDGED:
@@ -444,7 +445,7 @@ def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str = "", sys
     """Escalate one level (逐级汇报): 1 = team lead, 2 = manager. The system escalates on SLA breach, giving
     `breached_metrics` instead of a reason: the history words it in the reader's language."""
     if not system:
-        _require(actor, ticket, Action.TICKET_ESCALATE)
+        _require(actor, ticket, TicketRight.ESCALATE)
     ticket = _lock(ticket)
     if ticket.escalation_level >= 2:
         raise Conflict(_("工单已升级到客服经理，不能再升级"), code="max_escalation")
@@ -481,7 +482,7 @@ def _escalation_target(ticket: Ticket) -> User | None:
 def attachment_add(*, actor: User, ticket: Ticket, upload: UploadedFile,
                    message: TicketMessage | None = None) -> Attachment:
     """Attach a file within the configured size and type limits."""
-    _require(actor, ticket, Action.TICKET_NOTE)
+    _require(actor, ticket, TicketRight.NOTE)
     name = Path(upload.name or "").name[:200]
     suffix = Path(name).suffix.lower()
     allowed = settings.KEFU_ATTACHMENT_TYPES

@@ -32,6 +32,7 @@ from kefu.tickets.choices import (
 )
 from kefu.tickets.events import publish_ticket_change, ticket_event_record
 from kefu.tickets.models import SlaClock, SlaPolicy, Ticket
+from kefu.tickets.permissions import TicketRight
 
 log = logging.getLogger(__name__)
 
@@ -662,10 +663,10 @@ def _clean_policy_data(data: SlaPolicyData, *, instance_pk: int | None) -> dict[
 
 def _require_sla_manage(actor: Any) -> None:
     from kefu.core.errors import PermissionDenied
-    from kefu.core.policy import Action, has_right
+    from kefu.core.policy import has_right
 
-    if not has_right(actor, Action.SLA_MANAGE):
-        raise PermissionDenied(_("您没有权限管理 SLA 策略"), details={"action": Action.SLA_MANAGE.value})
+    if not has_right(actor, TicketRight.SLA_MANAGE):
+        raise PermissionDenied(_("您没有权限管理 SLA 策略"), details={"action": TicketRight.SLA_MANAGE.value})
 
 
 @transaction.atomic

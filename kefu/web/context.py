@@ -9,7 +9,7 @@ from django.utils.functional import SimpleLazyObject
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    from kefu.core.policy import Action, has_right
+    from kefu.core.policy import has_right, rights
 
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -18,7 +18,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
     # Lazy: a page that never shows them (a partial) costs no query.
     return {
-        "can": {action.name.lower(): has_right(user, action) for action in Action},
+        "can": {name.replace(".", "_"): has_right(user, name) for name in rights()},
         "sla_counters": SimpleLazyObject(lambda: sla_counters_cached(user=user)),
         "saved_views": SimpleLazyObject(lambda: saved_views_for(user=user)),
     }

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from kefu.core.policy import visible_tickets
+from kefu.core.policy import visible
 from kefu.core.search import text_contains
 from kefu.customers.models import Customer
 from kefu.tickets.choices import OPEN_STATUSES, SlaStanding
@@ -31,7 +31,7 @@ def sla_counters(*, user: Any) -> SlaCounters:
     mine = Q(assignee_id=user.pk) | Q(first_contact_owner_id=user.pk)
     team = Q(team_id=user.team_id) if user.team_id else Q(pk__in=[])
     qs = (
-        visible_tickets(user, Ticket.objects.all())
+        visible(user, Ticket.objects.all())
         .filter(sla_standing__in=[SlaStanding.WARNING, SlaStanding.BREACHED], status__in=list(OPEN_STATUSES))
         .filter(mine | team)
     )
@@ -85,7 +85,7 @@ class TicketPage:
 
 def scoped_tickets(*, user: Any, scope: str) -> Any:
     """The orders in one tab: mine (assignee or first-contact owner), my team's, or all I may see."""
-    qs = visible_tickets(user, Ticket.objects.all())
+    qs = visible(user, Ticket.objects.all())
     if scope == "mine":
         return qs.filter(Q(assignee_id=user.pk) | Q(first_contact_owner_id=user.pk))
     if scope == "team":

@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from kefu.accounts.models import Department, User, user_label_defer
 from kefu.core.errors import ApplicationError
-from kefu.core.policy import Action, can_acknowledge_dispatch, has_right
+from kefu.core.policy import has_right
 from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, TicketType
 from kefu.tickets.events import live_key
 from kefu.tickets.lifecycle import allowed_next, check_transition
 from kefu.tickets.models import Attachment, Dispatch, SlaClock, Ticket, TicketEvent, TicketMessage
+from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 from kefu.tickets.services import ASSIGNABLE_ROLES
 from kefu.web.history import event_sentence
 
@@ -105,9 +106,9 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     )
     for dispatch in dispatches:
         dispatch.pk_str = str(dispatch.pk)  # type: ignore[attr-defined]
-        dispatch.can_handle = can_acknowledge_dispatch(user, dispatch)  # type: ignore[attr-defined]
+        dispatch.can_handle = can_handle_dispatch(user, dispatch)  # type: ignore[attr-defined]
         dispatch.is_open = dispatch.status in (DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED)  # type: ignore[attr-defined]
-    front_line = has_right(user, Action.TICKET_REPLY)
+    front_line = has_right(user, TicketRight.REPLY)
     return {
         "ticket": ticket,
         "live_key": live_key(ticket.pk),
@@ -117,7 +118,7 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "dispatches": dispatches,
         "clocks": clock_views(clocks, timezone.now()),
         "next_statuses": next_statuses(ticket, dispatches)
-        if has_right(user, Action.TICKET_TRANSITION)
+        if has_right(user, TicketRight.TRANSITION)
         else [],
         "assignees": list(
             User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
@@ -125,10 +126,10 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
             .defer(*user_label_defer())
             .order_by("team__name", "display_name", "username")
         )
-        if has_right(user, Action.TICKET_ASSIGN)
+        if has_right(user, TicketRight.ASSIGN)
         else [],
         "departments": list(Department.objects.filter(is_service_center=False).order_by("name"))
-        if has_right(user, Action.TICKET_DISPATCH)
+        if has_right(user, TicketRight.DISPATCH)
         else [],
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
@@ -143,13 +144,13 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "act": {
             name: has_right(user, action)
             for name, action in (
-                ("reply", Action.TICKET_REPLY),
-                ("note", Action.TICKET_NOTE),
-                ("transition", Action.TICKET_TRANSITION),
-                ("assign", Action.TICKET_ASSIGN),
-                ("dispatch", Action.TICKET_DISPATCH),
-                ("escalate", Action.TICKET_ESCALATE),
-                ("edit", Action.TICKET_EDIT),
+                ("reply", TicketRight.REPLY),
+                ("note", TicketRight.NOTE),
+                ("transition", TicketRight.TRANSITION),
+                ("assign", TicketRight.ASSIGN),
+                ("dispatch", TicketRight.DISPATCH),
+                ("escalate", TicketRight.ESCALATE),
+                ("edit", TicketRight.EDIT),
             )
         },
     }

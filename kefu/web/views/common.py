@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from kefu.core.errors import ApplicationError
-from kefu.core.policy import visible_tickets
+from kefu.core.policy import visible
 from kefu.tickets.models import Ticket
 
 
@@ -20,7 +20,7 @@ def visible_ticket_or_404(
     request: HttpRequest, ticket_id: int, *, related: tuple[str, ...] = (), deferred: tuple[str, ...] = ()
 ) -> Ticket:
     """The order if the user may see it; otherwise 404 (no hint that it exists)."""
-    qs = visible_tickets(request.user, Ticket.objects.all())
+    qs = visible(request.user, Ticket.objects.all())
     if related:
         qs = qs.select_related(*related)
     if deferred:

@@ -11,12 +11,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import Action, has_right, requires, visible_tickets
+from kefu.core.policy import has_right, requires, visible
 from kefu.customers import selectors as customer_selectors
 from kefu.customers.choices import ContactKind, Tier
 from kefu.customers.models import Customer
+from kefu.customers.permissions import CustomerRight
 from kefu.tickets.choices import OPEN_STATUSES
 from kefu.tickets.models import Ticket
+from kefu.tickets.permissions import TicketRight
 from kefu.web.views.common import is_htmx
 
 CUSTOMER_PAGE = 50
@@ -35,7 +37,7 @@ def _filters(request: HttpRequest) -> customer_selectors.CustomerFilters:
     )
 
 
-@requires(Action.CUSTOMER_VIEW)
+@requires(CustomerRight.VIEW)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
@@ -59,7 +61,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/customers/list.html", context)
 
 
-@requires(Action.CUSTOMER_VIEW)
+@requires(CustomerRight.VIEW)
 @require_GET
 def customer_search(request: HttpRequest) -> HttpResponse:
     """Autocomplete for the create form: name, company, code or (part of) a phone number; masked rows."""
@@ -81,7 +83,7 @@ def _detail_context(request: HttpRequest, customer_id: int, *, reveal: bool = Fa
     return {"nav": "customers", "card": card}
 
 
-@requires(Action.CUSTOMER_VIEW)
+@requires(CustomerRight.VIEW)
 @require_GET
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     context = _detail_context(request, customer_id)
@@ -97,7 +99,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     if is_htmx(request) and request.headers.get("HX-Target") == "timeline-more":
         return render(request, "web/customers/_timeline.html", {"timeline": timeline, "card": card})
     open_tickets = list(
-        visible_tickets(request.user, Ticket.objects.filter(customer_id=customer_id))
+        visible(request.user, Ticket.objects.filter(customer_id=customer_id))
         .filter(status__in=list(OPEN_STATUSES))
         .select_related("assignee")
         .order_by("-created_at")[:10]
@@ -106,13 +108,13 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         {
             "timeline": timeline,
             "open_tickets": open_tickets,
-            "can_create": has_right(request.user, Action.TICKET_CREATE),
+            "can_create": has_right(request.user, TicketRight.CREATE),
         }
     )
     return render(request, "web/customers/detail.html", context)
 
 
-@requires(Action.CUSTOMER_VIEW_PHONE)
+@requires(CustomerRight.VIEW_PHONE)
 @require_POST
 def customer_reveal(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The explicit "show" action: unmasked contacts for this response only, and one audit row."""

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from kefu.accounts.choices import Role
-from kefu.core.policy import AUTHENTICATED, Action, has_right, requires, visible_tickets
+from kefu.core.policy import AUTHENTICATED, has_right, requires, visible
 from kefu.tickets.choices import OPEN_STATUSES, SlaStanding
 from kefu.tickets.models import Ticket
+from kefu.tickets.permissions import TicketRight
 from kefu.web.selectors import sla_counters_cached
 
 CHART_DAYS = 30
@@ -24,8 +24,8 @@ def _chart(user, tz):  # type: ignore[no-untyped-def]
     """Orders created per day over the last 30 days in the user's scope (team, or all for supervisors)."""
     today = timezone.localdate()
     start = today - timedelta(days=CHART_DAYS - 1)
-    qs = visible_tickets(user, Ticket.objects.all())
-    if not has_right(user, Action.TICKET_VIEW_ALL) and user.team_id:
+    qs = visible(user, Ticket.objects.all())
+    if not has_right(user, TicketRight.VIEW_ALL) and user.team_id:
         qs = qs.filter(team_id=user.team_id)
     since = timezone.make_aware(timezone.datetime.combine(start, timezone.datetime.min.time()))
     rows = (
@@ -44,11 +44,11 @@ def _chart(user, tz):  # type: ignore[no-untyped-def]
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role == Role.DEPARTMENT:
+    if not has_right(user, TicketRight.WORKSPACE):
         return redirect("web:department_queue")
     open_q = Q(status__in=list(OPEN_STATUSES))
     mine = (
-        visible_tickets(user, Ticket.objects.all())
+        visible(user, Ticket.objects.all())
         .filter(open_q)
         .filter(Q(assignee_id=user.pk) | Q(first_contact_owner_id=user.pk))
     )
@@ -57,9 +57,9 @@ def home(request: HttpRequest) -> HttpResponse:
         warning=Count("pk", filter=Q(sla_standing=SlaStanding.WARNING)),
         breached=Count("pk", filter=Q(sla_standing=SlaStanding.BREACHED)),
     )
-    supervisor = has_right(user, Action.TICKET_VIEW_ALL) and not user.team_id
+    supervisor = has_right(user, TicketRight.VIEW_ALL) and not user.team_id
     # supervisors without a team of their own watch the whole floor
-    watched = visible_tickets(user, Ticket.objects.all()).filter(open_q) if supervisor else mine
+    watched = visible(user, Ticket.objects.all()).filter(open_q) if supervisor else mine
     urgent = list(
         watched.filter(sla_due_at__isnull=False).select_related("customer").order_by("sla_due_at")[:8]
     )
@@ -67,7 +67,7 @@ def home(request: HttpRequest) -> HttpResponse:
     load = {"open": Count("pk"), "breached": Count("pk", filter=Q(sla_standing=SlaStanding.BREACHED))}
     if user.team_id:
         rows = (
-            visible_tickets(user, Ticket.objects.all())
+            visible(user, Ticket.objects.all())
             .filter(open_q, team_id=user.team_id, assignee__isnull=False)
             .values("assignee__display_name", "assignee__username")
             .annotate(**load)

@@ -9,13 +9,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.choices import Role
 from kefu.accounts.models import Department
 from kefu.core.errors import ApplicationError
-from kefu.core.policy import Action, requires, visible_tickets
+from kefu.core.policy import has_right, requires, visible
 from kefu.tickets import services
 from kefu.tickets.choices import DispatchStatus
 from kefu.tickets.models import Dispatch, Ticket
+from kefu.tickets.permissions import TicketRight
 from kefu.web import forms
 from kefu.web.views.common import application_error_status, error_fragment, form_errors_text, is_htmx
 from kefu.web.views.tickets import _after_action, _refused
@@ -32,7 +32,7 @@ def _queue(request: HttpRequest, department_id: int | None, tab: str):  # type: 
     qs = Dispatch.objects.select_related(
         "ticket", "department", "dispatched_by", "acknowledged_by", "completed_by"
     )
-    qs = qs.filter(ticket__in=visible_tickets(request.user, Ticket.objects.all()).values("pk"))
+    qs = qs.filter(ticket__in=visible(request.user, Ticket.objects.all()).values("pk"))
     if department_id:
         qs = qs.filter(department_id=department_id)
     if tab == "open":
@@ -44,7 +44,7 @@ def _queue(request: HttpRequest, department_id: int | None, tab: str):  # type: 
     return qs
 
 
-@requires(Action.DISPATCH_ACKNOWLEDGE)
+@requires(TicketRight.DISPATCH_ACKNOWLEDGE)
 @require_GET
 def department_queue(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -52,7 +52,7 @@ def department_queue(request: HttpRequest) -> HttpResponse:
     if tab not in dict(QUEUE_TABS):
         tab = "open"
     departments = []
-    if user.role == Role.DEPARTMENT:
+    if not has_right(user, TicketRight.DISPATCH_VIEW_ANY):
         department_id = user.department_id
         if department_id is None:
             department_id = -1  # a department user without a department sees an empty queue
@@ -82,7 +82,7 @@ def _dispatch_or_404(request: HttpRequest, dispatch_id: int) -> Dispatch:
     dispatch = Dispatch.objects.select_related("ticket", "department").filter(pk=dispatch_id).first()
     if (
         dispatch is None
-        or not visible_tickets(request.user, Ticket.objects.filter(pk=dispatch.ticket_id)).exists()
+        or not visible(request.user, Ticket.objects.filter(pk=dispatch.ticket_id)).exists()
     ):
         raise Http404
     return dispatch
@@ -116,7 +116,7 @@ def _failed(request: HttpRequest, dispatch: Dispatch, message: str, status: int 
     return redirect("web:department_queue")
 
 
-@requires(Action.DISPATCH_ACKNOWLEDGE)
+@requires(TicketRight.DISPATCH_ACKNOWLEDGE)
 @require_POST
 def dispatch_acknowledge(request: HttpRequest, dispatch_id: int) -> HttpResponse:
     dispatch = _dispatch_or_404(request, dispatch_id)
@@ -127,7 +127,7 @@ def dispatch_acknowledge(request: HttpRequest, dispatch_id: int) -> HttpResponse
     return _done(request, dispatch, _("已接单"))
 
 
-@requires(Action.DISPATCH_ACKNOWLEDGE)
+@requires(TicketRight.DISPATCH_ACKNOWLEDGE)
 @require_POST
 def dispatch_complete(request: HttpRequest, dispatch_id: int) -> HttpResponse:
     dispatch = _dispatch_or_404(request, dispatch_id)

@@ -16,11 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.models import User
 from kefu.core.errors import ApplicationError, Conflict
-from kefu.core.policy import Action, has_right, requires, visible_tickets
+from kefu.core.policy import has_right, requires, visible
+from kefu.customers.permissions import CustomerRight
 from kefu.customers.selectors import customer_detail, customer_timeline
 from kefu.tickets import services
 from kefu.tickets.choices import EventKind
 from kefu.tickets.models import Attachment, Ticket, TicketEvent
+from kefu.tickets.permissions import TicketRight
 from kefu.web import forms
 from kefu.web import services as web_services
 from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
@@ -39,14 +41,14 @@ from kefu.web.views.common import (
 
 def _list_filters(request: HttpRequest) -> dict[str, str]:
     filters = forms.TicketFilterForm(request.GET).cleaned_or_empty()
-    may_see_all = has_right(request.user, Action.TICKET_VIEW_ALL)
+    may_see_all = has_right(request.user, TicketRight.VIEW_ALL)
     default_scope = "all" if may_see_all else "mine"
     if filters["scope"] not in ("mine", "team", "all") or (filters["scope"] == "all" and not may_see_all):
         filters["scope"] = default_scope
     return filters
 
 
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
     filters = _list_filters(request)
@@ -68,7 +70,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "scopes": [
             (value, label)
             for value, label in forms.SCOPES
-            if value != "all" or has_right(request.user, Action.TICKET_VIEW_ALL)
+            if value != "all" or has_right(request.user, TicketRight.VIEW_ALL)
         ],
         "assignee_options": _assignee_options(request),
     }
@@ -79,7 +81,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 def _assignee_options(request: HttpRequest) -> list[User]:
     users = User.objects.filter(is_active=True, role__in=services.ASSIGNABLE_ROLES)
-    if not has_right(request.user, Action.TICKET_VIEW_ALL) and request.user.team_id:
+    if not has_right(request.user, TicketRight.VIEW_ALL) and request.user.team_id:
         users = users.filter(team_id=request.user.team_id)
     return list(users.order_by("display_name", "username")[:200])
 
@@ -87,7 +89,7 @@ def _assignee_options(request: HttpRequest) -> list[User]:
 # --- saved views -------------------------------------------------------------------------------------------
 
 
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 @require_POST
 def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = forms.SavedViewForm(request.POST)
@@ -102,7 +104,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     return _saved_views_response(request)
 
 
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 @require_POST
 def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
     try:
@@ -122,7 +124,7 @@ def _saved_views_response(request: HttpRequest) -> HttpResponse:
 
 
 def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
-    if ticket.customer_id is None or not has_right(request.user, Action.CUSTOMER_VIEW):
+    if ticket.customer_id is None or not has_right(request.user, CustomerRight.VIEW):
         return {"customer_card": None, "timeline": None}
     card = customer_detail(request.user, ticket.customer_id)
     timeline = customer_timeline(request.user, ticket.customer, limit=12)
@@ -138,7 +140,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 @require_GET
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id, related=DETAIL_RELATED, deferred=DETAIL_DEFERRED)
@@ -185,7 +187,7 @@ def _run(request: HttpRequest, ticket_id: int, slot: str, form: Any, action: Any
     return _after_action(request, ticket_id, flash)
 
 
-@requires(Action.TICKET_REPLY)
+@requires(TicketRight.REPLY)
 @require_POST
 def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -199,7 +201,7 @@ def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
     )
 
 
-@requires(Action.TICKET_NOTE)
+@requires(TicketRight.NOTE)
 @require_POST
 def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -213,7 +215,7 @@ def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
     )
 
 
-@requires(Action.TICKET_TRANSITION)
+@requires(TicketRight.TRANSITION)
 @require_POST
 def ticket_transition(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -233,7 +235,7 @@ def ticket_transition(request: HttpRequest, ticket_id: int) -> HttpResponse:
     )
 
 
-@requires(Action.TICKET_ASSIGN)
+@requires(TicketRight.ASSIGN)
 @require_POST
 def ticket_assign(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -255,7 +257,7 @@ def ticket_assign(request: HttpRequest, ticket_id: int) -> HttpResponse:
     return _run(request, ticket_id, "assign", forms.AssignForm(request.POST), assign, _("处理人已更新"))
 
 
-@requires(Action.TICKET_DISPATCH)
+@requires(TicketRight.DISPATCH)
 @require_POST
 def ticket_dispatch(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -275,7 +277,7 @@ def ticket_dispatch(request: HttpRequest, ticket_id: int) -> HttpResponse:
     return _run(request, ticket_id, "dispatch", forms.DispatchForm(request.POST), dispatch, _("已派单"))
 
 
-@requires(Action.TICKET_ESCALATE)
+@requires(TicketRight.ESCALATE)
 @require_POST
 def ticket_escalate(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -289,7 +291,7 @@ def ticket_escalate(request: HttpRequest, ticket_id: int) -> HttpResponse:
     )
 
 
-@requires(Action.TICKET_EDIT)
+@requires(TicketRight.EDIT)
 @require_POST
 def ticket_edit(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -363,7 +365,7 @@ def _conflict_details(ticket_id: int, submitted: dict[str, Any], loaded_at: str)
 # --- attachments --------------------------------------------------------------------------------------------
 
 
-@requires(Action.TICKET_NOTE)
+@requires(TicketRight.NOTE)
 @require_POST
 def attachment_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = visible_ticket_or_404(request, ticket_id)
@@ -377,14 +379,14 @@ def attachment_upload(request: HttpRequest, ticket_id: int) -> HttpResponse:
     )
 
 
-@requires(Action.TICKET_VIEW)
+@requires(TicketRight.VIEW)
 @require_GET
 def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     # Only those who can see the order may download; an invisible one is "not found".
     if (
         attachment is None
-        or not visible_tickets(request.user, Ticket.objects.filter(pk=attachment.ticket_id)).exists()
+        or not visible(request.user, Ticket.objects.filter(pk=attachment.ticket_id)).exists()
     ):
         raise Http404
     try:
@@ -403,7 +405,7 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> FileRespons
 # --- create -------------------------------------------------------------------------------------------------
 
 
-@requires(Action.TICKET_CREATE)
+@requires(TicketRight.CREATE)
 def ticket_create(request: HttpRequest) -> HttpResponse:
     from kefu.web.views.customers import customer_for_new_ticket
 
@@ -432,7 +434,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         error = form_errors_text(form)
     customer_id = form.data.get("customer") if form.is_bound else request.GET.get("customer")
-    if customer_id and str(customer_id).isdigit() and has_right(request.user, Action.CUSTOMER_VIEW):
+    if customer_id and str(customer_id).isdigit() and has_right(request.user, CustomerRight.VIEW):
         from kefu.customers.models import Customer
 
         chosen = Customer.objects.filter(pk=int(customer_id), merged_into__isnull=True).first()
