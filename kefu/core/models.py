@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
@@ -155,3 +157,54 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class OutboxEvent(models.Model):
+    """A change announced by a service, written in the service's own transaction (the outbox).
+
+    The relay (kefu.core.relay) hands each event, after commit, to every consumer: live pages, webhooks,
+    notifications, escalation. Consumers record how far they got (ConsumerCursor), so a crash replays events
+    and never loses one; handling an event twice changes nothing."""
+
+    uid = models.UUIDField(_("事件编号"), default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(_("事件类型"), max_length=64, db_index=True)
+    version = models.PositiveSmallIntegerField(_("版本"), default=1)
+    object_type = models.CharField(_("对象类型"), max_length=64, blank=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    payload = models.JSONField(_("内容"), default=dict)
+    # Group names of the audience: "user.7", "team.3", "department.2", "queue.hotline", "role.manager".
+    audience = models.JSONField(_("受众"), default=list)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("操作人"))
+    actor_system = models.CharField(_("系统操作者"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("事件")
+        verbose_name_plural = _("事件")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} {self.object_type}:{self.object_id}"
+
+
+class ConsumerCursor(models.Model):
+    """How far one consumer of the outbox has got: every event with id ≤ `last_id` is handled, except the
+    ids in `gaps` (allocated but not yet committed when the consumer passed them; on PostgreSQL transactions
+    may commit out of id order). `failures` counts failed attempts per event id; `skipped` lists events given
+    up after too many failures (logged as errors, shown to operators)."""
+
+    name = models.CharField(_("消费者"), max_length=64, primary_key=True)
+    last_id = models.BigIntegerField(_("已处理到"), default=0)
+    gaps = models.JSONField(default=dict, blank=True)  # {"<id>": "<first seen, ISO time>"}
+    failures = models.JSONField(default=dict, blank=True)  # {"<id>": attempts}
+    skipped = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("事件消费进度")
+        verbose_name_plural = _("事件消费进度")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_id}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
+from kefu.clocks.models import Clock
 from kefu.customers.choices import ContactKind, CustomerKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site, Tag
 from kefu.demo import names
@@ -37,7 +38,7 @@ from kefu.tickets.choices import (
     Status,
     TicketType,
 )
-from kefu.tickets.models import Category, Dispatch, SlaClock, SlaPolicy, Ticket, TicketEvent, TicketMessage
+from kefu.tickets.models import Category, Dispatch, SlaPolicy, Ticket, TicketEvent, TicketMessage
 
 DEMO_PASSWORD = "kefu-demo-2026"
 MARKER_CODE = "C000001"
@@ -289,7 +290,7 @@ class _Story:
     events: list[TicketEvent]
     messages: list[TicketMessage]
     dispatches: list[Dispatch]
-    clocks: list[SlaClock]
+    clocks: list[Clock]
 
 
 def _targets(policies: list[SlaPolicy], ticket_type: str, channel: str) -> SlaPolicy | None:
@@ -340,7 +341,7 @@ def _make_history(rng: random.Random, size: DemoSize, users: dict[str, User], cu
             TicketEvent.objects.bulk_create([e for s in chunk for e in s.events])
             TicketMessage.objects.bulk_create([m for s in chunk for m in s.messages])
             Dispatch.objects.bulk_create([d for s in chunk for d in s.dispatches])
-            SlaClock.objects.bulk_create([c for s in chunk for c in s.clocks])
+            Clock.objects.bulk_create([c for s in chunk for c in s.clocks])
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), [Ticket]):
             cursor.execute(sql)
@@ -374,7 +375,7 @@ def _story(rng: random.Random, ticket_id: int, created: datetime, now: datetime,
     events: list[TicketEvent] = []
     messages: list[TicketMessage] = []
     dispatches: list[Dispatch] = []
-    clocks: list[SlaClock] = []
+    clocks: list[Clock] = []
 
     def event(kind: str, at: datetime, actor: User | None, **kw: Any) -> None:
         events.append(TicketEvent(ticket_id=ticket_id, kind=kind, actor=actor, created_at=at, **kw))
@@ -459,9 +460,11 @@ def _story(rng: random.Random, ticket_id: int, created: datetime, now: datetime,
             due = created + timedelta(seconds=target)
             late = finished > due
             breached |= late
-            clocks.append(SlaClock(ticket_id=ticket_id, metric=metric, policy=policy, target_seconds=target,
-                                   state=SlaClockState.BREACHED if late else SlaClockState.MET, started_at=created,
-                                   due_at=due, stopped_at=finished, breached_at=due if late else None))
+            clocks.append(Clock(subject_type="tickets.ticket", subject_id=ticket_id, metric=metric,
+                                calendar_id=policy.calendar_id, origin=f"sla_policy:{policy.pk}",
+                                warning_fraction=policy.warning_fraction, target_seconds=target,
+                                state=SlaClockState.BREACHED if late else SlaClockState.MET, started_at=created,
+                                due_at=due, stopped_at=finished, breached_at=due if late else None))
         ticket.sla_policy = policy
     ticket.sla_standing = SlaStanding.BREACHED if breached else SlaStanding.OK if clocks else SlaStanding.NONE
     ticket.escalation_level = 1 if breached and ticket_type == TicketType.COMPLAINT else 0
@@ -514,4 +517,4 @@ def _make_recent(rng: random.Random, size: DemoSize, users: dict[str, User], cus
                                            at=moment + timedelta(hours=1))
     from kefu.tickets.sla import sla_sweep
 
-    sla_sweep(now=now)
+    sla_sweep(now=now)  # and the escalations it causes

@@ -11,3 +11,7 @@ class IntegrationsConfig(AppConfig):
         from kefu.integrations import permissions
 
         permissions.register()
+
+        from kefu.integrations import handlers
+
+        handlers.register()

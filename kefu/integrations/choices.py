@@ -1,4 +1,5 @@
-"""The webhook events Kefu sends (see kefu/tickets/events.py publish_ticket_change)."""
+"""The events other systems may subscribe to: every public type of the event catalogue (kefu.core.events),
+with its name for administrators (a test keeps the two lists equal)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,7 @@ class WebhookEvent(models.TextChoices):
     TICKET_ESCALATED = "ticket.escalated", _("升级")
     TICKET_SLA_WARNING = "ticket.sla_warning", _("SLA 预警")
     TICKET_SLA_BREACHED = "ticket.sla_breached", _("SLA 超时")
+    TICKET_DISPATCH_OVERDUE = "ticket.dispatch_overdue", _("派单超时")
+    CLOCK_WARNED = "clock.warned", _("计时预警")
+    CLOCK_BREACHED = "clock.breached", _("计时超时")
+    SLA_POLICY_CHANGED = "sla_policy.changed", _("SLA 策略修改")

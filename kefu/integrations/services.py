@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import transaction
@@ -11,41 +10,24 @@ from django.utils.translation import gettext as _
 
 from kefu.core.audit import audit_record
 from kefu.core.errors import NotFound, PermissionDenied
+from kefu.core.models import OutboxEvent
 from kefu.core.policy import has_right
 from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
 from kefu.integrations.permissions import IntegrationRight
 
+PRIVATE_EVENT_PREFIXES = ("notification.",)  # a person's own notifications are not for other systems
 
-def ticket_payload(ticket_id: int) -> dict[str, Any] | None:
-    from kefu.tickets.models import Ticket
 
-    ticket = (
-        Ticket.objects.select_related("customer", "assignee", "first_contact_owner", "category")
-        .filter(pk=ticket_id)
-        .first()
-    )
-    if ticket is None:
-        return None
+def webhook_body(event: OutboxEvent) -> dict[str, Any]:
+    """What a receiver gets: the event's identity and its payload (a work-order event carries `ticket`, the order
+    after the change, and `data`, what changed). `id` is stable across retries and redeliveries."""
     return {
-        "id": ticket.pk,
-        "number": ticket.number,
-        "subject": ticket.subject,
-        "type": ticket.ticket_type,
-        "priority": ticket.priority,
-        "channel": ticket.channel,
-        "status": ticket.status,
-        "customer_id": ticket.customer_id,
-        "customer_code": ticket.customer.code if ticket.customer else None,
-        "assignee_id": ticket.assignee_id,
-        "first_contact_owner_id": ticket.first_contact_owner_id,
-        "team_id": ticket.team_id,
-        "category": str(ticket.category) if ticket.category else None,
-        "sla_standing": ticket.sla_standing,
-        "sla_due_at": ticket.sla_due_at.isoformat() if ticket.sla_due_at else None,
-        "escalation_level": ticket.escalation_level,
-        "version": ticket.version,
-        "created_at": ticket.created_at.isoformat(),
-        "updated_at": ticket.updated_at.isoformat(),
+        "id": str(event.uid),
+        "event": event.type,
+        "version": event.version,
+        "occurred_at": event.created_at.isoformat(),
+        "object": {"type": event.object_type, "id": event.object_id},
+        **(event.payload or {}),
     }
 
 
@@ -56,42 +38,27 @@ def _queue_after_commit(ids: list[int]) -> None:
         for delivery_id in ids:
             webhook_deliver_task(delivery_id)
 
-    transaction.on_commit(_queue)
+    transaction.on_commit(_queue, robust=True)
 
 
-@transaction.atomic
-def webhook_emit_ticket_event(*, ticket_id: int, event: str, extra: dict[str, Any] | None = None) -> int:
-    """Persist one delivery per subscribed endpoint and queue the sends after commit. Returns deliveries made.
-
-    All endpoints get the same event id (`X-Kefu-Delivery`, and `id` in the body): receivers deduplicate
-    retries on it.
-    """
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.wants(event)]
+def webhook_deliveries_for(batch: list[OutboxEvent]) -> int:
+    """The outbox consumer "integrations.webhooks": one delivery per subscribed endpoint and event (unique per
+    endpoint and event id, so a replayed event adds nothing), sent by the worker after commit → deliveries."""
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
     if not endpoints:
         return 0
-    ticket = ticket_payload(ticket_id)
-    if ticket is None:
-        return 0
     now = timezone.now()
-    event_id = uuid.uuid4()
-    payload = {
-        "id": str(event_id),
-        "event": event,
-        "occurred_at": now.isoformat(),
-        "ticket": ticket,
-        "data": extra or {},
-    }
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(endpoint=e, event_id=event_id, event=event, payload=payload, next_attempt_at=now)
-            for e in endpoints
-        ]
-    )
-    ids = [d.pk for d in deliveries if d.pk] or list(
-        WebhookDelivery.objects.filter(event_id=event_id).values_list("pk", flat=True)
-    )
+    rows = [WebhookDelivery(endpoint=endpoint, event_id=event.uid, event=event.type, payload=webhook_body(event),
+                            next_attempt_at=now)
+            for event in batch if not event.type.startswith(PRIVATE_EVENT_PREFIXES)
+            for endpoint in endpoints if endpoint.wants(event.type)]
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    ids = list(WebhookDelivery.objects.filter(event_id__in=[r.event_id for r in rows], state="pending",
+                                              attempts=0).values_list("pk", flat=True))
     _queue_after_commit(ids)
-    return len(deliveries)
+    return len(rows)
 
 
 @transaction.atomic

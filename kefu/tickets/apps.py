@@ -11,3 +11,7 @@ class TicketsConfig(AppConfig):
         from kefu.tickets import permissions
 
         permissions.register()
+
+        from kefu.tickets import handlers
+
+        handlers.register()

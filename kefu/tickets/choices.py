@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kefu.clocks.choices import ClockState
+
 
 class TicketType(models.TextChoices):
     INQUIRY = "inquiry", _("咨询")
@@ -70,6 +72,7 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", _("升级")
     SLA_WARNING = "sla_warning", _("SLA 预警")
     SLA_BREACHED = "sla_breached", _("SLA 超时")
+    DISPATCH_OVERDUE = "dispatch_overdue", _("派单超时")
     ATTACHMENT = "attachment", _("附件")
 
 
@@ -87,12 +90,7 @@ class SlaMetric(models.TextChoices):
     RESOLUTION = "resolution", _("解决")
 
 
-class SlaClockState(models.TextChoices):
-    RUNNING = "running", _("计时中")
-    PAUSED = "paused", _("已暂停")
-    MET = "met", _("已达成")
-    BREACHED = "breached", _("已超时")
-    CANCELLED = "cancelled", _("已取消")
+SlaClockState = ClockState  # a work order's SLA targets are clocks of the clock engine
 
 
 class SlaStanding(models.TextChoices):

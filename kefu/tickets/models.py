@@ -14,8 +14,6 @@ from kefu.tickets.choices import (
     EventKind,
     MessageKind,
     Priority,
-    SlaClockState,
-    SlaMetric,
     SlaStanding,
     Status,
     TicketType,
@@ -186,6 +184,7 @@ class TicketEvent(models.Model):
     kind = models.CharField(_("事件"), max_length=32, choices=EventKind.choices)
     actor = models.ForeignKey(USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                               verbose_name=_("操作人"))
+    actor_system = models.CharField(_("系统操作者"), max_length=40, blank=True)  # a SystemActor's key
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -232,42 +231,6 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.department} · {self.get_status_display()}"
-
-
-class SlaClock(models.Model):
-    """One SLA target running on one work order. `due_at` is recomputed on pause/resume on business time."""
-
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_clocks", verbose_name=_("工单"))
-    metric = models.CharField(_("指标"), max_length=20, choices=SlaMetric.choices)
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.SET_NULL, null=True, related_name="+")
-    target_seconds = models.PositiveIntegerField(_("时限（工作秒）"))
-    state = models.CharField(_("状态"), max_length=10, choices=SlaClockState.choices,
-                             default=SlaClockState.RUNNING)
-    started_at = models.DateTimeField(_("开始"))
-    due_at = models.DateTimeField(_("到期"), null=True, blank=True)
-    warn_at = models.DateTimeField(_("预警时间"), null=True, blank=True)
-    paused_at = models.DateTimeField(_("暂停于"), null=True, blank=True)
-    # Start of the current run (set on start, resume and re-targeting); business time elapsed is
-    # elapsed_before_pause + business seconds since resumed_at.
-    resumed_at = models.DateTimeField(_("本轮计时开始"), null=True, blank=True)
-    # Business seconds consumed before the current run (accumulated across pauses).
-    elapsed_before_pause = models.PositiveIntegerField(default=0)
-    stopped_at = models.DateTimeField(_("停止"), null=True, blank=True)
-    warned_at = models.DateTimeField(_("已预警"), null=True, blank=True)
-    breached_at = models.DateTimeField(_("已超时"), null=True, blank=True)
-    escalated_at = models.DateTimeField(_("已升级"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("SLA 计时")
-        verbose_name_plural = _("SLA 计时")
-        ordering = ["ticket_id", "metric"]
-        indexes = [
-            models.Index(fields=["state", "warn_at"]),
-            models.Index(fields=["state", "due_at"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_metric_display()} · {self.get_state_display()}"
 
 
 class SavedView(TimeStampedModel):

@@ -6,6 +6,7 @@ change only after commit.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -15,16 +16,18 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
+from kefu.clocks.services import clock_new, clock_stop, clocks_create, clocks_save, open_clocks
+from kefu.core.actors import SYSTEM, SystemActor, is_system
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import can, has_right
+from kefu.core.policy import can, can_see, has_right
 from kefu.customers.models import Customer
-from kefu.tickets import sla
+from kefu.tickets import events, sla
 from kefu.tickets.choices import (
     Channel,
     DispatchStatus,
@@ -34,7 +37,7 @@ from kefu.tickets.choices import (
     Status,
     TicketType,
 )
-from kefu.tickets.events import publish_ticket_change, ticket_event_record
+from kefu.tickets.events import announce, ticket_event_record
 from kefu.tickets.lifecycle import check_transition
 from kefu.tickets.models import Attachment, Category, Dispatch, Ticket, TicketMessage
 from kefu.tickets.permissions import TicketRight, can_handle_dispatch
@@ -144,7 +147,7 @@ def ticket_create(*, actor: User, subject: str, description: str = "", ticket_ty
         created_at=ticket.created_at, number=ticket.number, sla_policy=ticket.sla_policy,
         sla_standing=ticket.sla_standing, sla_due_at=ticket.sla_due_at,
     )
-    publish_ticket_change(ticket, "ticket.created")
+    announce(events.TICKET_CREATED, ticket, actor=actor, departments=())
     return ticket
 
 
@@ -209,7 +212,7 @@ def ticket_update(*, actor: User, ticket: Ticket, expected_version: int | None, 
     ticket_event_record(ticket=ticket, kind=EventKind.EDITED, actor=actor, data={"changes": changed})
     if set(changed) & {"ticket_type", "priority", "channel", "customer"}:
         sla.sla_reevaluate(ticket=ticket, at=timezone.now())
-    publish_ticket_change(ticket, "ticket.updated", {"changes": list(changed)})
+    announce(events.TICKET_UPDATED, ticket, actor=actor, data={"changes": sorted(changed)})
     return ticket
 
 
@@ -230,6 +233,7 @@ def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None, expecte
     if ticket.status == Status.CLOSED:
         raise Conflict(_("已关闭的工单不能再分配"), code="ticket_closed")
     previous = ticket.assignee
+    previous_team_id = ticket.team_id
     if previous == assignee:
         return ticket
     ticket.assignee = assignee
@@ -249,16 +253,20 @@ def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None, expecte
               "to": assignee.pk if assignee else None, "to_name": str(assignee) if assignee else "",
               "reason": reason[:500]},
     )
-    publish_ticket_change(ticket, "ticket.assigned")
+    announce(events.TICKET_ASSIGNED, ticket, actor=actor,
+             data={"from_id": previous.pk if previous else None, "to_id": assignee.pk if assignee else None,
+                   "handover": previous is not None, "previous_team_id": previous_team_id},
+             users=(previous.pk if previous else None,), teams=(previous_team_id,))
     return ticket
 
 
 @transaction.atomic
-def ticket_transition(*, actor: User | None, ticket: Ticket, to_status: str, expected_version: int | None = None,
-                      reason: str = "", at: datetime | None = None) -> Ticket:
-    """Move the order through its lifecycle (see lifecycle.ALLOWED); a refused move says why."""
-    if actor is not None:
-        _require(actor, ticket, TicketRight.TRANSITION)
+def ticket_transition(*, actor: User | SystemActor, ticket: Ticket, to_status: str,
+                      expected_version: int | None = None, reason: str = "", reason_code: str = "",
+                      at: datetime | None = None) -> Ticket:
+    """Move the order through its lifecycle (see lifecycle.ALLOWED); a refused move says why. A system actor
+    gives `reason_code` instead of a reason: the history words it in the reader's language."""
+    _require(actor, ticket, TicketRight.TRANSITION)
     now = at or timezone.now()
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
@@ -278,10 +286,13 @@ def ticket_transition(*, actor: User | None, ticket: Ticket, to_status: str, exp
         ticket.closed_at = None
         changed += ["reopen_count", "resolved_at", "closed_at"]
     _bump(ticket, *changed)
+    data: dict[str, Any] = {"reason": reason[:500]} if reason else {}
+    if reason_code:
+        data["reason_code"] = reason_code
     ticket_event_record(ticket=ticket, kind=EventKind.STATUS, actor=actor, from_status=old, to_status=to_status,
-                        data={"reason": reason[:500]} if reason else {})
+                        data=data)
     sla.sla_on_status(ticket=ticket, old=old, new=to_status, at=now)
-    publish_ticket_change(ticket, "ticket.status_changed", {"from": old, "to": to_status})
+    announce(events.TICKET_STATUS_CHANGED, ticket, actor=actor, data={"from": old, "to": to_status})
     return ticket
 
 
@@ -306,7 +317,7 @@ def ticket_reply(*, actor: User, ticket: Ticket, body: str, at: datetime | None 
     _bump(ticket, *changed)
     ticket_event_record(ticket=ticket, kind=EventKind.REPLIED, actor=actor, data={"message": message.pk})
     sla.sla_on_reply(ticket=ticket, at=now)
-    publish_ticket_change(ticket, "ticket.replied", {"message_id": message.pk})
+    announce(events.TICKET_REPLIED, ticket, actor=actor, data={"message_id": message.pk})
     return message
 
 
@@ -317,8 +328,11 @@ def ticket_add_note(*, actor: User, ticket: Ticket, body: str) -> TicketMessage:
     ticket = _lock(ticket)
     message = _message(ticket=ticket, kind=MessageKind.NOTE, author=actor, body=body)
     _bump(ticket)
-    ticket_event_record(ticket=ticket, kind=EventKind.NOTED, actor=actor, data={"message": message.pk})
-    publish_ticket_change(ticket, "ticket.noted", {"message_id": message.pk})
+    mentioned = mentions_in(message.body, ticket=ticket, author=actor)
+    ticket_event_record(ticket=ticket, kind=EventKind.NOTED, actor=actor,
+                        data={"message": message.pk, "mentions": mentioned} if mentioned else {"message": message.pk})
+    announce(events.TICKET_NOTED, ticket, actor=actor, data={"message_id": message.pk, "mentions": mentioned},
+             users=tuple(mentioned))
     return message
 
 
@@ -333,10 +347,12 @@ def ticket_customer_message(*, ticket: Ticket, body: str, channel: str,
     ticket_event_record(ticket=ticket, kind=EventKind.CUSTOMER_MESSAGE, data={"message": message.pk})
     sla.sla_on_customer_message(ticket=ticket, at=now)
     if ticket.status == Status.WAITING_CUSTOMER:
-        ticket_transition(actor=None, ticket=ticket, to_status=Status.IN_PROGRESS, reason="customer replied", at=now)
+        ticket_transition(actor=SYSTEM, ticket=ticket, to_status=Status.IN_PROGRESS,
+                          reason_code="customer_replied", at=now)
     elif ticket.status in (Status.RESOLVED, Status.CLOSED):
-        ticket_transition(actor=None, ticket=ticket, to_status=Status.REOPENED, reason="customer replied", at=now)
-    publish_ticket_change(ticket, "ticket.customer_message", {"message_id": message.pk})
+        ticket_transition(actor=SYSTEM, ticket=ticket, to_status=Status.REOPENED,
+                          reason_code="customer_replied", at=now)
+    announce(events.TICKET_CUSTOMER_MESSAGE, ticket, data={"message_id": message.pk})
     return message
 
 
@@ -379,8 +395,47 @@ def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, inst
         ticket_event_record(ticket=ticket, kind=EventKind.STATUS, actor=actor, from_status=previous,
                             to_status=Status.WAITING_DEPARTMENT)
         sla.sla_on_status(ticket=ticket, old=previous, new=Status.WAITING_DEPARTMENT, at=timezone.now())
-    publish_ticket_change(ticket, "ticket.dispatched", {"dispatch_id": dispatch.pk, "department": department.code})
+    dispatch_clock_start(dispatch=dispatch, ticket=ticket, at=dispatch.dispatched_at)
+    announce(events.TICKET_DISPATCHED, ticket, actor=actor, data=_dispatch_data(dispatch, department))
     return dispatch
+
+
+def _dispatch_data(dispatch: Dispatch, department: Department) -> dict[str, Any]:
+    return {"dispatch_id": dispatch.pk, "department_id": department.pk, "department": department.code,
+            "due_at": dispatch.due_at}
+
+
+DISPATCH_DUE = "dispatch_due"  # the metric of a dispatch's due-time clock
+
+
+def dispatch_clock_start(*, dispatch: Dispatch, ticket: Ticket, at: datetime) -> None:
+    """A dispatch with a due time gets a clock: the sweep announces it overdue (→ the department is alerted).
+    The due time is a moment the dispatcher chose, so the clock runs on the wall clock."""
+    if dispatch.due_at is None:
+        return
+    target = max(0, int((dispatch.due_at - at).total_seconds()))
+    clocks_create([clock_new(subject=dispatch, metric=DISPATCH_DUE, target_seconds=target, calendar=None, at=at,
+                             origin="dispatch")])
+
+
+def dispatch_clock_stop(*, dispatch: Dispatch, at: datetime) -> None:
+    clocks = open_clocks(dispatch, (DISPATCH_DUE,))
+    for clock in clocks:
+        clock_stop(clock, at, subject=dispatch)
+    clocks_save(clocks)
+
+
+MENTION = re.compile(r"@([\w.\-\u4e00-\u9fff]{1,40})")
+
+
+def mentions_in(body: str, *, ticket: Ticket, author: Any) -> list[int]:
+    """Staff @mentioned in a note (by user name, employee number or display name) who may see the order."""
+    names = set(MENTION.findall(body or ""))
+    if not names:
+        return []
+    people = User.objects.filter(is_active=True).filter(
+        Q(username__in=names) | Q(employee_no__in=names) | Q(display_name__in=names)).exclude(pk=author.pk)
+    return sorted(p.pk for p in people[:20] if can_see(p, ticket))
 
 
 def _lock_dispatch(dispatch: Dispatch) -> Dispatch:
@@ -403,7 +458,8 @@ def dispatch_acknowledge(*, actor: User, dispatch: Dispatch) -> Dispatch:
     _bump(ticket)
     ticket_event_record(ticket=ticket, kind=EventKind.DISPATCH_ACKNOWLEDGED, actor=actor,
                         data={"dispatch": dispatch.pk, "department_name": dispatch.department.name})
-    publish_ticket_change(ticket, "ticket.dispatch_acknowledged", {"dispatch_id": dispatch.pk})
+    announce(events.TICKET_DISPATCH_ACKNOWLEDGED, ticket, actor=actor,
+             data=_dispatch_data(dispatch, dispatch.department))
     return dispatch
 
 
@@ -435,17 +491,19 @@ def dispatch_complete(*, actor: User, dispatch: Dispatch, result: str) -> Dispat
                             from_status=Status.WAITING_DEPARTMENT, to_status=Status.IN_PROGRESS)
         sla.sla_on_status(ticket=ticket, old=Status.WAITING_DEPARTMENT, new=Status.IN_PROGRESS,
                           at=dispatch.completed_at)
-    publish_ticket_change(ticket, "ticket.dispatch_completed", {"dispatch_id": dispatch.pk})
+    dispatch_clock_stop(dispatch=dispatch, at=dispatch.completed_at)
+    announce(events.TICKET_DISPATCH_COMPLETED, ticket, actor=actor,
+             data=_dispatch_data(dispatch, dispatch.department), departments=(dispatch.department_id,))
     return dispatch
 
 
 @transaction.atomic
-def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str = "", system: bool = False,
+def ticket_escalate(*, actor: User | SystemActor, ticket: Ticket, reason: str = "",
                     breached_metrics: list[str] | None = None) -> Ticket:
     """Escalate one level (逐级汇报): 1 = team lead, 2 = manager. The system escalates on SLA breach, giving
     `breached_metrics` instead of a reason: the history words it in the reader's language."""
-    if not system:
-        _require(actor, ticket, TicketRight.ESCALATE)
+    system = is_system(actor)
+    _require(actor, ticket, TicketRight.ESCALATE)
     ticket = _lock(ticket)
     if ticket.escalation_level >= 2:
         raise Conflict(_("工单已升级到客服经理，不能再升级"), code="max_escalation")
@@ -462,11 +520,14 @@ def ticket_escalate(*, actor: User | None, ticket: Ticket, reason: str = "", sys
     else:
         _bump(ticket)
     to_user = _escalation_target(ticket)
-    ticket_event_record(ticket=ticket, kind=EventKind.ESCALATED, actor=None if system else actor,
+    ticket_event_record(ticket=ticket, kind=EventKind.ESCALATED, actor=actor,
                         data={"level": ticket.escalation_level, "reason": reason,
                               "to": to_user.pk if to_user else None, "to_name": str(to_user) if to_user else "",
                               "system": system, **cause})
-    publish_ticket_change(ticket, "ticket.escalated", {"level": ticket.escalation_level})
+    announce(events.TICKET_ESCALATED, ticket, actor=actor,
+             data={"level": ticket.escalation_level, "to_id": to_user.pk if to_user else None,
+                   "reason_code": "sla_breach" if breached_metrics is not None else "manual"},
+             users=(to_user.pk if to_user else None,))
     return ticket
 
 

@@ -10,12 +10,12 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from kefu.accounts.models import Department, User, user_label_defer
+from kefu.clocks.models import Clock
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
-from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, TicketType
-from kefu.tickets.events import live_key
+from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, SlaMetric, TicketType
 from kefu.tickets.lifecycle import allowed_next, check_transition
-from kefu.tickets.models import Attachment, Dispatch, SlaClock, Ticket, TicketEvent, TicketMessage
+from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, TicketMessage
 from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 from kefu.tickets.services import ASSIGNABLE_ROLES
 from kefu.web.history import event_sentence
@@ -55,16 +55,20 @@ def next_statuses(ticket: Ticket, dispatches: list[Dispatch]) -> list[NextStatus
 
 @dataclass(frozen=True)
 class ClockView:
-    clock: SlaClock
+    clock: Clock
     label: str
     remaining_business: int | None  # business seconds left (negative: over), None when stopped
 
 
-def clock_views(clocks: list[SlaClock], now: Any) -> list[ClockView]:
-    """Each SLA clock with its remaining business time, on its own policy's calendar (read once each)."""
-    from kefu.tickets.sla import clock_elapsed, spec_from_model
+def _metric_label(metric: str) -> str:
+    return str(SlaMetric(metric).label) if metric in SlaMetric.values else metric
 
-    specs: dict[Any, Any] = {}
+
+def clock_views(clocks: list[Clock], now: Any) -> list[ClockView]:
+    """Each SLA clock with its remaining business time, on its own calendar (read once each)."""
+    from kefu.clocks.services import Calendars, elapsed
+
+    calendars = Calendars()
     result = []
     for clock in clocks:
         remaining = None
@@ -72,14 +76,9 @@ def clock_views(clocks: list[SlaClock], now: Any) -> list[ClockView]:
             clock.state in (SlaClockState.RUNNING, SlaClockState.PAUSED, SlaClockState.BREACHED)
             and not clock.stopped_at
         ):
-            calendar = clock.policy.calendar if clock.policy_id and clock.policy else None
-            key = calendar.pk if calendar else None
-            if key not in specs:
-                specs[key] = spec_from_model(calendar)
-            remaining = clock.target_seconds - clock_elapsed(clock, specs[key], now)
-        result.append(
-            ClockView(clock=clock, label=str(clock.get_metric_display()), remaining_business=remaining)
-        )
+            remaining = clock.target_seconds - elapsed(clock, calendars.of(clock), now)
+        result.append(ClockView(clock=clock, label=_metric_label(clock.metric),
+                                remaining_business=remaining))
     return result
 
 
@@ -100,9 +99,10 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         .defer(*[f for who in ("dispatched_by", "acknowledged_by", "completed_by") for f in user_label_defer(who)])
     )
     clocks = list(
-        SlaClock.objects.filter(ticket=ticket)
+        Clock.objects.filter(subject_type="tickets.ticket", subject_id=ticket.pk, metric__in=list(SlaMetric.values))
         .exclude(state=SlaClockState.CANCELLED)
-        .select_related("policy__calendar")
+        .select_related("calendar")
+        .order_by("id")
     )
     for dispatch in dispatches:
         dispatch.pk_str = str(dispatch.pk)  # type: ignore[attr-defined]
@@ -111,7 +111,6 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     front_line = has_right(user, TicketRight.REPLY)
     return {
         "ticket": ticket,
-        "live_key": live_key(ticket.pk),
         "thread_messages": messages,
         "attachments": attachments,
         "history": [(event, event_sentence(event)) for event in reversed(events)],

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "ninja",  # serves the API docs (Swagger UI) from its own static files: no CDN, works offline
     "kefu.core",
+    "kefu.clocks",
     "kefu.accounts",
     "kefu.customers",
     "kefu.tickets",

@@ -10,6 +10,7 @@ from kefu.config.settings.base import *  # noqa: F403
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HUEY = {**HUEY, "immediate": True}  # noqa: F405
+KEFU_OUTBOX_INLINE = True  # the relay runs right after each commit, as Huey's immediate mode runs tasks
 MEDIA_ROOT = tempfile.mkdtemp(prefix="kefu-test-media-")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -17,23 +17,47 @@
     htmx.config.allowEval = false;
   }
 
-  // --- live updates: one websocket, falling back to the 30 s polling declared on the counters -------------
+  // --- live updates: one websocket joined to the user's own audiences (kefu/web/live.py) -----------------
+  // "counters" messages set the figures in place (no request); "event" messages tell the page what changed:
+  // a page showing that order says so, lists refresh once per burst. Pushes are at least once: ids dedupe.
+  var seenEvents = [];
+  function applyCounters(data) {
+    var values = data.counters || {};
+    document.querySelectorAll('[data-counter-scope="' + data.scope + '"]').forEach(function (el) {
+      var name = el.dataset.counter;
+      if (!(name in values)) return;
+      el.textContent = String(values[name]);
+      var holder = el.closest("[data-counter-holder]");
+      if (holder) holder.classList.toggle("is-zero", values[name] === 0);
+    });
+  }
+  function applyEvent(data, refresh) {
+    if (seenEvents.indexOf(data.id) >= 0) return;
+    seenEvents.push(data.id);
+    if (seenEvents.length > 500) seenEvents.shift();
+    document.body.dispatchEvent(new CustomEvent("kefu:event", { detail: data }));
+    var banner = document.getElementById("live-banner");
+    if (banner && data.ticket && String(data.ticket.id) === banner.dataset.ticket) banner.hidden = false;
+    if (data.ticket) refresh();
+  }
   function connectSocket(delay) {
     var url = document.body.dataset.wsUrl;
-    if (!url || !window.WebSocket || !document.getElementById("sla-counters")) return;
+    if (!url || !window.WebSocket || !document.body.dataset.live) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket;
     try { socket = new WebSocket(scheme + location.host + url); } catch (e) { return; }
     var timer = null;
+    function refresh() {  // bursts of changes refresh the lists once
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        if (window.htmx) htmx.trigger(document.body, "kefu:changed", {});
+      }, 400);
+    }
     socket.onmessage = function (event) {
       var data = {};
-      try { data = JSON.parse(event.data); } catch (e) { /* ignore */ }
-      clearTimeout(timer);  // bursts of changes refresh once
-      timer = setTimeout(function () {
-        if (window.htmx) htmx.trigger(document.body, "kefu:changed", data);
-        var banner = document.getElementById("live-banner");
-        if (banner && data.ticket && String(data.ticket) === banner.dataset.ticket) banner.hidden = false;
-      }, 400);
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === "counters") applyCounters(data);
+      else if (data.type === "event") applyEvent(data, refresh);
     };
     socket.onopen = function () { delay = 1000; };
     socket.onclose = function (event) {

@@ -1,5 +1,6 @@
-"""The SLA sweep: a warning once, a breach once, escalation step by step (逐级汇报), idempotent when run twice
-or by two workers at once, the periodic task and the `sla_sweep` command."""
+"""The SLA sweep of work orders: a warning once, a breach once (the clock engine announces them as events),
+escalation step by step (逐级汇报, by the work orders' consumer of those events), idempotent when run twice or by
+two workers at once, the periodic task and the `sla_sweep` command."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
+from kefu.clocks.services import _due, _sweep_subject
+from kefu.clocks.tasks import clock_sweep_task
+from kefu.core.models import OutboxEvent
+from kefu.core.relay import drain
 from kefu.tickets import services
 from kefu.tickets.choices import Channel, EventKind, SlaClockState, SlaMetric, SlaStanding, Status, TicketType
 from kefu.tickets.defaults import sla_install_defaults
-from kefu.tickets.models import SlaClock, Ticket, TicketEvent
-from kefu.tickets.sla import SweepResult, _claim_and_announce, _due, sla_sweep
-from kefu.tickets.tasks import sla_sweep_task
+from kefu.tickets.models import Ticket, TicketEvent
+from kefu.tickets.sla import SweepResult, sla_sweep
+from kefu.tickets.tests.clocks import sla_clocks
 
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY_9 = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
@@ -33,12 +38,26 @@ def defaults(db: Any) -> None:
     sla_install_defaults()
 
 
+class Published(list):  # type: ignore[type-arg]
+    """The work orders' SLA events in the outbox, as (order id, event type), read when compared."""
+
+    def _rows(self) -> list[tuple[int, str]]:
+        return [(int(e.object_id), e.type) for e in OutboxEvent.objects.filter(
+            type__in=["ticket.sla_warning", "ticket.sla_breached"]).order_by("id")]
+
+    def __eq__(self, other: object) -> bool:
+        return self._rows() == other
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._rows()
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
-    calls: list[tuple[int, str]] = []
-    monkeypatch.setattr("kefu.tickets.sla.publish_ticket_change",
-                        lambda ticket, name, extra=None: calls.append((ticket.pk, name)))
-    return calls
+def published() -> Published:
+    return Published()
 
 
 def complaint(agent: Any, at: datetime = MONDAY_9, **kwargs: Any) -> Ticket:
@@ -61,10 +80,10 @@ def test_a_warning_is_sent_once(agent: Any, published: list[tuple[int, str]]) ->
     assert sla_sweep(now=sh(2026, 3, 2, 10, 36)) == SweepResult(warned=1)
     assert sla_sweep(now=sh(2026, 3, 2, 10, 37)) == SweepResult()
     (warning,) = events(ticket, EventKind.SLA_WARNING)
-    assert warning.actor is None
+    assert (warning.actor, warning.actor_system) == (None, "sla")
     assert warning.data["metric"] == SlaMetric.FIRST_RESPONSE
     assert published == [(ticket.pk, "ticket.sla_warning")]
-    clock = SlaClock.objects.get(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE)
+    clock = sla_clocks(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE).get()
     assert clock.warned_at == sh(2026, 3, 2, 10, 36)
     assert clock.state == SlaClockState.RUNNING
     ticket.refresh_from_db()
@@ -80,9 +99,8 @@ def test_breach_escalates_to_the_team_lead_then_the_manager(agent: Any, team_lea
     assert sla_sweep(now=sh(2026, 3, 2, 11, 1)) == SweepResult()
     ticket.refresh_from_db()
     assert (ticket.escalation_level, ticket.sla_standing) == (1, SlaStanding.BREACHED)
-    clock = SlaClock.objects.get(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE)
+    clock = sla_clocks(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE).get()
     assert (clock.state, clock.breached_at) == (SlaClockState.BREACHED, sh(2026, 3, 2, 11, 0))
-    assert clock.escalated_at == sh(2026, 3, 2, 11, 0, 1)
     (escalated,) = events(ticket, EventKind.ESCALATED)
     assert escalated.data["level"] == 1
     assert escalated.data["to"] == team_lead.pk
@@ -134,29 +152,34 @@ def test_a_stale_worker_cannot_claim_again(agent: Any, published: list[tuple[int
     ticket = complaint(agent)
     other = complaint(agent)
     now = sh(2026, 3, 2, 11, 0, 1)
-    stale = list(SlaClock.objects.filter(_due(now), ticket=ticket, state=SlaClockState.RUNNING))
+    stale = list(sla_clocks(_due(now), ticket=ticket, state=SlaClockState.RUNNING))
     assert len(stale) == 1
     assert sla_sweep(now=now) == SweepResult(breached=2, escalated=2)
-    assert _claim_and_announce(Ticket.objects.get(pk=ticket.pk), stale, now) == (0, 0, 0)
+    assert _sweep_subject("tickets.ticket", ticket.pk, now) == (0, 0)  # a late worker finds nothing to claim
     warn_now = sh(2026, 3, 3, 15, 0)  # the on-site warnings (12.8 business hours: Tuesday 14:48)
-    stale = list(SlaClock.objects.filter(_due(warn_now), ticket=other, state=SlaClockState.RUNNING))
     assert sla_sweep(now=warn_now).warned == 2
-    assert _claim_and_announce(Ticket.objects.get(pk=other.pk), stale, warn_now) == (0, 0, 0)
+    assert _sweep_subject("tickets.ticket", other.pk, warn_now) == (0, 0)
+    drain()
     assert len(events(ticket, EventKind.SLA_BREACHED)) == 1
     assert len(events(other, EventKind.SLA_WARNING)) == 1
     assert len(published) == 4
 
 
 def test_sweep_query_count_grows_linearly(agent: Any, django_assert_max_num_queries: Any) -> None:
+    from kefu.clocks.services import clock_sweep
+
     for _ in range(10):
         complaint(agent)
-    with django_assert_max_num_queries(10 * 8 + 2):  # 8 per order (lock, read, claim, history, standing)
-        assert sla_sweep(now=sh(2026, 3, 2, 10, 40)).warned == 10
+    # per order: its savepoint and release, lock it, lock its due clocks, claim, the event (audience, insert),
+    # its standing (read, write)
+    with django_assert_max_num_queries(10 * 9 + 2):
+        assert clock_sweep(now=sh(2026, 3, 2, 10, 40)).warned == 10
 
 
 def test_the_periodic_task_and_the_command_run_a_sweep(agent: Any) -> None:
     ticket = complaint(agent, at=datetime.now(tz=SH) - timedelta(days=30))
-    sla_sweep_task.call_local()
+    clock_sweep_task.call_local()
+    drain()
     assert events(ticket, EventKind.SLA_BREACHED)
     out = StringIO()
     call_command("sla_sweep", at="2026-03-02T10:36:00+08:00", stdout=out)
@@ -181,7 +204,7 @@ def test_two_workers_sweeping_at_once_send_each_warning_and_breach_once(agent: A
     sla_install_defaults()
     tickets = [complaint(agent, channel=Channel.PHONE) for _ in range(30)]
     for ticket in tickets[:15]:  # half warned, half breached at the moment of the sweep
-        SlaClock.objects.filter(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE).update(
+        sla_clocks(ticket=ticket, metric=SlaMetric.FIRST_RESPONSE).update(
             due_at=sh(2026, 3, 2, 12, 0), warn_at=sh(2026, 3, 2, 10, 0))
     now = sh(2026, 3, 2, 11, 0, 1)
     barrier = threading.Barrier(3)

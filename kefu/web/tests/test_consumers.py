@@ -1,8 +1,10 @@
-"""The workspace websocket: signed-in users join the "workspace" group and hear "workspace.changed"."""
+"""The workspace websocket: a browser joins the groups of its own audiences only, and hears the events (and the
+counters) of those audiences: an agent of team A nothing of team B's, a supervisor all of it."""
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -10,10 +12,12 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
+from kefu.core.models import OutboxEvent
 from kefu.tickets import services
-from kefu.tickets.events import live_key
 from kefu.web.consumers import WorkspaceConsumer
+from kefu.web.live import audience_groups, build_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,9 +28,27 @@ def _communicator(user: Any) -> ApplicationCommunicator:
     return ApplicationCommunicator(WorkspaceConsumer.as_asgi(), scope)
 
 
-def test_anonymous_is_refused(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+async def _connect(user: Any) -> ApplicationCommunicator:
+    communicator = _communicator(user)
+    await communicator.send_input({"type": "websocket.connect"})
+    assert (await communicator.receive_output(timeout=5))["type"] == "websocket.accept"
+    return communicator
 
+
+async def _received(communicator: ApplicationCommunicator) -> list[dict[str, Any]]:
+    got = []
+    while not await communicator.receive_nothing(timeout=0.2):
+        got.append(json.loads((await communicator.receive_output(timeout=1))["text"]))
+    return got
+
+
+async def _close(*communicators: ApplicationCommunicator) -> None:
+    for communicator in communicators:
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=2)
+
+
+def test_anonymous_is_refused() -> None:
     async def run() -> None:
         communicator = _communicator(AnonymousUser())
         await communicator.send_input({"type": "websocket.connect"})
@@ -35,25 +57,83 @@ def test_anonymous_is_refused(settings: Any) -> None:
     async_to_sync(run)()
 
 
-def test_the_push_names_no_order_but_the_page_showing_it_recognises_it(login: Any, agent: Any) -> None:
-    ticket = services.ticket_create(actor=agent, subject="空调不制冷")
-    key = live_key(ticket.pk)
-    assert key != live_key(ticket.pk + 1)
-    page = login(agent).get(f"/tickets/{ticket.pk}/").content.decode()
-    assert f'id="live-banner" class="flash" data-ticket="{key}"' in page
+def test_a_browser_joins_its_own_audiences_only(agent: Any, team_lead: Any, shift_lead: Any,
+                                                department_user: Any) -> None:
+    assert audience_groups(agent) == [f"user.{agent.pk}", "role.agent", f"team.{agent.team_id}",
+                                      f"department.{agent.department_id}"]
+    assert f"team.{team_lead.team_id}" in audience_groups(team_lead)
+    assert audience_groups(shift_lead)[:2] == [f"user.{shift_lead.pk}", "role.shift_lead"]
+    assert f"department.{department_user.department_id}" in audience_groups(department_user)
+    for groups in (audience_groups(u) for u in (agent, team_lead, shift_lead, department_user)):
+        assert not any(g in ("workspace", "all") for g in groups)
 
 
-def test_signed_in_user_hears_changes(settings: Any, agent: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def test_team_b_changes_reach_team_b_and_supervisors_not_team_a(agent: Any, other_agent: Any, shift_lead: Any,
+                                                                 department_user: Any) -> None:
+    """The outbox events of another team's order: its agent and the supervisors hear them (and their counters),
+    an agent of team A and a department outside the order hear nothing."""
 
     async def run() -> None:
-        communicator = _communicator(agent)
-        await communicator.send_input({"type": "websocket.connect"})
-        assert (await communicator.receive_output(timeout=2))["type"] == "websocket.accept"
-        await get_channel_layer().group_send("workspace", {"type": "workspace.changed", "ticket": live_key(42)})
-        message = await communicator.receive_output(timeout=2)
-        assert json.loads(message["text"]) == {"type": "changed", "ticket": live_key(42)}
-        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-        await communicator.wait(timeout=2)
+        mine, theirs, supervisor, department = [
+            await _connect(u) for u in (agent, other_agent, shift_lead, department_user)]
+        ticket = await _in_thread(lambda: services.ticket_create(actor=other_agent, subject="二组的工单",
+                                                                 assignee=other_agent))
+        messages = await _in_thread(lambda: build_messages(OutboxEvent.objects.order_by("id")))
+        layer = get_channel_layer()
+        for group, message in messages:
+            await layer.group_send(group, message)
+        assert await _received(mine) == []
+        assert await _received(department) == []
+        got = await _received(theirs)
+        assert {"type": "event", "event": "ticket.created"}.items() <= got[0].items()
+        assert {m["id"] for m in got if m["type"] == "event"} == {got[0]["id"]}
+        assert got[0]["ticket"]["id"] == ticket.pk
+        team = next(m for m in got if m["type"] == "counters" and m["scope"] == f"team.{other_agent.team_id}")
+        assert team["counters"]["open"] == 1
+        seen = await _received(supervisor)
+        # at least once: the relay of this process may have pushed the same event too (same id)
+        assert {(m["id"], m["event"]) for m in seen if m["type"] == "event"} == {(got[0]["id"], "ticket.created")}
+        assert next(m for m in seen if m["type"] == "counters" and m["scope"] == "centre")["counters"]["open"] == 1
+        await _close(mine, theirs, supervisor, department)
 
     async_to_sync(run)()
+
+
+def test_a_committed_change_is_pushed_without_any_request(agent: Any, team_lead: Any) -> None:
+    """End to end: the relay of this process (or, with Redis, the relay run after commit) pushes the event of a
+    committed change to the browser of its team lead."""
+
+    async def run() -> None:
+        lead = await _connect(team_lead)
+        ticket = await _in_thread(lambda: services.ticket_create(actor=agent, subject="推送", assignee=agent))
+        message = json.loads((await lead.receive_output(timeout=5))["text"])
+        while message["type"] != "event":
+            message = json.loads((await lead.receive_output(timeout=5))["text"])
+        assert (message["event"], message["ticket"]["id"]) == ("ticket.created", ticket.pk)
+        await _close(lead)
+
+    async_to_sync(run)()
+
+
+async def _in_thread(work: Any) -> Any:
+    """Run ORM work in a thread of its own (committing as a request would), then close its connection."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    import asyncio
+
+    while thread.is_alive():
+        await asyncio.sleep(0.01)
+    if errors:
+        raise errors[0]
+    return result[0]

@@ -1,4 +1,5 @@
-"""`kefu worker`: run the background worker (Huey consumer with periodic tasks)."""
+"""`kefu worker`: run the background worker: the outbox relay (one loop per consumer: webhooks, notifications,
+escalation, live pages with Redis) and the Huey consumer (periodic sweeps, deliveries)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Run the Kefu background worker (SLA sweeps, webhook deliveries, imports)."
+    help = "Run the Kefu background worker (event relay, clock sweeps, webhook and notification deliveries)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--workers", "-w", type=int, default=2, help="worker threads (default 2)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from kefu.core.relay import RelayLoop, consumers
+
+        # One loop per consumer: a slow consumer (a re-targeting after a policy edit) delays only itself.
+        for name in consumers():
+            RelayLoop([name]).start_thread()
         call_command("run_huey", workers=options["workers"], worker_type="thread")

@@ -1,4 +1,5 @@
-"""`kefu sla_sweep [--at ISO-TIME]`: run one SLA sweep now (what the worker does every minute)."""
+"""`kefu sla_sweep [--at ISO-TIME]`: run one sweep of every clock now, and the escalations it causes (what the
+worker does every minute)."""
 
 from __future__ import annotations
 

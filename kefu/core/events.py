@@ -1,0 +1,159 @@
+"""Durable events with audiences: the catalogue of event types and `emit`, which writes an event into the outbox
+inside the caller's transaction.
+
+    TICKET_ASSIGNED = event_type("ticket.assigned", version=1, schema=TicketEventPayload,
+                                 description="A work order was assigned or handed over.")
+    emit(TICKET_ASSIGNED, obj=ticket, actor=actor, payload={...},
+         audience=[Audience.user(7), Audience.team(3)])
+
+Nothing is announced before commit: the relay (kefu.core.relay) reads committed events and hands them to the
+consumers. Event types are nouns with a past-tense verb; each has a versioned payload schema (pydantic) that
+`emit` enforces, and the catalogue is documentation for webhook users (docs/events.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from pydantic import BaseModel, ValidationError
+
+from kefu.core.actors import actor_key, person
+
+
+@dataclass(frozen=True, order=True)
+class Audience:
+    """Who should hear of an event: a user, a team, a department, a queue or everyone holding a role.
+    `group` is the websocket group name a browser of that audience joins."""
+
+    kind: str
+    key: str
+
+    USER = "user"
+    TEAM = "team"
+    DEPARTMENT = "department"
+    QUEUE = "queue"
+    ROLE = "role"
+    KINDS = (USER, TEAM, DEPARTMENT, QUEUE, ROLE)
+
+    @classmethod
+    def user(cls, user_id: int) -> Audience:
+        return cls(cls.USER, str(int(user_id)))
+
+    @classmethod
+    def team(cls, team_id: int) -> Audience:
+        return cls(cls.TEAM, str(int(team_id)))
+
+    @classmethod
+    def department(cls, department_id: int) -> Audience:
+        return cls(cls.DEPARTMENT, str(int(department_id)))
+
+    @classmethod
+    def queue(cls, code: str) -> Audience:
+        return cls(cls.QUEUE, str(code))
+
+    @classmethod
+    def role(cls, role: str) -> Audience:
+        return cls(cls.ROLE, str(role))
+
+    @property
+    def group(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+    @classmethod
+    def parse(cls, group: str) -> Audience:
+        kind, _sep, key = group.partition(".")
+        if kind not in cls.KINDS or not key:
+            raise ValueError(f"not an audience group: {group!r}")
+        return cls(kind, key)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One entry of the catalogue: the type's name, its payload version and schema, what it means."""
+
+    name: str
+    version: int
+    schema: type[BaseModel]
+    description: str
+    object_type: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_CATALOGUE: dict[str, EventType] = {}
+
+
+def event_type(name: str, *, version: int, schema: type[BaseModel], description: str,
+               object_type: str = "") -> EventType:
+    """Declare an event type (at import of the app's events module). Declaring a name twice is an error."""
+    if name in _CATALOGUE and _CATALOGUE[name] != EventType(name, version, schema, description, object_type):
+        raise ValueError(f"event type {name!r} declared twice")
+    declared = _CATALOGUE[name] = EventType(name, version, schema, description, object_type)
+    return declared
+
+
+def catalogue() -> dict[str, EventType]:
+    """Every declared event type, by name."""
+    return dict(sorted(_CATALOGUE.items()))
+
+
+class EventPayloadInvalid(Exception):
+    """A service tried to emit a payload its event type's schema refuses: a programming error."""
+
+
+def emit(event: EventType, *, payload: dict[str, Any] | BaseModel, audience: Iterable[Audience],
+         obj: Any = None, object_type: str = "", object_id: Any = "", actor: Any = None) -> Any:
+    """Write one event into the outbox, in the current transaction (required), and have the relay woken
+    after commit. Returns the OutboxEvent row."""
+    from kefu.core.models import OutboxEvent
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("emit() must run inside the service's transaction")
+    try:
+        data = (payload if isinstance(payload, BaseModel) else event.schema.model_validate(payload)).model_dump(
+            mode="json")
+    except ValidationError as exc:
+        raise EventPayloadInvalid(f"{event.name}: {exc}") from exc
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    groups = sorted({a.group for a in audience})
+    row = OutboxEvent.objects.create(
+        type=event.name, version=event.version, object_type=object_type or event.object_type,
+        object_id=str(object_id), payload=data, audience=groups, actor=person(actor),
+        actor_system=actor_key(actor))
+    _wake_after_commit()
+    return row
+
+
+# --- waking the relay -----------------------------------------------------------------------------------
+# After a transaction that emitted events commits, the relays are told (once per transaction): relays in this
+# process directly, relays in other processes through Redis when it is configured (kefu.core.relay). Waking is
+# an optimisation: relays also poll, so a lost wake-up only delays an event. It never fails the request.
+
+_WAKERS: list[Callable[[], None]] = []
+
+
+def on_wake(waker: Callable[[], None]) -> None:
+    """Register a function called after each commit that emitted events (kefu.core.relay does)."""
+    if waker not in _WAKERS:
+        _WAKERS.append(waker)
+
+
+def _wake() -> None:
+    for waker in list(_WAKERS):
+        try:
+            waker()
+        except Exception:  # a wake-up must never fail a committed request
+            import logging
+
+            logging.getLogger(__name__).warning("relay wake-up failed", exc_info=True)
+
+
+def _wake_after_commit() -> None:
+    # One wake-up per event: waking is cheap (an in-process flag, one Redis PUBLISH) and idempotent.
+    transaction.on_commit(_wake, robust=True)
