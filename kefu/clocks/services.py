@@ -314,7 +314,7 @@ def _sweep_subject(subject_type: str, subject_id: int, now: datetime) -> tuple[i
                                  stopped_at__isnull=True).update(state=ClockState.CANCELLED, stopped_at=now)
             return 0, 0
         return None
-    clocks = list(Clock.objects.select_for_update(skip_locked=True)
+    clocks = list(Clock.objects.select_for_update(skip_locked=True, of=("self",))
                   .filter(_due(now), subject_type=subject_type, subject_id=subject_id, state=ClockState.RUNNING)
                   .select_related("calendar").order_by("id"))
     warned = breached = 0

@@ -1,7 +1,9 @@
-"""The work-order lifecycle: which status may follow which, and why a move is refused."""
+"""The work-order lifecycle: which status may follow which, why a move is refused, and the one function that
+changes a status (`move`). Services call `move`; nothing else writes `Ticket.status`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -14,7 +16,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.ASSIGNED: frozenset({Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT,
                                 Status.RESOLVED}),
     Status.IN_PROGRESS: frozenset({Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT, Status.RESOLVED}),
-    Status.WAITING_CUSTOMER: frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED}),
+    Status.WAITING_CUSTOMER: frozenset({Status.IN_PROGRESS, Status.WAITING_DEPARTMENT, Status.RESOLVED,
+                                        Status.CLOSED}),
     Status.WAITING_DEPARTMENT: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
     Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
     Status.CLOSED: frozenset({Status.REOPENED}),
@@ -60,3 +63,23 @@ def check_transition(ticket: Any, to_status: str) -> None:
     ).exists():
         raise Conflict(_("没有未完成的派单，不能设为“等待部门”"), code="no_open_dispatch",
                        details={"to": target.value})
+
+
+def move(ticket: Any, to_status: str, *, at: datetime) -> list[str]:
+    """Change the order's status after checking the move, with the times it sets (resolved, closed, reopened);
+    returns the changed field names for the caller's save (the caller writes the history row)."""
+    check_transition(ticket, to_status)
+    ticket.status = to_status
+    changed = ["status"]
+    if to_status == Status.RESOLVED:
+        ticket.resolved_at = at
+        changed.append("resolved_at")
+    elif to_status == Status.CLOSED:
+        ticket.closed_at = at
+        changed.append("closed_at")
+    elif to_status == Status.REOPENED:
+        ticket.reopen_count += 1
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        changed += ["reopen_count", "resolved_at", "closed_at"]
+    return changed

@@ -38,7 +38,7 @@ from kefu.tickets.choices import (
     TicketType,
 )
 from kefu.tickets.events import announce, ticket_event_record
-from kefu.tickets.lifecycle import check_transition
+from kefu.tickets.lifecycle import move
 from kefu.tickets.models import Attachment, Category, Dispatch, Ticket, TicketMessage
 from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 
@@ -243,8 +243,7 @@ def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None, expecte
         fields_changed.append("team")
     old_status = ticket.status
     if assignee is not None and ticket.status == Status.NEW:
-        ticket.status = Status.ASSIGNED
-        fields_changed.append("status")
+        fields_changed += move(ticket, Status.ASSIGNED, at=timezone.now())
     _bump(ticket, *fields_changed)
     ticket_event_record(
         ticket=ticket, kind=EventKind.HANDOVER if previous else EventKind.ASSIGNED, actor=actor,
@@ -270,21 +269,8 @@ def ticket_transition(*, actor: User | SystemActor, ticket: Ticket, to_status: s
     now = at or timezone.now()
     ticket = _lock(ticket)
     _check_version(ticket, expected_version)
-    check_transition(ticket, to_status)
     old = ticket.status
-    ticket.status = to_status
-    changed = ["status"]
-    if to_status == Status.RESOLVED:
-        ticket.resolved_at = now
-        changed.append("resolved_at")
-    elif to_status == Status.CLOSED:
-        ticket.closed_at = now
-        changed.append("closed_at")
-    elif to_status == Status.REOPENED:
-        ticket.reopen_count += 1
-        ticket.resolved_at = None
-        ticket.closed_at = None
-        changed += ["reopen_count", "resolved_at", "closed_at"]
+    changed = move(ticket, to_status, at=now)
     _bump(ticket, *changed)
     data: dict[str, Any] = {"reason": reason[:500]} if reason else {}
     if reason_code:
@@ -376,12 +362,13 @@ def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, inst
                                required=False)
     dispatch = Dispatch.objects.create(ticket=ticket, department=department, instructions=instructions,
                                        dispatched_by=actor, due_at=due_at)
-    old = ticket.status
+    now = timezone.now()
     if ticket.assignee_id is None:
         ticket.assignee = actor  # the dispatcher is accountable until someone else takes it
-        ticket.status = Status.ASSIGNED
-        _bump(ticket, "assignee", "status")
-        old = Status.ASSIGNED if old == Status.NEW else old
+        changed = ["assignee"]
+        if ticket.status in (Status.NEW, Status.REOPENED):
+            changed += move(ticket, Status.ASSIGNED, at=now)
+        _bump(ticket, *changed)
     else:
         _bump(ticket)
     ticket_event_record(ticket=ticket, kind=EventKind.DISPATCHED, actor=actor,
@@ -390,11 +377,10 @@ def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, inst
                               "due_at": due_at.isoformat() if due_at else None})
     if ticket.status != Status.WAITING_DEPARTMENT:
         previous = ticket.status
-        ticket.status = Status.WAITING_DEPARTMENT
-        _bump(ticket, "status")
+        _bump(ticket, *move(ticket, Status.WAITING_DEPARTMENT, at=now))
         ticket_event_record(ticket=ticket, kind=EventKind.STATUS, actor=actor, from_status=previous,
                             to_status=Status.WAITING_DEPARTMENT)
-        sla.sla_on_status(ticket=ticket, old=previous, new=Status.WAITING_DEPARTMENT, at=timezone.now())
+        sla.sla_on_status(ticket=ticket, old=previous, new=Status.WAITING_DEPARTMENT, at=now)
     dispatch_clock_start(dispatch=dispatch, ticket=ticket, at=dispatch.dispatched_at)
     announce(events.TICKET_DISPATCHED, ticket, actor=actor, data=_dispatch_data(dispatch, department))
     return dispatch
@@ -485,8 +471,7 @@ def dispatch_complete(*, actor: User, dispatch: Dispatch, result: str) -> Dispat
     sla.sla_on_dispatch_complete(ticket=ticket, at=dispatch.completed_at)
     still_open = ticket.dispatches.filter(status__in=[DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED])
     if ticket.status == Status.WAITING_DEPARTMENT and not still_open.exists():
-        ticket.status = Status.IN_PROGRESS
-        _bump(ticket, "status")
+        _bump(ticket, *move(ticket, Status.IN_PROGRESS, at=dispatch.completed_at))
         ticket_event_record(ticket=ticket, kind=EventKind.STATUS, actor=actor,
                             from_status=Status.WAITING_DEPARTMENT, to_status=Status.IN_PROGRESS)
         sla.sla_on_status(ticket=ticket, old=Status.WAITING_DEPARTMENT, new=Status.IN_PROGRESS,

@@ -362,7 +362,7 @@ def sla_standing_of(ticket: Ticket) -> SlaStanding:
 class SweepResult:
     warned: int = 0
     breached: int = 0
-    escalated: int = 0
+    escalated: int = 0  # escalation steps recorded while this call ran (by anyone, when workers run at once)
     skipped: int = 0  # orders locked by another worker or a service; the next sweep takes them
 
 

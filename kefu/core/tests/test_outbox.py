@@ -1,0 +1,229 @@
+"""The outbox and its relay: nothing announced before commit, nothing lost after it — a process killed between
+commit and publish, or inside a consumer, delivers every event once per consumer after restart —, gaps from
+out-of-order commits, a poison event, and the event catalogue as documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from pydantic import BaseModel
+
+from kefu.core.events import Audience, EventPayloadInvalid, catalogue, emit, event_type
+from kefu.core.models import ConsumerCursor, OutboxEvent
+from kefu.core.relay import GAP_TIMEOUT, MAX_ATTEMPTS, Consumer, Position, run_consumer
+from kefu.tickets import services
+
+SCENARIO = Path(__file__).with_name("outbox_scenario.py")
+
+
+class Probe(BaseModel):
+    n: int
+
+
+PROBE = event_type("test.probed", version=1, schema=Probe, description="A test event.")
+
+
+def _probe(n: int) -> OutboxEvent:
+    with transaction.atomic():
+        return emit(PROBE, payload={"n": n}, audience=[Audience.user(1)], object_type="test", object_id=n)
+
+
+# --- emit --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emit_needs_the_services_transaction_and_a_valid_payload() -> None:
+    with pytest.raises(RuntimeError, match="transaction"):
+        emit(PROBE, payload={"n": 1}, audience=[])
+    with transaction.atomic(), pytest.raises(EventPayloadInvalid, match=r"test\.probed"):
+        emit(PROBE, payload={"n": "not a number"}, audience=[])
+    row = _probe(7)
+    assert (row.type, row.version, row.payload, row.audience) == ("test.probed", 1, {"n": 7}, ["user.1"])
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_change_announces_nothing(agent: Any) -> None:
+    def create_then_fail() -> None:
+        with transaction.atomic():
+            services.ticket_create(actor=agent, subject="回滚", assignee=agent)
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        create_then_fail()
+    assert not OutboxEvent.objects.exists()
+
+
+def test_audience_groups_round_trip() -> None:
+    for audience in (Audience.user(7), Audience.team(3), Audience.department(2), Audience.queue("hotline"),
+                     Audience.role("manager")):
+        assert Audience.parse(audience.group) == audience
+    with pytest.raises(ValueError, match="audience"):
+        Audience.parse("everyone")
+
+
+# --- the relay ---------------------------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self, name: str = "test.recorder", fail_on: set[int] | None = None) -> None:
+        self.seen: list[int] = []
+        self.fail_on = fail_on or set()
+        self.consumer = Consumer(name=name, handle=self.handle, types=frozenset({"test.probed"}))
+
+    def handle(self, batch: list[OutboxEvent]) -> None:
+        for event in batch:
+            if event.payload["n"] in self.fail_on:
+                raise RuntimeError("poison")
+        self.seen += [e.payload["n"] for e in batch]
+
+
+@pytest.mark.django_db
+def test_a_consumer_gets_each_event_once_in_order_and_its_cursor_moves() -> None:
+    recorder = Recorder()
+    for n in range(5):
+        _probe(n)
+    assert run_consumer(recorder.consumer, limit=2) == 5
+    assert recorder.seen == [0, 1, 2, 3, 4]
+    assert run_consumer(recorder.consumer) == 0
+    _probe(5)
+    run_consumer(recorder.consumer)
+    assert recorder.seen == [0, 1, 2, 3, 4, 5]
+    assert ConsumerCursor.objects.get(name="test.recorder").last_id == OutboxEvent.objects.latest("id").pk
+
+
+@pytest.mark.django_db
+def test_a_poison_event_is_retried_then_skipped_without_stopping_the_others(caplog: Any) -> None:
+    recorder = Recorder(fail_on={1})
+    for n in range(3):
+        _probe(n)
+    for attempt in range(1, MAX_ATTEMPTS):
+        run_consumer(recorder.consumer)
+        assert recorder.seen == [0], attempt  # the events after the poison one wait: order is kept
+    run_consumer(recorder.consumer)
+    assert recorder.seen == [0, 2]
+    cursor = ConsumerCursor.objects.get(name="test.recorder")
+    poison = OutboxEvent.objects.get(payload__n=1).pk
+    assert cursor.skipped == [poison]
+    assert "gives up event" in caplog.text
+
+
+def test_gaps_are_remembered_then_filled_or_forgotten() -> None:
+    now = timezone.now()
+    position = Position(last_id=10)
+    position.advance([11, 13, 14], now)  # 12 is not committed yet
+    assert (position.last_id, set(position.gaps)) == (14, {12})
+    position.advance([12], now + timedelta(seconds=5))  # it commits: handled, out of order
+    assert (position.last_id, position.gaps) == (14, {})
+    position.advance([16], now)  # 15 rolled back: never appears
+    position.advance([], now + GAP_TIMEOUT + timedelta(seconds=1))
+    assert (position.last_id, position.gaps) == (16, {})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason=(
+    "needs transactions that commit out of id order, which PostgreSQL sequences allow and SQLite's single "
+    "writer does not: on SQLite ids always commit in order"))
+@pytest.mark.django_db(transaction=True)
+def test_an_event_committed_after_a_later_one_is_not_lost(settings: Any) -> None:
+    settings.KEFU_OUTBOX_INLINE = False
+    recorder = Recorder()
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        try:
+            with transaction.atomic():
+                emit(PROBE, payload={"n": 1}, audience=[])
+                started.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    started.wait(30)
+    _probe(2)  # a later id, committed first
+    run_consumer(recorder.consumer)
+    assert recorder.seen == [2]
+    release.set()
+    thread.join(30)
+    run_consumer(recorder.consumer)
+    assert recorder.seen == [2, 1]
+    run_consumer(recorder.consumer)
+    assert recorder.seen == [2, 1]
+
+
+# --- a process killed between commit and publish, and inside a consumer ------------------------------------
+
+
+def _step(env: dict[str, str], step: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCENARIO), step], env=env, capture_output=True, text=True,  # noqa: S603
+                          timeout=120, check=False)
+
+
+def test_a_process_killed_after_commit_loses_nothing_and_delivers_once(tmp_path: Path) -> None:
+    """A work order is committed and the process is killed before anything hears of it; then a worker is
+    killed inside the webhook consumer. After a restart, each endpoint gets exactly one delivery per event it
+    subscribes to, and running the relay again adds nothing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "DJANGO_SETTINGS"))}
+    env.update(KEFU_DATA_DIR=str(tmp_path), KEFU_DATABASE_URL=f"sqlite:///{tmp_path / 'kefu.sqlite3'}",
+               KEFU_SECRET_KEY="outbox-test-" + "x" * 40, KEFU_LOG_LEVEL="ERROR",
+               PYTHONPATH=os.pathsep.join([str(settings.PROJECT_DIR), env.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, "-m", "django", "migrate", "-v", "0"], check=True, timeout=120,
+                   env={**env, "DJANGO_SETTINGS_MODULE": "kefu.config.settings.base"}, capture_output=True)
+    assert _step(env, "setup").returncode == 0
+    killed = _step(env, "write-and-die")
+    assert killed.returncode == -9, killed.stderr
+
+    def report() -> dict[str, Any]:
+        done = _step(env, "report")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    assert report()["events"] == ["ticket.created"]  # committed, though nobody was told
+    assert report()["deliveries"] == []
+    killed = _step(env, "consume-and-die")
+    assert killed.returncode == -9, killed.stderr
+    state = report()
+    assert state["deliveries"] == []  # the consumer's work rolled back with its cursor
+    assert state["cursors"].get("integrations.webhooks", 0) == 0
+    assert _step(env, "relay").returncode == 0
+    after = report()
+    assert after["deliveries"] == [["CRM", "ticket.created"], ["ERP", "ticket.created"]]
+    assert all(last == 1 for last in after["cursors"].values()), after["cursors"]
+    assert _step(env, "relay").returncode == 0
+    assert report()["deliveries"] == after["deliveries"]
+
+
+# --- the catalogue -----------------------------------------------------------------------------------------
+
+
+def test_every_event_type_has_a_versioned_schema_and_is_documented() -> None:
+    doc = (Path(settings.PROJECT_DIR) / "docs" / "events.md").read_text(encoding="utf-8")
+    for name, declared in catalogue().items():
+        if name.startswith("test."):
+            continue
+        assert declared.version >= 1
+        assert issubclass(declared.schema, BaseModel)
+        assert declared.description
+        assert f"`{name}`" in doc, f"{name} is not in docs/events.md"
+    for line in doc.splitlines():
+        if line.startswith("| `") and "." in line.split("`")[1]:
+            assert line.split("`")[1] in catalogue(), f"docs/events.md lists an unknown event: {line}"
+
+
+def test_webhooks_offer_every_public_event_type() -> None:
+    from kefu.integrations.choices import WebhookEvent
+    from kefu.integrations.services import PRIVATE_EVENT_PREFIXES
+
+    public = {n for n in catalogue() if not n.startswith((*PRIVATE_EVENT_PREFIXES, "test."))}
+    assert set(WebhookEvent.values) == public
