@@ -6,6 +6,7 @@ change only after commit.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass, fields
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
-from kefu.clocks.services import clock_new, clock_stop, clocks_create, clocks_save, open_clocks
+from kefu.clocks.services import clock_new, clock_stop, clocks_create, clocks_save, open_clocks, whole_second
 from kefu.core.actors import SYSTEM, SystemActor, is_system
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import can, can_see, has_right
@@ -399,7 +400,8 @@ def dispatch_clock_start(*, dispatch: Dispatch, ticket: Ticket, at: datetime) ->
     The due time is a moment the dispatcher chose, so the clock runs on the wall clock."""
     if dispatch.due_at is None:
         return
-    target = max(0, int((dispatch.due_at - at).total_seconds()))
+    at = whole_second(at)
+    target = max(0, math.ceil((dispatch.due_at - at).total_seconds()))  # whole seconds, never before due
     clocks_create([clock_new(subject=dispatch, metric=DISPATCH_DUE, target_seconds=target, calendar=None, at=at,
                              origin="dispatch")])
 

@@ -1,26 +1,29 @@
 """Live pages: outbox events pushed to the browsers of their audience, with the counters they change.
 
-Each browser joins the websocket groups of its own audiences only (`user.7`, `team.3`, `department.2`,
-`role.manager`; see `audience_groups`). For each batch of committed events the relay sends:
+Each browser joins the groups of its own audiences only (`user.7`, `team.3`, `department.2`, `role.manager`;
+see `audience_groups`). For each batch of committed events the relay builds:
 
-* `{"type": "event", ...}` to every audience group of an event: what happened to which object, enough for a
-  page showing that object to say so;
+* `{"type": "event", ...}` for every audience of an event: what happened to which object, enough for a page
+  showing that object to say so;
 * `{"type": "counters", "scope": "team.3", "counters": {...}}` once per scope the batch touched (a person,
   a team, a department, the whole centre), computed once here instead of by every browser.
 
-Where the relay runs: without Redis the channel layer lives in the server's memory, so the server process runs
-it itself (`LocalRelay`, started with the first websocket); with Redis the worker runs it as the durable
-consumer "web.live", and Redis carries the pushes to every app server.
+Delivery: each server process keeps its own sockets by group (`LiveHub`) and writes each message, encoded once,
+to the sockets of its groups — one browser gets one copy however many of its groups a message names.
+Without Redis the server process reads the outbox itself (`LocalRelay`). With Redis the worker runs the relay
+(the durable consumer "web.live") and publishes each batch once on a Redis channel that every server process
+listens to. docs/decisions/0002-live-pushes.md says why this is not a channel-layer message per socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -76,7 +79,7 @@ def register_counter_provider(provider: CounterProvider) -> None:
 def _event_message(event: OutboxEvent) -> dict[str, Any]:
     payload = event.payload or {}
     ticket = payload.get("ticket") or {}
-    message: dict[str, Any] = {"type": "live.event", "id": event.pk, "event": event.type,
+    message: dict[str, Any] = {"type": "event", "id": event.pk, "event": event.type,
                                "object": {"type": event.object_type, "id": event.object_id},
                                "actor": event.actor_id}
     if ticket:
@@ -101,57 +104,113 @@ def _scopes(event: OutboxEvent) -> set[str]:
     return scopes
 
 
-def build_messages(events: Iterable[OutboxEvent], *, now: Any = None) -> list[tuple[str, dict[str, Any]]]:
-    """(group, message) pairs for a batch of events: one event message per audience group, then one counters
-    message per scope touched (to that scope's group; the centre's to every supervisor role)."""
+Push = tuple[list[str], dict[str, Any]]  # (the groups it is for, the message)
+
+
+def build_messages(events: Iterable[OutboxEvent], *, now: Any = None) -> list[Push]:
+    """What a batch of events pushes: each event to its audience's groups, then one counters message per scope
+    touched (to that scope's group; the centre's to every supervisor role)."""
+    events = _fresh(events, now)
+    return event_pushes(events) + counter_pushes(events)
+
+
+def _fresh(events: Iterable[OutboxEvent], now: Any = None) -> list[OutboxEvent]:
     cutoff = (now or timezone.now()) - STALE_AFTER
-    out: list[tuple[str, dict[str, Any]]] = []
+    return [e for e in events if e.created_at >= cutoff]
+
+
+def event_pushes(events: list[OutboxEvent]) -> list[Push]:
+    return [(list(event.audience or []), _event_message(event)) for event in events]
+
+
+def counter_pushes(events: list[OutboxEvent]) -> list[Push]:
+    """The counters of every scope the events touched, computed once for the batch (a few queries)."""
     scopes: set[str] = set()
     for event in events:
-        if event.created_at < cutoff:
-            continue
-        message = _event_message(event)
-        for group in event.audience or []:
-            out.append((group, message))
         if event.type.startswith(("ticket.", "clock.")):
             scopes |= _scopes(event)
-    if scopes:
-        values: dict[str, dict[str, int]] = {}
-        for provider in _COUNTER_PROVIDERS:
-            values.update(provider(sorted(scopes)))
-        for scope in sorted(values):
-            message = {"type": "live.counters", "scope": scope, "counters": values[scope]}
-            for group in (centre_groups() if scope == CENTRE else [scope]):
-                out.append((group, message))
-    return out
+    if not scopes:
+        return []
+    values: dict[str, dict[str, int]] = {}
+    for provider in _COUNTER_PROVIDERS:
+        values.update(provider(sorted(scopes)))
+    return [(centre_groups() if scope == CENTRE else [scope],
+             {"type": "counters", "scope": scope, "counters": values[scope]}) for scope in sorted(values)]
 
 
-def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
+# --- delivery inside one server process ---------------------------------------------------------------------
 
-    layer = get_channel_layer()
-    if layer is None or not messages:
-        return
 
-    async def send_all() -> None:
-        for group, message in messages:
-            await layer.group_send(group, message)
+class Socket(Protocol):
+    def push(self, text: str) -> None: ...
 
-    async_to_sync(send_all)()
+
+class LiveHub:
+    """The live sockets of this process by group. `deliver` encodes each message once and hands it to every
+    socket of its groups, once per socket."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, set[Socket]] = {}
+
+    def join(self, socket: Socket, groups: Iterable[str]) -> None:
+        for group in groups:
+            self.groups.setdefault(group, set()).add(socket)
+
+    def leave(self, socket: Socket, groups: Iterable[str]) -> None:
+        for group in groups:
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(socket)
+                if not members:
+                    del self.groups[group]
+
+    def deliver(self, pushes: Iterable[Push]) -> int:
+        """→ frames written."""
+        frames = 0
+        for groups, message in pushes:
+            sockets: set[Socket] = set()
+            for group in groups:
+                sockets |= self.groups.get(group, set())
+            if not sockets:
+                continue
+            text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+            for socket in sockets:
+                socket.push(text)
+                frames += 1
+        return frames
+
+
+HUB = LiveHub()
+REDIS_CHANNEL = "kefu:live"
 
 
 def handle(batch: list[OutboxEvent]) -> None:
-    """The durable consumer "web.live" (worker, with Redis): push the batch."""
-    _send(build_messages(batch))
+    """The durable consumer "web.live" (worker, with Redis): publish the batch's pushes once, to every server;
+    the events first, then the counters (which take a few queries to compute)."""
+    events = _fresh(batch)
+    for pushes in (event_pushes(events), counter_pushes(events)):
+        if pushes:
+            _redis().publish(REDIS_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
 
 
-# --- the relay inside the server (no Redis) ---------------------------------------------------------------
+_redis_client: Any = None
+
+
+def _redis() -> Any:
+    global _redis_client
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+# --- what feeds the hub: the server's own relay (no Redis), or the worker's pushes through Redis -----------
 
 
 class LocalRelay:
-    """Reads the outbox from this process's event loop and pushes to the in-memory channel layer. Its place
-    is in memory: it starts at the newest event (pages that were not open did not miss anything)."""
+    """Reads the outbox from this process's event loop and delivers to this process's sockets. Its place is in
+    memory: it starts at the newest event (pages that were not open did not miss anything)."""
 
     POLL_SECONDS = 1.0
     _instance: LocalRelay | None = None
@@ -159,21 +218,25 @@ class LocalRelay:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.woken = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the feed is in place: pushes after that reach this process
         self.position: Position | None = None
         self.task: asyncio.Task[None] | None = None
 
     @classmethod
-    def ensure_started(cls) -> None:
-        """Start the relay on the running loop (once per process; again if its loop has gone)."""
-        if not live_relay_is_local():
-            return
+    async def ensure_started(cls, timeout: float = 5.0) -> None:
+        """Start the feed of this process's hub on the running loop (once; again if its loop has gone) and wait
+        until it is in place."""
         loop = asyncio.get_running_loop()
         current = cls._instance
-        if current is not None and current.loop is loop and current.task is not None and not current.task.done():
-            return
-        relay = cls._instance = cls(loop)
-        on_wake(relay.wake_threadsafe)
-        relay.task = loop.create_task(relay.run())
+        if current is None or current.loop is not loop or current.task is None or current.task.done():
+            current = cls._instance = cls(loop)
+            if live_relay_is_local():
+                on_wake(current.wake_threadsafe)
+                current.task = loop.create_task(current.run())
+            else:
+                current.task = loop.create_task(current.listen())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(current.ready.wait(), timeout)
 
     def wake_threadsafe(self) -> None:
         if LocalRelay._instance is not self or self.loop.is_closed():
@@ -181,34 +244,70 @@ class LocalRelay:
         self.loop.call_soon_threadsafe(self.woken.set)
 
     async def run(self) -> None:
-        from channels.db import database_sync_to_async
-        from channels.layers import get_channel_layer
+        from asgiref.sync import sync_to_async
 
-        layer = get_channel_layer()
-        self.position = Position(last_id=await database_sync_to_async(latest_event_id)())
+        # Outbox reads run in a thread of their own, not behind the requests queued on Django's sync thread.
+        collect = sync_to_async(self.collect, thread_sensitive=False)
+        counters = sync_to_async(counter_pushes, thread_sensitive=False)
+        self.position = Position(last_id=await sync_to_async(_latest, thread_sensitive=False)())
+        self.ready.set()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.woken.wait(), self.POLL_SECONDS)
             self.woken.clear()
             try:
-                messages = await database_sync_to_async(self.collect)()
-                for group, message in messages:
-                    await layer.group_send(group, message)
+                events = await collect()
+                if events:
+                    HUB.deliver(event_pushes(events))  # the events at once, then the counters they change
+                    HUB.deliver(await counters(events))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("live relay pass failed", exc_info=True)
 
-    def collect(self) -> list[tuple[str, dict[str, Any]]]:
+    def collect(self) -> list[OutboxEvent]:
         assert self.position is not None
-        messages: list[tuple[str, dict[str, Any]]] = []
+        try:
+            found: list[OutboxEvent] = []
+            while True:
+                events = fetch_pending(self.position)
+                if not events:
+                    self.position.advance([], timezone.now())
+                    return _fresh(found)
+                self.position.advance([e.pk for e in events], timezone.now())
+                found += events
+        finally:
+            from django.db import close_old_connections
+
+            close_old_connections()
+
+    async def listen(self) -> None:
+        """With Redis: deliver what the worker's relay publishes."""
+        import redis.asyncio as aioredis
+
         while True:
-            events = fetch_pending(self.position)
-            if not events:
-                self.position.advance([], timezone.now())
-                return messages
-            self.position.advance([e.pk for e in events], timezone.now())
-            messages += build_messages(events)
+            try:
+                client = aioredis.Redis.from_url(settings.REDIS_URL)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(REDIS_CHANNEL)
+                self.ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        HUB.deliver(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("live channel lost; reconnecting", exc_info=True)
+                await asyncio.sleep(1)
+
+
+def _latest() -> int:
+    try:
+        return latest_event_id()
+    finally:
+        from django.db import close_old_connections
+
+        close_old_connections()
 
 
 def live_relay_is_local() -> bool:

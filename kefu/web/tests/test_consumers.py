@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
-from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from kefu.core.models import OutboxEvent
 from kefu.tickets import services
 from kefu.web.consumers import WorkspaceConsumer
-from kefu.web.live import audience_groups, build_messages
+from kefu.web.live import HUB, audience_groups, build_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,9 +78,7 @@ def test_team_b_changes_reach_team_b_and_supervisors_not_team_a(agent: Any, othe
         ticket = await _in_thread(lambda: services.ticket_create(actor=other_agent, subject="二组的工单",
                                                                  assignee=other_agent))
         messages = await _in_thread(lambda: build_messages(OutboxEvent.objects.order_by("id")))
-        layer = get_channel_layer()
-        for group, message in messages:
-            await layer.group_send(group, message)
+        HUB.deliver(messages)
         assert await _received(mine) == []
         assert await _received(department) == []
         got = await _received(theirs)
