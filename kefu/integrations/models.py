@@ -22,6 +22,7 @@ class WebhookEndpoint(TimeStampedModel):
     # Event names such as "ticket.created"; an empty list subscribes to every event.
     events = models.JSONField(_("订阅事件"), default=list, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("Webhook")

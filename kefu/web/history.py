@@ -15,6 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kefu.core.actors import system_actor_label
 from kefu.tickets.choices import Channel, EventKind, Priority, SlaMetric, Status, TicketType
 from kefu.tickets.models import Ticket, TicketEvent
 
@@ -60,6 +61,8 @@ def _reason(data: dict[str, Any]) -> SafeString:
         reason = _("SLA 超时：%(metrics)s") % {"metrics": _("、").join(metrics)}
     elif code == "auto_close":
         reason = _("已解决，客户未再回复，系统自动关闭")
+    elif code == "customer_replied":
+        reason = _("客户回复了")
     else:
         reason = str(data.get("reason") or "").strip()
     return format_html(_("（原因：{}）"), reason) if reason else SafeString("")
@@ -67,7 +70,10 @@ def _reason(data: dict[str, Any]) -> SafeString:
 
 def event_sentence(event: TicketEvent) -> SafeString:
     data = event.data or {}
-    actor = str(event.actor) if event.actor_id and event.actor else _("系统")
+    if event.actor_id and event.actor:
+        actor = str(event.actor)
+    else:
+        actor = system_actor_label(event.actor_system) if event.actor_system else _("系统")
     kind = event.kind
     if kind == EventKind.CREATED:
         return format_html(
@@ -143,7 +149,7 @@ def event_sentence(event: TicketEvent) -> SafeString:
         )
     if kind == EventKind.ESCALATED:
         level = _LEVELS.get(int(data.get("level") or 0), str(data.get("level", "")))
-        who = _("系统") if data.get("system") else actor
+        who = actor if event.actor_system or not data.get("system") else _("系统")
         target = format_html(_("（{}）"), data["to_name"]) if data.get("to_name") else SafeString("")
         return format_html(
             _("{actor} 将工单升级到{level}{target}{reason}"),
@@ -156,6 +162,9 @@ def event_sentence(event: TicketEvent) -> SafeString:
         metric = _label(SlaMetric, data.get("metric")) if data.get("metric") else ""
         text = _("SLA {metric} 即将超时") if kind == EventKind.SLA_WARNING else _("SLA {metric} 已超时")
         return format_html(text, metric=metric)
+    if kind == EventKind.DISPATCH_OVERDUE:
+        return format_html(_("派单给 {dept} 已超过要求完成时间 {due}，尚未完成"),
+                           dept=data.get("department_name", ""), due=_when(data.get("due_at")))
     if kind == EventKind.ATTACHMENT:
         return format_html(_("{actor} 上传了附件 {name}"), actor=actor, name=data.get("filename", ""))
     return format_html("{} · {}", actor, _label(EventKind, kind))
