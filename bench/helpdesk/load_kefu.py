@@ -141,13 +141,15 @@ def load(orders: int, customers: int) -> dict[str, int]:
         # History: created, and the last status change for orders past "new".
         cur.execute(
             """
-            INSERT INTO tickets_ticketevent (kind, from_status, to_status, data, created_at, actor_id, ticket_id)
-            SELECT 'created', '', 'new', '{}'::jsonb, t.created_at, t.created_by_id, t.id FROM tickets_ticket t
+            INSERT INTO tickets_ticketevent (kind, from_status, to_status, data, created_at, actor_id, actor_system,
+                                             ticket_id)
+            SELECT 'created', '', 'new', '{}'::jsonb, t.created_at, t.created_by_id, '', t.id FROM tickets_ticket t
             """)
         cur.execute(
             """
-            INSERT INTO tickets_ticketevent (kind, from_status, to_status, data, created_at, actor_id, ticket_id)
-            SELECT 'status', 'new', t.status, '{}'::jsonb, t.updated_at, t.assignee_id, t.id
+            INSERT INTO tickets_ticketevent (kind, from_status, to_status, data, created_at, actor_id, actor_system,
+                                             ticket_id)
+            SELECT 'status', 'new', t.status, '{}'::jsonb, t.updated_at, t.assignee_id, '', t.id
             FROM tickets_ticket t WHERE t.status <> 'new'
             """)
         for table in ("customers_customer", "tickets_ticket"):
