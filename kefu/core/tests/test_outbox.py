@@ -227,3 +227,19 @@ def test_webhooks_offer_every_public_event_type() -> None:
 
     public = {n for n in catalogue() if not n.startswith((*PRIVATE_EVENT_PREFIXES, "test."))}
     assert set(WebhookEvent.values) == public
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_side_effect_can_fail_a_committed_request(agent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything after commit (waking relays, pushing, queueing deliveries) may fail: the request that made the
+    change still succeeds, and its event is there for the relay to hand over later."""
+    from kefu.apiutils.testing import api_as
+    from kefu.core import events
+
+    def broken() -> None:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(events, "_WAKERS", [broken, *events._WAKERS])
+    response = api_as(agent).post("/tickets", {"subject": "提交后的通知失败", "type": "inquiry"})
+    assert response.status_code == 201, response.content
+    assert OutboxEvent.objects.filter(type="ticket.created", object_id=str(response.json()["id"])).exists()
