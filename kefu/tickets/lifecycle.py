@@ -35,8 +35,9 @@ def allowed_next(status: str) -> list[Status]:
     return [s for s in Status if s in following]
 
 
-def check_transition(ticket: Any, to_status: str) -> None:
-    """Raise Conflict with the reason when `ticket` may not move to `to_status`."""
+def check_transition(ticket: Any, to_status: str, *, has_open_dispatch: bool | None = None) -> None:
+    """Raise Conflict with the reason when `ticket` may not move to `to_status`. `has_open_dispatch`, when the
+    caller knows it, saves the query for it."""
     current = Status(ticket.status)
     try:
         target = Status(to_status)
@@ -58,9 +59,9 @@ def check_transition(ticket: Any, to_status: str) -> None:
     if target in NEEDS_ASSIGNEE and ticket.assignee_id is None:
         raise Conflict(_("请先指定处理人，再将工单设为“%(to)s”") % {"to": target.label},
                        code="assignee_required", details={"field": "assignee", "to": target.value})
-    if target == Status.WAITING_DEPARTMENT and not ticket.dispatches.filter(
-        status__in=["pending", "acknowledged"]
-    ).exists():
+    if has_open_dispatch is None and target == Status.WAITING_DEPARTMENT:
+        has_open_dispatch = ticket.dispatches.filter(status__in=["pending", "acknowledged"]).exists()
+    if target == Status.WAITING_DEPARTMENT and not has_open_dispatch:
         raise Conflict(_("没有未完成的派单，不能设为“等待部门”"), code="no_open_dispatch",
                        details={"to": target.value})
 

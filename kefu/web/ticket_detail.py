@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from kefu.accounts.models import Department, User, user_label_defer
+from kefu.accounts.models import USER_LABEL_FIELDS, User
 from kefu.clocks.models import Clock
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
@@ -19,18 +18,12 @@ from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, Ticke
 from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 from kefu.tickets.services import ASSIGNABLE_ROLES
 from kefu.web.history import event_sentence
+from kefu.web.option_lists import assignee_options, department_options
 
-DETAIL_RELATED = (
-    "customer",
-    "assignee",
-    "first_contact_owner",
-    "team",
-    "category",
-    "sla_policy",
-    "created_by",
-)
-# The page names these users only: their other columns stay unloaded.
-DETAIL_DEFERRED = tuple(f for who in ("assignee", "first_contact_owner", "created_by") for f in user_label_defer(who))
+# The order is read with the small things it names; the people it names are read together with the others the
+# page names (one query, see ticket_detail_context).
+DETAIL_RELATED = ("customer", "team", "category", "sla_policy")
+DETAIL_DEFERRED: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,9 +36,10 @@ class NextStatus:
 def next_statuses(ticket: Ticket, dispatches: list[Dispatch]) -> list[NextStatus]:
     """The lifecycle's next statuses, each with the reason it would be refused (checked like the service)."""
     result = []
+    has_open = any(d.status in (DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED) for d in dispatches)
     for status in allowed_next(ticket.status):
         try:
-            check_transition(ticket, status)
+            check_transition(ticket, status, has_open_dispatch=has_open)
             refused = ""
         except ApplicationError as error:
             refused = error.message
@@ -82,29 +76,51 @@ def clock_views(clocks: list[Clock], now: Any) -> list[ClockView]:
     return result
 
 
+def _people(ids: set[int | None]) -> dict[int, User]:
+    """The users a page names, in one query, with only the columns that name them."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return User.objects.only(*USER_LABEL_FIELDS).in_bulk(wanted)  # type: ignore[no-any-return]
+
+
+def _name(obj: Any, field: str, people: dict[int, User]) -> None:
+    """Fill a user foreign key from `people`, so the template reads it without a query."""
+    person_id = getattr(obj, f"{field}_id")
+    setattr(obj, field, people.get(person_id) if person_id else None)
+
+
 def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
-    messages = list(
-        TicketMessage.objects.filter(ticket=ticket)
-        .select_related("author")
-        .defer(*user_label_defer("author"))
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
-    )
-    attachments = list(
-        Attachment.objects.filter(ticket=ticket).select_related("uploaded_by").defer(*user_label_defer("uploaded_by"))
-    )
-    events = list(TicketEvent.objects.filter(ticket=ticket).select_related("actor").defer(*user_label_defer("actor")))
-    dispatches = list(
-        Dispatch.objects.filter(ticket=ticket)
-        .select_related("department", "dispatched_by", "acknowledged_by", "completed_by")
-        .defer(*[f for who in ("dispatched_by", "acknowledged_by", "completed_by") for f in user_label_defer(who)])
-    )
+    """Everything the page shows, in a fixed number of queries: the thread, the files, the history and the
+    dispatches are read without joins; the people they name are read once, together."""
+    messages = list(TicketMessage.objects.filter(ticket=ticket).order_by("created_at", "id"))
+    attachments = list(Attachment.objects.filter(ticket=ticket).order_by("id"))
+    events = list(TicketEvent.objects.filter(ticket=ticket).order_by("created_at", "id"))
+    dispatches = list(Dispatch.objects.filter(ticket=ticket).select_related("department"))
     clocks = list(
         Clock.objects.filter(subject_type="tickets.ticket", subject_id=ticket.pk, metric__in=list(SlaMetric.values))
         .exclude(state=SlaClockState.CANCELLED)
         .select_related("calendar")
         .order_by("id")
     )
+    people = _people({ticket.assignee_id, ticket.first_contact_owner_id, ticket.created_by_id}
+                     | {m.author_id for m in messages} | {e.actor_id for e in events}
+                     | {getattr(d, f"{who}_id") for d in dispatches
+                        for who in ("dispatched_by", "acknowledged_by", "completed_by")})
+    for field in ("assignee", "first_contact_owner", "created_by"):
+        _name(ticket, field, people)
+    files: dict[int, list[Attachment]] = {}
+    for attachment in attachments:
+        if attachment.message_id:
+            files.setdefault(attachment.message_id, []).append(attachment)
+    for message in messages:
+        _name(message, "author", people)
+        message.files = files.get(message.pk, [])  # type: ignore[attr-defined]
+    for event in events:
+        _name(event, "actor", people)
     for dispatch in dispatches:
+        for who in ("dispatched_by", "acknowledged_by", "completed_by"):
+            _name(dispatch, who, people)
         dispatch.pk_str = str(dispatch.pk)  # type: ignore[attr-defined]
         dispatch.can_handle = can_handle_dispatch(user, dispatch)  # type: ignore[attr-defined]
         dispatch.is_open = dispatch.status in (DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED)  # type: ignore[attr-defined]
@@ -119,17 +135,8 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "next_statuses": next_statuses(ticket, dispatches)
         if has_right(user, TicketRight.TRANSITION)
         else [],
-        "assignees": list(
-            User.objects.filter(is_active=True, role__in=ASSIGNABLE_ROLES)
-            .select_related("team")
-            .defer(*user_label_defer())
-            .order_by("team__name", "display_name", "username")
-        )
-        if has_right(user, TicketRight.ASSIGN)
-        else [],
-        "departments": list(Department.objects.filter(is_service_center=False).order_by("name"))
-        if has_right(user, TicketRight.DISPATCH)
-        else [],
+        "assignee_options": assignee_options(ASSIGNABLE_ROLES) if has_right(user, TicketRight.ASSIGN) else "",
+        "department_options": department_options() if has_right(user, TicketRight.DISPATCH) else "",
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
         "customer_kind": MessageKind.CUSTOMER,

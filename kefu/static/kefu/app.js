@@ -168,8 +168,17 @@
     });
   }
 
+  // A select whose options come from a shared, cached list says which one is chosen in data-value.
+  function selectValues(root) {
+    (root || document).querySelectorAll("select[data-value]").forEach(function (select) {
+      if (select.dataset.value !== undefined) select.value = select.dataset.value;
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function (event) { selectValues(event.target); });
+
   function ready() {
     configureHtmx();
+    selectValues();
     connectSocket(1000);
     drawCharts();
     var first = rows()[0];

@@ -1,0 +1,61 @@
+"""The option lists every work-order page offers (people to assign, departments to dispatch to), rendered once
+and kept in the cache for a minute (per language): the directory changes rarely, the page is opened all day.
+Services that change people, teams or departments call `option_lists_changed()`."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from kefu.accounts.models import Department, User
+
+TTL_SECONDS = 60
+_VERSION_KEY = "kefu:option-lists:version"
+
+
+def _key(name: str) -> str:
+    version = cache.get_or_set(_VERSION_KEY, 1, None)
+    return f"kefu:option-lists:{name}:{version}:{get_language()}"
+
+
+def option_lists_changed() -> None:
+    """Forget the rendered lists (after a change of people, teams or departments)."""
+    try:
+        cache.incr(_VERSION_KEY)
+    except ValueError:
+        cache.set(_VERSION_KEY, 2, None)
+
+
+def assignee_options(roles: frozenset[str]) -> SafeString:
+    """`<optgroup>`s of the active people who may be assigned, by team (none selected: the select's data-value
+    says which one is, see app.js)."""
+    key = _key("assignees")
+    html = cache.get(key)
+    if html is None:
+        people = (User.objects.filter(is_active=True, role__in=roles).select_related("team")
+                  .only("id", "username", "display_name", "first_name", "last_name", "employee_no", "team__name")
+                  .order_by("team__name", "display_name", "username"))
+        groups: dict[str, list[User]] = {}
+        for person in people:
+            groups.setdefault(person.team.name if person.team else _("未分组"), []).append(person)
+        html = "".join(
+            format_html('<optgroup label="{}">{}</optgroup>', team, format_html_join(
+                "", '<option value="{}">{}{}</option>',
+                ((p.pk, str(p), f" · {p.employee_no}" if p.employee_no else "") for p in members)))
+            for team, members in groups.items())
+        cache.set(key, html, TTL_SECONDS)
+    return mark_safe(html)  # noqa: S308 - built above with format_html from escaped values
+
+
+def department_options() -> SafeString:
+    """`<option>`s of the departments that receive dispatches."""
+    key = _key("departments")
+    html = cache.get(key)
+    if html is None:
+        html = format_html_join("", '<option value="{}">{}</option>', Department.objects.filter(
+            is_service_center=False).order_by("name").values_list("pk", "name"))
+        cache.set(key, html, TTL_SECONDS)
+    return mark_safe(html)  # noqa: S308 - built with format_html_join from escaped values
