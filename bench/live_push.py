@@ -177,7 +177,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def measure(base: str, people: list[dict[str, Any]], repair: int, writers: int, seconds: float,
@@ -251,13 +251,13 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env["KEFU_ALLOWED_HOSTS"] = "127.0.0.1"
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "kefu.config.asgi:application", "--host",  # noqa: S603
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "kefu.config.asgi:application", "--host",
                                "127.0.0.1", "--port", str(port), "--workers", str(args.server_workers),
                                "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT,
                               start_new_session=True)
     worker = None
     if args.redis:  # the live relay runs in the worker (and the notifications, webhooks, escalation relays)
-        worker = subprocess.Popen([sys.executable, "-m", "kefu.cli", "worker"], env=env, cwd=ROOT,  # noqa: S603
+        worker = subprocess.Popen([sys.executable, "-m", "kefu.cli", "worker"], env=env, cwd=ROOT,
                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(120):
