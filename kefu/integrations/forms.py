@@ -12,7 +12,7 @@ from kefu.integrations.choices import WebhookEvent
 
 class WebhookEndpointForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=200)
-    url = forms.CharField(label=_("地址"), max_length=1000,
+    url = forms.CharField(label=_("接收地址"), max_length=1000,
                           widget=forms.TextInput(attrs={"placeholder": "https://crm.example.com/kefu/webhook"}))
     events = forms.MultipleChoiceField(label=_("订阅事件"), choices=WebhookEvent.choices, required=False,
                                        widget=forms.CheckboxSelectMultiple,
