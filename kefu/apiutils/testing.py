@@ -141,6 +141,10 @@ class World:
             payload={"event": "ticket.created"},
             state="gave_up",
         )
+        from kefu.notifications.models import WecomRobot
+
+        self.robot = WecomRobot.objects.create(name="一组群", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
+                                               team=team)
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -160,6 +164,11 @@ class World:
 
         if param == "token_id":
             return ApiToken.objects.filter(user=user).first()
+        if param == "notification_id":
+            from kefu.notifications.models import Notification
+
+            return Notification.objects.get_or_create(recipient=user, event_id=0, kind="ticket.assigned",
+                                                      defaults={"params": {"number": "GD1", "subject": "x"}})[0]
         if param == "view_id":
             return SavedView.objects.get_or_create(
                 owner=user, name="我的视图", defaults={"query": "status=new"}
@@ -175,6 +184,7 @@ class World:
             "message_id": self.message,
             "delivery_id": self.delivery,
             "endpoint_id": self.endpoint,
+            "robot_id": self.robot,
             "user_id": self.people["agent"],
             "team_id": self.team,
             "department_id": self.repair_department,
@@ -189,7 +199,7 @@ class World:
                 )
             elif param in fixed:
                 values[param] = fixed[param]
-            elif param in ("token_id", "view_id"):
+            elif param in ("token_id", "view_id", "notification_id"):
                 values[param] = None  # per requester, see owned()
             else:
                 raise KeyError(param)

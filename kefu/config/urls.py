@@ -25,5 +25,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/webhooks/", include("kefu.integrations.urls")),
+    path("", include("kefu.notifications.urls")),
     path("", include("kefu.web.urls")),
 ]

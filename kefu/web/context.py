@@ -21,4 +21,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "can": {name.replace(".", "_"): has_right(user, name) for name in rights()},
         "sla_counters": SimpleLazyObject(lambda: sla_counters_cached(user=user)),
         "saved_views": SimpleLazyObject(lambda: saved_views_for(user=user)),
+        "notification_unread": SimpleLazyObject(lambda: _unread(user)),
     }
+
+
+def _unread(user: Any) -> int:
+    from kefu.notifications.selectors import unread_count
+
+    return unread_count(user=user)

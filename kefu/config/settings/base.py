@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kefu.customers",
     "kefu.tickets",
     "kefu.integrations",
+    "kefu.notifications",
     "kefu.web",
 ]
 
@@ -214,6 +215,18 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 KEFU_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KEFU_WEBHOOK_TIMEOUT_SECONDS", 10))
 KEFU_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("KEFU_WEBHOOK_MAX_ATTEMPTS", 8))
 KEFU_SLA_WARNING_FRACTION = 0.8  # default when a policy does not say: warn at 80 % of the target elapsed
+
+# Notifications outside the app (docs/notifications.md). Each channel is off until configured.
+KEFU_BASE_URL = os.environ.get("KEFU_BASE_URL", "http://127.0.0.1:8000")  # links in e-mails, SMS, robot posts
+KEFU_SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "")
+KEFU_SMTP_PORT = int(os.environ.get("KEFU_SMTP_PORT", "25"))
+KEFU_SMTP_USER = os.environ.get("KEFU_SMTP_USER", "")
+KEFU_SMTP_PASSWORD = os.environ.get("KEFU_SMTP_PASSWORD", "")
+KEFU_SMTP_TLS = env_bool("KEFU_SMTP_TLS", False)  # STARTTLS (port 587)
+KEFU_SMTP_SSL = env_bool("KEFU_SMTP_SSL", False)  # implicit TLS (port 465)
+KEFU_SMTP_TIMEOUT = float(os.environ.get("KEFU_SMTP_TIMEOUT", "15"))
+KEFU_MAIL_FROM = os.environ.get("KEFU_MAIL_FROM", "Kefu <kefu@localhost>")
+KEFU_SMS_BACKEND = os.environ.get("KEFU_SMS_BACKEND", "")  # "console", or a gateway backend's dotted path
 
 LOGGING = {
     "version": 1,

@@ -31,11 +31,35 @@
       if (holder) holder.classList.toggle("is-zero", values[name] === 0);
     });
   }
+  function applyNotification(notice) {
+    document.querySelectorAll("[data-bell-count]").forEach(function (badge) {
+      badge.textContent = String(notice.unread);
+      badge.hidden = !notice.unread;
+    });
+    var stack = document.querySelector(".toast-stack");
+    if (!stack) {
+      stack = document.createElement("div");
+      stack.className = "toast-stack";
+      stack.setAttribute("role", "status");
+      stack.setAttribute("aria-live", "polite");
+      document.body.appendChild(stack);
+    }
+    var toast = document.createElement("div");
+    toast.className = "toast";
+    toast.dataset.testid = "toast";
+    var link = document.createElement("a");
+    link.href = "/notifications/" + notice.id + "/";
+    link.textContent = notice.title;  // text, never HTML
+    toast.appendChild(link);
+    stack.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 8000);
+  }
   function applyEvent(data, refresh) {
     if (seenEvents.indexOf(data.id) >= 0) return;
     seenEvents.push(data.id);
     if (seenEvents.length > 500) seenEvents.shift();
     document.body.dispatchEvent(new CustomEvent("kefu:event", { detail: data }));
+    if (data.event === "notification.created" && data.notification) applyNotification(data.notification);
     var banner = document.getElementById("live-banner");
     if (banner && data.ticket && String(data.ticket.id) === banner.dataset.ticket) banner.hidden = false;
     if (data.ticket) refresh();

@@ -1,0 +1,101 @@
+"""Who is told what: the outbox consumer that turns work-order events into notices.
+
+- SLA warning → the owner (the assignee, else the first-contact owner);
+- SLA breach → by the escalation level it caused: the owner, then also the team lead (level 1), then also the
+  managers (level 2);
+- escalation by a person → the one escalated to (an SLA escalation is already told by the breach notice);
+- assignment and hand-over → the new assignee, unless they took it themselves;
+- dispatch received → the active staff of the department; dispatch overdue → them and the order's owner;
+- @mention in an internal note → the people mentioned;
+- a customer message on an order → its owner.
+
+Never the actor of the change, never someone who may not see the order. The consumer's cursor moves in the same
+transaction as the notices it writes: a replayed event adds nothing.
+"""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+from kefu.core.models import OutboxEvent
+from kefu.core.policy import can_see
+from kefu.core.relay import Consumer, register_consumer
+from kefu.notifications.kinds import KINDS
+from kefu.notifications.services import Notice, notify
+
+HANDLED = frozenset(KINDS)
+
+
+def register() -> None:
+    register_consumer(Consumer(name="notifications", handle=handle, types=HANDLED,
+                               description="notices to people: in the app, e-mail, SMS, 企业微信"))
+
+
+def handle(batch: list[OutboxEvent]) -> None:
+    for event in batch:
+        notify(notices=notices_for(event), event_id=event.pk)
+
+
+def _link(ticket_id: int) -> str:
+    try:
+        return reverse("web:ticket_detail", kwargs={"ticket_id": ticket_id})
+    except NoReverseMatch:
+        return f"/tickets/{ticket_id}/"
+
+
+def notices_for(event: OutboxEvent) -> list[Notice]:
+    """The notices one work-order event gives, after the rules above."""
+    from kefu.accounts.models import Team, User
+    from kefu.tickets.models import Ticket
+
+    ticket_info = (event.payload or {}).get("ticket") or {}
+    data = (event.payload or {}).get("data") or {}
+    ticket = Ticket.objects.filter(pk=ticket_info.get("id")).select_related("team").first()
+    if ticket is None:
+        return []
+    owner = ticket.assignee_id or ticket.first_contact_owner_id
+    wanted: list[int] = []
+    kind = event.type
+    if kind == "ticket.sla_warning":
+        wanted = [owner]
+    elif kind == "ticket.sla_breached":
+        wanted = [owner]
+        if ticket.escalation_level >= 1 and ticket.team_id:
+            wanted.append(Team.objects.filter(pk=ticket.team_id).values_list("lead_id", flat=True).first())
+        if ticket.escalation_level >= 2:
+            wanted += list(User.objects.filter(role="manager", is_active=True).values_list("pk", flat=True))
+    elif kind == "ticket.escalated":
+        if data.get("reason_code") != "sla_breach":
+            wanted = [data.get("to_id")]
+    elif kind == "ticket.assigned":
+        wanted = [data.get("to_id")]
+    elif kind in ("ticket.dispatched", "ticket.dispatch_overdue"):
+        wanted = list(User.objects.filter(department_id=data.get("department_id"), role="department",
+                                          is_active=True).values_list("pk", flat=True))
+        if kind == "ticket.dispatch_overdue":
+            wanted.append(owner)
+    elif kind == "ticket.noted":
+        wanted = list(data.get("mentions") or [])
+    elif kind == "ticket.customer_message":
+        wanted = [owner]
+    ids = [i for i in dict.fromkeys(wanted) if i and i != event.actor_id]
+    if not ids:
+        return []
+    params = {"number": ticket.number, "subject": ticket.subject[:80]}
+    if kind in ("ticket.sla_warning", "ticket.sla_breached"):
+        params["metric"] = data.get("metric", "")
+    if kind == "ticket.assigned":
+        params["handover"] = bool(data.get("handover"))
+    if kind == "ticket.dispatch_overdue":
+        from kefu.accounts.models import Department
+
+        params["department"] = Department.objects.filter(pk=data.get("department_id")).values_list(
+            "name", flat=True).first() or ""
+    if kind == "ticket.noted":
+        actor = User.objects.filter(pk=event.actor_id).first()
+        params["actor"] = str(actor) if actor else ""
+    people = User.objects.filter(pk__in=ids, is_active=True)
+    return [Notice(recipient=person, kind=kind, params=params, link=_link(ticket.pk),
+                   object_type="tickets.ticket", object_id=str(ticket.pk))
+            for person in people if can_see(person, ticket)]
+
