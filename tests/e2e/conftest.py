@@ -51,9 +51,35 @@ def chromium_path() -> str:
     return path
 
 
+class SmtpCatcher:
+    """A real SMTP server (aiosmtpd) on a free loopback port: the server's e-mail notices arrive here."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        catcher = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                catcher.messages.append(envelope)
+                return "250 OK"
+
+        self.port = _free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
-    """Migrate, load the small demo company, serve it; yields the base URL."""
+def smtp_catcher() -> Iterator[SmtpCatcher]:
+    catcher = SmtpCatcher()
+    catcher.controller.start()
+    yield catcher
+    catcher.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(tmp_path_factory: pytest.TempPathFactory, smtp_catcher: SmtpCatcher) -> dict[str, str]:
+    """The environment of the demo server and its worker (also for `kefu` commands a test runs against it)."""
     data = tmp_path_factory.mktemp("kefu-e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update(
@@ -62,11 +88,37 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
         KEFU_SECRET_KEY="e2e-not-secret-" + "x" * 40,
         KEFU_DEBUG="0",
         KEFU_LOG_LEVEL="WARNING",
+        KEFU_SMTP_HOST="127.0.0.1",
+        KEFU_SMTP_PORT=str(smtp_catcher.port),
+        KEFU_MAIL_FROM="Kefu <kefu@demo.kefu.local>",
+        KEFU_WECOM_TRANSPORT="tests.e2e.fakes.RecordingRobotTransport",
+        KEFU_E2E_ROBOT_LOG=str(data / "robot.jsonl"),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
     )
+    return env
+
+
+def kefu_command(env: dict[str, str], *args: str) -> str:
+    """Run a `kefu` command against the browser tests' server (its database)."""
+    done = subprocess.run([*_kefu(), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True,  # noqa: S603
+                          timeout=180)
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def server(server_env: dict[str, str], chromium_path: str) -> Iterator[str]:
+    """Migrate, load the small demo company, serve it with its worker (relay, deliveries); yields the base URL."""
+    env = server_env
+    data = Path(env["KEFU_DATA_DIR"])
     for command in (["migrate", "--verbosity", "0"], ["demo", "--small"]):
         # our own CLI with fixed arguments
         subprocess.run([*_kefu(), *command], env=env, cwd=ROOT, check=True, capture_output=True, timeout=180)  # noqa: S603
     port = _free_port()
+    env = {**env, "KEFU_BASE_URL": f"http://127.0.0.1:{port}"}
+    server_env["KEFU_BASE_URL"] = env["KEFU_BASE_URL"]
+    worker_log = (data / "worker.log").open("w")
+    worker = subprocess.Popen([*_kefu(), "worker"], env=env, cwd=ROOT, stdout=worker_log,  # noqa: S603
+                              stderr=subprocess.STDOUT)
     log = (data / "server.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
         [*_kefu(), "serve", "--port", str(port), "--log-level", "warning", "--no-static"],
@@ -89,12 +141,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
             raise RuntimeError("Kefu did not start: " + (data / "server.log").read_text())
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for child in (process, worker):
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         log.close()
+        worker_log.close()
 
 
 @pytest.fixture(scope="session")

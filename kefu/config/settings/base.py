@@ -227,6 +227,7 @@ KEFU_SMTP_SSL = env_bool("KEFU_SMTP_SSL", False)  # implicit TLS (port 465)
 KEFU_SMTP_TIMEOUT = float(os.environ.get("KEFU_SMTP_TIMEOUT", "15"))
 KEFU_MAIL_FROM = os.environ.get("KEFU_MAIL_FROM", "Kefu <kefu@localhost>")
 KEFU_SMS_BACKEND = os.environ.get("KEFU_SMS_BACKEND", "")  # "console", or a gateway backend's dotted path
+KEFU_WECOM_TRANSPORT = os.environ.get("KEFU_WECOM_TRANSPORT", "")  # tests only: a class instead of HTTP
 
 LOGGING = {
     "version": 1,

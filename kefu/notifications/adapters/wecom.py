@@ -33,7 +33,16 @@ class HttpxTransport:
         return response.status_code, response.text[:1000]
 
 
-TRANSPORT: Transport = HttpxTransport()
+def _transport() -> Transport:
+    """httpx, unless KEFU_WECOM_TRANSPORT names another class (the browser tests record posts instead)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    name = getattr(settings, "KEFU_WECOM_TRANSPORT", "")
+    return import_string(name)() if name else HttpxTransport()
+
+
+TRANSPORT: Transport | None = None  # tests replace it; None: the configured one
 
 
 def robot_for(user: Any) -> Any:
@@ -66,7 +75,7 @@ class WecomRobotAdapter:
         body: dict[str, Any] = {"msgtype": "text", "text": {"content": text}}
         if user.phone:
             body["text"]["mentioned_mobile_list"] = [user.phone]
-        status, answer = TRANSPORT.post(address, body, TIMEOUT_SECONDS)
+        status, answer = (TRANSPORT or _transport()).post(address, body, TIMEOUT_SECONDS)
         if status is None:
             return SendResult(False, answer)
         if not 200 <= status < 300:

@@ -44,14 +44,32 @@
       stack.setAttribute("aria-live", "polite");
       document.body.appendChild(stack);
     }
+    // At most three notices at a time; a burst (a sweep breaching many orders) is summed up in one more line.
+    var shown = stack.querySelectorAll(".toast[data-notice]");
+    if (shown.length >= 3) {
+      var more = stack.querySelector(".toast-more");
+      if (!more) {
+        more = document.createElement("a");
+        more.className = "toast toast-more";
+        more.href = "/notifications/";
+        more.dataset.count = "0";
+        stack.appendChild(more);
+      }
+      more.dataset.count = String(Number(more.dataset.count) + 1);
+      more.textContent = (document.body.dataset.moreNotices || "+%s").replace("%s", more.dataset.count);
+      clearTimeout(more.timer);
+      more.timer = setTimeout(function () { more.remove(); }, 8000);
+      return;
+    }
     var toast = document.createElement("div");
     toast.className = "toast";
     toast.dataset.testid = "toast";
+    toast.dataset.notice = String(notice.id);
     var link = document.createElement("a");
     link.href = "/notifications/" + notice.id + "/";
     link.textContent = notice.title;  // text, never HTML
     toast.appendChild(link);
-    stack.appendChild(toast);
+    stack.insertBefore(toast, stack.querySelector(".toast-more"));
     setTimeout(function () { toast.remove(); }, 8000);
   }
   function applyEvent(data, refresh) {
