@@ -22,6 +22,15 @@ class Department(TimeStampedModel):
     is_service_center = models.BooleanField(_("客服中心"), default=False)
     manager = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="managed_departments", verbose_name=_("负责人"))
+    contact_name = models.CharField(_("联系人"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+    contact_email = models.EmailField(_("联系邮箱"), blank=True)
+    # A dispatch sent without a due time is due this many business seconds later on this calendar.
+    calendar = models.ForeignKey("core.BusinessCalendar", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", verbose_name=_("工作日历"))
+    default_due_seconds = models.PositiveIntegerField(_("默认完成时限（工作秒）"), null=True, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("部门")
@@ -38,6 +47,8 @@ class Team(TimeStampedModel):
                                    verbose_name=_("所属部门"))
     lead = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="led_teams", verbose_name=_("组长"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("班组")
@@ -59,6 +70,9 @@ class User(AbstractUser):
     phone = models.CharField(_("手机号"), max_length=32, blank=True)
     language = models.CharField(_("界面语言"), max_length=10, default="zh-hans",
                                 choices=[("zh-hans", "简体中文"), ("en", "English")])
+    # Set by a temporary password (an administrator's reset, an import): every page asks for a new one first.
+    must_change_password = models.BooleanField(_("须修改密码"), default=False)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("用户")
@@ -89,6 +103,8 @@ def user_label_defer(prefix: str = "") -> list[str]:
 class Skill(models.Model):
     code = models.SlugField(_("技能代码"), max_length=40, unique=True)
     name = models.CharField(_("技能名称"), max_length=100)
+    is_active = models.BooleanField(_("启用"), default=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("技能")

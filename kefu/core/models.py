@@ -85,6 +85,7 @@ class BusinessCalendar(TimeStampedModel):
     always_open = models.BooleanField(_("7×24 小时"), default=False)
     # Seven lists (Monday first) of ["HH:MM", "HH:MM"] periods, e.g. [["09:00", "12:00"], ["13:30", "18:00"]].
     week = models.JSONField(_("每周工作时间"), default=list, validators=[_validate_week])
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("工作日历")

@@ -6,14 +6,11 @@ row 1); only a fully valid file is written, in one transaction. docs/customers.m
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
-import zipfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +24,16 @@ from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
 from kefu.core.models import AuditLog
 from kefu.core.policy import has_right
+from kefu.core.tabular import (
+    ImportRejected,
+    ImportReport,
+    RowError,
+    cell_text,
+    fail,
+    header_key,
+    parse_date,
+    read_rows,
+)
 from kefu.customers.choices import ContactKind, CustomerKind, Tier
 from kefu.customers.models import ContactPoint, Customer, Site, Tag
 from kefu.customers.normalize import check_birthday, clean_contact, clean_id_number, clean_tier
@@ -62,53 +69,6 @@ _YES = {"是", "y", "yes", "true", "1", "vip", "√", "✓", "对"}
 _NO = {"否", "n", "no", "false", "0", "", "×", "不是"}
 _KIND_WORDS = {"个人": CustomerKind.PERSON, "person": CustomerKind.PERSON, "企业": CustomerKind.COMPANY,
                "公司": CustomerKind.COMPANY, "单位": CustomerKind.COMPANY, "company": CustomerKind.COMPANY}
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
-# Export prefixes risky cells with an apostrophe; importing that file again must give the original text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem: `row` as the user sees it in Excel (header = 1; 0 for the whole file)."""
-
-    row: int
-    field: str
-    message: str
-    value: str = ""
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def bad_rows(self) -> list[int]:
-        return sorted({e.row for e in self.errors})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "created": self.created, "updated": self.updated,
-                "errors": [asdict(e) for e in self.errors], "warnings": self.warnings,
-                "ignored_columns": self.ignored_columns, "dry_run": self.dry_run}
-
-
-class ImportRejected(ValidationFailed):
-    """The file was not imported (nothing written). `report` lists every bad row; `details` carries it too."""
-
-    code = "import_rejected"
-
-    def __init__(self, message: str, report: ImportReport) -> None:
-        super().__init__(message, details=report.as_dict())
-        self.report = report
 
 
 @dataclass
@@ -131,173 +91,75 @@ class _Row:
 
 # --- reading ---------------------------------------------------------------------------------------
 
-def _fail(report: ImportReport, message: str) -> ImportRejected:
-    report.errors.append(RowError(row=0, field="", message=message))
-    return ImportRejected(message, report)
-
-
-def _header_key(text: Any) -> str:
-    key = str(text or "").strip().lower()
-    key = re.sub(r"[（(\[【].*?[)）\]】]", "", key)  # "手机（必填）", "phone (mobile)"
-    return re.sub(r"[\s_\-*:：]", "", key)
-
-
-def _decode_csv(data: bytes, report: ImportReport) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # GB18030 is a superset of GBK and GB2312: what Chinese Excel writes for "CSV".
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise _fail(report, _("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV，或 .xlsx 文件")) from None
-
-
-def _csv_rows(data: bytes, report: ImportReport) -> Iterator[tuple[int, list[Any]]]:
-    text = _decode_csv(data, report)
-    # The header line tells the separator: "," usually, tab for Excel's "Unicode text", ";" in some locales.
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((",", "\t", ";"), key=first_line.count)
-    # Record numbers, not line numbers: a quoted cell with a line break is still one Excel row.
-    yield from enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
-
-
-def _xlsx_rows(data: bytes, report: ImportReport) -> Iterator[tuple[int, list[Any]]]:
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        message = _("无法读取 Excel 文件（%(e)s），请确认是 .xlsx 格式") % {"e": type(exc).__name__}
-        raise _fail(report, message) from None
-    try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, list(values)
-    finally:
-        workbook.close()
-
-
-def read_rows(data: bytes, filename: str, report: ImportReport) -> Iterator[tuple[int, list[Any]]]:
-    """(row number, cell values) of the first sheet / the CSV records; raises ImportRejected for a file that
-    is neither .xlsx nor CSV."""
-    name = filename.lower()
-    if data.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(data, report)
-    if data.startswith(b"\xd0\xcf\x11\xe0") or name.endswith(".xls"):
-        raise _fail(report, _("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV"))
-    if name.endswith(".xlsx"):
-        raise _fail(report, _("文件扩展名是 .xlsx，但内容不是 Excel 文件"))
-    if b"\x00" in data[:1024] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _fail(report, _("不是文本文件，请上传 .xlsx 或 CSV 文件"))
-    return _csv_rows(data, report)
-
-
 # --- cell parsing ----------------------------------------------------------------------------------
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel keeps phone numbers typed without a leading ' as numbers
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START:
-        text = text[1:]
-    return text
-
-
-def _parse_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value)
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
-        except ValueError:
-            continue
-    raise ValueError(text)
-
 
 def _parse_row(number: int, cells: dict[str, Any], errors: list[RowError]) -> _Row:
     row = _Row(number=number)
 
     def err(field_name: str, message: str, value: Any = "") -> None:
-        errors.append(RowError(row=number, field=field_name, message=message, value=_text(value)[:100]))
+        errors.append(RowError(row=number, field=field_name, message=message, value=cell_text(value)[:100]))
 
-    row.code = _text(cells.get("code"))
+    row.code = cell_text(cells.get("code"))
     if len(row.code) > 32:
         err("code", _("客户编号不能超过 32 个字符"), row.code)
     elif any(ch.isspace() for ch in row.code):
         err("code", _("客户编号不能包含空格"), row.code)
 
-    row.name = _text(cells.get("name"))
+    row.name = cell_text(cells.get("name"))
     if not row.name:
         err("name", _("姓名不能为空"))
     elif len(row.name) > 200:
         err("name", _("姓名不能超过 200 个字符"), row.name)
 
-    if "kind" in cells and _text(cells["kind"]):
-        kind = _KIND_WORDS.get(_text(cells["kind"]).lower())
+    if "kind" in cells and cell_text(cells["kind"]):
+        kind = _KIND_WORDS.get(cell_text(cells["kind"]).lower())
         if kind is None:
             err("kind", _("客户类型应为“个人”或“企业”"), cells["kind"])
         row.kind = kind
     for name, limit in (("company", 200), ("notes", 5000)):
-        if name in cells and _text(cells[name]):
-            value = _text(cells[name])
+        if name in cells and cell_text(cells[name]):
+            value = cell_text(cells[name])
             if len(value) > limit:
                 err(name, _("不能超过 %(n)s 个字符") % {"n": limit}, value)
             setattr(row, name, value)
 
-    if "tier" in cells and _text(cells["tier"]):
+    if "tier" in cells and cell_text(cells["tier"]):
         try:
-            row.tier = clean_tier(_text(cells["tier"]))
+            row.tier = clean_tier(cell_text(cells["tier"]))
         except ValidationFailed as exc:
             err("tier", exc.message, cells["tier"])
-    if "vip" in cells and _text(cells["vip"]):
-        flag = _text(cells["vip"]).lower()
+    if "vip" in cells and cell_text(cells["vip"]):
+        flag = cell_text(cells["vip"]).lower()
         if flag in _YES:
             row.is_vip = True
         elif flag in _NO:
             row.is_vip = False
         else:
             err("vip", _("VIP 应填“是”或“否”"), cells["vip"])
-    row.dedicated_agent = _text(cells.get("dedicated_agent"))
+    row.dedicated_agent = cell_text(cells.get("dedicated_agent"))
 
-    if "birthday" in cells and _text(cells["birthday"]):
+    if "birthday" in cells and cell_text(cells["birthday"]):
         try:
-            row.birthday = check_birthday(_parse_date(cells["birthday"]), today=timezone.localdate())
+            row.birthday = check_birthday(parse_date(cells["birthday"]), today=timezone.localdate())
         except ValueError:
             err("birthday", _("生日格式不正确，应为 1990-03-07"), cells["birthday"])
         except ValidationFailed as exc:
             err("birthday", exc.message, cells["birthday"])
 
-    if "id_number" in cells and _text(cells["id_number"]):
+    if "id_number" in cells and cell_text(cells["id_number"]):
         raw = cells["id_number"]
         if isinstance(raw, float | int) and not isinstance(raw, bool) and len(str(int(raw))) > 15:
             err("id_number", _("证件号码被 Excel 存成了数字，末尾几位已丢失；请把该列设为“文本”后重新填写"),
                 raw)
         else:
             try:
-                row.id_number = clean_id_number(_text(raw))
+                row.id_number = clean_id_number(cell_text(raw))
             except ValidationFailed as exc:
                 err("id_number", exc.message, "")  # the value itself stays out of reports: personal data
 
     seen: set[tuple[str, str]] = set()
     for kind in (ContactKind.PHONE, ContactKind.EMAIL, ContactKind.WECHAT):
-        for part in _MULTI_SPLIT.split(_text(cells.get(str(kind)))):
+        for part in _MULTI_SPLIT.split(cell_text(cells.get(str(kind)))):
             if not part.strip():
                 continue
             try:
@@ -309,7 +171,7 @@ def _parse_row(number: int, cells: dict[str, Any], errors: list[RowError]) -> _R
                 seen.add((kind, normalized))
                 row.contacts.append((str(kind), value, normalized))
 
-    for part in _MULTI_SPLIT.split(_text(cells.get("tags"))):
+    for part in _MULTI_SPLIT.split(cell_text(cells.get("tags"))):
         tag = part.strip()
         if not tag:
             continue
@@ -318,7 +180,7 @@ def _parse_row(number: int, cells: dict[str, Any], errors: list[RowError]) -> _R
         elif tag not in row.tags:
             row.tags.append(tag)
 
-    province, city, address = (_text(cells.get(k)) for k in ("province", "city", "address"))
+    province, city, address = (cell_text(cells.get(k)) for k in ("province", "city", "address"))
     if address:
         for name, value, limit in (("province", province, 40), ("city", city, 40), ("address", address, 300)):
             if len(value) > limit:
@@ -347,10 +209,10 @@ def customer_import(*, actor: Any, data: bytes, filename: str, update_existing: 
     max_bytes = max_bytes or max_import_bytes()
     report = ImportReport(dry_run=dry_run)
     if len(data) > max_bytes:
-        raise _fail(report, _("文件太大（%(size)s），最多 %(max)s；请拆分后分批导入")
+        raise fail(report, _("文件太大（%(size)s），最多 %(max)s；请拆分后分批导入")
                     % {"size": _size(len(data)), "max": _size(max_bytes)})
     if not data.strip():
-        raise _fail(report, _("文件是空的"))
+        raise fail(report, _("文件是空的"))
 
     rows = _validate(read_rows(data, filename, report), report, max_rows=max_rows)
     _check_against_database(rows, report, update_existing=update_existing)
@@ -384,13 +246,13 @@ def _validate(records: Iterator[tuple[int, list[Any]]], report: ImportReport, *,
     first_row_of_code: dict[str, int] = {}
     first_row_of_contact: dict[tuple[str, str], int] = {}
     for number, values in records:
-        if not any(_text(v) for v in values):
+        if not any(cell_text(v) for v in values):
             continue  # blank lines, Excel's formatted-but-empty rows
         if columns is None:
             columns = _map_header(number, values, report)
             continue
         if len(rows) >= max_rows:
-            raise _fail(report, _("数据超过 %(max)s 行，请拆分后分批导入") % {"max": max_rows})
+            raise fail(report, _("数据超过 %(max)s 行，请拆分后分批导入") % {"max": max_rows})
         cells = {name: values[i] for i, name in columns.items() if i < len(values)}
         row = _parse_row(number, cells, report.errors)
         rows.append(row)
@@ -408,10 +270,10 @@ def _validate(records: Iterator[tuple[int, list[Any]]], report: ImportReport, *,
                 report.warnings.append(_("第 %(a)s 行与第 %(b)s 行的%(kind)s相同，可能是同一客户")
                                        % {"a": number, "b": other, "kind": ContactKind(kind).label})
     if columns is None:
-        raise _fail(report, _("文件中没有表头和数据"))
+        raise fail(report, _("文件中没有表头和数据"))
     report.rows = len(rows)
     if not rows:
-        raise _fail(report, _("文件中只有表头，没有数据行"))
+        raise fail(report, _("文件中只有表头，没有数据行"))
     return rows
 
 
@@ -419,20 +281,20 @@ def _map_header(number: int, values: list[Any], report: ImportReport) -> dict[in
     columns: dict[int, str] = {}
     seen: dict[str, str] = {}
     for i, raw in enumerate(values):
-        title = _text(raw)
+        title = cell_text(raw)
         if not title:
             continue
-        name = _ALIAS_TO_FIELD.get(_header_key(title))
+        name = _ALIAS_TO_FIELD.get(header_key(title))
         if name is None:
             report.ignored_columns.append(title)
             continue
         if name in seen:
             message = _("表头“%(a)s”和“%(b)s”是同一列，请删除其中一列") % {"a": seen[name], "b": title}
-            raise _fail(report, message)
+            raise fail(report, message)
         seen[name] = title
         columns[i] = name
     if "name" not in seen:
-        raise _fail(report, _("第 %(n)s 行表头缺少“姓名”（name）列；可用的列见导入说明") % {"n": number})
+        raise fail(report, _("第 %(n)s 行表头缺少“姓名”（name）列；可用的列见导入说明") % {"n": number})
     return columns
 
 

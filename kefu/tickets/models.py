@@ -32,8 +32,11 @@ class Category(TimeStampedModel):
                                verbose_name=_("上级分类"))
     default_department = models.ForeignKey("accounts.Department", on_delete=models.SET_NULL, null=True,
                                            blank=True, related_name="+", verbose_name=_("默认派单部门"))
+    default_sla_policy = models.ForeignKey("tickets.SlaPolicy", on_delete=models.SET_NULL, null=True, blank=True,
+                                           related_name="+", verbose_name=_("默认 SLA 策略"))
     is_active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
+    version = models.PositiveIntegerField(_("版本"), default=1)
 
     class Meta:
         verbose_name = _("工单分类")
@@ -75,6 +78,26 @@ class SlaPolicy(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TicketTypeSetting(TimeStampedModel):
+    """What one of the fixed work-order types brings by default: the department work of that type usually goes
+    to, and the SLA policy it gets (a category's own defaults come first)."""
+
+    ticket_type = models.CharField(_("工单类型"), max_length=20, choices=TicketType.choices, unique=True)
+    default_department = models.ForeignKey("accounts.Department", on_delete=models.SET_NULL, null=True,
+                                           blank=True, related_name="+", verbose_name=_("默认派单部门"))
+    default_sla_policy = models.ForeignKey(SlaPolicy, on_delete=models.SET_NULL, null=True, blank=True,
+                                           related_name="+", verbose_name=_("默认 SLA 策略"))
+    version = models.PositiveIntegerField(_("版本"), default=1)
+
+    class Meta:
+        verbose_name = _("工单类型设置")
+        verbose_name_plural = _("工单类型设置")
+        ordering = ["ticket_type"]
+
+    def __str__(self) -> str:
+        return self.get_ticket_type_display()
 
 
 class Ticket(TimeStampedModel):
