@@ -8,4 +8,7 @@ class ClocksConfig(AppConfig):
     verbose_name = _("计时")
 
     def ready(self) -> None:
-        from kefu.clocks import events  # noqa: F401  (declares the clock event types)
+        from kefu.clocks import events, handlers
+
+        assert events.CLOCK_BREACHED
+        handlers.register()

@@ -349,3 +349,31 @@ def open_clock_counts(subject_type: str, subject_ids: Iterable[int]) -> dict[int
                                            stopped_at__isnull=True).values_list("subject_id", flat=True):
         counts[subject_id] += 1
     return dict(counts)
+
+
+def clocks_recalendar(*, calendar_id: int, at: datetime) -> int:
+    """After a calendar's hours or days changed: every clock running on it keeps the business time it has used
+    and gets its due and warning times again from `at` on the calendar as it is now. One transaction per object
+    (its row locked first, as services do) → clocks moved."""
+    at = whole_second(at)
+    subjects = list(Clock.objects.filter(calendar_id=calendar_id, state=ClockState.RUNNING)
+                    .values_list("subject_type", "subject_id").distinct())
+    moved = 0
+    for subject_type, subject_id in subjects:
+        kind = _SUBJECTS.get(subject_type)
+        with transaction.atomic():
+            subject = None
+            if kind is not None:
+                subject = kind.model._default_manager.select_for_update().filter(pk=subject_id).first()
+            clocks = list(Clock.objects.select_for_update(of=("self",)).select_related("calendar").filter(
+                calendar_id=calendar_id, state=ClockState.RUNNING, subject_type=subject_type,
+                subject_id=subject_id))
+            calendars = Calendars()
+            for clock in clocks:
+                clock.elapsed_before_pause = elapsed(clock, calendars.of(clock), at)
+                _run_from(clock, calendars.of(clock), at)
+            Clock.objects.bulk_update(clocks, ["elapsed_before_pause", "resumed_at", "due_at", "warn_at"])
+            moved += len(clocks)
+            if subject is not None and kind is not None and kind.on_change is not None:
+                kind.on_change(subject, at)
+    return moved

@@ -11,3 +11,7 @@ class CoreConfig(AppConfig):
         from kefu.core import permissions
 
         permissions.register()
+
+        from kefu.core import calendar_admin  # declares the event type calendar.changed
+
+        assert calendar_admin.CALENDAR_CHANGED

@@ -25,3 +25,4 @@ class WebhookEvent(models.TextChoices):
     CLOCK_WARNED = "clock.warned", _("计时预警")
     CLOCK_BREACHED = "clock.breached", _("计时超时")
     SLA_POLICY_CHANGED = "sla_policy.changed", _("SLA 策略修改")
+    CALENDAR_CHANGED = "calendar.changed", _("工作日历修改")

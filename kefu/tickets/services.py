@@ -361,6 +361,15 @@ def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, inst
                        details={"field": "department"})
     instructions = _clean_text(instructions, field="instructions", label=_("派单说明"), max_length=BODY_MAX,
                                required=False)
+    business_target = None
+    if due_at is None and department.default_due_seconds and department.calendar_id:
+        # The department's default: so many business seconds on its own calendar (nights, weekends and
+        # holidays do not count).
+        from kefu.core.calendar_specs import spec_from_model
+        from kefu.core.calendars import add_business_seconds
+
+        business_target = department.default_due_seconds
+        due_at = add_business_seconds(spec_from_model(department.calendar), timezone.now(), business_target)
     dispatch = Dispatch.objects.create(ticket=ticket, department=department, instructions=instructions,
                                        dispatched_by=actor, due_at=due_at)
     now = timezone.now()
@@ -382,7 +391,8 @@ def ticket_dispatch(*, actor: User, ticket: Ticket, department: Department, inst
         ticket_event_record(ticket=ticket, kind=EventKind.STATUS, actor=actor, from_status=previous,
                             to_status=Status.WAITING_DEPARTMENT)
         sla.sla_on_status(ticket=ticket, old=previous, new=Status.WAITING_DEPARTMENT, at=now)
-    dispatch_clock_start(dispatch=dispatch, ticket=ticket, at=dispatch.dispatched_at)
+    dispatch_clock_start(dispatch=dispatch, ticket=ticket, at=dispatch.dispatched_at,
+                         business_target=business_target, calendar=department.calendar if business_target else None)
     announce(events.TICKET_DISPATCHED, ticket, actor=actor, data=_dispatch_data(dispatch, department))
     return dispatch
 
@@ -395,10 +405,16 @@ def _dispatch_data(dispatch: Dispatch, department: Department) -> dict[str, Any]
 DISPATCH_DUE = "dispatch_due"  # the metric of a dispatch's due-time clock
 
 
-def dispatch_clock_start(*, dispatch: Dispatch, ticket: Ticket, at: datetime) -> None:
+def dispatch_clock_start(*, dispatch: Dispatch, ticket: Ticket, at: datetime, business_target: int | None = None,
+                         calendar: Any = None) -> None:
     """A dispatch with a due time gets a clock: the sweep announces it overdue (→ the department is alerted).
-    The due time is a moment the dispatcher chose, so the clock runs on the wall clock."""
+    A due time the dispatcher chose is a moment, so its clock runs on the wall clock; the department's default
+    runs on the department's calendar."""
     if dispatch.due_at is None:
+        return
+    if business_target is not None and calendar is not None:
+        clocks_create([clock_new(subject=dispatch, metric=DISPATCH_DUE, target_seconds=business_target,
+                                 calendar=calendar, at=at, origin="dispatch_default")])
         return
     at = whole_second(at)
     target = max(0, math.ceil((dispatch.due_at - at).total_seconds()))  # whole seconds, never before due

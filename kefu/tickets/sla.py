@@ -121,7 +121,13 @@ def choose_policy(policies: Iterable[SlaPolicy], facts: TicketFacts) -> SlaPolic
 
 
 def sla_policy_for(*, ticket: Ticket) -> SlaPolicy | None:
-    """The policy an order gets now (one query, filtered in the database)."""
+    """The policy an order gets now: its category's default policy, else its type's (set by administrators,
+    kefu.tickets.catalog), else the most specific matching rule (one query, filtered in the database)."""
+    from kefu.tickets.catalog import defaults_for
+
+    _department, chosen = defaults_for(ticket_type=ticket.ticket_type, category_id=ticket.category_id)
+    if chosen is not None:
+        return chosen
     facts = TicketFacts.of(ticket)
     candidates = SlaPolicy.objects.filter(
         is_active=True, ticket_type__in=["", facts.ticket_type], priority__in=["", facts.priority],

@@ -1,6 +1,6 @@
 """The option lists every work-order page offers (people to assign, departments to dispatch to), rendered once
 and kept in the cache for a minute (per language): the directory changes rarely, the page is opened all day.
-Services that change people, teams or departments call `option_lists_changed()`."""
+Services that change people, teams or departments bump the directory's version (kefu.core.versions)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kefu.accounts.models import Department, User
+from kefu.core.versions import DIRECTORY, current
 
 TTL_SECONDS = 60
-_VERSION_KEY = "kefu:option-lists:version"
 
 
 def _key(name: str) -> str:
-    version = cache.get_or_set(_VERSION_KEY, 1, None)
-    return f"kefu:option-lists:{name}:{version}:{get_language()}"
-
-
-def option_lists_changed() -> None:
-    """Forget the rendered lists (after a change of people, teams or departments)."""
-    try:
-        cache.incr(_VERSION_KEY)
-    except ValueError:
-        cache.set(_VERSION_KEY, 2, None)
+    return f"kefu:option-lists:{name}:{current(DIRECTORY)}:{get_language()}"
 
 
 def assignee_options(roles: frozenset[str]) -> SafeString:
