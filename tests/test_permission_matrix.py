@@ -157,12 +157,14 @@ def expectation(user: Any, requirement: Any, obj: Any) -> str:
     return "out_of_scope"
 
 
-def _pks(values: dict[str, Any], world: World, user: Any) -> dict[str, int]:
+def _pks(values: dict[str, Any], world: World, user: Any) -> dict[str, Any]:
     out = {}
     for name, obj in values.items():
         if obj is None:
             owned = world.owned(name, user) if user is not None else None
-            out[name] = owned.pk if owned is not None else 999_999
+            out[name] = getattr(owned, "pk", owned) if owned is not None else 999_999
+        elif isinstance(obj, str):
+            out[name] = obj
         else:
             out[name] = obj.pk
     return out

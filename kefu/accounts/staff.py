@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from kefu.accounts.choices import Role
 from kefu.accounts.models import AgentSkill, Department, Skill, Team, User
 from kefu.accounts.permissions import AccountRight
+from kefu.core.actors import is_system
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
@@ -131,7 +132,7 @@ def _clean_staff(data: StaffData, *, instance: User | None) -> dict[str, Any]:
 def _guard_roles(actor: Any, *, old_role: str | None, new_role: str, user: User | None) -> None:
     """Only administrators grant or take away the administrator role; the last active administrator stays."""
     touches_admin = Role.ADMIN in (old_role, new_role) and old_role != new_role
-    if touches_admin and getattr(actor, "role", None) != Role.ADMIN:
+    if touches_admin and not is_system(actor) and getattr(actor, "role", None) != Role.ADMIN:
         raise PermissionDenied(_("只有系统管理员可以授予或取消系统管理员角色"), details={"field": "role"})
     if old_role == Role.ADMIN and new_role != Role.ADMIN and user is not None:
         _keep_an_administrator(user)

@@ -44,6 +44,9 @@ class TokenAuth(HttpBearer):
         )
         if found is None or role_of(found.user) is None:
             return None
+        if found.user.must_change_password:
+            raise ApplicationError(_("请先修改临时密码（登录网页后按提示修改），再使用接口"),
+                                   code="password_change_required", status=403)
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
             # conditional: concurrent requests in the same minute write once

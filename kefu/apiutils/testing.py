@@ -141,7 +141,15 @@ class World:
             payload={"event": "ticket.created"},
             state="gave_up",
         )
+        from kefu.accounts.models import Skill
+        from kefu.core.models import BusinessCalendar
         from kefu.notifications.models import WecomRobot
+        from kefu.tickets.models import Category, SlaPolicy
+
+        self.skill = Skill.objects.create(code="repair", name="报修")
+        self.calendar = BusinessCalendar.objects.create(name="矩阵测试日历", week=[[["09:00", "18:00"]]] * 5 + [[], []])
+        self.category = Category.objects.create(name="矩阵测试分类")
+        self.policy = SlaPolicy.objects.create(name="矩阵测试策略", calendar=self.calendar, first_response_seconds=3600)
 
         self.robot = WecomRobot.objects.create(name="一组群", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
                                                team=team)
@@ -164,6 +172,11 @@ class World:
 
         if param == "token_id":
             return ApiToken.objects.filter(user=user).first()
+        if param == "download":  # the temporary passwords of an import, kept for the one who imported
+            from django.core.cache import cache
+
+            cache.set(f"kefu:staff-passwords:{user.pk}:matrix", b"xlsx", 60)
+            return "matrix"
         if param == "notification_id":
             from kefu.notifications.models import Notification
 
@@ -185,6 +198,12 @@ class World:
             "delivery_id": self.delivery,
             "endpoint_id": self.endpoint,
             "robot_id": self.robot,
+            "skill_id": self.skill,
+            "calendar_id": self.calendar,
+            "category_id": self.category,
+            "policy_id": self.policy,
+            "uidb64": "MQ",  # a one-time link that is not valid: the page says so
+            "token": "not-a-token",
             "user_id": self.people["agent"],
             "team_id": self.team,
             "department_id": self.repair_department,
@@ -199,7 +218,7 @@ class World:
                 )
             elif param in fixed:
                 values[param] = fixed[param]
-            elif param in ("token_id", "view_id", "notification_id"):
+            elif param in ("token_id", "view_id", "notification_id", "download"):
                 values[param] = None  # per requester, see owned()
             else:
                 raise KeyError(param)

@@ -356,7 +356,7 @@ def clocks_recalendar(*, calendar_id: int, at: datetime) -> int:
     and gets its due and warning times again from `at` on the calendar as it is now. One transaction per object
     (its row locked first, as services do) → clocks moved."""
     at = whole_second(at)
-    subjects = list(Clock.objects.filter(calendar_id=calendar_id, state=ClockState.RUNNING)
+    subjects = list(Clock.objects.filter(calendar_id=calendar_id, state=ClockState.RUNNING).order_by()
                     .values_list("subject_type", "subject_id").distinct())
     moved = 0
     for subject_type, subject_id in subjects:
@@ -370,8 +370,9 @@ def clocks_recalendar(*, calendar_id: int, at: datetime) -> int:
                 subject_id=subject_id))
             calendars = Calendars()
             for clock in clocks:
-                clock.elapsed_before_pause = elapsed(clock, calendars.of(clock), at)
-                _run_from(clock, calendars.of(clock), at)
+                since = max(at, clock.resumed_at or at)  # never before the clock's own run began
+                clock.elapsed_before_pause = elapsed(clock, calendars.of(clock), since)
+                _run_from(clock, calendars.of(clock), since)
             Clock.objects.bulk_update(clocks, ["elapsed_before_pause", "resumed_at", "due_at", "warn_at"])
             moved += len(clocks)
             if subject is not None and kind is not None and kind.on_change is not None:

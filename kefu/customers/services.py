@@ -562,3 +562,24 @@ def _merge_fields(into: Customer, dups: list[Customer]) -> None:
             into.notes = (into.notes.rstrip() + "\n" if into.notes.strip() else "") + \
                 f"[{dup.code}] {dup.notes.strip()}"
 
+
+
+@transaction.atomic
+def dedicated_customers_set(*, actor: Any, agent: Any, customers: Sequence[Customer]) -> tuple[int, int]:
+    """Make `agent` the dedicated agent (专属客服) of exactly `customers`: those given get them, those they had
+    and are not given lose them. Each changed record gets a version bump and an audit row → (added, removed)."""
+    _require(actor, CustomerRight.EDIT)
+    check_dedicated_agent(agent)
+    wanted = {c.pk for c in customers}
+    current = set(Customer.objects.filter(dedicated_agent=agent).values_list("pk", flat=True))
+    added, removed = wanted - current, current - wanted
+    for pk, value in [(pk, agent) for pk in sorted(added)] + [(pk, None) for pk in sorted(removed)]:
+        locked = _lock(pk)
+        _check_not_merged(locked)
+        before = locked.dedicated_agent_id
+        locked.dedicated_agent = value
+        locked.save(update_fields=["dedicated_agent"])
+        _bump(locked)
+        audit_record(actor=actor, action="customer.dedicated_agent", obj=locked, summary=locked.name,
+                     data={"from": before, "to": value.pk if value else None})
+    return len(added), len(removed)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kefu.tickets",
     "kefu.integrations",
     "kefu.notifications",
+    "kefu.administration",
     "kefu.web",
 ]
 
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # LocaleMiddleware's place, after auth: the user's stored language applies, Accept-Language does not
     "kefu.web.middleware.UserLanguageMiddleware",
+    "kefu.administration.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -237,3 +239,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("KEFU_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+PASSWORD_RESET_TIMEOUT = 24 * 3600  # a one-time password link from an administrator works for a day
