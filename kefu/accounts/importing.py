@@ -128,6 +128,7 @@ def staff_import(*, actor: Any, data: bytes, filename: str) -> StaffImport:
     departments = {d.name: d for d in Department.objects.filter(is_active=True)}
     departments.update({d.code: d for d in departments.values()})
     skills = {s.code: s for s in Skill.objects.filter(is_active=True)}
+    heading = {name: cell_text(header[1][index]) for name, index in columns.items()}
     wanted: list[tuple[int, StaffData]] = []
     seen_usernames: dict[str, int] = {}
     seen_numbers: dict[str, int] = {}
@@ -135,62 +136,64 @@ def staff_import(*, actor: Any, data: bytes, filename: str) -> StaffImport:
         if not any(cell_text(c) for c in cells):
             continue
         report.rows += 1
+        problems: list[RowError] = []
 
         def cell(name: str, cells: list[Any] = cells) -> str:
             index = columns.get(name)
             return cell_text(cells[index]) if index is not None and index < len(cells) else ""
 
-        def err(field_name: str, message: str, value: str = "", number: int = number) -> None:
-            report.errors.append(RowError(row=number, field=field_name, message=message, value=value[:100]))
+        def err(field_name: str, message: str, value: str = "", number: int = number,
+                problems: list[RowError] = problems) -> None:
+            problems.append(RowError(row=number, field=field_name, message=message, value=value[:100],
+                                     column=heading.get(field_name, "")))
 
         role = _ROLE_WORDS.get(cell("role"), _ROLE_WORDS.get(cell("role").lower()))
         if role is None:
             err("role", _("未知的角色（可填：%(r)s）") % {"r": "、".join(str(label) for _v, label in Role.choices)},
                 cell("role"))
-            continue
         team = teams.get(cell("team")) if cell("team") else None
         if cell("team") and team is None:
             err("team", _("没有名为“%(t)s”的在用班组") % {"t": cell("team")}, cell("team"))
-            continue
         department = departments.get(cell("department")) if cell("department") else None
         if cell("department") and department is None:
             err("department", _("没有名为“%(d)s”的在用部门") % {"d": cell("department")}, cell("department"))
-            continue
+        skill_levels: list[tuple[str, int]] = []
         try:
             skill_levels = _skills(cell("skills"))
         except ValueError as bad:
             err("skills", _("技能写作“代码:熟练度”，多个用逗号分隔，例如 repair:4"), str(bad))
-            continue
         unknown = [code for code, _level in skill_levels if code not in skills]
         if unknown:
             err("skills", _("没有这些技能代码：%(s)s") % {"s": "、".join(unknown)}, cell("skills"))
-            continue
         language = _LANGUAGES.get(cell("language").lower())
         if language is None:
             err("language", _("界面语言填“中文”或“英文”"), cell("language"))
-            continue
-        staff = StaffData(username=cell("username"), display_name=cell("display_name"), role=role,
-                          employee_no=cell("employee_no"), phone=cell("phone"), email=cell("email"), team=team,
-                          department=department, skills=[(skills[c], lv) for c, lv in skill_levels],
-                          language=language)
+        key = cell("username").lower()
+        if key and key in seen_usernames:
+            err("username", _("用户名与第 %(r)s 行重复") % {"r": seen_usernames[key]}, cell("username"))
+        elif key:
+            seen_usernames[key] = number
+        employee_no = cell("employee_no")
+        if employee_no and employee_no in seen_numbers:
+            err("employee_no", _("工号与第 %(r)s 行重复") % {"r": seen_numbers[employee_no]}, employee_no)
+        elif employee_no:
+            seen_numbers[employee_no] = number
+        staff = StaffData(username=cell("username"), display_name=cell("display_name"), role=role or Role.AGENT,
+                          employee_no=employee_no, phone=cell("phone"), email=cell("email"), team=team,
+                          department=department,
+                          skills=[(skills[c], lv) for c, lv in skill_levels if c in skills],
+                          language=language or "zh-hans")
         try:
             _clean_staff(staff, instance=None)
-            _guard_roles(actor, old_role=None, new_role=role, user=None)
+            if role is not None:
+                _guard_roles(actor, old_role=None, new_role=role, user=None)
         except ApplicationError as refused:
-            err(str(refused.details.get("field", "")), refused.message, cell(str(refused.details.get("field", ""))))
-            continue
-        key = staff.username.lower()
-        if key in seen_usernames:
-            err("username", _("用户名与第 %(r)s 行重复") % {"r": seen_usernames[key]}, staff.username)
-            continue
-        seen_usernames[key] = number
-        if staff.employee_no:
-            if staff.employee_no in seen_numbers:
-                err("employee_no", _("工号与第 %(r)s 行重复") % {"r": seen_numbers[staff.employee_no]},
-                    staff.employee_no)
-                continue
-            seen_numbers[staff.employee_no] = number
-        wanted.append((number, staff))
+            field_name = str(refused.details.get("field", ""))
+            err(field_name, refused.message, cell(field_name))
+        if problems:
+            report.errors.extend(problems)
+        else:
+            wanted.append((number, staff))
     if report.errors:
         raise ImportRejected(_("导入失败：%(n)s 行有误，没有写入任何数据") % {"n": len(report.bad_rows)}, report)
     if not wanted:

@@ -124,6 +124,7 @@ class CalendarForm(StyledForm):
 
 
 class DayForm(StyledForm):
+    prefix = "day"  # the calendar's own form shares the page (and has a "name" too)
     date = forms.DateField(label=_("日期"), widget=forms.DateInput(attrs={"type": "date"}))
     kind = forms.ChoiceField(label=_("类型"), choices=[("holiday", _("节假日（休息）")), ("workday", _("调休上班"))])
     name = forms.CharField(label=_("名称"), max_length=100, required=False)

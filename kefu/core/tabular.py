@@ -30,6 +30,7 @@ class RowError:
     field: str
     message: str
     value: str = ""
+    column: str = ""  # the column's heading as the file spells it (for people; `field` is for programs)
 
 
 @dataclass

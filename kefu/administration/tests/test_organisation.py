@@ -161,16 +161,16 @@ def test_a_stale_calendar_edit_is_a_conflict(admin_user: Any) -> None:
 def test_calendar_pages(admin_user: Any) -> None:
     client = page_client(admin_user)
     posted = {"name": "夜班日历", "time_zone": "Asia/Shanghai", **{f"w{d}_0_start": "20:00" for d in range(7)},
-              **{f"w{d}_0_end": "23:59" for d in range(7)}}
+              **{f"w{d}_0_end": "24:00" for d in range(7)}}
     response = client.post("/admin/calendars/new/", posted)
     calendar = BusinessCalendar.objects.get(name="夜班日历")
     assert response.status_code == 302
-    assert calendar.week[0] == [["20:00", "23:59"]]
-    added = client.post(f"/admin/calendars/{calendar.pk}/days/", {"date": "2027-10-01", "kind": "holiday",
-                                                                  "name": "国庆节"})
+    assert calendar.week[0] == [["20:00", "24:00"]]
+    added = client.post(f"/admin/calendars/{calendar.pk}/days/", {"day-date": "2027-10-01", "day-kind": "holiday",
+                                                                  "day-name": "国庆节"})
     assert added.status_code == 302
-    refused = client.post(f"/admin/calendars/{calendar.pk}/days/", {"date": "2027-10-09", "kind": "workday",
-                                                                    "periods": "8点到5点"})
+    refused = client.post(f"/admin/calendars/{calendar.pk}/days/", {"day-date": "2027-10-09", "day-kind": "workday",
+                                                                    "day-periods": "8点到5点"})
     assert refused.status_code == 422
     assert "工作时段格式不正确" in refused.content.decode()
     assert client.get(f"/admin/calendars/{calendar.pk}/?year=2027").status_code == 200

@@ -202,7 +202,9 @@ def test_a_bad_file_lists_every_bad_row_and_writes_nothing(admin_user: Any, team
             ["ok5", "己", "3006", "客服", "", "", "", "nothing:9"]]))
     report = rejected.value.report
     assert [(e.row, e.field) for e in report.errors] == [
-        (3, "role"), (4, "team"), (5, "username"), (6, "employee_no"), (7, "email"), (8, "skills")]
+        (3, "role"), (3, "username"), (4, "team"), (5, "username"), (6, "employee_no"), (7, "email"),
+        (8, "skills")]  # every problem of a row, not just its first
+    assert {e.column for e in report.errors if e.row == 3} == {"角色", "用户名"}  # named as the file names them
     assert User.objects.count() == before
 
 
