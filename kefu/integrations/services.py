@@ -17,35 +17,18 @@ from kefu.integrations.permissions import IntegrationRight
 
 
 def ticket_payload(ticket_id: int) -> dict[str, Any] | None:
+    """The webhook's `ticket`: kefu.tickets.selectors.ticket_summary, plus the customer's code and the
+    category's name for receivers that do not keep Kefu's ids."""
     from kefu.tickets.models import Ticket
+    from kefu.tickets.selectors import ticket_summary
 
-    ticket = (
-        Ticket.objects.select_related("customer", "assignee", "first_contact_owner", "category")
-        .filter(pk=ticket_id)
-        .first()
-    )
+    ticket = Ticket.objects.select_related("customer", "category").filter(pk=ticket_id).first()
     if ticket is None:
         return None
     return {
-        "id": ticket.pk,
-        "number": ticket.number,
-        "subject": ticket.subject,
-        "type": ticket.ticket_type,
-        "priority": ticket.priority,
-        "channel": ticket.channel,
-        "status": ticket.status,
-        "customer_id": ticket.customer_id,
+        **ticket_summary(ticket),
         "customer_code": ticket.customer.code if ticket.customer else None,
-        "assignee_id": ticket.assignee_id,
-        "first_contact_owner_id": ticket.first_contact_owner_id,
-        "team_id": ticket.team_id,
         "category": str(ticket.category) if ticket.category else None,
-        "sla_standing": ticket.sla_standing,
-        "sla_due_at": ticket.sla_due_at.isoformat() if ticket.sla_due_at else None,
-        "escalation_level": ticket.escalation_level,
-        "version": ticket.version,
-        "created_at": ticket.created_at.isoformat(),
-        "updated_at": ticket.updated_at.isoformat(),
     }
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     # work orders
     path("tickets/", tickets.ticket_list, name="ticket_list"),
     path("tickets/new/", tickets.ticket_create, name="ticket_create"),
+    path("tickets/export/", tickets.ticket_export, name="ticket_export"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket_reply"),
     path("tickets/<int:ticket_id>/note/", tickets.ticket_note, name="ticket_note"),
