@@ -641,6 +641,22 @@ def todays_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def customer_ticket_history(user: Any, customer_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Every work order of a customer, whichever team served it, newest first: `ticket_list_item` plus
+    `openable` (whether `user` may open it) and `resolved_at`. Two queries. The caller checks that `user` may
+    see the customer; orders outside the viewer's scope are listed but not openable (their page answers 404)."""
+    of_customer = Ticket.objects.filter(customer_id=customer_id)
+    rows = list(list_queryset(of_customer).order_by("-created_at", "-id")[:limit])
+    openable = set(visible(user, of_customer.filter(pk__in=[r.pk for r in rows])).values_list("pk", flat=True))
+    out = []
+    for ticket in rows:
+        item = ticket_list_item(ticket)
+        item["openable"] = ticket.pk in openable
+        item["resolved_at"] = _iso(ticket.resolved_at)
+        out.append(item)
+    return out
+
+
 def dispatch_queue(user: Any, department_id: int | None, tab: str, *, now: datetime | None = None
                    ) -> QuerySet[Dispatch]:
     """A department queue's tab, of the dispatches `user` may see; open work by due time, else newest first."""
@@ -652,7 +668,7 @@ def dispatch_queue(user: Any, department_id: int | None, tab: str, *, now: datet
 
 __all__ = [
     "FILTER_PARAMETERS", "LIST_FIELDS", "OPEN", "Figure", "FilterError", "ScopeCounters", "TicketFilter",
-    "count_by", "count_many", "counter_filters", "counter_scopes_for", "counters_for",
+    "count_by", "count_many", "customer_ticket_history", "counter_filters", "counter_scopes_for", "counters_for",
     "default_filter_for", "default_view_for", "dispatch_queue", "filter_tickets", "list_queryset", "list_url",
     "most_urgent", "parse_ticket_filter", "scope_key", "scope_q", "ticket_counters", "ticket_counters_cached",
     "ticket_filter_from", "ticket_filter_q", "ticket_list_item", "ticket_summary", "todays_bounds",

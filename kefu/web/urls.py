@@ -36,6 +36,7 @@ urlpatterns = [
         name="dispatch_acknowledge",
     ),
     path("dispatches/<int:dispatch_id>/complete/", department.dispatch_complete, name="dispatch_complete"),
+    path("dispatches/<int:dispatch_id>/onsite/", department.dispatch_onsite, name="dispatch_onsite"),
     # customers
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/search/", customers.customer_search, name="customer_search"),

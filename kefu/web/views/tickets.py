@@ -18,7 +18,7 @@ from kefu.core.errors import ApplicationError, Conflict, ValidationFailed
 from kefu.core.pagination import keyset_page
 from kefu.core.policy import has_right, requires, visible
 from kefu.customers.permissions import CustomerRight
-from kefu.customers.selectors import customer_detail, customer_timeline
+from kefu.customers.selectors import customer_detail, customer_onsite_cards, customer_timeline
 from kefu.tickets import selectors, services
 from kefu.tickets.choices import EventKind
 from kefu.tickets.models import Attachment, Ticket, TicketEvent
@@ -183,7 +183,19 @@ def _saved_views_response(request: HttpRequest) -> HttpResponse:
 # --- detail -------------------------------------------------------------------------------------------------
 
 
-def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+def _onsite_context(request: HttpRequest, ticket: Ticket, dispatches: list[Any]) -> dict[str, Any]:
+    """Department staff see no customer record, but what they need on site for the order dispatched to them."""
+    user = request.user
+    if ticket.customer_id is None or not has_right(user, CustomerRight.VIEW_ONSITE) or not dispatches:
+        return {"customer_card": None, "timeline": None}
+    own = [d for d in dispatches if d.department_id == getattr(user, "department_id", None)]
+    card = customer_onsite_cards(user, [ticket.customer_id]).get(ticket.customer_id)
+    return {"customer_card": None, "timeline": None, "onsite": card, "onsite_dispatch_id": (own or dispatches)[0].pk}
+
+
+def _customer_context(request: HttpRequest, ticket: Ticket, dispatches: list[Any] | None = None) -> dict[str, Any]:
+    if ticket.customer_id is not None and not has_right(request.user, CustomerRight.VIEW):
+        return _onsite_context(request, ticket, dispatches or [])
     if ticket.customer_id is None or not has_right(request.user, CustomerRight.VIEW):
         return {"customer_card": None, "timeline": None}
     card = customer_detail(request.user, ticket.customer_id)
@@ -192,10 +204,11 @@ def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    detail = ticket_detail_context(request.user, ticket)
     return {
         "nav": "tickets",
-        **ticket_detail_context(request.user, ticket),
-        **_customer_context(request, ticket),
+        **detail,
+        **_customer_context(request, ticket, detail["dispatches"]),
         "loaded_at": timezone.now().isoformat(),
     }
 
