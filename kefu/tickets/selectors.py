@@ -106,7 +106,7 @@ class TicketFilter:
         for name in ("created_from", "created_to", "resolved_from", "resolved_to"):
             value = getattr(self, name)
             if value is not None:
-                out[name] = _format_time(value)
+                out[name] = _format_time(value, end=name.endswith("_to"))
         return out
 
     def query_string(self) -> str:
@@ -126,10 +126,11 @@ FILTER_PARAMETERS = (
 )
 
 
-def _format_time(value: datetime) -> str:
+def _format_time(value: datetime, *, end: bool = False) -> str:
+    """A bound as a parameter: a local midnight as a date (for an end bound, the day it ends)."""
     local = timezone.localtime(value)
-    if local.time() == time(0) and local.second == 0:
-        return local.date().isoformat()
+    if local.time() == time(0):
+        return (local.date() - timedelta(days=1) if end else local.date()).isoformat()
     return local.isoformat(timespec="seconds")
 
 
@@ -172,7 +173,10 @@ def _parse_time(value: str, *, end: bool = False) -> datetime | None:
     """An ISO date (local midnight; for an `end` bound, the next midnight) or an ISO datetime."""
     if len(value) > 40:
         return None
-    day = parse_date(value) if len(value) == 10 else None
+    try:
+        day = parse_date(value) if len(value) == 10 else None
+    except ValueError:
+        return None
     if day is not None:
         start = timezone.make_aware(datetime.combine(day + timedelta(days=1) if end else day, time(0)))
         return start
