@@ -75,10 +75,19 @@ def _extra_filters(f: selectors.TicketFilter) -> list[dict[str, str]]:
         chips.append({"name": "dispatch", "value": f.dispatch,
                       "label": _("等待部门处理") if f.dispatch == "open" else _("部门派单已逾期")})
     query = f.to_query()
-    for name, label in (("created_from", _("创建于 %(t)s 起")), ("created_to", _("创建于 %(t)s 前")),
-                        ("resolved_from", _("解决于 %(t)s 起")), ("resolved_to", _("解决于 %(t)s 前"))):
-        if name in query:
-            chips.append({"name": name, "value": query[name], "label": label % {"t": query[name]}})
+    for kind, on_day, since, until in (
+        ("created", _("创建于 %(t)s"), _("创建于 %(t)s 起"), _("创建至 %(t)s")),
+        ("resolved", _("解决于 %(t)s"), _("解决于 %(t)s 起"), _("解决至 %(t)s")),
+    ):
+        start, end = query.get(f"{kind}_from"), query.get(f"{kind}_to")
+        if start and start == end:
+            chips.append({"name": f"{kind}_from", "value": start, "label": on_day % {"t": start}})
+            chips.append({"name": f"{kind}_to", "value": end, "label": ""})
+            continue
+        if start:
+            chips.append({"name": f"{kind}_from", "value": start, "label": since % {"t": start}})
+        if end:
+            chips.append({"name": f"{kind}_to", "value": end, "label": until % {"t": end}})
     return chips
 
 
