@@ -117,7 +117,7 @@ def _daily_chart(user: Any, base: TicketFilter, now: datetime | None) -> dict[st
         "created": [created.get(d, 0) for d in days],
         "resolved": [resolved.get(d, 0) for d in days],
         "links": links,
-        "series": [_("新建"), _("解决")],
+        "series": [_("当日新建"), _("当日解决")],
     }
 
 
@@ -163,7 +163,7 @@ def team_home(user: Any, *, now: datetime | None = None) -> Home:
     waiting = ticket_rows(list(list_queryset(urgency_order(filter_tickets(user, unassigned)))[:8]))
     team = Team.objects.filter(pk=user.team_id).only("name").first()
     return Home(
-        kind="team", title=_("%(team)s 的工作") % {"team": team.name if team else ""}, figures=figures,
+        kind="team", title=_("%(team)s的工作") % {"team": team.name if team else ""}, figures=figures,
         urgent=urgent, urgent_url=list_url(team_open),
         breakdowns=[{"key": "by-agent", "title": _("按座席"), "label": _("座席"), "rows": rows}],
         unassigned=waiting, unassigned_url=list_url(unassigned),

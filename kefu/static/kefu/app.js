@@ -137,7 +137,7 @@
       series: [
         { type: "bar", name: data.series[0], data: data.created, barMaxWidth: 14,
           itemStyle: { color: "#4f7dff", borderRadius: [3, 3, 0, 0] } },
-        { type: "line", name: data.series[1], data: data.resolved, symbol: "none", smooth: true,
+        { type: "line", name: data.series[1], data: data.resolved, symbol: "circle", symbolSize: 4,
           lineStyle: { color: "#2f9e44", width: 2 }, itemStyle: { color: "#2f9e44" } },
       ],
     };
