@@ -101,11 +101,11 @@ def _daily_chart(user: Any, base: TicketFilter, now: datetime | None) -> dict[st
     scoped = filter_tickets(user, TicketFilter(view=base.view))
     created = dict(
         scoped.filter(created_at__gte=start).annotate(day=TruncDate("created_at", tzinfo=zone)).order_by()
-        .values("day").annotate(n=Count("id")).values_list("day", "n")
+        .values("day").annotate(n=Count("*")).values_list("day", "n")
     )
     resolved = dict(
         scoped.filter(resolved_at__gte=start).annotate(day=TruncDate("resolved_at", tzinfo=zone)).order_by()
-        .values("day").annotate(n=Count("id")).values_list("day", "n")
+        .values("day").annotate(n=Count("*")).values_list("day", "n")
     )
     days = [start_day + timedelta(days=i) for i in range(CHART_DAYS)]
     links = []
