@@ -342,8 +342,8 @@ def customer_onsite_cards(user: Any, customer_ids: Iterable[int]) -> dict[int, O
 def customer_onsite(user: Any, customer_id: int, *, reveal: bool = False, ip: str | None = None,
                     reason: dict[str, Any] | None = None) -> OnsiteCard:
     """One on-site card; `reveal=True` shows the full phone to holders of CUSTOMER_VIEW_ONSITE and writes an audit
-    row "customer.viewed_unmasked" (as the customer card's "show" does; with `reason`, e.g. the dispatch). The caller has checked that `user` may see
-    the order that names this customer."""
+    row "customer.viewed_unmasked" (as the customer card's "show" does), with `reason` (e.g. the dispatch).
+    The caller has checked that `user` may see the order that names this customer."""
     may = has_right(user, CustomerRight.VIEW_ONSITE)
     if reveal and not may:
         raise PermissionDenied(_("你没有查看上门联系信息的权限"))

@@ -491,7 +491,7 @@ DEPARTMENT_FIGURES = ("pending", "overdue")
 
 def counter_filters(scope: Scope) -> dict[str, TicketFilter]:
     """Each figure of a work-order scope as the list filter it counts (open orders only, always)."""
-    kind, pk = scope
+    kind, _pk = scope
     view = {"user": "mine", "team": "team", "centre": "all"}[kind]
     base = TicketFilter(view=view, statuses=(OPEN,))
     return {"open": base, "due_soon": base.with_(sla="due_soon"), "breached": base.with_(sla="breached")}
@@ -695,10 +695,37 @@ def dispatch_queue(user: Any, department_id: int | None, tab: str, *, now: datet
 
 
 __all__ = [
-    "FILTER_PARAMETERS", "LIST_FIELDS", "OPEN", "Figure", "FilterError", "ScopeCounters", "TicketFilter",
-    "count_by", "count_many", "customer_ticket_history", "counter_filters", "counter_scopes_for", "counters_for",
-    "default_filter_for", "default_view_for", "dispatch_queue", "filter_tickets", "list_queryset", "list_url",
-    "most_urgent", "parse_ticket_filter", "scope_key", "scope_q", "ticket_counters", "ticket_counters_cached",
-    "ticket_filter_from", "ticket_filter_q", "ticket_list_item", "ticket_summary", "todays_bounds",
-    "urgency_order", "view_scope", "views_for",
+    "FILTER_PARAMETERS",
+    "LIST_FIELDS",
+    "OPEN",
+    "Figure",
+    "FilterError",
+    "ScopeCounters",
+    "TicketFilter",
+    "count_by",
+    "count_many",
+    "counter_filters",
+    "counter_scopes_for",
+    "counters_for",
+    "customer_ticket_history",
+    "default_filter_for",
+    "default_view_for",
+    "dispatch_queue",
+    "filter_tickets",
+    "list_queryset",
+    "list_url",
+    "most_urgent",
+    "parse_ticket_filter",
+    "scope_key",
+    "scope_q",
+    "ticket_counters",
+    "ticket_counters_cached",
+    "ticket_filter_from",
+    "ticket_filter_q",
+    "ticket_list_item",
+    "ticket_summary",
+    "todays_bounds",
+    "urgency_order",
+    "view_scope",
+    "views_for",
 ]

@@ -72,8 +72,10 @@ def home_for(user: Any, *, now: datetime | None = None) -> Home:
     return agent_home(user, now=now)
 
 
-def _sla_figures(user: Any, base: TicketFilter, now: datetime | None, *, extra: dict[str, tuple[TicketFilter, str, str, str]]
-                 | None = None) -> list[Figure]:
+Extra = dict[str, tuple[TicketFilter, str, str, str]]  # key → (filter, label, tone when not zero, icon)
+
+
+def _sla_figures(user: Any, base: TicketFilter, now: datetime | None, *, extra: Extra | None = None) -> list[Figure]:
     named = {"open": base, "due_soon": base.with_(sla="due_soon"), "breached": base.with_(sla="breached")}
     for key, (f, *_rest) in (extra or {}).items():
         named[key] = f

@@ -1,6 +1,7 @@
-"""Text search can use an index on PostgreSQL: the trigram indexes exist after migrating, and the searches of
-the work-order list (one filter for the web list, the API and the export) are written so the planner can use them (each arm of their OR on its own
-index), which a join in the OR would prevent. On SQLite the operation is a no-op and searches scan."""
+"""Text search can use an index on PostgreSQL: the trigram indexes exist after migrating, and the search of the
+work-order list (one filter for the web list, the API and the export) is written so the planner can use them
+(each arm of its OR on its own index), which a join in the OR would prevent. On SQLite the operation is a no-op
+and searches scan."""
 
 from __future__ import annotations
 

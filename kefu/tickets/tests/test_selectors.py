@@ -44,15 +44,20 @@ class TestParsing:
             "&created_to=2026-03-01&resolved_from=2026-03-01T08:00"
         ))
         assert errors == []
-        assert found.view == "team" and found.q == "漏水" and found.statuses == ("open",)
-        assert found.types == ("complaint", "repair") and found.tier == "B" and found.assignee == "none"
+        assert found.view == "team"
+        assert found.q == "漏水"
+        assert found.statuses == ("open",)
+        assert found.types == ("complaint", "repair")
+        assert found.tier == "B"
+        assert found.assignee == "none"
         assert (found.team, found.customer, found.category, found.dispatch) == (3, 4, 5, "overdue")
         # a date is local midnight; an end date means the end of that day
         assert found.created_to - found.created_from == timedelta(days=1)
         assert timezone.localtime(found.created_from).hour == 0
         # and back to the same parameters
         again, errors = selectors.parse_ticket_filter(QueryDict(found.query_string()))
-        assert errors == [] and again == found
+        assert errors == []
+        assert again == found
 
     def test_the_web_lists_old_name_for_due_soon(self) -> None:
         assert selectors.parse_ticket_filter(q("sla=soon"))[0].sla == "due_soon"
@@ -64,7 +69,7 @@ class TestParsing:
         ("resolved_to=2026-13-45", "resolved_to"), ("q=" + "x" * 101, "q"),
     ])
     def test_a_bad_parameter_is_named_and_left_out(self, query: str, parameter: str) -> None:
-        found, errors = selectors.parse_ticket_filter(q(query))
+        _found, errors = selectors.parse_ticket_filter(q(query))
         assert [e.parameter for e in errors] == [parameter]
         assert parameter in errors[0].message
         with pytest.raises(ValidationFailed) as refused:
@@ -248,8 +253,10 @@ class TestCursor:
         second = keyset_page(qs, limit=3, after=first.next_cursor)
         third = keyset_page(qs, limit=3, after=second.next_cursor)
         ids = [t.pk for page in (first, second, third) for t in page.rows]
-        assert sorted(ids) == sorted(t.pk for t in made) and len(set(ids)) == 7
-        assert third.next_cursor == "" and (first.total, first.capped) == (5, True)
+        assert sorted(ids) == sorted(t.pk for t in made)
+        assert len(set(ids)) == 7
+        assert third.next_cursor == ""
+        assert (first.total, first.capped) == (5, True)
         back = keyset_page(qs, limit=3, before=third.prev_cursor)
         assert [t.pk for t in back.rows] == [t.pk for t in second.rows]
 
@@ -269,17 +276,21 @@ class TestExport:
         out = io.BytesIO()
         result = ticket_export(actor=team_lead, out=out, fmt="csv", ticket_filter=f)
         rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
-        assert result.rows == 1 and rows[1][0] == wanted.number
+        assert result.rows == 1
+        assert rows[1][0] == wanted.number
         assert rows[1][8] == "13800138000"  # a team lead may see phones
         audit = AuditLog.objects.get(action="ticket.exported")
-        assert audit.data["rows"] == 1 and audit.data["filter"]["q"] == "13800138000"
+        assert audit.data["rows"] == 1
+        assert audit.data["filter"]["q"] == "13800138000"
         # the web export is the list as it is filtered; formula-looking text is neutralised
         response = login(manager).get("/tickets/export/?scope=all&format=csv&q=HYPERLINK")
         assert response.status_code == 200
         body = response.content.decode("utf-8-sig")
-        assert "'=HYPERLINK(1)" in body and wanted.number not in body
+        assert "'=HYPERLINK(1)" in body
+        assert wanted.number not in body
         xlsx = login(manager).get("/tickets/export/?scope=all&format=xlsx")
-        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        assert xlsx.status_code == 200
+        assert xlsx.content[:2] == b"PK"
 
     def test_export_masks_phones_without_the_right(self, agent: Any, customer: Any, monkeypatch: Any,
                                                    qa: Any) -> None:

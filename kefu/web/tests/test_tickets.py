@@ -11,10 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from kefu.tickets import services
+from kefu.tickets import selectors, services
 from kefu.tickets.choices import SlaStanding, Status
 from kefu.tickets.models import Dispatch, SavedView, Ticket, TicketEvent, TicketMessage
-from kefu.tickets import selectors
 from kefu.web.views import tickets as list_view
 
 pytestmark = pytest.mark.django_db

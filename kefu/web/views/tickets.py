@@ -134,7 +134,7 @@ def ticket_export(request: HttpRequest) -> HttpResponse:
 
     from kefu.tickets.exporting import ticket_export as export
 
-    found, errors = list_filter(request)
+    found, _errors = list_filter(request)
     fmt = request.GET.get("format", "xlsx")
     out = io.BytesIO()
     try:
