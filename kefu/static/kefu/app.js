@@ -180,6 +180,13 @@
     });
   }
 
+  // a form marked data-reset-on-success empties itself once its htmx request succeeded (no inline handler: CSP)
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.matches && form.matches("form[data-reset-on-success]") && event.detail.successful &&
+        event.detail.xhr.status === 200) form.reset();
+  });
+
   function ready() {
     configureHtmx();
     connectSocket(1000);
