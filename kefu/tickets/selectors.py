@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -83,14 +83,6 @@ class TicketFilter:
     def with_(self, **changes: Any) -> TicketFilter:
         return replace(self, **changes)
 
-    @property
-    def open_only(self) -> bool:
-        return self.statuses == (OPEN,)
-
-    def is_narrowed(self) -> bool:
-        """Whether anything beyond the view narrows the list."""
-        return any(getattr(self, f.name) not in (None, "", ()) for f in fields(self) if f.name != "view")
-
     def to_query(self) -> dict[str, Any]:
         """The query parameters that parse back into this filter (for links: `?` + urlencode(…, doseq=True))."""
         out: dict[str, Any] = {"scope": self.view}
@@ -157,8 +149,9 @@ def _values(params: Mapping[str, Any], name: str) -> list[str]:
 
 
 def _single(params: Mapping[str, Any], name: str) -> str:
-    values = _values(params, name) if name != "q" else [str(v) for v in _raw(params, name)]
-    return values[-1].strip() if values else ""
+    """A one-value parameter: the last one given wins."""
+    values = _values(params, name)
+    return values[-1] if values else ""
 
 
 def _raw(params: Mapping[str, Any], name: str) -> list[Any]:
