@@ -151,4 +151,8 @@ def test_the_list_opens_on_the_view_that_suits_the_role(new_page: Any, sign_in: 
     assert page.get_by_test_id("ticket-row").count() >= 1
     if username == "manager":
         _keep(screenshot(page, "list-manager-zh"), "list-manager-zh")
+        page.get_by_test_id("lang-switch").click()
+        page.wait_for_function("document.querySelector('[data-testid=lang-switch]').innerText.trim() === '简体中文'")
+        assert page.get_by_test_id("ticket-row").count() >= 1
+        _keep(screenshot(page, "list-manager-en"), "list-manager-en")
     assert not page.js_errors, page.js_errors
