@@ -1,8 +1,9 @@
 """Benchmark: work-order text search at 1,000,000 orders and 200,000 customers on PostgreSQL.
 
-Times the two searches agents use, exactly as the server runs them: the workspace list (`filter_tickets` then
-`ticket_page`, the first page of 50 and the count up to 1,000) and the API list (`_filtered` then one keyset
-page of 50). Each search term runs as a manager (all orders) and as an agent (the team's orders).
+Times the two searches agents use, exactly as the server runs them: the workspace list (the one work-order
+filter, `kefu.tickets.selectors.filter_tickets`, then one keyset page of 50 with the count up to 1,000) and the
+API list (the same filter, one keyset page of 50, no count). Each search term runs as a manager (all orders) and
+as an agent (the team's orders).
 
 Two set-ups in the same run, on the same database:
 - **before**: no trigram indexes, and the customer-name arm of the search as a join (`CUSTOMER_MATCH_CAP = -1`
@@ -41,12 +42,11 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from kefu.accounts.models import User  # noqa: E402
-from kefu.apiutils.pagination import keyset_page  # noqa: E402
+from kefu.core.pagination import keyset_page  # noqa: E402
 from kefu.customers.models import Customer  # noqa: E402
-from kefu.tickets import api  # noqa: E402
+from kefu.tickets import selectors  # noqa: E402
 from kefu.tickets.models import Ticket  # noqa: E402
-from kefu.web import selectors  # noqa: E402
-from kefu.web.ticket_list import LIST_FIELDS  # noqa: E402
+from kefu.web.views.tickets import COUNT_CAP, PAGE_SIZE  # noqa: E402
 
 RESULTS = ROOT / "results"
 RUNS = 5
@@ -83,13 +83,13 @@ def timed(fn: Any) -> dict[str, float]:
 
 
 def workspace(user: User, scope: str, q: str) -> Any:
-    qs = selectors.filter_tickets(selectors.scoped_tickets(user=user, scope=scope), filters={"q": q}, user=user)
-    return selectors.ticket_page(qs, only=LIST_FIELDS)
+    qs = selectors.list_queryset(selectors.filter_tickets(user, selectors.TicketFilter(view=scope, q=q)))
+    return keyset_page(qs, limit=PAGE_SIZE, count_cap=COUNT_CAP)
 
 
 def api_list(user: User, q: str) -> Any:
-    qs = api._filtered(user, api.TicketFilters(q=q)).select_related("customer", "assignee")
-    return keyset_page(qs, limit=50, cursor=None, count=False, serialize=lambda rows: rows)
+    qs = selectors.list_queryset(selectors.filter_tickets(user, selectors.TicketFilter(q=q)))
+    return keyset_page(qs, limit=50)
 
 
 def set_indexes(present: bool) -> None:

@@ -1,44 +1,20 @@
-"""Pagination: keyset cursors for the big lists (constant cost at any depth), page numbers for small ones."""
+"""API pagination: keyset cursors for the big lists (kefu.core.pagination), page numbers for the small ones."""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.utils.translation import gettext as _
+from django.db.models import QuerySet
 
-from kefu.core.errors import ValidationFailed
+from kefu.core import pagination as _core
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-COUNT_CAP = 10_000  # `?count=true` counts at most this many rows, in a bounded subquery
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+DEFAULT_LIMIT = _core.DEFAULT_LIMIT
+MAX_LIMIT = _core.MAX_LIMIT
+COUNT_CAP = _core.COUNT_CAP  # `?count=true` counts at most this many rows, in a bounded subquery
 
 
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError
-        return [datetime.fromisoformat(values[0]), int(values[1])]
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValidationFailed(
-            _("cursor 参数无效：请使用上一页返回的 next 值"),
-            code="invalid",
-            details={"fields": [{"field": "cursor", "location": "query", "message": "invalid cursor"}]},
-        ) from None
-
-
-def keyset_page(
+def cursor_page(
     queryset: QuerySet[Any],
     *,
     limit: int,
@@ -46,27 +22,14 @@ def keyset_page(
     count: bool,
     serialize: Callable[[list[Any]], list[dict[str, Any]]],
 ) -> dict[str, Any]:
-    """Newest first by (created_at, id). `next` is the cursor of the following page, or null at the end.
-
-    No COUNT(*) unless asked (`count=True`), and then capped at COUNT_CAP (`count_capped` says so).
-    """
-    ordered = queryset.order_by("-created_at", "-id")
-    if cursor:
-        at, pk = decode_cursor(cursor)
-        ordered = ordered.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-    rows = list(ordered[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    page: dict[str, Any] = {
-        "items": serialize(rows),
-        "next": encode_cursor([rows[-1].created_at, rows[-1].pk]) if more and rows else None,
-        "limit": limit,
-    }
+    """The API's shape of a keyset page (kefu.core.pagination): `items`, `next` (pass it back as ?cursor=, null
+    at the end), `limit`, and with `count` the capped `count` and `count_capped`."""
+    page = _core.keyset_page(queryset, limit=limit, after=cursor or "", count_cap=COUNT_CAP if count else None)
+    out: dict[str, Any] = {"items": serialize(page.rows), "next": page.next_cursor or None, "limit": limit}
     if count:
-        counted = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
-        page["count"] = min(counted, COUNT_CAP)
-        page["count_capped"] = counted > COUNT_CAP
-    return page
+        out["count"] = page.total
+        out["count_capped"] = page.capped
+    return out
 
 
 def number_page(

@@ -14,6 +14,8 @@ from kefu.core.policy import has_right, register_rights, register_scope
 class CustomerRight(StrEnum):
     VIEW = "customer.view"
     VIEW_PHONE = "customer.view_phone"
+    # What a department needs to go on site for a dispatched order: the customer's name, phone and address.
+    VIEW_ONSITE = "customer.view_onsite"
     VIEW_ID_NUMBER = "customer.view_id_number"
     EDIT = "customer.edit"
     MERGE = "customer.merge"
@@ -34,6 +36,7 @@ def register() -> None:
     register_rights({
         CustomerRight.VIEW: SERVICE_STAFF,
         CustomerRight.VIEW_PHONE: FRONT_LINE,
+        CustomerRight.VIEW_ONSITE: FRONT_LINE | {Role.DEPARTMENT},
         CustomerRight.VIEW_ID_NUMBER: {Role.MANAGER, Role.ADMIN},
         CustomerRight.EDIT: FRONT_LINE,
         CustomerRight.MERGE: LEADS,

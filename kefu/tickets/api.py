@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -16,15 +16,13 @@ from ninja import Field, Query, Router, Schema
 from kefu.accounts.models import Department, Team, User
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
-from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, keyset_page
+from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_page
 from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
 from kefu.core.policy import visible
-from kefu.core.search import text_contains
-from kefu.customers.choices import Tier
 from kefu.customers.models import Customer
-from kefu.tickets import services
-from kefu.tickets.choices import Channel, Priority, SlaStanding, Status, TicketType
+from kefu.tickets import selectors, services
+from kefu.tickets.choices import Channel, Priority, Status, TicketType
 from kefu.tickets.models import Category, Dispatch, Ticket, TicketEvent, TicketMessage
 from kefu.tickets.permissions import TicketRight
 
@@ -53,11 +51,13 @@ class TicketOut(Schema):
     priority: str
     channel: str
     status: str
+    customer_id: int | None
     customer: CustomerRef | None
     assignee_id: int | None
     assignee_name: str | None
     first_contact_owner_id: int | None
     team_id: int | None
+    team_name: str | None
     category_id: int | None
     sla_standing: str = Field(description="none, ok, warning (due soon) or breached")
     sla_due_at: datetime | None
@@ -179,18 +179,37 @@ class CompleteIn(InSchema):
 
 
 class TicketFilters(InSchema):
-    status: list[Status] | None = Field(None, description="Repeat for several: ?status=new&status=assigned")
+    """Documents the list's query parameters; they are read by kefu.tickets.selectors.parse_ticket_filter, the
+    same definition the web list and the export use."""
+
+    scope: Literal["mine", "team", "all"] | None = Field(
+        None, description="mine (you are the assignee or first-contact owner), team (your team's) or all (default)"
+    )
+    status: list[str] | None = Field(
+        None, description="Repeat for several: ?status=new&status=assigned; `open` means every open status"
+    )
     type: list[TicketType] | None = None
     priority: list[Priority] | None = None
     channel: list[Channel] | None = None
-    assignee: str | None = Field(None, pattern=r"^(me|none|\d{1,18})$", description="A user id, me or none")
-    team: Id | None = None
-    customer: Id | None = None
-    sla: Literal["due_soon", "breached"] | None = None
-    tier: Tier | None = Field(None, description="The customer's tier")
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    q: str | None = Field(None, max_length=100, description="Work-order number, or words of the subject")
+    assignee: str | None = Field(None, description="A user id, me or none")
+    team: str | None = Field(None, description="A team id")
+    customer: str | None = Field(None, description="A customer id")
+    category: str | None = Field(None, description="A category id")
+    sla: str | None = Field(None, description="due_soon (SLA warning) or breached")
+    dispatch: str | None = Field(
+        None, description="open (waiting on a department) or overdue (a department is past its due time)"
+    )
+    tier: str | None = Field(None, description="The customer's tier, A–D")
+    created_from: str | None = Field(None, description="ISO 8601 date or date-time; a date is local midnight")
+    created_to: str | None = Field(None, description="Exclusive; a date means the end of that day")
+    resolved_from: str | None = None
+    resolved_to: str | None = None
+    q: str | None = Field(
+        None,
+        max_length=100,
+        description="Work-order number, words of the subject, the customer's name, or the customer's full phone "
+        "number or e-mail address (exact)",
+    )
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(None, max_length=200)
     count: bool = Field(False, description="Also count the matches (capped at 10,000).")
@@ -204,32 +223,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def ticket_summary(t: Ticket) -> dict[str, Any]:
-    """JSON-ready list item; expects customer and assignee selected."""
-    c = t.customer
-    return {
-        "id": t.pk,
-        "number": t.number,
-        "subject": t.subject,
-        "type": t.ticket_type,
-        "priority": t.priority,
-        "channel": t.channel,
-        "status": t.status,
-        "customer": (
-            {"id": c.pk, "code": c.code, "name": c.name, "tier": c.tier, "is_vip": c.is_vip} if c else None
-        ),
-        "assignee_id": t.assignee_id,
-        "assignee_name": str(t.assignee) if t.assignee else None,
-        "first_contact_owner_id": t.first_contact_owner_id,
-        "team_id": t.team_id,
-        "category_id": t.category_id,
-        "sla_standing": t.sla_standing,
-        "sla_due_at": _iso(t.sla_due_at),
-        "escalation_level": t.escalation_level,
-        "external_ref": t.external_ref,
-        "version": t.version,
-        "created_at": _iso(t.created_at),
-        "updated_at": _iso(t.updated_at),
-    }
+    """A list item: kefu.tickets.selectors.ticket_summary with the customer and the names; expects
+    `list_queryset` (or customer, assignee and team selected)."""
+    return selectors.ticket_list_item(t)
+
+
+def _summary_of(ticket_id: int) -> dict[str, Any]:
+    return ticket_summary(selectors.list_queryset(Ticket.objects.filter(pk=ticket_id)).get())
 
 
 def _message(m: TicketMessage) -> dict[str, Any]:
@@ -278,7 +278,7 @@ def dispatch_out(d: Dispatch) -> dict[str, Any]:
 def ticket_detail_data(ticket_id: int, *, created: Ticket | None = None) -> dict[str, Any]:
     """The order as the API shows it. `created`: the order `services.ticket_create` just returned, used as it
     is (it has no messages or dispatches yet), which spares re-reading it."""
-    t = created or Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
+    t = created or Ticket.objects.select_related("customer", "assignee", "team").get(pk=ticket_id)
     data = ticket_summary(t)
     data.update(
         {
@@ -341,9 +341,7 @@ def _with_current_state(call: Callable[[], Any], ticket_id: int) -> Any:
         if exc.code == "stale_version":
             exc.details = {
                 **exc.details,
-                "current": ticket_summary(
-                    Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id)
-                ),
+                "current": _summary_of(ticket_id),
             }
         raise
 
@@ -351,47 +349,14 @@ def _with_current_state(call: Callable[[], Any], ticket_id: int) -> Any:
 # --- reads --------------------------------------------------------------------------------------------------
 
 
-def _filtered(user: User, f: TicketFilters) -> QuerySet[Ticket]:
-    qs = visible(user, Ticket.objects.all())
-    if f.status:
-        qs = qs.filter(status__in=[s.value for s in f.status])
-    if f.type:
-        qs = qs.filter(ticket_type__in=[t.value for t in f.type])
-    if f.priority:
-        qs = qs.filter(priority__in=[p.value for p in f.priority])
-    if f.channel:
-        qs = qs.filter(channel__in=[c.value for c in f.channel])
-    if f.assignee == "me":
-        qs = qs.filter(assignee_id=user.pk)
-    elif f.assignee == "none":
-        qs = qs.filter(assignee__isnull=True)
-    elif f.assignee:
-        qs = qs.filter(assignee_id=int(f.assignee))
-    if f.team:
-        qs = qs.filter(team_id=f.team)
-    if f.customer:
-        qs = qs.filter(customer_id=f.customer)
-    if f.sla:
-        qs = qs.filter(sla_standing=SlaStanding.WARNING if f.sla == "due_soon" else SlaStanding.BREACHED)
-    if f.tier:
-        qs = qs.filter(customer__tier=f.tier.value)
-    if f.created_from:
-        qs = qs.filter(created_at__gte=f.created_from)
-    if f.created_to:
-        qs = qs.filter(created_at__lt=f.created_to)
-    q = (f.q or "").strip()
-    if q:
-        qs = qs.filter(Q(number=q.upper()) | text_contains("subject", q) | Q(external_ref=q))
-    return qs
-
-
 @router.get("", response=TicketPage, summary="List work orders")
 @requires(TicketRight.VIEW)
 def ticket_list(request: HttpRequest, filters: Query[TicketFilters]) -> Any:
     """Newest first, by keyset: follow `next` with ?cursor= (the other filters must stay the same).
-    Only the orders you may see are listed."""
-    qs = _filtered(_user(request), filters).select_related("customer", "assignee")
-    return keyset_page(
+    Only the orders you may see are listed. The filters mean what they mean in the web list and its export."""
+    found = selectors.ticket_filter_from(request.GET)
+    qs = selectors.list_queryset(selectors.filter_tickets(_user(request), found))
+    return cursor_page(
         qs,
         limit=filters.limit,
         cursor=filters.cursor,
@@ -493,7 +458,7 @@ def ticket_transition(request: HttpRequest, ticket_id: PathId, payload: Transiti
         ),
         ticket_id,
     )
-    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=updated.pk))
+    return _summary_of(updated.pk)
 
 
 @router.post("/{ticket_id}/assign", response=TicketOut, summary="Assign (hand over) a work order")
@@ -512,7 +477,7 @@ def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) ->
         ),
         ticket_id,
     )
-    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+    return _summary_of(ticket_id)
 
 
 @router.post(
@@ -522,7 +487,7 @@ def ticket_assign(request: HttpRequest, ticket_id: PathId, payload: AssignIn) ->
 def ticket_escalate(request: HttpRequest, ticket_id: PathId, payload: EscalateIn) -> Any:
     ticket = _visible_ticket(request, ticket_id)
     services.ticket_escalate(actor=_user(request), ticket=ticket, reason=payload.reason)
-    return ticket_summary(Ticket.objects.select_related("customer", "assignee").get(pk=ticket_id))
+    return _summary_of(ticket_id)
 
 
 def _message_create(

@@ -53,21 +53,17 @@ class TicketInfo(BaseModel):
     sla_standing: str
     sla_due_at: datetime | None
     escalation_level: int
+    external_ref: str = ""
     version: int
     created_at: datetime
     updated_at: datetime
 
 
 def ticket_info(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "id": ticket.pk, "number": ticket.number, "subject": ticket.subject, "type": ticket.ticket_type,
-        "priority": ticket.priority, "channel": ticket.channel, "status": ticket.status,
-        "customer_id": ticket.customer_id, "assignee_id": ticket.assignee_id,
-        "first_contact_owner_id": ticket.first_contact_owner_id, "team_id": ticket.team_id,
-        "category_id": ticket.category_id, "sla_standing": ticket.sla_standing, "sla_due_at": ticket.sla_due_at,
-        "escalation_level": ticket.escalation_level, "version": ticket.version, "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
-    }
+    """The same dict as the API's list items (kefu.tickets.selectors.ticket_summary)."""
+    from kefu.tickets.selectors import ticket_summary
+
+    return ticket_summary(ticket)
 
 
 class NoData(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from kefu.accounts.choices import FRONT_LINE, Role
+from kefu.accounts.choices import FRONT_LINE, LEADS, Role
 from kefu.core.policy import can_see, has_right, register_rights, register_scope
 
 
@@ -23,6 +23,8 @@ class TicketRight(StrEnum):
     ESCALATE = "ticket.escalate"
     EDIT = "ticket.edit"
     WORKSPACE = "ticket.workspace"  # the service workspace: home, lists, saved views, SLA counters
+    SUPERVISE_TEAM = "ticket.supervise_team"  # a team's home page: its agents' workload, unassigned orders
+    EXPORT = "ticket.export"  # export a list of work orders (Excel / CSV)
     DISPATCH_ACKNOWLEDGE = "dispatch.acknowledge"
     DISPATCH_VIEW_ANY = "dispatch.view_any_department"  # look at any department's queue
     SLA_MANAGE = "sla.manage"
@@ -49,6 +51,8 @@ def register() -> None:
         TicketRight.ESCALATE: FRONT_LINE,
         TicketRight.EDIT: FRONT_LINE,
         TicketRight.WORKSPACE: FRONT_LINE | {Role.QA},
+        TicketRight.SUPERVISE_TEAM: {Role.TEAM_LEAD},
+        TicketRight.EXPORT: LEADS,
         TicketRight.DISPATCH_ACKNOWLEDGE: {Role.DEPARTMENT, Role.MANAGER, Role.ADMIN},
         TicketRight.DISPATCH_VIEW_ANY: {Role.MANAGER, Role.ADMIN},
         TicketRight.SLA_MANAGE: {Role.MANAGER, Role.ADMIN},

@@ -1,4 +1,4 @@
-"""Template context of every page: the navigation the user's role allows, live SLA counters, saved views."""
+"""Template context of every page: the navigation the user's rights allow, the header's counters, saved views."""
 
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from kefu.web.selectors import saved_views_for, sla_counters_cached
+    from kefu.tickets.selectors import counters_for, default_filter_for, list_url
+    from kefu.web.selectors import saved_views_for
 
     # Lazy: a page that never shows them (a partial) costs no query.
     return {
         "can": {name.replace(".", "_"): has_right(user, name) for name in rights()},
-        "sla_counters": SimpleLazyObject(lambda: sla_counters_cached(user=user)),
+        "header_counters": SimpleLazyObject(lambda: counters_for(user)),
         "saved_views": SimpleLazyObject(lambda: saved_views_for(user=user)),
         "notification_unread": SimpleLazyObject(lambda: _unread(user)),
+        "ticket_list_home": SimpleLazyObject(lambda: list_url(default_filter_for(user))),
     }
 
 

@@ -13,7 +13,7 @@ from kefu.customers.choices import Tier
 from kefu.tickets.choices import Channel, Priority, Status, TicketType
 
 SCOPES = [("mine", _("我的工单")), ("team", _("本组工单")), ("all", _("全部工单"))]
-SLA_FILTERS = [("soon", _("即将超时")), ("breached", _("已超时"))]
+SLA_FILTERS = [("due_soon", _("即将超时")), ("breached", _("已超时"))]
 STATUS_FILTERS = [("open", _("未完结")), *Status.choices]
 
 
@@ -37,7 +37,8 @@ class LoginForm(AuthenticationForm):
 
 
 class TicketFilterForm(forms.Form):
-    """The list's GET parameters. Unknown values are dropped, never an error page."""
+    """The choices of the list's filter fields (the query string itself is parsed by
+    kefu.tickets.selectors.parse_ticket_filter, like the API's)."""
 
     scope = forms.ChoiceField(choices=SCOPES, required=False)
     q = forms.CharField(max_length=100, required=False)
@@ -51,11 +52,20 @@ class TicketFilterForm(forms.Form):
 
     FILTER_FIELDS = ("q", "status", "type", "priority", "channel", "sla", "tier", "assignee")
 
-    def cleaned_or_empty(self) -> dict[str, str]:
-        """Valid values only: a tampered parameter is ignored rather than refused."""
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        return {name: (data.get(name) or "") for name in ("scope", *self.FILTER_FIELDS)}
+
+def filter_form_values(found: Any) -> dict[str, str]:
+    """A TicketFilter as the values of the list's form fields (one value per select)."""
+    return {
+        "scope": found.view,
+        "q": found.q,
+        "status": found.statuses[0] if len(found.statuses) == 1 else "",
+        "type": found.types[0] if len(found.types) == 1 else "",
+        "priority": found.priorities[0] if len(found.priorities) == 1 else "",
+        "channel": found.channels[0] if len(found.channels) == 1 else "",
+        "sla": found.sla,
+        "tier": found.tier,
+        "assignee": found.assignee,
+    }
 
 
 class TicketCreateForm(forms.Form):

@@ -1,8 +1,8 @@
-"""The rows of the work-order list, flattened for the template.
+"""The rows of the work-order list: `ticket_list_item` (the one plain dict of an order) with display strings.
 
-The list is the page agents keep open all day, so each row is a plain dict of display strings: the template
-then reads keys (the cheapest lookup Django's templates do) instead of calling model methods, choice
-displays, filters and `{% url %}` fifty times per page. Labels are translated once per request, not per row.
+The list is the page agents keep open all day, so each row is a plain dict: the template then reads keys (the
+cheapest lookup Django's templates do) instead of calling model methods, choice displays, filters and
+`{% url %}` fifty times per page. Labels are translated once per request, not per row.
 """
 
 from __future__ import annotations
@@ -14,28 +14,9 @@ from django.utils import timezone
 
 from kefu.tickets.choices import Status
 from kefu.tickets.models import Ticket
+from kefu.tickets.selectors import ticket_list_item
 from kefu.web.templatetags.kefu_ui import remaining
 
-# The columns the list shows: `ticket_page` loads only these.
-LIST_FIELDS = (
-    "id",
-    "created_at",
-    "number",
-    "subject",
-    "channel",
-    "escalation_level",
-    "status",
-    "priority",
-    "ticket_type",
-    "sla_due_at",
-    "sla_standing",
-    "customer__name",
-    "customer__is_vip",
-    "assignee__display_name",
-    "assignee__first_name",
-    "assignee__last_name",
-    "assignee__username",
-)
 _CLOSED = (Status.RESOLVED, Status.CLOSED)
 _ID_MARK = 987654321
 
@@ -51,27 +32,24 @@ def ticket_rows(tickets: list[Ticket]) -> list[dict[str, Any]]:
     zone = timezone.get_current_timezone()
     rows = []
     for t in tickets:
-        customer, assignee = t.customer, t.assignee
-        sla_text = remaining(t.sla_due_at) if t.sla_due_at and t.status not in _CLOSED else ""
-        rows.append(
+        item = ticket_list_item(t)
+        customer = item["customer"]
+        due = t.sla_due_at
+        sla_text = remaining(due) if due and item["status"] not in _CLOSED else ""
+        item.update(
             {
-                "url": detail_url.format(t.pk),
-                "number": t.number,
-                "subject": t.subject,
-                "channel": channel.get(t.channel, t.channel),
-                "escalated": bool(t.escalation_level),
-                "status": t.status,
-                "status_label": status.get(t.status, t.status),
-                "priority": t.priority,
-                "priority_label": priority.get(t.priority, t.priority),
-                "type": t.ticket_type,
-                "type_label": kind.get(t.ticket_type, t.ticket_type),
-                "customer": customer.name if customer else "",
-                "vip": bool(customer and customer.is_vip),
-                "assignee": str(assignee) if assignee else "",
-                "sla_standing": t.sla_standing,
+                "url": detail_url.format(item["id"]),
+                "channel_label": channel.get(item["channel"], item["channel"]),
+                "escalated": bool(item["escalation_level"]),
+                "status_label": status.get(item["status"], item["status"]),
+                "priority_label": priority.get(item["priority"], item["priority"]),
+                "type_label": kind.get(item["type"], item["type"]),
+                "customer_name": customer["name"] if customer else "",
+                "vip": bool(customer and customer["is_vip"]),
+                "assignee": item["assignee_name"] or "",
                 "sla_text": sla_text,
                 "created": t.created_at.astimezone(zone).strftime("%m-%d %H:%M"),
             }
         )
+        rows.append(item)
     return rows

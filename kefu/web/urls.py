@@ -15,6 +15,7 @@ urlpatterns = [
     # work orders
     path("tickets/", tickets.ticket_list, name="ticket_list"),
     path("tickets/new/", tickets.ticket_create, name="ticket_create"),
+    path("tickets/export/", tickets.ticket_export, name="ticket_export"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets/<int:ticket_id>/reply/", tickets.ticket_reply, name="ticket_reply"),
     path("tickets/<int:ticket_id>/note/", tickets.ticket_note, name="ticket_note"),
@@ -35,6 +36,7 @@ urlpatterns = [
         name="dispatch_acknowledge",
     ),
     path("dispatches/<int:dispatch_id>/complete/", department.dispatch_complete, name="dispatch_complete"),
+    path("dispatches/<int:dispatch_id>/onsite/", department.dispatch_onsite, name="dispatch_onsite"),
     # customers
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/search/", customers.customer_search, name="customer_search"),

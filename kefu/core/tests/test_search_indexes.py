@@ -1,6 +1,7 @@
-"""Text search can use an index on PostgreSQL: the trigram indexes exist after migrating, and the searches of
-the workspace list and of the API are written so the planner can use them (each arm of their OR on its own
-index), which a join in the OR would prevent. On SQLite the operation is a no-op and searches scan."""
+"""Text search can use an index on PostgreSQL: the trigram indexes exist after migrating, and the search of the
+work-order list (one filter for the web list, the API and the export) is written so the planner can use them
+(each arm of its OR on its own index), which a join in the OR would prevent. On SQLite the operation is a no-op
+and searches scan."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import pytest
 from django.db import connection
 
 from kefu.core.migration_ops import TrigramIndex
-from kefu.tickets import api
-from kefu.web.selectors import filter_tickets, scoped_tickets
+from kefu.tickets.selectors import TicketFilter, filter_tickets
 
 TRIGRAM_INDEXES = {"tickets_ticket_subject_trgm", "customers_customer_name_trgm", "customers_customer_company_trgm"}
 
@@ -41,7 +41,7 @@ def test_the_trigram_indexes_exist() -> None:
 
 @on_postgresql
 def test_the_workspace_search_can_use_the_indexes(agent: Any, manager: Any) -> None:
-    qs = filter_tickets(scoped_tickets(user=manager, scope="all"), filters={"q": "冰箱异响"}, user=manager)
+    qs = filter_tickets(manager, TicketFilter(view="all", q="冰箱异响"))
     plan = _plan(qs.order_by())
     assert "tickets_ticket_subject_trgm" in plan, plan
     assert "customers_customer" not in plan, plan  # the customer arm is an id list, not a join
@@ -49,7 +49,7 @@ def test_the_workspace_search_can_use_the_indexes(agent: Any, manager: Any) -> N
 
 @on_postgresql
 def test_the_api_search_can_use_the_indexes(manager: Any) -> None:
-    plan = _plan(api._filtered(manager, api.TicketFilters(q="EXT-2026-001")).order_by())
+    plan = _plan(filter_tickets(manager, TicketFilter(q="EXT-2026-001")).order_by())
     assert "tickets_ticket_subject_trgm" in plan, plan
     assert "tickets_tic_externa_7983cd_idx" in plan, plan
 
@@ -63,5 +63,5 @@ def test_the_operation_is_described_and_deconstructs() -> None:
 @on_postgresql
 def test_a_term_too_short_for_trigrams_keeps_off_the_index(manager: Any) -> None:
     # the index would hand back every row for "漏水": even when told to avoid reading the table, the plan reads it
-    plan = _plan(api._filtered(manager, api.TicketFilters(q="漏水")).order_by())
+    plan = _plan(filter_tickets(manager, TicketFilter(q="漏水")).order_by())
     assert "tickets_ticket_subject_trgm" not in plan, plan

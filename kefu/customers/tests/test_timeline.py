@@ -112,29 +112,38 @@ def test_same_instant_is_never_split_across_pages(agent, team, customer):
 
 def test_query_count_does_not_grow_with_tickets(agent, team, customer, django_assert_num_queries):
     _ticket(customer, team=team, owner=agent, start=0)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         few = customer_timeline(agent, customer, limit=50)
     for i in range(1, 25):
         _ticket(customer, team=team, owner=agent, start=i * 10)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         many = customer_timeline(agent, customer, limit=50)
     assert len(few.entries) == 4
     assert len(many.entries) == 50
 
 
-def test_viewer_sees_only_visible_tickets(
+def test_the_whole_history_is_shown_and_only_ones_own_orders_open(
     agent, other_agent, team, other_team, shift_lead, department_user, repair_department, customer
 ):
     mine = _ticket(customer, team=team, owner=agent, start=0, number="T-MINE")
     theirs = _ticket(customer, team=other_team, owner=other_agent, start=10, number="T-THEIRS")
     Dispatch.objects.create(ticket=theirs, department=repair_department)
 
-    def numbers(user):
-        return {e.title.split()[1] for e in customer_timeline(user, customer, limit=100).entries}
+    def numbers(user, *, linked):
+        return {e.title.split()[1] for e in customer_timeline(user, customer, limit=100).entries
+                if bool(e.link) == linked}
 
-    assert numbers(agent) == {"T-MINE"}
-    assert numbers(other_agent) == {"T-THEIRS"}
-    assert numbers(shift_lead) == {"T-MINE", "T-THEIRS"}
+    # every order of the customer is in the history, whichever team served it …
+    assert numbers(agent, linked=True) == {"T-MINE"}
+    assert numbers(agent, linked=False) == {"T-THEIRS"}
+    assert numbers(other_agent, linked=True) == {"T-THEIRS"}
+    assert numbers(shift_lead, linked=True) == {"T-MINE", "T-THEIRS"}
+    # … another team's order by its number, subject and team only: no link, no detail, no messages
+    foreign = [e for e in customer_timeline(agent, customer, limit=100).entries if "T-THEIRS" in e.title]
+    assert foreign
+    assert all(e.detail == "" and e.kind.startswith("ticket.") for e in foreign)
+    assert all(other_team.name in e.title for e in foreign)
+    assert not any(e.kind in ("ticket.reply", "ticket.customer_message") for e in foreign)
     assert mine.pk != theirs.pk
     with pytest.raises(PermissionDenied):  # department staff see work orders, not customer records
         customer_timeline(department_user, customer)

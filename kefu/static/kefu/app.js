@@ -27,8 +27,8 @@
       var name = el.dataset.counter;
       if (!(name in values)) return;
       el.textContent = String(values[name]);
-      var holder = el.closest("[data-counter-holder]");
-      if (holder) holder.classList.toggle("is-zero", values[name] === 0);
+      var holder = el.closest(".counter, [data-counter-holder]");
+      if (holder) holder.classList.toggle(holder.classList.contains("counter") ? "zero" : "is-zero", values[name] === 0);
     });
   }
   function applyNotification(notice) {
@@ -101,7 +101,14 @@
       if (data.type === "counters") applyCounters(data);
       else if (data.type === "event") applyEvent(data, refresh);
     };
-    socket.onopen = function () { delay = 1000; };
+    socket.onopen = function () {
+      // after a break, what was pushed meanwhile is gone: the header and the lists read afresh
+      if (delay > 1000 && window.htmx) {
+        htmx.trigger(document.body, "kefu:resync", {});
+        htmx.trigger(document.body, "kefu:changed", {});
+      }
+      delay = 1000;
+    };
     socket.onclose = function (event) {
       if (event.code === 4401) return;  // signed out
       setTimeout(function () { connectSocket(Math.min(delay * 2, 60000)); }, delay);
@@ -186,24 +193,60 @@
     }
   });
 
-  // --- the dashboard chart -------------------------------------------------------------------------------
+  // --- the home page's charts: each bar links to the list it counts ---------------------------------------
+  var AXIS = { axisTick: { show: false }, axisLine: { lineStyle: { color: "#d3d9e3" } },
+               axisLabel: { color: "#8e98ab", fontSize: 11 } };
+  var VALUE_AXIS = { type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f5" } },
+                     axisLabel: { color: "#8e98ab", fontSize: 11 } };
+
+  function dailyOption(data) {
+    return {
+      animation: false,
+      grid: { left: 36, right: 12, top: 30, bottom: 28 },
+      legend: { top: 0, right: 0, itemWidth: 10, itemHeight: 10, textStyle: { color: "#5b6478", fontSize: 12 } },
+      tooltip: { trigger: "axis" },
+      xAxis: Object.assign({ type: "category", data: data.labels }, AXIS),
+      yAxis: VALUE_AXIS,
+      series: [
+        { type: "bar", name: data.series[0], data: data.created, barMaxWidth: 14,
+          itemStyle: { color: "#4f7dff", borderRadius: [3, 3, 0, 0] } },
+        { type: "line", name: data.series[1], data: data.resolved, symbol: "circle", symbolSize: 4,
+          lineStyle: { color: "#2f9e44", width: 2 }, itemStyle: { color: "#2f9e44" } },
+      ],
+    };
+  }
+
+  function groupsOption(data) {
+    var labels = data.labels.slice().reverse();
+    return {
+      animation: false,
+      grid: { left: 8, right: 24, top: 30, bottom: 8, containLabel: true },
+      legend: { top: 0, right: 0, itemWidth: 10, itemHeight: 10, textStyle: { color: "#5b6478", fontSize: 12 } },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      xAxis: VALUE_AXIS,
+      yAxis: Object.assign({ type: "category", data: labels }, AXIS),
+      series: [
+        { type: "bar", name: data.series[0], data: data.open.slice().reverse(), barMaxWidth: 14,
+          itemStyle: { color: "#4f7dff", borderRadius: [0, 3, 3, 0] } },
+        { type: "bar", name: data.series[1], data: data.breached.slice().reverse(), barMaxWidth: 14,
+          itemStyle: { color: "#e03131", borderRadius: [0, 3, 3, 0] } },
+      ],
+    };
+  }
+
   function drawCharts() {
     document.querySelectorAll("[data-chart]").forEach(function (el) {
       if (!window.echarts || el.dataset.drawn) return;
       var source = document.getElementById(el.dataset.chart);
       if (!source) return;
       var data = JSON.parse(source.textContent);
+      var kind = el.dataset.chartKind || "daily";
       var chart = echarts.init(el, null, { renderer: "svg" });
-      chart.setOption({
-        animation: false,
-        grid: { left: 36, right: 12, top: 16, bottom: 28 },
-        tooltip: { trigger: "axis" },
-        xAxis: { type: "category", data: data.labels, axisTick: { show: false },
-                 axisLine: { lineStyle: { color: "#d3d9e3" } }, axisLabel: { color: "#8e98ab", fontSize: 11 } },
-        yAxis: { type: "value", minInterval: 1, splitLine: { lineStyle: { color: "#eef1f5" } },
-                 axisLabel: { color: "#8e98ab", fontSize: 11 } },
-        series: [{ type: "bar", name: el.dataset.seriesName || "", data: data.values, barMaxWidth: 18,
-                   itemStyle: { color: "#4f7dff", borderRadius: [3, 3, 0, 0] } }],
+      chart.setOption(kind === "groups" ? groupsOption(data) : dailyOption(data));
+      var links = kind === "groups" ? (data.links || []).slice().reverse() : (data.links || []);
+      chart.on("click", function (params) {
+        var link = links[params.dataIndex];
+        if (link) window.location.href = link;
       });
       el.dataset.drawn = "1";
       window.addEventListener("resize", function () { chart.resize(); });
@@ -217,6 +260,12 @@
     });
   }
   document.addEventListener("htmx:afterSwap", function (event) { selectValues(event.target); });
+  // a form marked data-reset-on-success empties itself once its htmx request succeeded (no inline handler: CSP)
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.matches && form.matches("form[data-reset-on-success]") && event.detail.successful &&
+        event.detail.xhr.status === 200) form.reset();
+  });
 
   function ready() {
     configureHtmx();

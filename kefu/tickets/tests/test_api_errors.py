@@ -248,7 +248,7 @@ def test_unexpected_errors_are_a_generic_500_and_logged(agent: Any, monkeypatch:
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(tickets_api, "_filtered", boom)
+    monkeypatch.setattr(tickets_api.selectors, "filter_tickets", boom)
     with caplog.at_level(logging.ERROR, logger="kefu.api"):
         response = api_as(agent).get("/tickets")
     body = assert_error_shape(response, 500, "server_error")

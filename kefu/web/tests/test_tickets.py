@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from kefu.tickets import services
+from kefu.tickets import selectors, services
 from kefu.tickets.choices import SlaStanding, Status
 from kefu.tickets.models import Dispatch, SavedView, Ticket, TicketEvent, TicketMessage
-from kefu.web import selectors
+from kefu.web.views import tickets as list_view
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ class TestList:
         assert "<html" not in body
 
     def test_keyset_pages_cover_everything_once(self, login: Any, agent: Any, monkeypatch: Any) -> None:
-        monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+        monkeypatch.setattr(list_view, "PAGE_SIZE", 4)
         created = make(agent, 10)
         # same second for several rows: the id breaks the tie
         Ticket.objects.filter(pk__in=[t.pk for t in created[:6]]).update(created_at=timezone.now())
@@ -139,7 +139,7 @@ class TestList:
         assert [t.number for t in back.rows] == [t.number for t in pages[-2].rows]
 
     def test_count_is_capped(self, login: Any, agent: Any, monkeypatch: Any) -> None:
-        monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+        monkeypatch.setattr(list_view, "COUNT_CAP", 3)
         make(agent, 5)
         page = login(agent).get("/tickets/?scope=mine").context["page"]
         assert page.capped

@@ -96,7 +96,7 @@ class TestCustomers:
 
     def test_detail_has_timeline_and_open_orders(self, login: Any, agent: Any, ticket: Any) -> None:
         response = login(agent).get(f"/customers/{ticket.customer_id}/")
-        assert [t.pk for t in response.context["open_tickets"]] == [ticket.pk]
+        assert [t["id"] for t in response.context["history"]] == [ticket.pk]
         assert any(ticket.number in e.title for e in response.context["timeline"].entries)
 
     def test_unknown_customer_is_404(self, login: Any, agent: Any) -> None:
@@ -107,7 +107,9 @@ class TestCustomers:
 
         CustomerFactory.create_batch(30, phone="13900000000")
         client = login(agent)
-        with django_assert_max_num_queries(8):
+        # session, user, customers, contacts, tags, saved views, the header: two scopes' counters (cold cache)
+        # and the bell's unread count
+        with django_assert_max_num_queries(9):
             client.get("/customers/")
 
 
@@ -118,39 +120,55 @@ class TestDashboardAndCounters:
         Ticket.objects.filter(pk=mine.pk).update(sla_standing=SlaStanding.BREACHED)
         Ticket.objects.filter(pk=teams.pk).update(sla_standing=SlaStanding.WARNING)
         response = login(agent).get("/counters/")
-        counters = response.context["sla_counters"]
-        assert (counters.mine_breached, counters.mine_warning) == (1, 0)
-        assert (counters.team_breached, counters.team_warning) == (1, 1)
-        assert 'data-testid="counter-mine-breached"' in response.content.decode()
+        groups = {g.key: {f.name: f.value for f in g.figures} for g in response.context["header_counters"]}
+        assert groups[f"user.{agent.pk}"] == {"open": 1, "due_soon": 0, "breached": 1}
+        assert groups[f"team.{agent.team_id}"] == {"open": 2, "due_soon": 1, "breached": 1}
+        body = response.content.decode()
+        assert f'data-counter-scope="team.{agent.team_id}" data-counter="breached"' in body
+        assert 'data-testid="counter-user-breached"' in body
 
     def test_page_counters_are_cached_briefly_and_the_live_update_recounts(
         self, login: Any, agent: Any, monkeypatch: Any
     ) -> None:
-        from kefu.web import selectors
+        from kefu.tickets import selectors
+
+        def breached(response: Any) -> int:
+            group = response.context["header_counters"][0]
+            return {f.name: f.value for f in group.figures}["breached"]
 
         monkeypatch.setattr(selectors, "COUNTERS_TTL_SECONDS", 3600)  # however slow the machine, still cached
         client = login(agent)
         mine = services.ticket_create(actor=agent, subject="a", assignee=agent)
-        assert client.get("/tickets/").context["sla_counters"].mine_breached == 0
+        assert breached(client.get("/tickets/")) == 0
         Ticket.objects.filter(pk=mine.pk).update(sla_standing=SlaStanding.BREACHED)
         # pages within the next seconds reuse the count…
-        assert client.get("/tickets/").context["sla_counters"].mine_breached == 0
+        assert breached(client.get("/tickets/")) == 0
         # …the live update after a change recounts, and the next page shows the new count
-        assert client.get("/counters/").context["sla_counters"].mine_breached == 1
-        assert client.get("/tickets/").context["sla_counters"].mine_breached == 1
+        assert breached(client.get("/counters/")) == 1
+        assert breached(client.get("/tickets/")) == 1
 
     def test_home(self, login: Any, agent: Any, ticket: Any, django_assert_max_num_queries: Any) -> None:
         client = login(agent)
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(14):
             response = client.get("/")
-        assert response.context["mine_counts"]["open"] == 1
-        assert len(response.context["chart"]["values"]) == 30
-        assert sum(response.context["chart"]["values"]) == 1
+        home = response.context["home"]
+        assert home.kind == "agent"
+        assert {f.key: f.value for f in home.figures}["open"] == 1
+        assert len(home.charts["daily"]["created"]) == 30
+        assert sum(home.charts["daily"]["created"]) == 1
 
     def test_department_home_is_the_queue(self, login: Any, department_user: Any) -> None:
         response = login(department_user).get("/")
         assert response.status_code == 302
         assert response["Location"] == "/department/"
+
+
+def test_supervisor_home_watches_every_team(login: Any, manager: Any, agent: Any, other_agent: Any) -> None:
+    services.ticket_create(actor=agent, subject="a", assignee=agent)
+    services.ticket_create(actor=other_agent, subject="b", assignee=other_agent)
+    home = login(manager).get("/").context["home"]
+    assert home.kind == "centre"
+    assert {row["name"] for row in home.breakdowns[0]["rows"]} == {"客服一组", "客服二组"}
 
 
 class TestLanguage:
@@ -165,9 +183,3 @@ class TestLanguage:
         assert "Work orders" in client.get("/tickets/").content.decode()
 
 
-def test_supervisor_home_watches_every_team(login: Any, manager: Any, agent: Any, other_agent: Any) -> None:
-    services.ticket_create(actor=agent, subject="a", assignee=agent)
-    services.ticket_create(actor=other_agent, subject="b", assignee=other_agent)
-    response = login(manager).get("/")
-    assert response.context["supervisor"]
-    assert {row["name"] for row in response.context["workload"]} == {"客服一组", "客服二组"}

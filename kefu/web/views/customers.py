@@ -11,19 +11,39 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import has_right, requires, visible
+from kefu.core.policy import has_right, requires
 from kefu.customers import selectors as customer_selectors
 from kefu.customers.choices import ContactKind, Tier
 from kefu.customers.models import Customer
 from kefu.customers.permissions import CustomerRight
-from kefu.tickets.choices import OPEN_STATUSES
-from kefu.tickets.models import Ticket
 from kefu.tickets.permissions import TicketRight
+from kefu.tickets.selectors import customer_ticket_history
 from kefu.web.views.common import is_htmx
 
 CUSTOMER_PAGE = 50
 CUSTOMER_MAX_PAGES = 200  # bounded offset: deeper than 10,000 rows, narrow the search instead
 SEARCH_LIMIT = 8
+HISTORY_LIMIT = 20
+
+
+def ticket_rows_for_history(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Display labels on the customer's orders (status, type, dates in the viewer's time zone)."""
+    from django.urls import reverse
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    from kefu.tickets.choices import Status, TicketType
+
+    status, kind = dict(Status.choices), dict(TicketType.choices)
+    for item in items:
+        item["status_label"] = status.get(item["status"], item["status"])
+        item["type_label"] = kind.get(item["type"], item["type"])
+        created = parse_datetime(item["created_at"]) if item["created_at"] else None
+        resolved = parse_datetime(item["resolved_at"]) if item["resolved_at"] else None
+        item["created"] = timezone.localtime(created).strftime("%Y-%m-%d") if created else ""
+        item["resolved"] = timezone.localtime(resolved).strftime("%Y-%m-%d") if resolved else ""
+        item["url"] = reverse("web:ticket_detail", kwargs={"ticket_id": item["id"]}) if item["openable"] else ""
+    return items
 
 
 def _filters(request: HttpRequest) -> customer_selectors.CustomerFilters:
@@ -98,16 +118,12 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         timeline = customer_selectors.customer_timeline(request.user, customer, limit=30)
     if is_htmx(request) and request.headers.get("HX-Target") == "timeline-more":
         return render(request, "web/customers/_timeline.html", {"timeline": timeline, "card": card})
-    open_tickets = list(
-        visible(request.user, Ticket.objects.filter(customer_id=customer_id))
-        .filter(status__in=list(OPEN_STATUSES))
-        .select_related("assignee")
-        .order_by("-created_at")[:10]
-    )
+    history = ticket_rows_for_history(customer_ticket_history(request.user, customer_id, limit=HISTORY_LIMIT))
     context.update(
         {
             "timeline": timeline,
-            "open_tickets": open_tickets,
+            "history": history,
+            "history_limit": HISTORY_LIMIT,
             "can_create": has_right(request.user, TicketRight.CREATE),
         }
     )

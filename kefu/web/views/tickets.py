@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
@@ -15,19 +14,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.models import User
-from kefu.core.errors import ApplicationError, Conflict
+from kefu.core.errors import ApplicationError, Conflict, ValidationFailed
+from kefu.core.pagination import keyset_page
 from kefu.core.policy import has_right, requires, visible
 from kefu.customers.permissions import CustomerRight
-from kefu.customers.selectors import customer_detail, customer_timeline
-from kefu.tickets import services
+from kefu.customers.selectors import customer_detail, customer_onsite_cards, customer_timeline
+from kefu.tickets import selectors, services
 from kefu.tickets.choices import EventKind
 from kefu.tickets.models import Attachment, Ticket, TicketEvent
 from kefu.tickets.permissions import TicketRight
 from kefu.web import forms
 from kefu.web import services as web_services
-from kefu.web.selectors import filter_tickets, scoped_tickets, ticket_page
 from kefu.web.ticket_detail import DETAIL_DEFERRED, DETAIL_RELATED, ticket_detail_context
-from kefu.web.ticket_list import LIST_FIELDS, ticket_rows
+from kefu.web.ticket_list import ticket_rows
 from kefu.web.views.common import (
     application_error_status,
     error_fragment,
@@ -39,44 +38,114 @@ from kefu.web.views.common import (
 # --- list ---------------------------------------------------------------------------------------------------
 
 
-def _list_filters(request: HttpRequest) -> dict[str, str]:
-    filters = forms.TicketFilterForm(request.GET).cleaned_or_empty()
-    may_see_all = has_right(request.user, TicketRight.VIEW_ALL)
-    default_scope = "all" if may_see_all else "mine"
-    if filters["scope"] not in ("mine", "team", "all") or (filters["scope"] == "all" and not may_see_all):
-        filters["scope"] = default_scope
-    return filters
+PAGE_SIZE = 50
+COUNT_CAP = 1000  # counting stops here: "more than 1,000" instead of a COUNT(*) over a million rows
+
+
+def list_filter(request: HttpRequest) -> tuple[selectors.TicketFilter, list[selectors.FilterError]]:
+    """The list's filter from the query string (the same parser as the API and the export). No parameter at
+    all: the view that suits the person, open orders. A parameter it cannot use is left out and named."""
+    user = request.user
+    if not any(name in request.GET for name in selectors.FILTER_PARAMETERS):
+        return selectors.default_filter_for(user), []
+    found, errors = selectors.parse_ticket_filter(request.GET, default_view=selectors.default_view_for(user))
+    if found.view not in selectors.views_for(user):
+        errors.append(selectors.FilterError("scope", _("你不能查看这个范围的工单")))
+        found = found.with_(view=selectors.default_view_for(user))
+    return found, errors
+
+
+def _extra_filters(f: selectors.TicketFilter) -> list[dict[str, str]]:
+    """Filters the form has no field for (set by a link on the home page): shown as chips, kept as hidden
+    inputs so changing a field keeps them."""
+    from kefu.accounts.models import Team
+    from kefu.tickets.models import Category
+
+    chips = []
+    if f.team is not None:
+        team = Team.objects.filter(pk=f.team).first()
+        chips.append({"name": "team", "value": str(f.team), "label": _("班组：%(t)s") % {"t": team or "—"}})
+    if f.category is not None:
+        category = Category.objects.filter(pk=f.category).first()
+        chips.append({"name": "category", "value": str(f.category),
+                      "label": _("分类：%(c)s") % {"c": category or "—"}})
+    if f.customer is not None:
+        chips.append({"name": "customer", "value": str(f.customer), "label": _("指定客户")})
+    if f.dispatch:
+        chips.append({"name": "dispatch", "value": f.dispatch,
+                      "label": _("等待部门处理") if f.dispatch == "open" else _("部门派单已逾期")})
+    query = f.to_query()
+    for kind, on_day, since, until in (
+        ("created", _("创建于 %(t)s"), _("创建于 %(t)s 起"), _("创建至 %(t)s")),
+        ("resolved", _("解决于 %(t)s"), _("解决于 %(t)s 起"), _("解决至 %(t)s")),
+    ):
+        start, end = query.get(f"{kind}_from"), query.get(f"{kind}_to")
+        if start and start == end:
+            chips.append({"name": f"{kind}_from", "value": start, "label": on_day % {"t": start}})
+            chips.append({"name": f"{kind}_to", "value": end, "label": ""})
+            continue
+        if start:
+            chips.append({"name": f"{kind}_from", "value": start, "label": since % {"t": start}})
+        if end:
+            chips.append({"name": f"{kind}_to", "value": end, "label": until % {"t": end}})
+    return chips
 
 
 @requires(TicketRight.VIEW)
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    filters = _list_filters(request)
-    qs = filter_tickets(
-        scoped_tickets(user=request.user, scope=filters["scope"]), filters=filters, user=request.user
-    )
-    page = ticket_page(
-        qs, after=request.GET.get("after", "")[:64], before=request.GET.get("before", "")[:64], only=LIST_FIELDS
-    )
-    query = {k: v for k, v in filters.items() if v}
+    user = request.user
+    found, errors = list_filter(request)
+    qs = selectors.list_queryset(selectors.filter_tickets(user, found))
+    after, before = request.GET.get("after", "")[:200], request.GET.get("before", "")[:200]
+    try:
+        page = keyset_page(qs, limit=PAGE_SIZE, after=after, before="" if after else before, count_cap=COUNT_CAP,
+                           parameter="after" if after else "before")
+    except ValidationFailed:
+        errors.append(selectors.FilterError("after" if after else "before", _("翻页位置无效，已回到第一页")))
+        page = keyset_page(qs, limit=PAGE_SIZE, count_cap=COUNT_CAP)
+    query = found.query_string()
+    labels = dict(forms.SCOPES)
     context = {
         "nav": "tickets",
-        "filters": filters,
-        "filter_form": forms.TicketFilterForm(initial=filters),
+        "ticket_filter": found,
+        "filters": forms.filter_form_values(found),
+        "filter_form": forms.TicketFilterForm(),
+        "filter_errors": errors,
+        "extra_filters": _extra_filters(found),
         "page": page,
         "rows": ticket_rows(page.rows),
-        "query": urlencode(query),
-        "active_filters": sum(1 for k in forms.TicketFilterForm.FILTER_FIELDS if filters.get(k)),
-        "scopes": [
-            (value, label)
-            for value, label in forms.SCOPES
-            if value != "all" or has_right(request.user, TicketRight.VIEW_ALL)
-        ],
+        "query": query,
+        "active_filters": sum(1 for k in forms.TicketFilterForm.FILTER_FIELDS if forms.filter_form_values(found)[k]),
+        "scopes": [(view, labels[view], found.with_(view=view).query_string()) for view in selectors.views_for(user)],
         "assignee_options": _assignee_options(request),
+        "may_export": has_right(user, TicketRight.EXPORT),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "ticket-results":
         return render(request, "web/tickets/_results.html", context)
     return render(request, "web/tickets/list.html", context)
+
+
+@requires(TicketRight.EXPORT)
+@require_GET
+def ticket_export(request: HttpRequest) -> HttpResponse:
+    """The list as it is filtered, to Excel or CSV (personal data masked per rights; audited)."""
+    import io
+
+    from kefu.tickets.exporting import ticket_export as export
+
+    found, _errors = list_filter(request)
+    fmt = request.GET.get("format", "xlsx")
+    out = io.BytesIO()
+    try:
+        result = export(actor=request.user, out=out, fmt=fmt, ticket_filter=found,
+                        ip=request.META.get("REMOTE_ADDR"))
+    except ApplicationError as error:
+        return HttpResponse(error.message, status=application_error_status(error),
+                            content_type="text/plain; charset=utf-8")
+    response = HttpResponse(out.getvalue(), content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response
 
 
 def _assignee_options(request: HttpRequest) -> list[User]:
@@ -123,7 +192,19 @@ def _saved_views_response(request: HttpRequest) -> HttpResponse:
 # --- detail -------------------------------------------------------------------------------------------------
 
 
-def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+def _onsite_context(request: HttpRequest, ticket: Ticket, dispatches: list[Any]) -> dict[str, Any]:
+    """Department staff see no customer record, but what they need on site for the order dispatched to them."""
+    user = request.user
+    if ticket.customer_id is None or not has_right(user, CustomerRight.VIEW_ONSITE) or not dispatches:
+        return {"customer_card": None, "timeline": None}
+    own = [d for d in dispatches if d.department_id == getattr(user, "department_id", None)]
+    card = customer_onsite_cards(user, [ticket.customer_id]).get(ticket.customer_id)
+    return {"customer_card": None, "timeline": None, "onsite": card, "onsite_dispatch_id": (own or dispatches)[0].pk}
+
+
+def _customer_context(request: HttpRequest, ticket: Ticket, dispatches: list[Any] | None = None) -> dict[str, Any]:
+    if ticket.customer_id is not None and not has_right(request.user, CustomerRight.VIEW):
+        return _onsite_context(request, ticket, dispatches or [])
     if ticket.customer_id is None or not has_right(request.user, CustomerRight.VIEW):
         return {"customer_card": None, "timeline": None}
     card = customer_detail(request.user, ticket.customer_id)
@@ -132,10 +213,11 @@ def _customer_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+    detail = ticket_detail_context(request.user, ticket)
     return {
         "nav": "tickets",
-        **ticket_detail_context(request.user, ticket),
-        **_customer_context(request, ticket),
+        **detail,
+        **_customer_context(request, ticket, detail["dispatches"]),
         "loaded_at": timezone.now().isoformat(),
     }
 
