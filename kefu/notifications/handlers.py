@@ -10,12 +10,17 @@
 - a customer message on an order → its owner.
 
 Never the actor of the change, never someone who may not see the order. The consumer's cursor moves in the same
-transaction as the notices it writes: a replayed event adds nothing.
+transaction as the notices it writes: a replayed event adds nothing. Events older than MAX_AGE are passed over:
+a consumer starting on an outbox that already holds days of events (an upgrade, a worker down over a holiday)
+does not tell everyone about the past.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from kefu.core.models import OutboxEvent
 from kefu.core.policy import can_see
@@ -24,6 +29,7 @@ from kefu.notifications.kinds import KINDS
 from kefu.notifications.services import Notice, notify
 
 HANDLED = frozenset(KINDS)
+MAX_AGE = timedelta(hours=24)
 
 
 def register() -> None:
@@ -32,7 +38,10 @@ def register() -> None:
 
 
 def handle(batch: list[OutboxEvent]) -> None:
+    cutoff = timezone.now() - MAX_AGE
     for event in batch:
+        if event.created_at < cutoff:
+            continue
         notify(notices=notices_for(event), event_id=event.pk)
 
 

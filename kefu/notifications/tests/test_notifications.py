@@ -108,6 +108,20 @@ def test_a_replayed_event_adds_nothing(complaint: Any, agent: Any) -> None:
     assert Notification.objects.count() == before
 
 
+def test_a_consumer_starting_on_old_events_does_not_tell_the_past(complaint: Any, agent: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.core.models import OutboxEvent
+
+    sla_sweep(now=datetime(2026, 3, 2, 11, 0, 1, tzinfo=SH))
+    OutboxEvent.objects.update(created_at=timezone.now() - timedelta(days=3))  # a worker down over a holiday
+    drain()
+    assert not Notification.objects.exists()
+    assert ConsumerCursor.objects.get(name="notifications").last_id == OutboxEvent.objects.latest("id").pk
+
+
 # --- channels --------------------------------------------------------------------------------------------
 
 
