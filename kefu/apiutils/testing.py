@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from django.test import Client
@@ -148,6 +149,7 @@ class World:
 
         self.skill = Skill.objects.create(code="repair", name="报修")
         self.calendar = BusinessCalendar.objects.create(name="矩阵测试日历", week=[[["09:00", "18:00"]]] * 5 + [[], []])
+        self.calendar.days.create(date=date(2027, 1, 1), kind="holiday", name="元旦")
         self.category = Category.objects.create(name="矩阵测试分类")
         self.policy = SlaPolicy.objects.create(name="矩阵测试策略", calendar=self.calendar, first_response_seconds=3600)
 
@@ -207,6 +209,8 @@ class World:
             "user_id": self.people["agent"],
             "team_id": self.team,
             "department_id": self.repair_department,
+            "day": "2027-01-01",
+            "ticket_type": "repair",
         }
         values: dict[str, Any] = {}
         for param in params:

@@ -121,7 +121,9 @@ def type_setting_set(*, actor: Any, ticket_type: str, default_department: Any,
         raise ValidationFailed(_("默认派单部门必须是接收派单的在用部门"), details={"field": "default_department"})
     if default_sla_policy is not None and not default_sla_policy.is_active:
         raise ValidationFailed(_("默认 SLA 策略已停用"), details={"field": "default_sla_policy"})
-    setting, _created = TicketTypeSetting.objects.select_for_update().get_or_create(ticket_type=ticket_type)
+    # a type never set reads as version 0 (the row is made here; a refusal below rolls it back)
+    setting = TicketTypeSetting.objects.get_or_create(ticket_type=ticket_type, defaults={"version": 0})[0]
+    setting = TicketTypeSetting.objects.select_for_update().get(pk=setting.pk)
     if expected_version is not None and setting.version != expected_version:
         raise Conflict(_("已被他人修改（当前版本 %(v)s），请刷新后重试") % {"v": setting.version},
                        code="stale_version", details={"current_version": setting.version})

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kefu.apiutils.testing import ApiClient, World, api_as, assert_error_shape
 
@@ -134,7 +135,7 @@ def _path(o: dict[str, Any], world: World) -> str:
         [p["name"] for p in o["op"].get("parameters", []) if p["in"] == "path"], "team_ticket"
     )
     pks = {
-        k: (v.pk if v is not None else world.owned(k, world.people["admin_user"]).pk)
+        k: (v if isinstance(v, str) else v.pk if v is not None else world.owned(k, world.people["admin_user"]).pk)
         for k, v in values.items()
     }
     return o["path"].format(**pks)
@@ -177,7 +178,31 @@ def test_bad_query_or_path_value_is_a_4xx(
     assert name in _fields(body), body
 
 
-WRITES = [pytest.param(o, id=f"{o['method']} {o['path']}") for o in OPERATIONS if o["op"].get("requestBody")]
+def _content(o: dict[str, Any]) -> dict[str, Any]:
+    return o["op"].get("requestBody", {}).get("content", {})  # type: ignore[no-any-return]
+
+
+WRITES = [pytest.param(o, id=f"{o['method']} {o['path']}") for o in OPERATIONS if "application/json" in _content(o)]
+UPLOADS = [pytest.param(o, id=f"{o['method']} {o['path']}") for o in OPERATIONS
+           if "multipart/form-data" in _content(o)]
+
+
+def test_the_uploads_are_found() -> None:
+    assert {o.values[0]["path"] for o in UPLOADS} >= {"/api/v1/admin/staff/import",
+                                                     "/api/v1/admin/calendars/{calendar_id}/days/import"}
+
+
+@pytest.mark.parametrize("o", UPLOADS)
+def test_an_upload_without_its_file_names_the_field(o: dict[str, Any], world: World) -> None:
+    api = ApiClient(world.tokens["admin_user"])
+    missing = api.client.post(_path(o, world), {}, headers=api._headers(None))
+    body = assert_error_shape(missing, 422, "invalid")
+    assert "file" in _fields(body)
+    as_json = api.request(o["method"], _path(o, world), {"file": "a,b"})
+    assert 400 <= as_json.status_code < 500
+    garbage = api.client.post(_path(o, world), {"file": SimpleUploadedFile("x.xlsx", b"\xff\xfe not a workbook")},
+                              headers=api._headers(None))
+    assert_error_shape(garbage, 400)
 
 
 @pytest.mark.parametrize("o", WRITES)
@@ -192,7 +217,7 @@ def test_malformed_json_is_400(o: dict[str, Any], raw: str, world: World) -> Non
 
 @pytest.mark.parametrize("o", WRITES)
 def test_missing_required_fields_are_listed(o: dict[str, Any], world: World) -> None:
-    schema = _resolve(o["op"]["requestBody"]["content"]["application/json"]["schema"], o["components"])
+    schema = _resolve(_content(o)["application/json"]["schema"], o["components"])
     required = schema.get("required", [])
     api = ApiClient(world.tokens["admin_user"])
     response = api.request(o["method"], _path(o, world), {})
