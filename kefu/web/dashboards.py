@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -31,12 +32,15 @@ from kefu.tickets.selectors import (
     list_queryset,
     list_url,
     most_urgent,
+    scope_key,
     todays_bounds,
     urgency_order,
+    view_scope,
 )
 from kefu.web.ticket_list import ticket_rows
 
 CHART_DAYS = 30
+PAST_DAYS_TTL_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -92,23 +96,36 @@ def _sla_figures(user: Any, base: TicketFilter, now: datetime | None, *, extra: 
     return figures
 
 
+def _per_day(qs: Any, field: str, since: datetime, until: datetime | None = None) -> dict[Any, int]:
+    zone = timezone.get_current_timezone()
+    rows = qs.filter(**{f"{field}__gte": since})
+    if until is not None:
+        rows = rows.filter(**{f"{field}__lt": until})
+    return dict(rows.annotate(day=TruncDate(field, tzinfo=zone)).order_by().values("day")
+                .annotate(n=Count("*")).values_list("day", "n"))
+
+
 def _daily_chart(user: Any, base: TicketFilter, now: datetime | None) -> dict[str, Any]:
     """Orders created and resolved per day over the last CHART_DAYS days, in the view of `base`; each day's bar
-    links to that day's list."""
-    zone = timezone.get_current_timezone()
+    links to that day's list.
+
+    The days before today no longer change: they are kept for PAST_DAYS_TTL_SECONDS per scope (everyone who
+    watches the same scope shares them); today is counted on every request."""
     today = timezone.localdate(now or timezone.now())
     start_day = today - timedelta(days=CHART_DAYS - 1)
-    start, _end = todays_bounds(now)
-    start -= timedelta(days=CHART_DAYS - 1)
+    today_start, _end = todays_bounds(now)
+    start = today_start - timedelta(days=CHART_DAYS - 1)
+    scope = view_scope(base.view, user)
     scoped = filter_tickets(user, TicketFilter(view=base.view))
-    created = dict(
-        scoped.filter(created_at__gte=start).annotate(day=TruncDate("created_at", tzinfo=zone)).order_by()
-        .values("day").annotate(n=Count("*")).values_list("day", "n")
-    )
-    resolved = dict(
-        scoped.filter(resolved_at__gte=start).annotate(day=TruncDate("resolved_at", tzinfo=zone)).order_by()
-        .values("day").annotate(n=Count("*")).values_list("day", "n")
-    )
+    zone = timezone.get_current_timezone_name()
+    key = f"kefu:daily-chart:{scope_key(scope) if scope else 'none'}:{today.isoformat()}:{zone}"
+    past = cache.get(key)
+    if not isinstance(past, dict):
+        past = {"created": _per_day(scoped, "created_at", start, today_start),
+                "resolved": _per_day(scoped, "resolved_at", start, today_start)}
+        cache.set(key, past, PAST_DAYS_TTL_SECONDS)
+    created = {**past["created"], **_per_day(scoped, "created_at", today_start)}
+    resolved = {**past["resolved"], **_per_day(scoped, "resolved_at", today_start)}
     days = [start_day + timedelta(days=i) for i in range(CHART_DAYS)]
     links = []
     for day in days:

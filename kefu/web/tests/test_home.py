@@ -94,6 +94,21 @@ class TestHomePages:
             client.get("/")
 
 
+    def test_the_daily_chart_counts_today_live_and_keeps_past_days(self, login: Any, agent: Any,
+                                                                   django_assert_max_num_queries: Any) -> None:
+        older = make(agent, assignee=agent)[0]
+        Ticket.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(days=2))
+        client = login(agent)
+        chart = client.get("/").context["home"].charts["daily"]
+        assert (chart["created"][-3], chart["created"][-1]) == (1, 0)
+        make(agent, assignee=agent)
+        chart = client.get("/").context["home"].charts["daily"]
+        assert (chart["created"][-3], chart["created"][-1]) == (1, 1)
+        # the bars link to the day's list, which shows exactly that many
+        assert listed(client, chart["links"][-1]) == 1
+        assert listed(client, chart["links"][-3]) == 1
+
+
 class TestDefaultList:
     @pytest.mark.parametrize(("persona", "view"), [("agent", "mine"), ("team_lead", "team"), ("manager", "all"),
                                                    ("shift_lead", "all"), ("qa", "all")])
