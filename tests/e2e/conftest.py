@@ -7,6 +7,7 @@ Chromium is Debian's (/usr/bin/chromium); without it the tests are skipped with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DEMO_PASSWORD = "kefu-demo-2026"
+WAIT_SECONDS = 60  # how long the worker may take on a busy machine; the tests wait for a condition, not a time
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -77,10 +79,20 @@ def smtp_catcher() -> Iterator[SmtpCatcher]:
     catcher.controller.stop()
 
 
-@pytest.fixture(scope="session")
-def server_env(tmp_path_factory: pytest.TempPathFactory, smtp_catcher: SmtpCatcher) -> dict[str, str]:
-    """The environment of the demo server and its worker (also for `kefu` commands a test runs against it)."""
-    data = tmp_path_factory.mktemp("kefu-e2e")
+def wait_for(condition: Any, what: str) -> Any:
+    """Poll `condition` until it returns something true (the worker runs in its own process)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"not seen within {WAIT_SECONDS} s: {what}")
+
+
+def kefu_env(data: Path, smtp_catcher: SmtpCatcher) -> dict[str, str]:
+    """The environment of a test server and its worker (also for `kefu` commands a test runs against it): its own
+    SQLite database under `data`, e-mail to the local SMTP catcher, 企业微信 robot posts to a log file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update(
         KEFU_DATA_DIR=str(data),
@@ -98,6 +110,12 @@ def server_env(tmp_path_factory: pytest.TempPathFactory, smtp_catcher: SmtpCatch
     return env
 
 
+@pytest.fixture(scope="session")
+def server_env(tmp_path_factory: pytest.TempPathFactory, smtp_catcher: SmtpCatcher) -> dict[str, str]:
+    """The environment of the demo server and its worker."""
+    return kefu_env(tmp_path_factory.mktemp("kefu-e2e"), smtp_catcher)
+
+
 def kefu_command(env: dict[str, str], *args: str) -> str:
     """Run a `kefu` command against the browser tests' server (its database)."""
     done = subprocess.run([*_kefu(), *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True,  # noqa: S603
@@ -105,17 +123,13 @@ def kefu_command(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="session")
-def server(server_env: dict[str, str], chromium_path: str) -> Iterator[str]:
-    """Migrate, load the small demo company, serve it with its worker (relay, deliveries); yields the base URL."""
-    env = server_env
+@contextlib.contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """Serve the database of `env` with its worker (relay, deliveries) on a free port; yields the base URL. Sets
+    KEFU_BASE_URL in `env` (links in e-mails) so that `kefu` commands run with it see the same."""
     data = Path(env["KEFU_DATA_DIR"])
-    for command in (["migrate", "--verbosity", "0"], ["demo", "--small"]):
-        # our own CLI with fixed arguments
-        subprocess.run([*_kefu(), *command], env=env, cwd=ROOT, check=True, capture_output=True, timeout=180)  # noqa: S603
     port = _free_port()
-    env = {**env, "KEFU_BASE_URL": f"http://127.0.0.1:{port}"}
-    server_env["KEFU_BASE_URL"] = env["KEFU_BASE_URL"]
+    env["KEFU_BASE_URL"] = f"http://127.0.0.1:{port}"
     worker_log = (data / "worker.log").open("w")
     worker = subprocess.Popen([*_kefu(), "worker"], env=env, cwd=ROOT, stdout=worker_log,  # noqa: S603
                               stderr=subprocess.STDOUT)
@@ -129,7 +143,7 @@ def server(server_env: dict[str, str], chromium_path: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
                 urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - our own local server
                 break
@@ -149,6 +163,15 @@ def server(server_env: dict[str, str], chromium_path: str) -> Iterator[str]:
                 child.kill()
         log.close()
         worker_log.close()
+
+
+@pytest.fixture(scope="session")
+def server(server_env: dict[str, str], chromium_path: str) -> Iterator[str]:
+    """Migrate, load the small demo company, serve it with its worker; yields the base URL."""
+    for command in (["migrate", "--verbosity", "0"], ["demo", "--small"]):
+        kefu_command(server_env, *command)
+    with serving(server_env) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -1,56 +1,39 @@
 """Setting up a department from an empty database, in the browser: the administrator enters a business calendar
 with a holiday and a 调休 working day, the service centre and a team, imports two staff from a file, a repair
 department and a category that dispatches to it; a new agent signs in with the temporary password, is made to
-change it, and lands in the workspace. Screenshots of every administration page in both languages."""
+change it, and lands in the workspace; her first order breaches, and she hears of it live, by e-mail (a real local
+SMTP server) and through the team's 企业微信 robot (HTTP faked at the transport). Screenshots of every
+administration page in both languages."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import subprocess
-import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, _free_port, _kefu
+from tests.e2e.conftest import WAIT_SECONDS, kefu_command, kefu_env, serving, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "Kefu-Admin-2026!"
 
 
 @pytest.fixture(scope="module")
-def empty_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
-    """A Kefu on a fresh database with nothing but its migrations and one administrator."""
-    data = tmp_path_factory.mktemp("kefu-empty")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_") and k != "DJANGO_SETTINGS_MODULE"}
-    env.update(KEFU_DATA_DIR=str(data), KEFU_DATABASE_URL=f"sqlite:///{data / 'kefu.sqlite3'}",
-               KEFU_SECRET_KEY="e2e-empty-" + "x" * 40, KEFU_LOG_LEVEL="WARNING")
-    for command in (["migrate", "-v", "0"], ["createadmin", "--username", "admin", "--password", ADMIN_PASSWORD]):
-        subprocess.run([*_kefu(), *command], env=env, cwd=ROOT, check=True, capture_output=True, timeout=180)  # noqa: S603
-    port = _free_port()
-    log = (data / "server.log").open("w")
-    process = subprocess.Popen([*_kefu(), "serve", "--port", str(port), "--log-level", "warning", "--no-static"],  # noqa: S603
-                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - our own local server
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError((data / "server.log").read_text()) from None
-                import time
+def empty_env(tmp_path_factory: pytest.TempPathFactory, smtp_catcher: Any) -> dict[str, str]:
+    return kefu_env(tmp_path_factory.mktemp("kefu-empty"), smtp_catcher)
 
-                time.sleep(0.25)
+
+@pytest.fixture(scope="module")
+def empty_server(empty_env: dict[str, str], chromium_path: str) -> Iterator[str]:
+    """A Kefu on a fresh database with nothing but its migrations and one administrator, with its worker."""
+    kefu_command(empty_env, "migrate", "-v", "0")
+    kefu_command(empty_env, "createadmin", "--username", "admin", "--password", ADMIN_PASSWORD)
+    with serving(empty_env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _page(browser: Any, base: str) -> Any:
@@ -71,8 +54,8 @@ def _sign_in(page: Any, username: str, password: str) -> None:
     page.wait_for_url(lambda url: "/login/" not in url)
 
 
-def test_a_department_is_set_up_from_an_empty_database(browser: Any, empty_server: str, screenshot: Any,
-                                                       tmp_path: Path) -> None:
+def test_a_department_is_set_up_from_an_empty_database(browser: Any, empty_server: str, empty_env: dict[str, str],
+                                                       smtp_catcher: Any, screenshot: Any, tmp_path: Path) -> None:
     page = _page(browser, empty_server)
     _sign_in(page, "admin", ADMIN_PASSWORD)
     page.get_by_test_id("nav-admin").click()
@@ -137,8 +120,9 @@ def test_a_department_is_set_up_from_an_empty_database(browser: Any, empty_serve
     assert "role" not in problems
     screenshot(page, "admin-staff-import-errors-zh")
     good = tmp_path / "staff.csv"
-    good.write_text("用户名,姓名,工号,角色,班组,手机\nwangfang,王芳,2001,客服,客服一组,13900001111\n"
-                    "lixiao,李晓,2002,客服组长,客服一组,13900002222\n", encoding="gbk")
+    good.write_text("用户名,姓名,工号,角色,班组,手机,邮箱\n"
+                    "wangfang,王芳,2001,客服,客服一组,13900001111,wangfang@example.com\n"
+                    "lixiao,李晓,2002,客服组长,客服一组,13900002222,lixiao@example.com\n", encoding="gbk")
     page.set_input_files("[data-testid=import-file]", str(good))
     page.get_by_test_id("import-submit").click()
     page.get_by_test_id("import-done").wait_for()
@@ -182,6 +166,45 @@ def test_a_department_is_set_up_from_an_empty_database(browser: Any, empty_serve
     agent.wait_for_url(lambda url: "/account/" not in url)
     agent.goto("/tickets/")
     assert "/account/" not in agent.url
+
+    # the team's 企业微信 group robot
+    page.goto("/admin/notifications/robots/new/")
+    page.fill("#robot-name", "客服一组群")
+    page.fill("#robot-url", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=empty-db-team")
+    page.select_option("#robot-team", label="客服一组")
+    page.get_by_test_id("robot-save").click()
+    page.get_by_test_id("robot-table").get_by_text("客服一组群").wait_for()
+
+    # her first order breaches: she hears of it live, by e-mail and through the team's robot
+    agent.goto("/tickets/new/")
+    agent.fill("[data-testid=create-subject]", "首单：业主投诉电梯停运")
+    agent.select_option("#id_ticket_type", "complaint")
+    agent.click("[data-testid=create-submit]")
+    agent.wait_for_url(re.compile(r"/tickets/\d+/$"))
+    number = re.search(r"GD\d{15}", agent.content()).group(0)
+    agent.wait_for_function("document.body.dataset.liveState === 'open'", timeout=WAIT_SECONDS * 1000)
+    at = (datetime.now().astimezone() + timedelta(days=10)).isoformat()
+    kefu_command(empty_env, "sla_sweep", "--at", at)
+    toast = agent.get_by_test_id("toast").first
+    toast.wait_for(timeout=WAIT_SECONDS * 1000)  # pushed: the page was not reloaded
+    assert "SLA 已超时" in toast.inner_text()
+    screenshot(agent, "first-breach-zh")
+
+    def mail() -> Any:
+        for envelope in list(smtp_catcher.messages):
+            if envelope.rcpt_tos == ["wangfang@example.com"] and number.encode() in envelope.content:
+                return envelope
+        return None
+
+    wait_for(mail, f"an e-mail to wangfang about {number}")
+    robot_log = Path(empty_env["KEFU_E2E_ROBOT_LOG"])
+
+    def robot_post() -> Any:
+        lines = robot_log.read_text(encoding="utf-8").splitlines() if robot_log.exists() else []
+        return next((json.loads(line) for line in lines if number in line), None)
+
+    post = wait_for(robot_post, f"a robot post about {number}")
+    assert post["url"].endswith("key=empty-db-team")
     assert not agent.js_errors
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -14,22 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import kefu_command
+from tests.e2e.conftest import WAIT_SECONDS, kefu_command, wait_for
 
 pytestmark = pytest.mark.e2e
-WAIT_SECONDS = 60  # how long the worker may take on a busy machine; the tests wait for a condition, not a time
-
-
-def wait_for(condition: Any, what: str) -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"not seen within {WAIT_SECONDS} s: {what}")
-
-
 def test_a_breach_reaches_its_owner_live_by_email_and_by_the_robot(new_page: Any, sign_in: Any, screenshot: Any,
                                                                    server_env: dict[str, str],
                                                                    smtp_catcher: Any) -> None:

@@ -102,6 +102,7 @@
       else if (data.type === "event") applyEvent(data, refresh);
     };
     socket.onopen = function () {
+      document.body.dataset.liveState = "open";  // pages and browser tests can tell the pushes will arrive
       // after a break, what was pushed meanwhile is gone: the header and the lists read afresh
       if (delay > 1000 && window.htmx) {
         htmx.trigger(document.body, "kefu:resync", {});
@@ -110,6 +111,7 @@
       delay = 1000;
     };
     socket.onclose = function (event) {
+      document.body.dataset.liveState = "closed";
       if (event.code === 4401) return;  // signed out
       setTimeout(function () { connectSocket(Math.min(delay * 2, 60000)); }, delay);
     };
