@@ -197,7 +197,11 @@ def staff_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
     person = User.objects.filter(pk=user_id).first()
     if person is None:
         raise Http404
-    active = request.POST.get("active") == "1"
+    wanted = request.POST.get("active")
+    if wanted not in ("0", "1"):  # say which, never guess (a stray post must not deactivate anyone)
+        messages.error(request, _("请求有误：未说明启用还是停用"))
+        return redirect("administration:staff_edit", user_id=user_id)
+    active = wanted == "1"
     try:
         staff_services.staff_set_active(actor=request.user, user=person, active=active)
     except ApplicationError as error:

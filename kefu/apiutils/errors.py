@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -102,6 +103,17 @@ def handle_forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(403, "forbidden", _("您没有权限执行此操作"))
 
 
+def handle_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(413, "payload_too_large",
+                          _("请求内容过大（上限 %(mb)s MB）；文件请用上传接口") % {"mb": round(limit / 1024 / 1024, 1)},
+                          {"max_bytes": limit})
+
+
+def handle_too_many_fields(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(400, "too_many_fields", _("请求中的字段太多"))
+
+
 def handle_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(500, "server_error", _("服务器内部错误，请稍后重试；问题已记录"))
@@ -115,4 +127,6 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(Http404, handle_not_found)
     api.add_exception_handler(ObjectDoesNotExist, handle_not_found)
     api.add_exception_handler(DjangoPermissionDenied, handle_forbidden)
+    api.add_exception_handler(RequestDataTooBig, handle_too_big)
+    api.add_exception_handler(TooManyFieldsSent, handle_too_many_fields)
     api.add_exception_handler(Exception, handle_unexpected)

@@ -85,6 +85,7 @@ def _snapshot(category: Category) -> dict[str, Any]:
 def category_create(*, actor: Any, data: CategoryData) -> Category:
     _require(actor)
     category = Category.objects.create(**_clean_category(data, instance=None))
+    bump_after_commit(CATALOG)
     audit_record(actor=actor, action="category.created", obj=category, summary=str(category),
                  data=_snapshot(category))
     return category
@@ -105,6 +106,7 @@ def category_update(*, actor: Any, category: Category, data: CategoryData,
         setattr(locked, name, value)
     locked.version += 1
     locked.save()
+    bump_after_commit(CATALOG)
     audit_record(actor=actor, action="category.updated", obj=locked, summary=str(locked),
                  data={"before": before, "after": _snapshot(locked)})
     return locked
@@ -166,6 +168,26 @@ def defaults_for(*, ticket_type: str, category_id: int | None) -> tuple[Any, Sla
         if policy is None and policy_id is not None:
             policy = SlaPolicy.objects.select_related("calendar").filter(pk=policy_id, is_active=True).first()
     return department, policy
+
+
+def default_department_id(*, ticket_type: str, category_id: int | None) -> int | None:
+    """The department the dispatch form preselects for an order: its category's (or the parent category's), else
+    its type's. From the cache: no query while the catalogue is unchanged."""
+    from django.core.cache import cache
+
+    from kefu.core.versions import current
+
+    key = f"kefu:category-departments:{current(CATALOG)}"
+    by_category = cache.get(key)
+    if by_category is None:
+        rows = {pk: (parent, department) for pk, parent, department in Category.objects.values_list(
+            "pk", "parent_id", "default_department_id")}
+        by_category = {pk: department or (rows.get(parent, (None, None))[1] if parent else None)
+                       for pk, (parent, department) in rows.items()}
+        by_category = {pk: department for pk, department in by_category.items() if department}
+        cache.set(key, by_category, 300)
+    found = by_category.get(category_id) if category_id is not None else None
+    return found or _type_defaults().get(ticket_type, (None, None))[0]
 
 
 def _type_defaults() -> dict[str, tuple[int | None, int | None]]:

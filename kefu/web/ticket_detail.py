@@ -12,6 +12,7 @@ from kefu.accounts.models import USER_LABEL_FIELDS, User
 from kefu.clocks.models import Clock
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
+from kefu.tickets.catalog import default_department_id
 from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, SlaMetric, TicketType
 from kefu.tickets.lifecycle import allowed_next, check_transition
 from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, TicketMessage
@@ -137,6 +138,9 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         else [],
         "assignee_options": assignee_options(ASSIGNABLE_ROLES) if has_right(user, TicketRight.ASSIGN) else "",
         "department_options": department_options() if has_right(user, TicketRight.DISPATCH) else "",
+        "dispatch_default_department": default_department_id(ticket_type=ticket.ticket_type,
+                                                             category_id=ticket.category_id)
+        if has_right(user, TicketRight.DISPATCH) else None,
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
         "customer_kind": MessageKind.CUSTOMER,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -246,3 +247,23 @@ def test_django_admin_is_read_only(admin_user: Any) -> None:
         assert not model_admin.has_change_permission(request), model
         assert not model_admin.has_delete_permission(request), model
     assert client.get("/django-admin/").status_code == 200
+
+
+def test_the_dispatch_form_preselects_the_default_department(admin_user: Any, agent: Any,
+                                                              repair_department: Any) -> None:
+    logistics = Department.objects.create(name="物流部", code="logistics")
+    parent = catalog.category_create(actor=admin_user, data=catalog.CategoryData(
+        name="设施", default_department=repair_department))
+    child = catalog.category_create(actor=admin_user, data=catalog.CategoryData(name="电梯", parent=parent))
+    catalog.type_setting_set(actor=admin_user, ticket_type="suggestion", default_department=logistics,
+                             default_sla_policy=None, expected_version=None)
+    client = page_client(agent)
+
+    def preselected(**fields: Any) -> str:
+        ticket = services.ticket_create(actor=agent, subject="派单测试", assignee=agent, **fields)
+        page = client.get(f"/tickets/{ticket.pk}/").content.decode()
+        return re.search(r'data-testid="dispatch-department" data-value="(\d*)"', page).group(1)
+
+    assert preselected(category=child) == str(repair_department.pk)  # the parent category's
+    assert preselected(ticket_type="suggestion") == str(logistics.pk)  # the type's
+    assert preselected(ticket_type="complaint") == ""  # none: the dispatcher chooses

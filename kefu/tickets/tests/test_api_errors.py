@@ -4,6 +4,7 @@ Each must answer 4xx with {"code", "message", "details"} naming the field — ne
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -264,6 +265,13 @@ def test_missing_or_bad_credentials_are_401(header: str | None) -> None:
     body = assert_error_shape(response, 401, "unauthenticated")
     assert "Bearer" in response["WWW-Authenticate"]
     assert body["details"] == {}
+
+
+def test_a_body_over_the_size_limit_is_413(agent: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = api_as(agent).request("post", "/tickets", raw=json.dumps({"subject": "长" * 20_000}).encode())
+    body = assert_error_shape(response, 413, "payload_too_large")
+    assert body["details"]["max_bytes"] == 10_000
 
 
 def test_unexpected_errors_are_a_generic_500_and_logged(agent: Any, monkeypatch: Any, caplog: Any) -> None:
