@@ -59,6 +59,19 @@ def rights() -> dict[str, frozenset[str]]:
     return dict(_RIGHTS)
 
 
+def rights_of_role(role: str | None) -> dict[str, bool]:
+    """{right: held} for a role (None: no role), computed once per role: every page's template asks."""
+    key = (role, len(_RIGHTS))
+    found = _ROLE_RIGHTS.get(key)
+    if found is None:
+        found = {right: role is not None and role in roles for right, roles in _RIGHTS.items()}
+        _ROLE_RIGHTS[key] = found
+    return found
+
+
+_ROLE_RIGHTS: dict[tuple[str | None, int], dict[str, bool]] = {}
+
+
 def role_of(user: Any) -> str | None:
     """The role of a signed-in, active person; None for anonymous, inactive users and system actors."""
     if user is None or isinstance(user, SystemActor):

@@ -200,18 +200,24 @@ def customer_rows(user: Any, customers: Iterable[Customer]) -> list[CustomerRow]
 
 
 def customer_detail(user: Any, customer_id: int, *, reveal: bool = False,
-                    ip: str | None = None) -> CustomerDetail:
+                    ip: str | None = None, brief: bool = False) -> CustomerDetail:
     """The customer card for `user`. Masked by default; `reveal=True` unmasks what the role allows
     (contacts with CUSTOMER_VIEW_PHONE, ID number with CUSTOMER_VIEW_ID_NUMBER) and writes one audit row
     "customer.viewed_unmasked" with the fields shown and `ip`.
 
     PermissionDenied when the user may not see customers, or asks to reveal without any right to;
     NotFound for an unknown id. A merged record is returned with `merged_into_id` set (the UI redirects).
-    Constant query count (4, plus the audit insert when revealed).
+    Constant query count (4, plus the audit insert when revealed). `brief`: the card beside a work order, without
+    tags and sites (2 queries).
     """
     if not has_right(user, CustomerRight.VIEW):
         raise PermissionDenied(_("你没有查看客户资料的权限"))
-    customer = visible(user, _base().prefetch_related("sites")).filter(pk=customer_id).first()
+    if brief:
+        queryset = Customer.objects.select_related("dedicated_agent").prefetch_related(
+            Prefetch("contacts", queryset=ContactPoint.objects.order_by("-is_primary", "id")))
+    else:
+        queryset = _base().prefetch_related("sites")
+    customer = visible(user, queryset).filter(pk=customer_id).first()
     if customer is None:
         raise NotFound(_("客户不存在"), details={"customer_id": customer_id})
     may_contacts = has_right(user, CustomerRight.VIEW_PHONE)
@@ -240,8 +246,9 @@ def customer_detail(user: Any, customer_id: int, *, reveal: bool = False,
         tier_label=str(customer.get_tier_display()), is_vip=customer.is_vip,
         dedicated_agent=customer.dedicated_agent, birthday=customer.birthday,
         id_number=customer.id_number if show_id else mask_id_number(customer.id_number),
-        notes=customer.notes, tags=[t.name for t in customer.tags.all()], contacts=contacts,
-        sites=list(customer.sites.all()), merged_into_id=customer.merged_into_id, version=customer.version,
+        notes=customer.notes, tags=[] if brief else [t.name for t in customer.tags.all()], contacts=contacts,
+        sites=[] if brief else list(customer.sites.all()), merged_into_id=customer.merged_into_id,
+        version=customer.version,
         created_at=customer.created_at, updated_at=customer.updated_at, can_reveal=may_contacts or may_id,
         revealed_fields=tuple(revealed),
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kefu.notifications.adapters.registry import configured_channels
@@ -27,8 +29,29 @@ class NoticeRow:
     read: bool
 
 
+UNREAD_TTL = 600
+
+
+def _unread_key(user_id: int) -> str:
+    return f"kefu:unread:{user_id}"
+
+
 def unread_count(*, user: Any) -> int:
-    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+    """The bell's number, shown on every page: from the cache, forgotten whenever it changes
+    (`forget_unread`)."""
+    key = _unread_key(user.pk)
+    count = cache.get(key)
+    if count is None:
+        count = Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).count()
+        cache.set(key, count, UNREAD_TTL)
+    return int(count)
+
+
+def forget_unread(user_ids: Any) -> None:
+    """After the transaction that made or read notices commits, the cached counts of their recipients go."""
+    keys = [_unread_key(pk) for pk in set(user_ids)]
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def notice_rows(*, user: Any, unread_only: bool = False, before_id: int | None = None,

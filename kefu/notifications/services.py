@@ -26,6 +26,7 @@ from kefu.notifications.events import NOTIFICATION_CREATED
 from kefu.notifications.kinds import KINDS, title_of
 from kefu.notifications.models import Delivery, Notification, Preference, WecomRobot
 from kefu.notifications.permissions import NotificationRight
+from kefu.notifications.selectors import forget_unread
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def notify(*, notices: list[Notice], event_id: int) -> list[Notification]:
                 last_error="" if address else "no address"))
         _announce(notification)
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    forget_unread(n.recipient_id for n in made)
     pending = [d.notification_id for d in deliveries if d.state == DeliveryState.PENDING]
     if pending:
         _send_after_commit(list(Delivery.objects.filter(notification_id__in=pending, state=DeliveryState.PENDING)
@@ -227,11 +229,13 @@ def notification_mark_read(*, actor: Any, notification_id: int) -> Notification:
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
+        forget_unread([actor.pk])
     return notification
 
 
 @transaction.atomic
 def notifications_mark_all_read(*, actor: Any) -> int:
+    forget_unread([actor.pk])
     return Notification.objects.filter(recipient_id=actor.pk, read_at__isnull=True).update(read_at=timezone.now())
 
 

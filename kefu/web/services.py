@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from kefu.core.errors import NotFound, ValidationFailed
 from kefu.tickets.models import SavedView
+from kefu.web.selectors import forget_saved_views
 
 SAVED_VIEWS_MAX = 50
 
@@ -28,6 +29,7 @@ def user_set_language(*, actor: Any, language: str) -> None:
 @transaction.atomic
 def saved_view_create(*, actor: Any, name: str, query: str) -> SavedView:
     """Save the current list filters under a name; saving an existing name replaces its filters."""
+    forget_saved_views(actor.pk)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("请填写视图名称"), details={"field": "name"})
@@ -51,6 +53,7 @@ def saved_view_create(*, actor: Any, name: str, query: str) -> SavedView:
 
 @transaction.atomic
 def saved_view_delete(*, actor: Any, view_id: int) -> None:
+    forget_saved_views(actor.pk)
     deleted, _rows = SavedView.objects.filter(owner=actor, pk=view_id).delete()
     if not deleted:
         raise NotFound(_("视图不存在"))
