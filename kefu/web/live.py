@@ -181,7 +181,6 @@ class LiveHub:
 
 
 HUB = LiveHub()
-REDIS_CHANNEL = "kefu:live"
 
 
 def handle(batch: list[OutboxEvent]) -> None:
@@ -190,7 +189,7 @@ def handle(batch: list[OutboxEvent]) -> None:
     events = _fresh(batch)
     for pushes in (event_pushes(events), counter_pushes(events)):
         if pushes:
-            _redis().publish(REDIS_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
+            _redis().publish(settings.KEFU_LIVE_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
 
 
 _redis_client: Any = None
@@ -289,7 +288,7 @@ class LocalRelay:
             try:
                 client = aioredis.Redis.from_url(settings.REDIS_URL)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe(REDIS_CHANNEL)
+                await pubsub.subscribe(settings.KEFU_LIVE_CHANNEL)
                 self.ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":

@@ -156,6 +156,9 @@ MEDIA_ROOT = Path(os.environ.get("KEFU_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 
 REDIS_URL = os.environ.get("KEFU_REDIS_URL", "")
+# The Redis pub/sub channel live pushes travel on from the worker to every server (channels ignore the database
+# number: two installations on one Redis need different names).
+KEFU_LIVE_CHANNEL = os.environ.get("KEFU_LIVE_CHANNEL", "kefu:live")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}

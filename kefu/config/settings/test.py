@@ -21,6 +21,7 @@ STORAGES = {
 # under the browser tests' server). So each worker gets a database of its own: gw0 → 1, gw1 → 2, …
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 CACHES["default"]["KEY_PREFIX"] = f"kefu-test-{_WORKER or 'main'}"  # noqa: F405
+KEFU_LIVE_CHANNEL = f"kefu:live:test-{_WORKER or 'main'}-{os.getpid()}"  # pub/sub ignores the database number
 if REDIS_URL and _WORKER.removeprefix("gw").isdigit():  # noqa: F405
     from urllib.parse import urlsplit, urlunsplit
 
