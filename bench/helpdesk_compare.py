@@ -35,6 +35,7 @@ RESULTS = BENCH / "results"
 sys.path.insert(0, str(HELPERS))
 sys.path.insert(0, str(BENCH))
 
+from _proc import group_cpu_seconds  # noqa: E402
 from _venv import peer_python  # noqa: E402
 from loadgen import OpError, PhaseResult, check, run_phase, server_times, summarize  # noqa: E402
 
@@ -212,21 +213,6 @@ MODELS = {
                "test: the mean latency is at least 50 ÷ throughput (Little's law)", 0.0),
     "single": ("one client, one request at a time: the unloaded latency", 0.0),
 }
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds used so far by the live processes of a process group (the server and its workers)."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, …, utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy() -> tuple[int, int]:

@@ -38,6 +38,9 @@ from typing import Any
 import httpx
 import websockets
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proc import group_cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -255,10 +258,10 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
                                "127.0.0.1", "--port", str(port), "--workers", str(args.server_workers),
                                "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT,
                               start_new_session=True)
-    worker = None
-    if args.redis:  # the live relay runs in the worker (and the notifications, webhooks, escalation relays)
-        worker = subprocess.Popen([sys.executable, "-m", "kefu.cli", "worker"], env=env, cwd=ROOT,
-                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The worker runs as in every installation: notifications, webhooks, escalation, clocks; with Redis also the
+    # live relay (without, each server relays its own live pushes).
+    worker = subprocess.Popen([sys.executable, "-m", "kefu.cli", "worker"], env=env, cwd=ROOT,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(120):
             try:
@@ -268,16 +271,17 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.5)
         log(f"{len(people)} browsers, {args.writers} writers, {args.seconds} s")
         load_before = os.getloadavg()[0]
-        cpu_before = time.time(), os.times()
+        cpu_before = group_cpu_seconds(server.pid), group_cpu_seconds(worker.pid)
         outcome, browsers = asyncio.run(measure(base, people, setup["repair"], args.writers, args.seconds,
                                                 args.settle))
         events = json.loads(django_run(env, REPORT, str(first)))
         result = {**outcome, **judge(events, browsers), "load_average_before": load_before,
-                  "load_average_after": os.getloadavg()[0]}
-        del cpu_before
+                  "load_average_after": os.getloadavg()[0],
+                  "cpu_seconds": {"servers": round(group_cpu_seconds(server.pid) - cpu_before[0], 1),
+                                  "worker": round(group_cpu_seconds(worker.pid) - cpu_before[1], 1)}}
     finally:
         for proc in (server, worker):
-            if proc is not None:
+            if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
     config = {"db": "PostgreSQL" if args.db == "pg" else "SQLite", "redis": args.redis,
@@ -295,14 +299,18 @@ def write(out: Path, runs: list[dict[str, Any]]) -> None:
              "`bench/live_push.py`; latency from the event's write (inside the committing transaction) to its "
              "arrival at each browser of its audience. Target: p99 ≤ 200 ms, nothing outside the audience.", "",
              "| setup | browsers | writers | events | deliveries expected | delivered | missing | outside audience "
-             "| p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| p50 ms | p95 ms | p99 ms | max ms | CPU s servers / worker | load before → after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         c, r = run["config"], run["result"]
         setup = f"{c['db']}{' + Redis' if c['redis'] else ''}, {c['server_workers']} app process(es)"
         lat = r["latency_ms"]
+        cpu = r.get("cpu_seconds", {})
         lines.append(f"| {setup} | {c['browsers']} | {c['writers']} | {r['events']} | {r['deliveries_expected']} | "
                      f"{r['delivered']} | {r['missing']} | {r['outside_audience']} | {lat['p50']:.0f} | "
-                     f"{lat['p95']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} |")
+                     f"{lat['p95']:.0f} | {lat['p99']:.0f} | {lat['max']:.0f} | "
+                     f"{cpu.get('servers', '—')} / {cpu.get('worker', '—')} | "
+                     f"{r['load_average_before']:.1f} → {r['load_average_after']:.1f} |")
     lines += ["", "Writes per kind and answer: " + "; ".join(
         f"{run['config']['db']}: {run['result']['writes']}" for run in runs), ""]
     (out / "live_push.md").write_text("\n".join(lines))

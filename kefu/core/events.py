@@ -130,6 +130,33 @@ def emit(event: EventType, *, payload: dict[str, Any] | BaseModel, audience: Ite
     return row
 
 
+def emit_many(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseModel, Iterable[Audience], Any]],
+              *, actor: Any = None) -> list[Any]:
+    """Write several events of one type at once (one insert): `items` are (payload, audience, obj). Checked and
+    woken as `emit`; returns the OutboxEvent rows in order."""
+    from kefu.core.models import OutboxEvent
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("emit_many() must run inside the service's transaction")
+    rows = []
+    for payload, audience, obj in items:
+        try:
+            data = (payload if isinstance(payload, BaseModel)
+                    else event.schema.model_validate(payload)).model_dump(mode="json")
+        except ValidationError as exc:
+            raise EventPayloadInvalid(f"{event.name}: {exc}") from exc
+        rows.append(OutboxEvent(
+            type=event.name, version=event.version,
+            object_type=obj._meta.label_lower if obj is not None else event.object_type,
+            object_id=str(obj.pk) if obj is not None else "", payload=data,
+            audience=sorted({a.group for a in audience}), actor=person(actor), actor_system=actor_key(actor)))
+    if not rows:
+        return []
+    made = OutboxEvent.objects.bulk_create(rows)
+    _wake_after_commit()
+    return made
+
+
 # --- waking the relay -----------------------------------------------------------------------------------
 # After a transaction that emitted events commits, the relays are told (once per transaction): relays in this
 # process directly, relays in other processes through Redis when it is configured (kefu.core.relay). Waking is

@@ -34,6 +34,8 @@ class Scope:
 
     visible_to: Callable[[Any, QuerySet[Any]], QuerySet[Any]]
     allows: Callable[[Any, str, Any], bool] | None = None
+    # people with equal keys see an object alike (who_sees checks one of each); None: check each person
+    sees_alike: Callable[[Any, Any], Any] | None = None
 
 
 _SCOPES: dict[str, Scope] = {}
@@ -49,9 +51,11 @@ def register_rights(rights: Mapping[str, Iterable[str]]) -> None:
 
 
 def register_scope(model: type[Model], *, visible_to: Callable[[Any, QuerySet[Any]], QuerySet[Any]],
-                   allows: Callable[[Any, str, Any], bool] | None = None) -> None:
-    """Declare which rows of `model` an actor may see (and, optionally, an object-level rule)."""
-    _SCOPES[model._meta.label_lower] = Scope(visible_to=visible_to, allows=allows)
+                   allows: Callable[[Any, str, Any], bool] | None = None,
+                   sees_alike: Callable[[Any, Any], Any] | None = None) -> None:
+    """Declare which rows of `model` an actor may see (and, optionally, an object-level rule, and a key under
+    which people see an object alike: `sees_alike(person, obj)`)."""
+    _SCOPES[model._meta.label_lower] = Scope(visible_to=visible_to, allows=allows, sees_alike=sees_alike)
 
 
 def rights() -> dict[str, frozenset[str]]:
@@ -117,6 +121,21 @@ def visible(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
 def can_see(user: Any, obj: Model) -> bool:
     model = type(obj)
     return visible(user, model._default_manager.filter(pk=obj.pk)).exists()
+
+
+def who_sees(people: Iterable[Any], obj: Model) -> list[Any]:
+    """Those of `people` who may see `obj`, checked once per group of people who see it alike (the scope's
+    `sees_alike` key; without one, once per person): telling a department of fifteen costs one check."""
+    scope = _scope_of(type(obj))
+    decided: dict[Any, bool] = {}
+    out = []
+    for person in people:
+        key = ("alike", scope.sees_alike(person, obj)) if scope.sees_alike else ("person", person.pk)
+        if key not in decided:
+            decided[key] = can_see(person, obj)
+        if decided[key]:
+            out.append(person)
+    return out
 
 
 def can(user: Any, right: str, obj: Any = None) -> bool:

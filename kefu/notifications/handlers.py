@@ -23,7 +23,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from kefu.core.models import OutboxEvent
-from kefu.core.policy import can_see
+from kefu.core.policy import who_sees
 from kefu.core.relay import Consumer, register_consumer
 from kefu.notifications.kinds import KINDS
 from kefu.notifications.services import Notice, notify
@@ -103,8 +103,8 @@ def notices_for(event: OutboxEvent) -> list[Notice]:
     if kind == "ticket.noted":
         actor = User.objects.filter(pk=event.actor_id).first()
         params["actor"] = str(actor) if actor else ""
-    people = User.objects.filter(pk__in=ids, is_active=True)
-    return [Notice(recipient=person, kind=kind, params=params, link=_link(ticket.pk),
-                   object_type="tickets.ticket", object_id=str(ticket.pk))
-            for person in people if can_see(person, ticket)]
+    people = list(User.objects.filter(pk__in=ids, is_active=True))
+    link = _link(ticket.pk)
+    return [Notice(recipient=person, kind=kind, params=params, link=link, object_type="tickets.ticket",
+                   object_id=str(ticket.pk)) for person in who_sees(people, ticket)]
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from kefu.core.events import Audience, emit
+from kefu.core.events import Audience, emit_many
 from kefu.core.policy import has_right
 from kefu.notifications.adapters.base import Rendered
 from kefu.notifications.adapters.registry import ADAPTERS, configured_channels
@@ -97,18 +97,25 @@ def notify(*, notices: list[Notice], event_id: int) -> list[Notification]:
     if not notices:
         return []
     configured = set(configured_channels())
+    recipients = {n.recipient.pk: n.recipient for n in notices}
+    kinds = {n.kind for n in notices}
     stored = {(p.user_id, p.kind, p.channel): p.enabled for p in Preference.objects.filter(
-        user_id__in={n.recipient.pk for n in notices}, kind__in={n.kind for n in notices})}
-    made: list[Notification] = []
-    deliveries: list[Delivery] = []
+        user_id__in=recipients, kind__in=kinds)}
+    already = set(Notification.objects.filter(event_id=event_id, recipient_id__in=recipients, kind__in=kinds)
+                  .values_list("recipient_id", "kind"))
+    fresh: list[Notice] = []
     for notice in notices:
-        notification, created = Notification.objects.get_or_create(
-            recipient=notice.recipient, event_id=event_id, kind=notice.kind,
-            defaults={"params": notice.params, "link": notice.link, "object_type": notice.object_type,
-                      "object_id": str(notice.object_id)})
-        if not created:
-            continue
-        made.append(notification)
+        key = (notice.recipient.pk, notice.kind)
+        if key not in already:
+            already.add(key)
+            fresh.append(notice)
+    if not fresh:
+        return []
+    made = Notification.objects.bulk_create([
+        Notification(recipient=n.recipient, event_id=event_id, kind=n.kind, params=n.params, link=n.link,
+                     object_type=n.object_type, object_id=str(n.object_id)) for n in fresh])
+    deliveries: list[Delivery] = []
+    for notice, notification in zip(fresh, made, strict=True):
         mine = {(k, c): v for (u, k, c), v in stored.items() if u == notice.recipient.pk}
         for channel in sorted(enabled_channels(notice.recipient.pk, notice.kind, mine) & configured):
             address = ADAPTERS[channel].address_for(notice.recipient)
@@ -117,8 +124,9 @@ def notify(*, notices: list[Notice], event_id: int) -> list[Notification]:
                 state=DeliveryState.PENDING if address else DeliveryState.SKIPPED,
                 next_attempt_at=timezone.now() if address else None,
                 last_error="" if address else "no address"))
-        _announce(notification)
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    _announce(made)
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     forget_unread(n.recipient_id for n in made)
     pending = [d.notification_id for d in deliveries if d.state == DeliveryState.PENDING]
     if pending:
@@ -127,12 +135,14 @@ def notify(*, notices: list[Notice], event_id: int) -> list[Notification]:
     return made
 
 
-def _announce(notification: Notification) -> None:
-    recipient = notification.recipient
-    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True).count()
-    emit(NOTIFICATION_CREATED, obj=notification, audience=[Audience.user(recipient.pk)], payload={
-        "id": notification.pk, "kind": notification.kind, "link": notification.link, "unread": unread,
-        "title": title_of(notification.kind, notification.params, _language(recipient))})
+def _announce(made: list[Notification]) -> None:
+    """Tell each recipient's open pages (the bell's count and a toast), one outbox insert for all."""
+    unread = dict(Notification.objects.filter(recipient_id__in={n.recipient_id for n in made}, read_at__isnull=True)
+                  .values("recipient_id").annotate(n=Count("id")).values_list("recipient_id", "n"))
+    emit_many(NOTIFICATION_CREATED, [
+        ({"id": n.pk, "kind": n.kind, "link": n.link, "unread": unread.get(n.recipient_id, 0),
+          "title": title_of(n.kind, n.params, _language(n.recipient))}, [Audience.user(n.recipient_id)], n)
+        for n in made])
 
 
 def _language(user: Any) -> str:

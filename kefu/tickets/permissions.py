@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from kefu.accounts.choices import FRONT_LINE, LEADS, Role
-from kefu.core.policy import can_see, has_right, register_rights, register_scope
+from kefu.core.policy import can_see, has_right, register_rights, register_scope, role_of
 
 
 class TicketRight(StrEnum):
@@ -58,7 +58,7 @@ def register() -> None:
         TicketRight.SLA_MANAGE: {Role.MANAGER, Role.ADMIN},
         TicketRight.CATEGORY_MANAGE: {Role.MANAGER, Role.ADMIN},
     })
-    register_scope(Ticket, visible_to=visible_tickets)
+    register_scope(Ticket, visible_to=visible_tickets, sees_alike=_tickets_alike)
     register_scope(Dispatch, visible_to=visible_dispatches, allows=_dispatch_allows)
 
 
@@ -77,6 +77,14 @@ def visible_tickets(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
     if user.team_id:
         mine |= Q(team_id=user.team_id)
     return queryset.filter(mine)
+
+
+def _tickets_alike(user: Any, ticket: Any) -> tuple[Any, ...]:
+    """What visible_tickets decides by for one order: the role, whether the person owns it, whether it is their
+    team's, and their department (dispatches)."""
+    owns = user.pk in (ticket.assignee_id, ticket.first_contact_owner_id)
+    same_team = ticket.team_id is not None and user.team_id == ticket.team_id
+    return (role_of(user), owns, same_team, getattr(user, "department_id", None))
 
 
 def visible_dispatches(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:

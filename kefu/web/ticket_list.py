@@ -11,8 +11,9 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from kefu.tickets.choices import Status
+from kefu.tickets.choices import SlaStanding, Status
 from kefu.tickets.models import Ticket
 from kefu.tickets.selectors import ticket_list_item
 from kefu.web.templatetags.kefu_ui import remaining
@@ -30,12 +31,17 @@ def ticket_rows(tickets: list[Ticket]) -> list[dict[str, Any]]:
     kind, channel = _labels("ticket_type"), _labels("channel")
     detail_url = reverse("web:ticket_detail", kwargs={"ticket_id": _ID_MARK}).replace(str(_ID_MARK), "{}")
     zone = timezone.get_current_timezone()
+    now = timezone.now()
+    # an order whose first response was late stays breached while its resolution still has time: say both
+    breached_yet_due = _("已超时 · %(left)s")
     rows = []
     for t in tickets:
         item = ticket_list_item(t)
         customer = item["customer"]
         due = t.sla_due_at
         sla_text = remaining(due) if due and item["status"] not in _CLOSED else ""
+        if sla_text and t.sla_standing == SlaStanding.BREACHED and due > now:
+            sla_text = breached_yet_due % {"left": sla_text}
         item.update(
             {
                 "url": detail_url.format(item["id"]),

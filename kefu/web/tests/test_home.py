@@ -57,6 +57,9 @@ class TestHomePages:
                                                      sla_standing=SlaStanding.BREACHED)
         home = login(agent).get("/").context["home"]
         assert [r["id"] for r in home.urgent] == [breached.pk, sooner.pk, later.pk]
+        # its first response was late while the resolution still has time: the row says both, not only "left"
+        assert home.urgent[0]["sla_text"].startswith("已超时 · 剩余")
+        assert home.urgent[1]["sla_text"].startswith("剩余")
 
     def test_team_home_by_agent_and_unassigned(self, login: Any, agent: Any, team_lead: Any,
                                                other_agent: Any) -> None:
