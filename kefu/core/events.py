@@ -126,7 +126,7 @@ def emit(event: EventType, *, payload: dict[str, Any] | BaseModel, audience: Ite
         type=event.name, version=event.version, object_type=object_type or event.object_type,
         object_id=str(object_id), payload=data, audience=groups, actor=person(actor),
         actor_system=actor_key(actor))
-    _wake_after_commit()
+    _wake_after_commit(event.name)
     return row
 
 
@@ -153,34 +153,52 @@ def emit_many(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseModel
     if not rows:
         return []
     made = OutboxEvent.objects.bulk_create(rows)
-    _wake_after_commit()
+    _wake_after_commit(event.name)
     return made
 
 
 # --- waking the relay -----------------------------------------------------------------------------------
-# After a transaction that emitted events commits, the relays are told (once per transaction): relays in this
-# process directly, relays in other processes through Redis when it is configured (kefu.core.relay). Waking is
-# an optimisation: relays also poll, so a lost wake-up only delays an event. It never fails the request.
+# After a transaction that emitted events commits, the relays are told once, with the event types it wrote:
+# relays in this process directly, relays in other processes through Redis when it is configured
+# (kefu.core.relay); a relay whose consumers want none of the types sleeps on. Waking is an optimisation:
+# relays also poll, so a lost wake-up only delays an event. It never fails the request.
 
-_WAKERS: list[Callable[[], None]] = []
+Waker = Callable[[frozenset[str]], None]
+_WAKERS: list[Waker] = []
 
 
-def on_wake(waker: Callable[[], None]) -> None:
-    """Register a function called after each commit that emitted events (kefu.core.relay does)."""
+def on_wake(waker: Waker) -> None:
+    """Register a function called after each commit that emitted events, with their types (kefu.core.relay
+    does)."""
     if waker not in _WAKERS:
         _WAKERS.append(waker)
 
 
-def _wake() -> None:
-    for waker in list(_WAKERS):
-        try:
-            waker()
-        except Exception:  # a wake-up must never fail a committed request
-            import logging
+class _Wake:
+    """The one after-commit wake-up of a transaction, gathering the types of the events it emits."""
 
-            logging.getLogger(__name__).warning("relay wake-up failed", exc_info=True)
+    def __init__(self) -> None:
+        self.types: set[str] = set()
+
+    def __call__(self) -> None:
+        types = frozenset(self.types)
+        for waker in list(_WAKERS):
+            try:
+                waker(types)
+            except Exception:  # a wake-up must never fail a committed request
+                import logging
+
+                logging.getLogger(__name__).warning("relay wake-up failed", exc_info=True)
 
 
-def _wake_after_commit() -> None:
-    # One wake-up per event: waking is cheap (an in-process flag, one Redis PUBLISH) and idempotent.
-    transaction.on_commit(_wake, robust=True)
+def _wake_after_commit(event_type: str) -> None:
+    connection = transaction.get_connection()
+    # the wake-up already registered in this transaction at this savepoint depth, if any (a nested block has
+    # its own: a rolled-back savepoint drops the callbacks registered inside it)
+    here = set(connection.savepoint_ids)
+    wake = next((func for sids, func, _robust in connection.run_on_commit
+                 if isinstance(func, _Wake) and sids == here), None)
+    if wake is None:
+        wake = _Wake()
+        transaction.on_commit(wake, robust=True)
+    wake.types.add(event_type)

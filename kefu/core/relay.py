@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ class Consumer:
     handle: Callable[[list[OutboxEvent]], None]
     types: frozenset[str] | None = None
     description: str = ""
+    # whether it has anything to do at all (one cheap read); when not, its loop passes only on the timed passes
+    active: Callable[[], bool] | None = None
 
     def wants(self, event: OutboxEvent) -> bool:
         return self.types is None or event.type in self.types
@@ -128,8 +131,16 @@ def _store(cursor: ConsumerCursor, position: Position) -> None:
 
 
 def _lock_cursor(name: str) -> ConsumerCursor | None:
-    """The consumer's cursor under a row lock, or None when another relay holds it (it will do the work)."""
-    ConsumerCursor.objects.get_or_create(name=name)
+    """The consumer's cursor under a row lock, or None when another relay holds it (it will do the work).
+    The row is made on first use; after that taking the lock is one query."""
+    cursor = _try_lock(name)
+    if cursor is None and not ConsumerCursor.objects.filter(name=name).exists():
+        ConsumerCursor.objects.get_or_create(name=name)
+        cursor = _try_lock(name)
+    return cursor
+
+
+def _try_lock(name: str) -> ConsumerCursor | None:
     if connection.features.has_select_for_update_skip_locked:
         return ConsumerCursor.objects.select_for_update(skip_locked=True).filter(name=name).first()
     return ConsumerCursor.objects.select_for_update().filter(name=name).first()  # SQLite: IMMEDIATE serialises
@@ -143,6 +154,15 @@ def run_consumer(consumer: Consumer, *, limit: int = BATCH, now: datetime | None
         handled += moved
         if batch_size < limit or moved == 0:
             return handled
+
+
+def has_news(consumer: Consumer, after_id: int) -> bool:
+    """Whether an event the consumer wants was written after `after_id` (one indexed read): a relay woken by
+    a commit that brought it nothing skips its pass; its cursor moves on the next timed pass."""
+    qs = OutboxEvent.objects.filter(id__gt=after_id)
+    if consumer.types is not None:
+        qs = qs.filter(type__in=sorted(consumer.types))
+    return qs.exists()
 
 
 def _run_batch(consumer: Consumer, *, limit: int, now: datetime) -> tuple[int, int]:
@@ -240,26 +260,53 @@ class RelayLoop:
     """Runs the worker consumers whenever woken (after a commit in this process, or a Redis message from
     another) and at least every POLL_SECONDS. Started by `kefu worker` in a thread of its own."""
 
-    def __init__(self, names: list[str] | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, names: list[str] | None = None, poll_seconds: float = POLL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.names = names
         self.poll_seconds = poll_seconds
+        self.clock = clock
         self.woken = threading.Event()
         self.stopped = threading.Event()
+        self.seen = 0  # the newest event id when the last pass began
+        self.last_pass: float | None = None
+        self.news = False  # woken by a commit that wrote events this loop wants
 
-    def wake(self) -> None:
-        self.woken.set()
+    def wake(self, types: frozenset[str] = frozenset()) -> None:
+        """Called after a commit with the types of the events it wrote (none known: any may be news). A loop
+        whose consumers want none of them sleeps on."""
+        if not types:
+            self.woken.set()
+        elif any(c.types is None or c.types & types for c in self._consumers()):
+            self.news = True
+            self.woken.set()
 
     def stop(self) -> None:
         self.stopped.set()
         self.woken.set()
 
+    def step(self) -> dict[str, int] | None:
+        """One turn of the loop → events handled per consumer, or None when the turn was skipped.
+
+        Every commit wakes every loop: a turn passes only if an event this loop wants came since the last pass.
+        At least every poll_seconds a full pass runs anyway: it moves the cursors over events of other types
+        and finds gaps (ids that committed late, below `seen`)."""
+        due = self.last_pass is None or self.clock() - self.last_pass >= self.poll_seconds
+        news, self.news = self.news, False
+        if not due:
+            working = [c for c in self._consumers() if c.active is None or c.active()]
+            if not working or not (news or any(has_news(c, self.seen) for c in working)):
+                return None
+        top = latest_event_id()
+        self.last_pass = self.clock()
+        moved = run_all(self.names)
+        self.seen = top
+        return moved
+
     def run(self) -> None:
         from django.db import close_old_connections
 
         on_wake(self.wake)
-        listener = _RedisWakeListener(self.wake) if settings.REDIS_URL else None
-        if listener is not None:
-            listener.start()
+        listener = _RedisWakeListener.join(self.wake) if settings.REDIS_URL else None
         try:
             while not self.stopped.is_set():
                 self.woken.wait(self.poll_seconds)
@@ -268,12 +315,15 @@ class RelayLoop:
                     break
                 close_old_connections()
                 try:
-                    run_all(self.names)
+                    self.step()
                 except Exception:  # keep relaying: the database may be back next time
                     log.exception("relay pass failed")
         finally:
             if listener is not None:
-                listener.stop()
+                listener.leave(self.wake)
+
+    def _consumers(self) -> list[Consumer]:
+        return [c for name, c in consumers().items() if self.names is None or name in self.names]
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="kefu-relay", daemon=True)
@@ -282,20 +332,33 @@ class RelayLoop:
 
 
 class _RedisWakeListener:
-    """Subscribes to the outbox channel and wakes the loop on every message (from any process)."""
+    """Subscribes to the outbox channel and wakes the loops of this process on every message (from any
+    process): one subscription per process however many loops it runs."""
 
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self.wake = wake
+    _shared: _RedisWakeListener | None = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self.wakers: list[Callable[[], None]] = []
         self.thread: threading.Thread | None = None
-        self.pubsub: Any = None
         self.stopped = threading.Event()
 
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="kefu-relay-wake", daemon=True)
-        self.thread.start()
+    @classmethod
+    def join(cls, wake: Callable[[], None]) -> _RedisWakeListener:
+        with cls._guard:
+            if cls._shared is None or cls._shared.stopped.is_set():
+                cls._shared = cls()
+                cls._shared.thread = threading.Thread(target=cls._shared._run, name="kefu-relay-wake", daemon=True)
+                cls._shared.thread.start()
+            cls._shared.wakers.append(wake)
+            return cls._shared
 
-    def stop(self) -> None:
-        self.stopped.set()
+    def leave(self, wake: Callable[[], None]) -> None:
+        with self._guard:
+            if wake in self.wakers:
+                self.wakers.remove(wake)
+            if not self.wakers:
+                self.stopped.set()
 
     def _run(self) -> None:
         import redis
@@ -303,11 +366,14 @@ class _RedisWakeListener:
         while not self.stopped.is_set():
             try:
                 client = redis.Redis.from_url(settings.REDIS_URL)
-                self.pubsub = client.pubsub(ignore_subscribe_messages=True)
-                self.pubsub.subscribe(REDIS_CHANNEL)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(REDIS_CHANNEL)
                 while not self.stopped.is_set():
-                    if self.pubsub.get_message(timeout=1.0) is not None:
-                        self.wake()
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        types = _wake_types(message.get("data"))
+                        for wake in list(self.wakers):
+                            wake(types)
             except Exception:
                 log.warning("outbox wake-up channel lost; polling until it is back", exc_info=True)
                 self.stopped.wait(5)
@@ -315,10 +381,20 @@ class _RedisWakeListener:
 
 # --- waking relays in other processes ------------------------------------------------------------------
 
+
+def _wake_types(data: Any) -> frozenset[str]:
+    """The event types a wake-up message names ("*" or anything unreadable: unknown, so any may be news)."""
+    if isinstance(data, bytes):
+        data = data.decode(errors="replace")
+    if not isinstance(data, str) or data in ("", "*", "1"):
+        return frozenset()
+    return frozenset(t for t in data.split(",") if t)
+
+
 _redis_client: Any = None
 
 
-def _publish_wake() -> None:
+def _publish_wake(types: frozenset[str] = frozenset()) -> None:
     global _redis_client
     if not settings.REDIS_URL:
         return
@@ -326,13 +402,13 @@ def _publish_wake() -> None:
 
     if _redis_client is None:
         _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-    _redis_client.publish(REDIS_CHANNEL, b"1")
+    _redis_client.publish(REDIS_CHANNEL, ",".join(sorted(types)).encode() or b"*")
 
 
 _inline = threading.local()
 
 
-def _inline_drain() -> None:
+def _inline_drain(types: frozenset[str] = frozenset()) -> None:
     # Tests (KEFU_OUTBOX_INLINE): handle events right after commit, as Huey's immediate mode runs tasks. The
     # consumers' own commits wake the relay again: the running drain picks their events up.
     if not getattr(settings, "KEFU_OUTBOX_INLINE", False) or getattr(_inline, "running", False):

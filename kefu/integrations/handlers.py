@@ -12,6 +12,12 @@ def handle(batch: list[OutboxEvent]) -> None:
     webhook_deliveries_for(batch)
 
 
+def has_endpoints() -> bool:
+    from kefu.integrations.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(is_active=True).exists()
+
+
 def register() -> None:
-    register_consumer(Consumer(name="integrations.webhooks", handle=handle,
+    register_consumer(Consumer(name="integrations.webhooks", handle=handle, active=has_endpoints,
                                description="webhook deliveries to the endpoints subscribed to each event"))

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -125,10 +126,20 @@ def event_pushes(events: list[OutboxEvent]) -> list[Push]:
 
 def counter_pushes(events: list[OutboxEvent]) -> list[Push]:
     """The counters of every scope the events touched, computed once for the batch (a few queries)."""
+    return scope_pushes(touched_scopes(events))
+
+
+def touched_scopes(events: Iterable[OutboxEvent]) -> set[str]:
     scopes: set[str] = set()
     for event in events:
         if event.type.startswith(("ticket.", "clock.")):
             scopes |= _scopes(event)
+    return scopes
+
+
+def scope_pushes(scopes: Iterable[str]) -> list[Push]:
+    """One counters message per scope (the centre's to every supervisor role)."""
+    scopes = set(scopes)
     if not scopes:
         return []
     values: dict[str, dict[str, int]] = {}
@@ -184,12 +195,64 @@ HUB = LiveHub()
 
 
 def handle(batch: list[OutboxEvent]) -> None:
-    """The durable consumer "web.live" (worker, with Redis): publish the batch's pushes once, to every server;
-    the events first, then the counters (which take a few queries to compute)."""
+    """The durable consumer "web.live" (worker, with Redis): publish the batch's events once, to every server;
+    then the counters they change, computed by `COUNTERS` beside the relay so that the next events need not wait
+    for them (and a burst of changes costs one computation per scope, not one per batch)."""
     events = _fresh(batch)
-    for pushes in (event_pushes(events), counter_pushes(events)):
-        if pushes:
-            _redis().publish(settings.KEFU_LIVE_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
+    pushes = event_pushes(events)
+    if pushes:
+        _publish(pushes)
+    scopes = touched_scopes(events)
+    if scopes:
+        if getattr(settings, "KEFU_OUTBOX_INLINE", False):  # tests: at once, in order
+            _publish(scope_pushes(scopes))
+        else:
+            COUNTERS.add(scopes)
+
+
+def _publish(pushes: list[Push]) -> None:
+    if pushes:
+        _redis().publish(settings.KEFU_LIVE_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
+
+
+class CounterPusher:
+    """Computes and publishes the counters of the scopes handed to it, in a thread of its own. Scopes handed
+    while it computes are merged and done in the next round. The counters are derived, not durable: a lost
+    round is made good by the next change, and a page that reconnects asks for them afresh."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
+        self.guard = threading.Lock()
+        self.woken = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def add(self, scopes: Iterable[str]) -> None:
+        with self.guard:
+            self.pending |= set(scopes)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="kefu-live-counters", daemon=True)
+                self.thread.start()
+        self.woken.set()
+
+    def _run(self) -> None:
+        from django.db import close_old_connections
+
+        while True:
+            self.woken.wait()
+            self.woken.clear()
+            with self.guard:
+                scopes, self.pending = self.pending, set()
+            if not scopes:
+                continue
+            try:
+                _publish(scope_pushes(scopes))
+            except Exception:
+                log.warning("live counters round failed", exc_info=True)
+            finally:
+                close_old_connections()
+
+
+COUNTERS = CounterPusher()
 
 
 _redis_client: Any = None
@@ -237,7 +300,7 @@ class LocalRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(current.ready.wait(), timeout)
 
-    def wake_threadsafe(self) -> None:
+    def wake_threadsafe(self, types: frozenset[str] = frozenset()) -> None:
         if LocalRelay._instance is not self or self.loop.is_closed():
             return
         self.loop.call_soon_threadsafe(self.woken.set)

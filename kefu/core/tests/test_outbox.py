@@ -243,3 +243,66 @@ def test_no_side_effect_can_fail_a_committed_request(agent: Any, monkeypatch: py
     response = api_as(agent).post("/tickets", {"subject": "提交后的通知失败", "type": "inquiry"})
     assert response.status_code == 201, response.content
     assert OutboxEvent.objects.filter(type="ticket.created", object_id=str(response.json()["id"])).exists()
+
+
+# --- the worker's loop: a commit wakes every loop, only those with news pass ------------------------------
+
+
+@pytest.mark.django_db
+def test_a_loop_woken_by_events_it_does_not_want_skips_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kefu.core import relay
+
+    probes, others = Recorder(), Recorder()
+    probes.consumer = Consumer(name="test.probes", handle=probes.consumer.handle, types=frozenset({"test.probed"}))
+    others.consumer = Consumer(name="test.others", handle=others.consumer.handle, types=frozenset({"test.other"}))
+    monkeypatch.setattr(relay, "_CONSUMERS", {"test.probes": probes.consumer, "test.others": others.consumer})
+    now = [100.0]
+    probe_loop = relay.RelayLoop(["test.probes"], poll_seconds=1.0, clock=lambda: now[0])
+    other_loop = relay.RelayLoop(["test.others"], poll_seconds=1.0, clock=lambda: now[0])
+    assert probe_loop.step() == {"test.probes": 0}  # the first turn always passes
+    assert other_loop.step() == {"test.others": 0}
+    _probe(1)
+    assert relay.has_news(probes.consumer, 0)
+    assert not relay.has_news(others.consumer, 0)
+    assert probe_loop.step() == {"test.probes": 1}
+    assert probes.seen == [1]
+    assert other_loop.step() is None  # nothing it wants: no pass, its cursor waits
+    assert probe_loop.step() is None  # nothing new since its last pass
+    assert ConsumerCursor.objects.get(name="test.others").last_id == 0
+    now[0] += 1.0  # the timed pass moves it over the event (passed, not handed to it)
+    assert other_loop.step() == {"test.others": 1}
+    assert others.seen == []
+    assert ConsumerCursor.objects.get(name="test.others").last_id == OutboxEvent.objects.latest("id").pk
+
+
+@pytest.mark.django_db
+def test_a_missing_cursor_row_is_made_on_first_use() -> None:
+    recorder = Recorder()
+    assert not ConsumerCursor.objects.filter(name="test.recorder").exists()
+    _probe(1)
+    assert run_consumer(recorder.consumer) == 1
+    assert ConsumerCursor.objects.filter(name="test.recorder").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_transaction_wakes_the_relays_once_with_its_event_types(
+        django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kefu.core import events, relay
+
+    heard: list[frozenset[str]] = []
+    monkeypatch.setattr(events, "_WAKERS", [heard.append])
+    other = event_type("test.other", version=1, schema=Probe, description="Another test event.")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        emit(PROBE, payload={"n": 1}, audience=[])
+        emit(PROBE, payload={"n": 2}, audience=[])
+        emit(other, payload={"n": 3}, audience=[])
+    assert heard == [frozenset({"test.probed", "test.other"})]
+    # the message other processes get names the types; the loop of a consumer that wants none sleeps on
+    monkeypatch.setattr(relay, "_CONSUMERS", {"test.recorder": Recorder().consumer})
+    loop = relay.RelayLoop(["test.recorder"])
+    loop.wake(relay._wake_types(b"test.other,ticket.created"))
+    assert not loop.woken.is_set()
+    loop.wake(relay._wake_types(b"test.other,test.probed"))
+    assert loop.woken.is_set()
+    assert loop.news
+    assert relay._wake_types(b"*") == frozenset()  # unknown: any may be news

@@ -134,3 +134,38 @@ async def _in_thread(work: Any) -> Any:
     if errors:
         raise errors[0]
     return result[0]
+
+
+@pytest.mark.django_db(transaction=False)
+def test_counters_computed_beside_the_relay_merge_what_came_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's live relay hands the scopes a batch touched to the counter pusher and goes on with the next
+    events; scopes handed while a round computes are merged into one next round."""
+    from kefu.web import live
+
+    computing, release, done = threading.Event(), threading.Event(), threading.Event()
+    rounds: list[list[str]] = []
+    published: list[Any] = []
+
+    def scope_pushes(scopes: Any) -> list[Any]:
+        rounds.append(sorted(scopes))
+        if len(rounds) == 1:
+            computing.set()
+            assert release.wait(10)
+        return [([scope], {"type": "counters", "scope": scope, "counters": {}}) for scope in sorted(scopes)]
+
+    def publish(pushes: Any) -> None:
+        published.append([p[1]["scope"] for p in pushes])
+        if len(published) == 2:
+            done.set()
+
+    monkeypatch.setattr(live, "scope_pushes", scope_pushes)
+    monkeypatch.setattr(live, "_publish", publish)
+    pusher = live.CounterPusher()
+    pusher.add({"team.1"})
+    assert computing.wait(10)
+    pusher.add({"team.2"})
+    pusher.add({"team.2", "centre"})
+    release.set()
+    assert done.wait(10)
+    assert rounds == [["team.1"], ["centre", "team.2"]]
+    assert published == [["team.1"], ["centre", "team.2"]]
