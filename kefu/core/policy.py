@@ -36,6 +36,9 @@ class Scope:
     allows: Callable[[Any, str, Any], bool] | None = None
     # people with equal keys see an object alike (who_sees checks one of each); None: check each person
     sees_alike: Callable[[Any, Any], Any] | None = None
+    # visibility of one loaded object decided from its fields, without a query: True, False, or None when only
+    # the database can tell (must agree with visible_to; may_see falls back to it)
+    sees: Callable[[Any, Any], bool | None] | None = None
 
 
 _SCOPES: dict[str, Scope] = {}
@@ -52,10 +55,13 @@ def register_rights(rights: Mapping[str, Iterable[str]]) -> None:
 
 def register_scope(model: type[Model], *, visible_to: Callable[[Any, QuerySet[Any]], QuerySet[Any]],
                    allows: Callable[[Any, str, Any], bool] | None = None,
-                   sees_alike: Callable[[Any, Any], Any] | None = None) -> None:
-    """Declare which rows of `model` an actor may see (and, optionally, an object-level rule, and a key under
-    which people see an object alike: `sees_alike(person, obj)`)."""
-    _SCOPES[model._meta.label_lower] = Scope(visible_to=visible_to, allows=allows, sees_alike=sees_alike)
+                   sees_alike: Callable[[Any, Any], Any] | None = None,
+                   sees: Callable[[Any, Any], bool | None] | None = None) -> None:
+    """Declare which rows of `model` an actor may see (and, optionally, an object-level rule, a key under
+    which people see an object alike: `sees_alike(person, obj)`, and an in-memory check of one loaded object:
+    `sees(person, obj)`)."""
+    _SCOPES[model._meta.label_lower] = Scope(visible_to=visible_to, allows=allows, sees_alike=sees_alike,
+                                             sees=sees)
 
 
 def rights() -> dict[str, frozenset[str]]:
@@ -121,6 +127,18 @@ def visible(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
 def can_see(user: Any, obj: Model) -> bool:
     model = type(obj)
     return visible(user, model._default_manager.filter(pk=obj.pk)).exists()
+
+
+def may_see(user: Any, obj: Model) -> bool:
+    """Whether `user` may see `obj`, already loaded: from its fields when the model's scope can tell (no
+    query), otherwise as `can_see`."""
+    if isinstance(user, SystemActor):
+        return True
+    if role_of(user) is None:
+        return False
+    scope = _scope_of(type(obj))
+    verdict = scope.sees(user, obj) if scope.sees is not None else None
+    return can_see(user, obj) if verdict is None else verdict
 
 
 def who_sees(people: Iterable[Any], obj: Model) -> list[Any]:

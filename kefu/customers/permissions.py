@@ -44,4 +44,5 @@ def register() -> None:
         CustomerRight.EXPORT: {Role.MANAGER, Role.ADMIN},
     })
     # Visibility is the role's alone: no query to decide a right on one record.
-    register_scope(Customer, visible_to=visible_customers, allows=lambda user, right, customer: True)
+    register_scope(Customer, visible_to=visible_customers, allows=lambda user, right, customer: True,
+                   sees=lambda user, customer: has_right(user, CustomerRight.VIEW))

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from kefu.core.errors import PermissionDenied, ValidationFailed
 from kefu.core.policy import can, has_right, visible
+from kefu.core.prepared import Prepared
 from kefu.customers.permissions import CustomerRight
 
 MAX_TIMELINE_LIMIT = 100
@@ -168,6 +169,37 @@ _MESSAGE_FIELDS = ("id", "kind", "body", "created_at", "ticket_id", "ticket__num
                    "author__display_name", "author__first_name", "author__last_name", "author__username")
 
 
+def _event_rows(customer_id: int, *, limit: int, before: datetime | None = None) -> Any:
+    from kefu.tickets.choices import EventKind, Status
+    from kefu.tickets.models import TicketEvent
+
+    shown = (Q(kind__in=[EventKind.CREATED, EventKind.DISPATCHED, EventKind.DISPATCH_COMPLETED,
+                         EventKind.ESCALATED])
+             | Q(kind=EventKind.STATUS, to_status__in=[Status.RESOLVED, Status.CLOSED, Status.REOPENED]))
+    events = TicketEvent.objects.filter(shown, ticket__customer_id=customer_id)
+    if before is not None:
+        events = events.filter(created_at__lt=before)
+    return events.order_by("-created_at", "-id").values_list(*_EVENT_FIELDS)[:limit]
+
+
+def _message_rows(customer_id: int, *, limit: int, openable: set[int] | None = None,
+                  before: datetime | None = None) -> Any:
+    """Replies and customer messages: of all the customer's orders (openable None), or of those listed."""
+    from kefu.tickets.choices import MessageKind
+    from kefu.tickets.models import TicketMessage
+
+    messages = TicketMessage.objects.filter(kind__in=[MessageKind.REPLY, MessageKind.CUSTOMER])
+    messages = (messages.filter(ticket__customer_id=customer_id) if openable is None
+                else messages.filter(ticket_id__in=openable))
+    if before is not None:
+        messages = messages.filter(created_at__lt=before)
+    return messages.order_by("-created_at", "-id").values_list(*_MESSAGE_FIELDS)[:limit]
+
+
+_EVENT_ROWS = Prepared(_event_rows)
+_MESSAGE_ROWS = Prepared(_message_rows)
+
+
 def tickets_timeline(query: TimelineQuery) -> list[TimelineEntry]:
     """Work orders created / resolved / closed / reopened, dispatches, escalations (from TicketEvent) and
     replies and customer messages (from TicketMessage). Three queries (two for those who see every order), read
@@ -176,7 +208,7 @@ def tickets_timeline(query: TimelineQuery) -> list[TimelineEntry]:
     The customer's whole history is shown, whichever team served them: an order the viewer may not open (another
     team's) appears by its number, subject and team, without a link, a detail or its messages."""
     from kefu.tickets.choices import EventKind, MessageKind, Status
-    from kefu.tickets.models import Ticket, TicketEvent, TicketMessage
+    from kefu.tickets.models import Ticket
     from kefu.tickets.permissions import TicketRight
 
     sees_all = has_right(query.user, TicketRight.VIEW_ALL)
@@ -184,18 +216,14 @@ def tickets_timeline(query: TimelineQuery) -> list[TimelineEntry]:
     if not sees_all:
         openable = set(visible(query.user, Ticket.objects.filter(customer=query.customer))
                        .values_list("pk", flat=True))
-    shown = (Q(kind__in=[EventKind.CREATED, EventKind.DISPATCHED, EventKind.DISPATCH_COMPLETED,
-                         EventKind.ESCALATED])
-             | Q(kind=EventKind.STATUS, to_status__in=[Status.RESOLVED, Status.CLOSED, Status.REOPENED]))
-    events = TicketEvent.objects.filter(shown, ticket__customer=query.customer)
-    messages = TicketMessage.objects.filter(kind__in=[MessageKind.REPLY, MessageKind.CUSTOMER])
-    messages = (messages.filter(ticket__customer=query.customer) if openable is None
-                else messages.filter(ticket_id__in=openable))
-    if query.before is not None:
-        events = events.filter(created_at__lt=query.before)
-        messages = messages.filter(created_at__lt=query.before)
-    event_rows = events.order_by("-created_at", "-id").values_list(*_EVENT_FIELDS)[: query.limit]
-    message_rows = messages.order_by("-created_at", "-id").values_list(*_MESSAGE_FIELDS)[: query.limit]
+    customer_id = query.customer.pk
+    if query.before is None:  # the first page, beside every order: prepared reads
+        event_rows = _EVENT_ROWS.run(customer_id, limit=query.limit)
+        message_rows = (_MESSAGE_ROWS.run(customer_id, limit=query.limit) if openable is None
+                        else _message_rows(customer_id, limit=query.limit, openable=openable))
+    else:
+        event_rows = _event_rows(customer_id, limit=query.limit, before=query.before)
+        message_rows = _message_rows(customer_id, limit=query.limit, openable=openable, before=query.before)
 
     pattern = ticket_link(987654321)  # one reverse() for every link on the page
 

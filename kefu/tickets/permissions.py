@@ -58,7 +58,7 @@ def register() -> None:
         TicketRight.SLA_MANAGE: {Role.MANAGER, Role.ADMIN},
         TicketRight.CATEGORY_MANAGE: {Role.MANAGER, Role.ADMIN},
     })
-    register_scope(Ticket, visible_to=visible_tickets, sees_alike=_tickets_alike)
+    register_scope(Ticket, visible_to=visible_tickets, sees_alike=_tickets_alike, sees=_sees_ticket)
     register_scope(Dispatch, visible_to=visible_dispatches, allows=_dispatch_allows)
 
 
@@ -77,6 +77,18 @@ def visible_tickets(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
     if user.team_id:
         mine |= Q(team_id=user.team_id)
     return queryset.filter(mine)
+
+
+def _sees_ticket(user: Any, ticket: Any) -> bool | None:
+    """visible_tickets for one loaded order, without a query (department staff: None, the database decides)."""
+    if has_right(user, TicketRight.VIEW_ALL):
+        return True
+    if not has_right(user, TicketRight.VIEW):
+        return False
+    if not has_right(user, TicketRight.WORKSPACE):
+        return None if user.department_id else False
+    return user.pk in (ticket.assignee_id, ticket.first_contact_owner_id) or bool(
+        user.team_id and user.team_id == ticket.team_id)
 
 
 def _tickets_alike(user: Any, ticket: Any) -> tuple[Any, ...]:

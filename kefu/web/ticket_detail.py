@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from kefu.accounts.models import USER_LABEL_FIELDS, User
 from kefu.clocks.models import Clock
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
+from kefu.core.prepared import Prepared
 from kefu.tickets.catalog import default_department_id
 from kefu.tickets.choices import Channel, DispatchStatus, MessageKind, Priority, SlaClockState, SlaMetric, TicketType
 from kefu.tickets.lifecycle import allowed_next, check_transition
@@ -77,12 +79,30 @@ def clock_views(clocks: list[Clock], now: Any) -> list[ClockView]:
     return result
 
 
-def _people(ids: set[int | None]) -> dict[int, User]:
-    """The users a page names, in one query, with only the columns that name them."""
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    return User.objects.only(*USER_LABEL_FIELDS).in_bulk(wanted)  # type: ignore[no-any-return]
+# The page's reads keep one shape: compiled once, then run with the order's id (kefu.core.prepared).
+_MESSAGES = Prepared(lambda ticket_id: TicketMessage.objects.filter(ticket_id=ticket_id).order_by("created_at", "id"))
+_ATTACHMENTS = Prepared(lambda ticket_id: Attachment.objects.filter(ticket_id=ticket_id).order_by("id"))
+_EVENTS = Prepared(lambda ticket_id: TicketEvent.objects.filter(ticket_id=ticket_id).order_by("created_at", "id"))
+_DISPATCHES = Prepared(lambda ticket_id: Dispatch.objects.filter(ticket_id=ticket_id).select_related("department"))
+_CLOCKS = Prepared(lambda ticket_id: Clock.objects.filter(
+    subject_type="tickets.ticket", subject_id=ticket_id, metric__in=list(SlaMetric.values))
+    .exclude(state=SlaClockState.CANCELLED).select_related("calendar").order_by("id"))
+
+
+def _people_named(ticket_id: int) -> Any:
+    """The people the page names (the order's, its messages', history's and dispatches'), in one query, with
+    only the columns that name them."""
+    named = Q(pk__in=Ticket.objects.filter(pk=ticket_id).values("assignee_id"))
+    named |= Q(pk__in=Ticket.objects.filter(pk=ticket_id).values("first_contact_owner_id"))
+    named |= Q(pk__in=Ticket.objects.filter(pk=ticket_id).values("created_by_id"))
+    named |= Q(pk__in=TicketMessage.objects.filter(ticket_id=ticket_id).values("author_id"))
+    named |= Q(pk__in=TicketEvent.objects.filter(ticket_id=ticket_id).values("actor_id"))
+    for who in ("dispatched_by_id", "acknowledged_by_id", "completed_by_id"):
+        named |= Q(pk__in=Dispatch.objects.filter(ticket_id=ticket_id).values(who))
+    return User.objects.only(*USER_LABEL_FIELDS).filter(named)
+
+
+_PEOPLE = Prepared(_people_named)
 
 
 def _name(obj: Any, field: str, people: dict[int, User]) -> None:
@@ -94,20 +114,12 @@ def _name(obj: Any, field: str, people: dict[int, User]) -> None:
 def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     """Everything the page shows, in a fixed number of queries: the thread, the files, the history and the
     dispatches are read without joins; the people they name are read once, together."""
-    messages = list(TicketMessage.objects.filter(ticket=ticket).order_by("created_at", "id"))
-    attachments = list(Attachment.objects.filter(ticket=ticket).order_by("id"))
-    events = list(TicketEvent.objects.filter(ticket=ticket).order_by("created_at", "id"))
-    dispatches = list(Dispatch.objects.filter(ticket=ticket).select_related("department"))
-    clocks = list(
-        Clock.objects.filter(subject_type="tickets.ticket", subject_id=ticket.pk, metric__in=list(SlaMetric.values))
-        .exclude(state=SlaClockState.CANCELLED)
-        .select_related("calendar")
-        .order_by("id")
-    )
-    people = _people({ticket.assignee_id, ticket.first_contact_owner_id, ticket.created_by_id}
-                     | {m.author_id for m in messages} | {e.actor_id for e in events}
-                     | {getattr(d, f"{who}_id") for d in dispatches
-                        for who in ("dispatched_by", "acknowledged_by", "completed_by")})
+    messages = _MESSAGES.run(ticket.pk)
+    attachments = _ATTACHMENTS.run(ticket.pk)
+    events = _EVENTS.run(ticket.pk)
+    dispatches = _DISPATCHES.run(ticket.pk)
+    clocks = _CLOCKS.run(ticket.pk)
+    people = {person.pk: person for person in _PEOPLE.run(ticket.pk)}
     for field in ("assignee", "first_contact_owner", "created_by"):
         _name(ticket, field, people)
     files: dict[int, list[Attachment]] = {}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -59,12 +61,34 @@ _ICONS = {
 
 @register.simple_tag
 def icon(name: str, size: int = 16) -> SafeString:
+    return _icon(str(name), int(size))
+
+
+@functools.lru_cache(maxsize=256)
+def _icon(name: str, size: int) -> SafeString:
     body = _ICONS.get(name, "")
     return mark_safe(  # noqa: S308 - constant SVG markup from the table above
-        f'<svg class="icon" width="{int(size)}" height="{int(size)}" viewBox="0 0 24 24" fill="none" '
+        f'<svg class="icon" width="{size}" height="{size}" viewBox="0 0 24 24" fill="none" '
         f'stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" '
         f'aria-hidden="true">{body}</svg>'
     )
+
+
+# Numeric date formats of the pages, as strftime patterns: `stamp` renders them without Django's date
+# formatter (language-independent: digits only); any other format is Django's `date` filter.
+_STAMPS = {"Y-m-d H:i": "%Y-%m-%d %H:%M", "m-d H:i": "%m-%d %H:%M", "Y-m-d H:i:s": "%Y-%m-%d %H:%M:%S",
+           "Y-m-d": "%Y-%m-%d"}
+
+
+@register.filter
+def stamp(value: Any, fmt: str = "Y-m-d H:i") -> str:
+    """`{{ when|stamp:"m-d H:i" }}`: a datetime in the current time zone, as the date filter would write it."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    pattern = _STAMPS.get(fmt)
+    if pattern is None or not isinstance(value, datetime):
+        return date_filter(value, fmt)
+    return value.strftime(pattern)
 
 
 @register.simple_tag(takes_context=True)

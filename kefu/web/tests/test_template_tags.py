@@ -1,0 +1,55 @@
+"""kefu_i18n's `translate` and `url` render exactly what Django's tags render, in both languages, with ids,
+strings, `as` and contexts; and `stamp` writes what the date filter writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
+from django.utils import translation
+
+DJANGO = "{% load i18n %}"
+OURS = "{% load i18n kefu_i18n kefu_ui %}"
+BODY = ('{% translate "工单" %}|{% translate "客户" context "导航" %}|{% translate "保存" as label %}{{ label }}|'
+        '{% trans "<b>" %}|{% translate text %}|'
+        "{% url 'web:ticket_detail' ticket_id=7 %}|{% url 'web:ticket_detail' 12 %}|"
+        "{% url 'web:ticket_detail' ticket_id=tid %}|{% url 'web:ticket_list' %}|"
+        "{% url 'web:ticket_detail' ticket_id=7 as link %}{{ link }}|{% url name ticket_id=3 %}")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("autoescape", [True, False])
+def test_the_same_output_as_djangos_tags(language: str, autoescape: bool) -> None:
+    request = RequestFactory().get("/")
+    values = {"text": "客户", "tid": 42, "name": "web:ticket_detail", "request": request}
+    with translation.override(language):
+        ours = Template(OURS + BODY)
+        twice = [ours.render(Context(values, autoescape=autoescape)) for _ in range(2)]
+        expected = Template(DJANGO + BODY).render(Context(values, autoescape=autoescape))
+    assert twice == [expected, expected]
+    assert "/tickets/42/" in expected
+
+
+def test_a_translation_kept_for_one_language_is_not_served_in_the_other() -> None:
+    template = Template(OURS + '{% translate "工单" %}')
+    with translation.override("en"):
+        english = template.render(Context())
+    with translation.override("zh-hans"):
+        chinese = template.render(Context())
+    assert (english, chinese) == ("Work orders", "工单")
+
+
+def test_an_argument_that_is_not_an_id_is_djangos_tag() -> None:
+    template = Template(OURS + "{% url 'web:ticket_detail' ticket_id=value %}")
+    assert template.render(Context({"value": "77"})) == "/tickets/77/"
+
+
+def test_stamp_writes_what_the_date_filter_writes() -> None:
+    when = datetime(2026, 12, 5, 16, 30, 5, tzinfo=UTC)
+    for fmt in ("Y-m-d H:i", "m-d H:i", "Y-m-d H:i:s", "Y-m-d", "D, j M"):
+        ours = Template(OURS + '{{ when|stamp:"' + fmt + '" }}').render(Context({"when": when}))
+        django = Template(DJANGO + '{{ when|date:"' + fmt + '" }}').render(Context({"when": when}))
+        assert ours == django, fmt
+    assert Template(OURS + "{{ when|stamp }}").render(Context({"when": None})) == ""
