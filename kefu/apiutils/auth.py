@@ -19,11 +19,21 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import Access, Requirement, has_right, role_of
+from kefu.core.prepared import Prepared
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # last_used_at is written at most this often per token: a busy integration must not turn reads into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _token(key_hash: str) -> Any:
+    from kefu.accounts.models import ApiToken
+
+    return ApiToken.objects.select_related("user", "user__team").filter(key_hash=key_hash, revoked_at__isnull=True)
+
+
+_TOKEN = Prepared(_token)  # every API call reads its token: compiled once (kefu.core.prepared)
 
 
 class TokenAuth(HttpBearer):
@@ -37,11 +47,8 @@ class TokenAuth(HttpBearer):
         token = token.strip()
         if not token.startswith(ApiToken.PREFIX) or len(token) > 200:
             return None
-        found = (
-            ApiToken.objects.select_related("user", "user__team")
-            .filter(key_hash=ApiToken.hash_key(token), revoked_at__isnull=True)
-            .first()
-        )
+        rows = _TOKEN.run(ApiToken.hash_key(token))
+        found = rows[0] if rows else None
         if found is None or role_of(found.user) is None:
             return None
         if found.user.must_change_password:
