@@ -427,7 +427,10 @@ def main() -> None:
         Path(args.out + ".md").write_text(markdown)
         print(markdown)
         return
-    data["runs"] = [r for r in previous.get("runs", []) if set(r["models"]) - set(args.models)] + [
+    # a previous run stays listed while some of its rows (model × operation) are still in the results
+    covered = {(m, o) for m in args.models for o in args.operations}
+    data["runs"] = [r for r in previous.get("runs", [])
+                    if {(m, o) for m in r["models"] for o in r.get("operations", OPERATIONS)} - covered] + [
         {"started": data["started"], "models": args.models, "operations": args.operations}]
     try:
         for system in (kefu, peer):
