@@ -109,23 +109,9 @@ def emit(event: EventType, *, payload: dict[str, Any] | BaseModel, audience: Ite
          obj: Any = None, object_type: str = "", object_id: Any = "", actor: Any = None) -> Any:
     """Write one event into the outbox, in the current transaction (required), and have the relay woken
     after commit. Returns the OutboxEvent row."""
-    from kefu.core.models import OutboxEvent
-
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("emit() must run inside the service's transaction")
-    try:
-        data = (payload if isinstance(payload, BaseModel) else event.schema.model_validate(payload)).model_dump(
-            mode="json")
-    except ValidationError as exc:
-        raise EventPayloadInvalid(f"{event.name}: {exc}") from exc
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or obj.pk
-    groups = sorted({a.group for a in audience})
-    row = OutboxEvent.objects.create(
-        type=event.name, version=event.version, object_type=object_type or event.object_type,
-        object_id=str(object_id), payload=data, audience=groups, actor=person(actor),
-        actor_system=actor_key(actor))
+    _require_transaction("emit")
+    row = _event_row(event, payload, audience, obj=obj, object_type=object_type, object_id=object_id, actor=actor)
+    row.save(force_insert=True)
     _wake_after_commit(event.name)
     return row
 
@@ -136,25 +122,37 @@ def emit_many(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseModel
     woken as `emit`; returns the OutboxEvent rows in order."""
     from kefu.core.models import OutboxEvent
 
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("emit_many() must run inside the service's transaction")
-    rows = []
-    for payload, audience, obj in items:
-        try:
-            data = (payload if isinstance(payload, BaseModel)
-                    else event.schema.model_validate(payload)).model_dump(mode="json")
-        except ValidationError as exc:
-            raise EventPayloadInvalid(f"{event.name}: {exc}") from exc
-        rows.append(OutboxEvent(
-            type=event.name, version=event.version,
-            object_type=obj._meta.label_lower if obj is not None else event.object_type,
-            object_id=str(obj.pk) if obj is not None else "", payload=data,
-            audience=sorted({a.group for a in audience}), actor=person(actor), actor_system=actor_key(actor)))
+    _require_transaction("emit_many")
+    rows = [_event_row(event, payload, audience, obj=obj, actor=actor) for payload, audience, obj in items]
     if not rows:
         return []
     made = OutboxEvent.objects.bulk_create(rows)
     _wake_after_commit(event.name)
     return made
+
+
+def _require_transaction(name: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"{name}() must run inside the service's transaction")
+
+
+def _event_row(event: EventType, payload: dict[str, Any] | BaseModel, audience: Iterable[Audience], *,
+               obj: Any = None, object_type: str = "", object_id: Any = "", actor: Any = None) -> Any:
+    """The unsaved OutboxEvent of one event, its payload checked against the type's schema."""
+    from kefu.core.models import OutboxEvent
+
+    try:
+        data = (payload if isinstance(payload, BaseModel) else event.schema.model_validate(payload)).model_dump(
+            mode="json")
+    except ValidationError as exc:
+        raise EventPayloadInvalid(f"{event.name}: {exc}") from exc
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+    return OutboxEvent(
+        type=event.name, version=event.version, object_type=object_type or event.object_type,
+        object_id=str(object_id), payload=data, audience=sorted({a.group for a in audience}),
+        actor=person(actor), actor_system=actor_key(actor))
 
 
 # --- waking the relay -----------------------------------------------------------------------------------
