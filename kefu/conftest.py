@@ -9,8 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from kefu.accounts.tests.factories import DepartmentFactory, TeamFactory, UserFactory
+
+# Property tests draw the same examples on every run (a fixed seed): a failure is found again by rerunning, not
+# by luck, and CI cannot go red on a draw it never made before.
+hypothesis_settings.register_profile("kefu", derandomize=True)
+hypothesis_settings.load_profile("kefu")
 
 
 @pytest.fixture(autouse=True)

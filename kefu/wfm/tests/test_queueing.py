@@ -8,7 +8,7 @@ from typing import Any
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kefu.wfm import queueing as q
@@ -157,6 +157,7 @@ def test_limits() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(1, 400), rho=st.floats(0.05, 0.97), within=st.floats(0.0, 60.0))
+@example(n=188, rho=0.8125, within=1.0)  # gaps of 1e-8 at the largest patience: the evaluation's rounding
 def test_erlang_a_tends_to_erlang_c_as_patience_grows(n: int, rho: float, within: float) -> None:
     calls = rho * n * 1800 / 200
     c = q.evaluate(agents=n, calls=calls, interval_seconds=1800, aht_seconds=200, within_seconds=within)
@@ -175,7 +176,8 @@ def test_erlang_a_tends_to_erlang_c_as_patience_grows(n: int, rho: float, within
             float(a.prob_wait) - float(c.prob_wait)
         )
         if previous_gap is not None:
-            assert gap <= previous_gap + 1e-9
+            # shrinking, up to the evaluation's own rounding (about 1e-8 once Erlang A is within 1e-8 of C)
+            assert gap <= previous_gap + 1e-7
         previous_gap = gap
     assert float(a.service_level) == pytest.approx(float(c.service_level), abs=1e-5)
     assert float(a.prob_wait) == pytest.approx(float(c.prob_wait), abs=1e-5)
