@@ -37,7 +37,8 @@ def _enter(page: Any, sign_in: Any, username: str, language: str = "zh-hans") ->
     wanted_switch = "English" if language == "zh-hans" else "简体中文"
     if switch.inner_text().strip() != wanted_switch:
         switch.click()
-        page.wait_for_function(f"document.querySelector('[data-testid=lang-switch]').innerText.trim() === "
+        # the switch reloads the page: between the two documents there is no switch to read (hence "?.")
+        page.wait_for_function(f"document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === "
                                f"'{wanted_switch}'")
 
 
@@ -120,7 +121,7 @@ def test_department_home_shows_what_is_needed_on_site(new_page: Any, sign_in: An
     assert page.locator("[data-counter-scope^='department.'][data-counter=pending]").count() == 1
     _keep(screenshot(page, f"department-queue-{suffix}"), f"department-queue-{suffix}")
     onsite.get_by_test_id("onsite-reveal").click()
-    page.wait_for_function("!document.querySelector('[data-testid=onsite-phone]').innerText.includes('*')")
+    page.wait_for_function("document.querySelector('[data-testid=onsite-phone]')?.innerText.includes('*') === false")
     assert not page.js_errors, page.js_errors
 
 
@@ -152,7 +153,7 @@ def test_the_list_opens_on_the_view_that_suits_the_role(new_page: Any, sign_in: 
     if username == "manager":
         _keep(screenshot(page, "list-manager-zh"), "list-manager-zh")
         page.get_by_test_id("lang-switch").click()
-        page.wait_for_function("document.querySelector('[data-testid=lang-switch]').innerText.trim() === '简体中文'")
+        page.wait_for_function("document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === '简体中文'")
         assert page.get_by_test_id("ticket-row").count() >= 1
         _keep(screenshot(page, "list-manager-en"), "list-manager-en")
     assert not page.js_errors, page.js_errors

@@ -47,7 +47,7 @@ def test_a_breach_reaches_its_owner_live_by_email_and_by_the_robot(new_page: Any
     assert "SLA 已超时" in toast.inner_text()
     assert len(page.get_by_test_id("toast").all()) <= 3  # a burst is summed up, not stacked
     page.wait_for_function(
-        "n => Number(document.querySelector('[data-testid=bell-count]').textContent) >= n", arg=before + 3,
+        "n => Number(document.querySelector('[data-testid=bell-count]')?.textContent) >= n", arg=before + 3,
         timeout=WAIT_SECONDS * 1000)  # its three targets breached: three notices, counted live
     page.get_by_test_id("bell").click()
     page.get_by_test_id("bell-list").get_by_text(number).first.wait_for()
