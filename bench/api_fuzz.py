@@ -19,9 +19,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,13 +26,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _served import BENCH, VENV, Server, prepare, token_for
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-VENV = ROOT / ".venv" / "bin"
-PG = "postgres://postgres@127.0.0.1:5432"
 EXCLUDED = ["DELETE /api/v1/me/tokens/{token_id}"]
 # The administrator may call the administration; a team lead works the orders (create, assign, dispatch).
 PERSONAS = ["admin", "lead1"]
@@ -43,56 +36,6 @@ PERSONAS = ["admin", "lead1"]
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def prepare(database: str, work: Path) -> dict[str, str]:
-    """A fresh data directory and database with the small demo company; returns the server's environment."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    env = {**os.environ, "KEFU_DATA_DIR": str(work), "KEFU_LOG_LEVEL": "WARNING"}
-    env.pop("KEFU_REDIS_URL", None)
-    if database == "postgres":
-        name = "kefu_api_fuzz"
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
-        env["KEFU_DATABASE_URL"] = f"{PG}/{name}"
-    else:
-        env.pop("KEFU_DATABASE_URL", None)
-    for command in (["migrate", "--no-input", "-v", "0"], ["demo", "--small"]):
-        subprocess.run([str(VENV / "kefu"), *command], env=env, check=True, cwd=ROOT, capture_output=True)
-    return env
-
-
-def token_for(env: dict[str, str], username: str) -> str:
-    code = ("import django; django.setup()\n"
-            "from kefu.accounts.models import User\n"
-            "from kefu.accounts.services import api_token_create\n"
-            f"print(api_token_create(actor=User.objects.get(username={username!r}), name='api fuzz').key)\n")
-    env = {**env, "DJANGO_SETTINGS_MODULE": env.get("DJANGO_SETTINGS_MODULE", "kefu.config.settings.base")}
-    out = subprocess.run([str(VENV / "python"), "-c", code], env=env, check=True, capture_output=True, text=True,
-                         cwd=ROOT)
-    return out.stdout.strip().splitlines()[-1]
-
-
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(VENV / "kefu"), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("Kefu did not start")
 
 
 def fuzz(port: int, token: str, examples: int, seed: int, events: Path) -> int:
@@ -104,7 +47,7 @@ def fuzz(port: int, token: str, examples: int, seed: int, events: Path) -> int:
     for operation in EXCLUDED:
         command += ["--exclude-name", operation]
     started = time.monotonic()
-    subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, cwd=events.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return round(time.monotonic() - started)
 
 
@@ -139,9 +82,9 @@ def main() -> None:
 
     work = BENCH / ".work" / f"api-fuzz-{args.database}"
     log(f"preparing {args.database} with the small demo data")
-    env = prepare(args.database, work)
-    port = free_port()
-    server = serve(env, port)
+    env = prepare(args.database, work, "kefu_api_fuzz")
+    server = Server(env)
+    port = server.port
     seconds = 0
     found: dict[str, Any] = {"statuses": defaultdict(Counter), "failures": []}
     try:
@@ -154,8 +97,7 @@ def main() -> None:
                 found["statuses"][label].update(counts)
             found["failures"] += [{**f, "as": username} for f in run["failures"]]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
+        server.stop()
     rows = []
     for label in sorted(found["statuses"]):
         counts = found["statuses"][label]
