@@ -43,16 +43,20 @@ def prepare(database: str, work: Path, pg_name: str) -> dict[str, str]:
     return env
 
 
+def run_django(env: dict[str, str], code: str) -> str:
+    """Runs `code` with Django set up on the served database; returns the last line it printed."""
+    env = {**env, "DJANGO_SETTINGS_MODULE": env.get("DJANGO_SETTINGS_MODULE", "kefu.config.settings.base")}
+    out = subprocess.run([str(VENV / "python"), "-c", "import django; django.setup()\n" + code], env=env,
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
+
+
 def token_for(env: dict[str, str], username: str, name: str = "probe") -> str:
     """A new API token of a demo user, made through the product's own service."""
-    code = ("import django; django.setup()\n"
-            "from kefu.accounts.models import User\n"
-            "from kefu.accounts.services import api_token_create\n"
-            f"print(api_token_create(actor=User.objects.get(username={username!r}), name={name!r}).key)\n")
-    env = {**env, "DJANGO_SETTINGS_MODULE": env.get("DJANGO_SETTINGS_MODULE", "kefu.config.settings.base")}
-    out = subprocess.run([str(VENV / "python"), "-c", code], env=env, check=True, capture_output=True, text=True,
-                         cwd=ROOT)
-    return out.stdout.strip().splitlines()[-1]
+    return run_django(env, "from kefu.accounts.models import User\n"
+                           "from kefu.accounts.services import api_token_create\n"
+                           f"print(api_token_create(actor=User.objects.get(username={username!r}), "
+                           f"name={name!r}).key)\n")
 
 
 class Server:
