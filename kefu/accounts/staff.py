@@ -158,10 +158,15 @@ def _set_skills(user: User, skills: list[tuple[Skill, int]]) -> None:
 
 
 def temporary_password() -> str:
-    """12 characters a person can read out and type: letters and digits without look-alikes."""
+    """12 characters a person can read out and type: letters and digits without look-alikes; passes the password
+    policy (AUTH_PASSWORD_VALIDATORS) like any password a person chooses."""
     while True:
         password = "".join(secrets.choice(TEMPORARY_ALPHABET) for _ in range(12))
         if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            try:
+                validate_password(password)
+            except DjangoValidationError:
+                continue
             return password
 
 
