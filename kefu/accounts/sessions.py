@@ -142,6 +142,15 @@ def sessions_end_others(*, actor: User, request: Any) -> int:
     return int(ended)
 
 
+def sessions_end_all(user: User) -> int:
+    """Sign a person out everywhere (a new password, a reset, a deactivation): their sessions' rows and index go.
+    The caller's transaction and audit row cover it. A browser still mid-request is indexed again if it keeps
+    its session (one's own password change keeps this browser signed in)."""
+    hashes = list(UserSession.objects.filter(user=user).values_list("session_key_hash", flat=True))
+    Session.objects.filter(session_key__in=hashes).delete()
+    return int(UserSession.objects.filter(user=user).delete()[0])
+
+
 def describe_agent(user_agent: str) -> str:
     """"Chrome 120 · Windows" from a User-Agent header (ua-parser's rules, offline)."""
     if not user_agent:

@@ -183,6 +183,8 @@ class World:
         from kefu.tickets.models import SavedView
 
         if param == "token_id":
+            if not ApiToken.objects.filter(user=user).exists():
+                token_for(user)
             return ApiToken.objects.filter(user=user).first()
         if param == "download":  # the temporary passwords of an import, kept for the one who imported
             from django.core.cache import cache

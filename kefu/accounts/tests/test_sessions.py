@@ -150,3 +150,23 @@ def test_a_password_change_keeps_this_session_listed(agent: Any) -> None:
     client.get(HOME)
     row = UserSession.objects.get(user=agent)
     assert row.session_key_hash == stored_key(client.cookies["sessionid"].value)
+
+
+def test_a_reset_or_a_deactivation_signs_the_person_out_everywhere(agent: Any, admin_user: Any) -> None:
+    from kefu.accounts import staff
+
+    first, second = _signed_in("agent"), _signed_in("agent", address="10.4.4.4")
+    staff.staff_reset_password(actor=admin_user, user=agent, method="temporary")
+    for client in (first, second):
+        answer = client.get(HOME)
+        assert answer.status_code == 302 and reverse("web:login") in answer["Location"]
+    assert not UserSession.objects.filter(user=agent).exists()
+
+
+def test_ones_own_password_change_signs_out_the_other_browsers(agent: Any) -> None:
+    here, there = _signed_in("agent"), _signed_in("agent", address="10.5.5.5")
+    here.post(reverse("administration:account_password"), {
+        "old_password": "pass", "new_password": "lantern-orchid-quarry", "new_password_again": "lantern-orchid-quarry"})
+    assert _is_signed_in(here)
+    assert not _is_signed_in(there)
+    assert UserSession.objects.filter(user=agent).count() == 1
