@@ -68,6 +68,13 @@ def session_index(request: Any) -> None:
     session[INDEXED] = hashed
 
 
+def index_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Receiver of Django's user_logged_in: index the new session at once (see AccountsConfig.ready)."""
+    if request is not None and getattr(request, "session", None) is not None and request.session.session_key:
+        request.user = user
+        session_index(request)
+
+
 def _address(request: Any) -> str | None:
     address = client_address(request)
     return None if address == "unknown" else address

@@ -32,7 +32,7 @@ from kefu.core.ratelimit import Throttled, client_address
 
 ACCOUNT_LIMIT = "signin.account"
 ADDRESS_LIMIT = "signin.address"
-TOKEN_LIMIT = "api.token_failure"
+TOKEN_LIMIT = "api.token_failure"  # noqa: S105 - a limit's name, not a secret
 _LIMITS = {SignInLock.Kind.ACCOUNT: ACCOUNT_LIMIT, SignInLock.Kind.ADDRESS: ADDRESS_LIMIT,
            SignInLock.Kind.TOKEN_ADDRESS: TOKEN_LIMIT}
 
@@ -50,8 +50,8 @@ class SignInLocked(Throttled):
             message = _("登录失败次数过多，此账号已临时锁定，请在 %(time)s 后重试；如需提前解锁，请联系系统管理员") % {
                 "time": when}
         elif lock.kind == SignInLock.Kind.ADDRESS:
-            message = _("登录失败次数过多，您所在的网络地址已临时锁定，请在 %(time)s 后重试；如需提前解锁，请联系系统管理员") % {
-                "time": when}
+            message = _("登录失败次数过多，您所在的网络地址已临时锁定，请在 %(time)s 后重试；"
+                        "如需提前解锁，请联系系统管理员") % {"time": when}
         else:
             message = _("无效令牌过多，来自此地址的 API 请求已临时锁定，请在 %(time)s 后重试") % {"time": when}
         seconds = (lock.locked_until - timezone.now()).total_seconds()

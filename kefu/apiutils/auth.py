@@ -44,7 +44,6 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         from kefu.accounts.models import ApiToken
-
         from kefu.accounts.signin import token_failed, token_guard
         from kefu.core.ratelimit import client_address
 

@@ -57,9 +57,8 @@ class ApiClient:
 
 
 def token_for(user: Any, name: str = "tests") -> str:
-    from kefu.accounts.services import api_token_create
-
     from kefu.accounts.choices import TokenScope
+    from kefu.accounts.services import api_token_create
 
     return api_token_create(actor=user, name=name, scopes=TokenScope.values).key  # every scope: the role decides
 

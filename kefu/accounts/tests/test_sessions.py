@@ -39,7 +39,8 @@ def test_sign_in_indexes_the_session_and_stores_only_a_hash(agent: Any) -> None:
     raw = client.cookies["sessionid"].value
     row = UserSession.objects.get(user=agent)
     assert row.session_key_hash == stored_key(raw)
-    assert row.ip_address == "10.1.1.1" and "Chrome" in row.user_agent
+    assert row.ip_address == "10.1.1.1"
+    assert "Chrome" in row.user_agent
     assert not Session.objects.filter(session_key=raw).exists()
     assert Session.objects.filter(session_key=stored_key(raw)).exists()
 
@@ -54,7 +55,8 @@ def test_idle_sessions_end_after_the_idle_limit(agent: Any) -> None:
         assert _is_signed_in(client)
         clock.shift(timedelta(minutes=31))
         answer = client.get(HOME)
-    assert answer.status_code == 302 and reverse("web:login") in answer["Location"]
+    assert answer.status_code == 302
+    assert reverse("web:login") in answer["Location"]
 
 
 def test_background_refreshes_do_not_keep_a_session_alive(agent: Any) -> None:
@@ -78,7 +80,8 @@ def test_the_absolute_limit_ends_even_a_busy_session(agent: Any) -> None:
         answer = client.get(HOME)
     assert answer.status_code == 302
     row = AuditLog.objects.get(action="signin.signed_out")
-    assert row.actor == agent and row.data == {"reason": "max_age"}
+    assert row.actor == agent
+    assert row.data == {"reason": "max_age"}
     assert not UserSession.objects.filter(user=agent).exists()
 
 
@@ -116,7 +119,9 @@ def test_the_security_page_lists_sessions_and_signs_out_everywhere_else(agent: A
     _signed_in("other_agent")
     page = here.get(reverse("web:account_security")).content.decode()
     assert page.count('data-testid="session-row"') == 2
-    assert "Chrome 120" in page and "10.2.2.2" in page and "本设备" in page
+    assert "Chrome 120" in page
+    assert "10.2.2.2" in page
+    assert "本设备" in page
     answer = here.post(reverse("web:account_sessions_end_others"), follow=True)
     assert "已退出其他 1 个登录" in answer.content.decode()
     assert not _is_signed_in(phone)
@@ -138,7 +143,8 @@ def test_signing_out_one_session_and_never_someone_elses(agent: Any, other_agent
     assert _is_signed_in(here)
     own = UserSession.objects.get(user=agent)
     answer = here.post(reverse("web:account_session_end", kwargs={"session_id": own.pk}))
-    assert answer.status_code == 302 and reverse("web:login") in answer["Location"]
+    assert answer.status_code == 302
+    assert reverse("web:login") in answer["Location"]
     assert not _is_signed_in(here)
 
 
@@ -159,7 +165,8 @@ def test_a_reset_or_a_deactivation_signs_the_person_out_everywhere(agent: Any, a
     staff.staff_reset_password(actor=admin_user, user=agent, method="temporary")
     for client in (first, second):
         answer = client.get(HOME)
-        assert answer.status_code == 302 and reverse("web:login") in answer["Location"]
+        assert answer.status_code == 302
+        assert reverse("web:login") in answer["Location"]
     assert not UserSession.objects.filter(user=agent).exists()
 
 

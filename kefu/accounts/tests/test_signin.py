@@ -45,7 +45,8 @@ def _actions(*names: str) -> list[str]:
     return list(AuditLog.objects.filter(action__in=names).order_by("id").values_list("action", flat=True))
 
 
-def test_thirty_wrong_passwords_then_the_right_one_is_refused_until_the_lock_ends(agent: Any, hashes: list[str]) -> None:
+def test_thirty_wrong_passwords_then_the_right_one_is_refused_until_the_lock_ends(agent: Any,
+                                                                                 hashes: list[str]) -> None:
     client = Client()
     with time_machine.travel(timezone.now(), tick=False) as clock:
         answers = [_sign_in(client, "agent", f"wrong-{n}") for n in range(30)]
@@ -54,7 +55,8 @@ def test_thirty_wrong_passwords_then_the_right_one_is_refused_until_the_lock_end
         assert {a.status_code for a in answers[9:]} == {429}  # the 10th failure locks
         page = answers[-1].content.decode()
         until = timezone.localtime(SignInLock.objects.get(kind="account").locked_until).strftime("%H:%M")
-        assert "此账号已临时锁定" in page and until in page
+        assert "此账号已临时锁定" in page
+        assert until in page
         assert int(answers[-1]["Retry-After"]) > 0
         assert len(hashes) == 10  # 20 attempts refused without hashing a password
 
@@ -65,11 +67,14 @@ def test_thirty_wrong_passwords_then_the_right_one_is_refused_until_the_lock_end
         assert _sign_in(client, "agent", "pass").status_code == 429
         clock.shift(timedelta(minutes=2))
         signed_in = _sign_in(client, "agent", "pass")
-    assert signed_in.status_code == 302 and signed_in["Location"] == reverse("web:home")
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == reverse("web:home")
     assert _actions("signin.failed", "signin.locked", "signin.succeeded") == (
         ["signin.failed"] * 10 + ["signin.locked", "signin.succeeded"])
     failed = AuditLog.objects.filter(action="signin.failed").first()
-    assert failed.actor == agent and failed.ip_address == "10.0.0.1" and failed.data["via"] == "web"
+    assert failed.actor == agent
+    assert failed.ip_address == "10.0.0.1"
+    assert failed.data["via"] == "web"
 
 
 def test_lock_message_in_english(agent: Any, settings: Any) -> None:
@@ -152,7 +157,8 @@ def test_sign_out_is_audited(agent: Any) -> None:
     _sign_in(client, "agent", "pass")
     assert client.post(reverse("web:logout")).status_code == 302
     row = AuditLog.objects.get(action="signin.signed_out")
-    assert row.actor == agent and row.data == {"reason": "user"}
+    assert row.actor == agent
+    assert row.data == {"reason": "user"}
 
 
 # --- API tokens ---------------------------------------------------------------------------------------------
@@ -199,7 +205,8 @@ def test_administrator_unlocks_through_the_api(agent: Any, admin_user: Any, sett
     assert answer.status_code == 200
     assert _sign_in(Client(), "agent", "pass").status_code == 302
     row = AuditLog.objects.get(action="signin.unlocked")
-    assert row.actor == admin_user and row.data["value"] == "agent"
+    assert row.actor == admin_user
+    assert row.data["value"] == "agent"
     assert api_as(admin_user).get("/admin/signin-locks").json() == []
     assert_error_shape(api_as(admin_user).post("/admin/signin-locks/999999/unlock"), 404, "not_found")
 
@@ -209,7 +216,8 @@ def test_manager_unlocks_on_the_administration_page(agent: Any, manager: Any, se
     client = Client()
     client.force_login(manager)
     page = client.get(reverse("administration:security"))
-    assert page.status_code == 200 and "agent" in page.content.decode()
+    assert page.status_code == 200
+    assert "agent" in page.content.decode()
     assert "all-tokens" not in page.content.decode()  # everyone's tokens are for administrators
     done = client.post(reverse("administration:security_unlock", kwargs={"lock_id": lock.pk}), follow=True)
     assert "已解除" in done.content.decode()

@@ -73,13 +73,15 @@ def test_the_decorator_raises_throttled_in_the_api(settings: Any) -> None:
     assert api_hook(factory.post("/api/v1/hooks/x", REMOTE_ADDR="192.0.2.1")).status_code == 200
     with pytest.raises(Throttled) as refused:
         api_hook(factory.post("/api/v1/hooks/x", REMOTE_ADDR="192.0.2.1"))
-    assert refused.value.status == 429 and refused.value.retry_after > 0
+    assert refused.value.status == 429
+    assert refused.value.retry_after > 0
     assert refused.value.details["limit"] == "public.webhook"
 
     from kefu.apiutils.errors import handle_application_error
 
     answer = handle_application_error(factory.get("/api/v1/x"), refused.value)
-    assert answer.status_code == 429 and answer["Retry-After"] == str(refused.value.retry_after)
+    assert answer.status_code == 429
+    assert answer["Retry-After"] == str(refused.value.retry_after)
 
 
 def test_counts_are_shared_and_can_be_reset() -> None:
