@@ -226,3 +226,16 @@ def test_manager_unlocks_on_the_administration_page(agent: Any, manager: Any, se
     agent_client = Client()
     agent_client.force_login(agent)
     assert agent_client.get(reverse("administration:security")).status_code == 403
+
+
+def test_the_language_cookie_is_secure_in_production(agent: Any, settings: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    settings.LANGUAGE_COOKIE_SECURE = True
+    answer = _sign_in(Client(), "agent", "pass")
+    assert answer.cookies[settings.LANGUAGE_COOKIE_NAME]["secure"] is True
+    monkeypatch.setenv("KEFU_SECRET_KEY", "x" * 50)
+    production = importlib.import_module("kefu.config.settings.production")
+    assert production.LANGUAGE_COOKIE_SECURE is True
+    assert production.SESSION_COOKIE_SECURE is True
