@@ -16,12 +16,16 @@ from ninja import NinjaAPI
 
 from kefu.apiutils import errors
 from kefu.apiutils.auth import check_requirement, session_auth, token_auth
+from kefu.apiutils.scopes import check_scope, scope_of
 
 API_DESCRIPTION = """
 Kefu's REST API for integrations and for the web UI's own calls.
 
 * **Authentication** — `Authorization: Bearer kefu_…` with a personal API token (create it on your profile
   page; it is shown once), or the web session (unsafe methods need the `X-CSRFToken` header).
+* **Token scopes** — a token does only what its scopes allow (`read`, `tickets`, `customers`, `admin`; each
+  operation's is listed as `x-kefu-scope`), and only what its owner's role allows; tokens expire.
+* **Throttling** — too many unknown tokens from one address, or a rate limit reached: 429 with `Retry-After`.
 * **Errors** — every 4xx/5xx answer is `{"code": "...", "message": "...", "details": {...}}`.
 * **Pagination** — work orders: `?limit=&cursor=` (keyset; follow `next`); other lists: `?page=&page_size=`.
 * **Idempotency** — send `Idempotency-Key: <unique string>` on creates; a retry with the same key and body
@@ -33,8 +37,10 @@ Each operation's required right is listed as `x-kefu-action`. See docs/api.md fo
 
 # Error answers documented on every operation (besides its success answer).
 _COMMON_ERRORS = {
-    "401": "Not authenticated: missing, invalid or revoked token.",
-    "403": "Authenticated, but the role lacks the right (`x-kefu-action`), or the CSRF check failed.",
+    "401": "Not authenticated: missing, invalid, expired or revoked token.",
+    "403": "Authenticated, but the role lacks the right (`x-kefu-action`), the token the scope (`x-kefu-scope`), "
+           "or the CSRF check failed.",
+    "429": "Too many unknown tokens from this address (or a rate limit): wait `Retry-After` seconds.",
     "422": "Invalid input: `details.fields` lists each field with its message.",
     "500": "Unexpected server error (logged); the message is generic.",
 }
@@ -92,9 +98,12 @@ class KefuAPI(NinjaAPI):
 def _guard(operation: Any) -> None:
     """Check the declared right right after authentication; publish it in the OpenAPI document."""
     requirement = getattr(operation.view_func, "kefu_action", None)
+    operation_id = str(operation.view_func.__name__)
+    scope = scope_of(operation_id)
     operation.openapi_extra = {
         **(operation.openapi_extra or {}),
         "x-kefu-action": str(requirement) if requirement else None,
+        "x-kefu-scope": str(scope) if scope else None,
     }
     authenticate = operation._run_checks
 
@@ -104,6 +113,7 @@ def _guard(operation: Any) -> None:
             return refused  # type: ignore[no-any-return]
         try:
             check_requirement(getattr(request, "auth", None), requirement)
+            check_scope(request, operation_id)  # a token's scope (kefu/apiutils/scopes.py)
         except Exception as exc:
             return operation.api.on_exception(request, exc)  # type: ignore[no-any-return]
         return None

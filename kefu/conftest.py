@@ -22,16 +22,22 @@ hypothesis_settings.load_profile("kefu")
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Any:
     """Each test starts with empty caches: the page header's SLA counters, the SLA engine's calendars (tests
-    rewrite calendars with queryset updates, which do not stamp a new version)."""
+    rewrite calendars with queryset updates, which do not stamp a new version), the rate-limit counts."""
+    from django.conf import settings
     from django.core.cache import cache
 
+    from kefu.core import ratelimit
     from kefu.tickets import sla
 
-    cache.clear()
-    sla._SPECS.clear()
+    def clear() -> None:
+        cache.clear()
+        sla._SPECS.clear()
+        if settings.REDIS_URL:  # rate-limit counts in Redis (in the database they roll back with the test)
+            ratelimit.clear_all()
+
+    clear()
     yield
-    cache.clear()
-    sla._SPECS.clear()
+    clear()
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.models import Group
 
-from kefu.accounts.models import Department, Skill, Team, User
+from kefu.accounts.forms import AdminLoginForm
+from kefu.accounts.models import Department, SignInLock, Skill, Team, User
 from kefu.core.admin_base import ReadOnlyModelAdmin
 
 admin.site.unregister(Group)
+admin.site.login_form = AdminLoginForm  # guarded and counted like the sign-in page (kefu.accounts.signin)
 
 
 @admin.register(User)
@@ -36,3 +38,10 @@ class DepartmentAdmin(ReadOnlyModelAdmin):
 @admin.register(Skill)
 class SkillAdmin(ReadOnlyModelAdmin):
     list_display = ("code", "name", "is_active")
+
+
+@admin.register(SignInLock)
+class SignInLockAdmin(ReadOnlyModelAdmin):
+    list_display = ("kind", "value", "failures", "locked_at", "locked_until", "unlocked_at", "unlocked_by")
+    list_filter = ("kind",)
+    search_fields = ("value",)

@@ -1,4 +1,5 @@
-"""REST API: the staff directory (users, teams, departments, read-only), who am I, and my API tokens."""
+"""REST API: the staff directory (users, teams, departments, read-only), who am I, my API tokens, and for the
+administration: sign-in locks (see, unlock) and everyone's API tokens (see, revoke)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from kefu.accounts.choices import Role
+from kefu.accounts.choices import Role, TokenScope
 from kefu.accounts.models import ApiToken, Department, Team, User
 from kefu.accounts.permissions import AccountRight
-from kefu.accounts.services import api_token_create, api_token_revoke
+from kefu.accounts.services import api_token_create, api_token_revoke, api_token_revoke_any, tokens_all, tokens_of
+from kefu.accounts.signin import active_locks, signin_unlock
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
@@ -74,7 +76,9 @@ class TokenOut(Schema):
     id: int
     name: str
     key_prefix: str
+    scopes: list[str] = Field(description="What the token may do: read, tickets, customers, admin.")
     created_at: datetime
+    expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
 
@@ -85,6 +89,27 @@ class TokenCreated(TokenOut):
 
 class TokenIn(InSchema):
     name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'CRM sync'.")
+    scopes: list[TokenScope] = Field(
+        default_factory=lambda: [TokenScope.READ], min_length=1, max_length=4,
+        description="read (every GET outside the administration), tickets (change work orders), customers "
+                    "(change customers), admin (the administration, webhooks, tokens). Default: read.")
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Days until the token expires (default 90, at most 365).")
+
+
+class AdminTokenOut(TokenOut):
+    user_id: int
+    username: str
+
+
+class SignInLockOut(Schema):
+    id: int
+    kind: str = Field(description="account, address (web sign-in) or token_address (API tokens).")
+    value: str = Field(description="The user name (lower case) or the client address.")
+    user_id: int | None
+    failures: int
+    locked_at: datetime
+    locked_until: datetime
 
 
 class UserFilters(InSchema):
@@ -184,7 +209,7 @@ def me(request: HttpRequest) -> Any:
 @router.get("/me/tokens", response=list[TokenOut], summary="My API tokens (without their keys)")
 @requires(AccountRight.TOKEN_MANAGE_OWN)
 def token_list(request: HttpRequest) -> Any:
-    return list(ApiToken.objects.filter(user=request.auth).order_by("-created_at")[:100])  # type: ignore[attr-defined]
+    return list(tokens_of(request.auth)[:100])  # type: ignore[attr-defined]
 
 
 @router.post(
@@ -195,7 +220,8 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
     user = request.auth  # type: ignore[attr-defined]
 
     def create() -> tuple[int, Any]:
-        issued = api_token_create(actor=user, name=payload.name)
+        issued = api_token_create(actor=user, name=payload.name, scopes=[str(s) for s in payload.scopes],
+                                  expires_in_days=payload.expires_in_days)
         body = TokenOut.from_orm(issued.token).model_dump(mode="json")
         return 201, {**body, "key": issued.key}
 
@@ -209,8 +235,53 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
     )
 
 
-@router.delete("/me/tokens/{token_id}", response={204: None}, summary="Revoke one of my API tokens")
+@router.delete("/me/tokens/{token_id}", response={204: None},
+               summary="Revoke one of my own API tokens (anyone else's: 404, administrators included)")
 @requires(AccountRight.TOKEN_MANAGE_OWN)
 def token_revoke(request: HttpRequest, token_id: PathId) -> Any:
     api_token_revoke(actor=request.auth, token_id=token_id)  # type: ignore[attr-defined]
+    return Status(204, None)
+
+
+# --- the administration: sign-in locks and everyone's tokens ----------------------------------------------
+
+
+@router.get("/admin/signin-locks", response=list[SignInLockOut], summary="Sign-in locks in force",
+            tags=["administration"])
+@requires(AccountRight.SIGNIN_UNLOCK)
+def signin_lock_list(request: HttpRequest) -> Any:
+    return list(active_locks()[:500])
+
+
+@router.post("/admin/signin-locks/{lock_id}/unlock", response={200: SignInLockOut},
+             summary="End a sign-in lock now (audited)", tags=["administration"])
+@requires(AccountRight.SIGNIN_UNLOCK)
+def signin_lock_unlock(request: HttpRequest, lock_id: PathId) -> Any:
+    return signin_unlock(actor=request.auth, lock_id=lock_id)  # type: ignore[attr-defined]
+
+
+class AdminTokenQuery(InSchema):
+    user: Id | None = Field(None, description="Only this user's tokens.")
+    include_revoked: bool = False
+
+
+def _admin_tokens(rows: list[ApiToken]) -> list[dict[str, Any]]:
+    return [{**TokenOut.from_orm(t).model_dump(), "user_id": t.user_id, "username": t.user.username} for t in rows]
+
+
+@router.get("/admin/tokens", response=list[AdminTokenOut], summary="Everyone's API tokens (without keys)",
+            tags=["administration"])
+@requires(AccountRight.TOKEN_MANAGE_ALL)
+def admin_token_list(request: HttpRequest, query: Query[AdminTokenQuery]) -> Any:
+    qs = tokens_all(active_only=not query.include_revoked)
+    if query.user:
+        qs = qs.filter(user_id=query.user)
+    return _admin_tokens(list(qs[:500]))
+
+
+@router.delete("/admin/tokens/{token_id}", response={204: None}, summary="Revoke anyone's API token (audited)",
+               tags=["administration"])
+@requires(AccountRight.TOKEN_MANAGE_ALL)
+def admin_token_revoke(request: HttpRequest, token_id: PathId) -> Any:
+    api_token_revoke_any(actor=request.auth, token_id=token_id)  # type: ignore[attr-defined]
     return Status(204, None)

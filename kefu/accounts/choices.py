@@ -16,3 +16,12 @@ class Role(models.TextChoices):
 FRONT_LINE = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN})
 SERVICE_STAFF = FRONT_LINE | {Role.QA}
 LEADS = frozenset({Role.TEAM_LEAD, Role.SHIFT_LEAD, Role.MANAGER, Role.ADMIN})
+
+
+class TokenScope(models.TextChoices):
+    """What a personal API token may do (kefu/apiutils/scopes.py maps every API operation to one)."""
+
+    READ = "read", _("只读")
+    TICKETS = "tickets", _("工单")
+    CUSTOMERS = "customers", _("客户")
+    ADMIN = "admin", _("管理")

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kefu.accounts.choices import Role
+from kefu.accounts.choices import Role, TokenScope
 from kefu.core.models import TimeStampedModel
 
 
@@ -138,7 +138,10 @@ class ApiToken(models.Model):
     name = models.CharField(_("用途"), max_length=100)
     key_prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
+    # What the token may do (TokenScope values); the role's rights still apply on top.
+    scopes = models.JSONField(_("权限范围"), default=list)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
 
@@ -159,8 +162,64 @@ class ApiToken(models.Model):
         return cls.PREFIX + secrets.token_urlsafe(32)
 
     @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
-    def revoke(self) -> None:
-        self.revoked_at = timezone.now()
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    def scope_labels(self) -> list[str]:
+        labels = dict(TokenScope.choices)
+        return [str(labels.get(s, s)) for s in self.scopes]
+
+
+class SignInLock(models.Model):
+    """An account or a client address locked after too many failed sign-ins (or guessed API tokens), until
+    `locked_until` or an administrator's unlock. Kept afterwards as the record of what happened."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("账号")
+        ADDRESS = "address", _("网络地址")
+        TOKEN_ADDRESS = "token_address", _("网络地址（API 令牌）")
+
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    value = models.CharField(_("账号或地址"), max_length=150)  # the user name as typed (lower case), or the address
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                             verbose_name=_("用户"))  # the account, when the name is one
+    failures = models.PositiveIntegerField(_("失败次数"), default=0)
+    locked_at = models.DateTimeField(_("锁定时间"), default=timezone.now)
+    locked_until = models.DateTimeField(_("解锁时间"), db_index=True)
+    unlocked_at = models.DateTimeField(_("提前解锁时间"), null=True, blank=True)
+    unlocked_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("解锁人"))
+
+    class Meta:
+        verbose_name = _("登录锁定")
+        verbose_name_plural = _("登录锁定")
+        ordering = ["-locked_at", "-id"]
+        indexes = [models.Index(fields=["kind", "value", "locked_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value} → {self.locked_until:%Y-%m-%d %H:%M}"
+
+
+class UserSession(models.Model):
+    """One signed-in browser of a person: the index behind "my sessions" and "sign out everywhere". Points at the
+    session row by its key's hash (the session store keeps only that hash, kefu.core.sessions); last_seen_at is
+    written at most once a minute."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions", verbose_name=_("用户"))
+    session_key_hash = models.CharField(max_length=40, unique=True)
+    user_agent = models.CharField(_("浏览器"), max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP 地址"), null=True, blank=True)
+    created_at = models.DateTimeField(_("登录时间"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("最近活动"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("登录会话")
+        verbose_name_plural = _("登录会话")
+        ordering = ["-last_seen_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.ip_address or '?'} · {self.created_at:%Y-%m-%d %H:%M}"

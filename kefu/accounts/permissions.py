@@ -14,6 +14,8 @@ class AccountRight(StrEnum):
     STAFF_VIEW = "staff.view"  # the staff pages of the administration
     STAFF_MANAGE = "staff.manage"  # create, edit, deactivate accounts; reset passwords; import
     ORG_MANAGE = "org.manage"  # teams, departments, skills
+    SIGNIN_UNLOCK = "signin.unlock"  # see and end sign-in locks (accounts, addresses)
+    TOKEN_MANAGE_ALL = "token.manage_all"  # noqa: S105 - see and revoke anyone's API tokens
 
 
 def register() -> None:
@@ -24,4 +26,6 @@ def register() -> None:
         AccountRight.STAFF_VIEW: LEADS,
         AccountRight.STAFF_MANAGE: {Role.MANAGER, Role.ADMIN},
         AccountRight.ORG_MANAGE: {Role.MANAGER, Role.ADMIN},
+        AccountRight.SIGNIN_UNLOCK: {Role.MANAGER, Role.ADMIN},
+        AccountRight.TOKEN_MANAGE_ALL: {Role.ADMIN},
     })

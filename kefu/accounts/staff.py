@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from kefu.accounts.choices import Role
 from kefu.accounts.models import AgentSkill, Department, Skill, Team, User
 from kefu.accounts.permissions import AccountRight
+from kefu.accounts.sessions import sessions_end_all
 from kefu.core.actors import is_system
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -158,10 +159,15 @@ def _set_skills(user: User, skills: list[tuple[Skill, int]]) -> None:
 
 
 def temporary_password() -> str:
-    """12 characters a person can read out and type: letters and digits without look-alikes."""
+    """12 characters a person can read out and type: letters and digits without look-alikes; passes the password
+    policy (AUTH_PASSWORD_VALIDATORS) like any password a person chooses."""
     while True:
         password = "".join(secrets.choice(TEMPORARY_ALPHABET) for _ in range(12))
         if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            try:
+                validate_password(password)
+            except DjangoValidationError:
+                continue
             return password
 
 
@@ -233,6 +239,8 @@ def staff_set_active(*, actor: Any, user: User, active: bool) -> User:
     locked.is_active = active
     locked.version += 1
     locked.save(update_fields=["is_active", "version"])
+    if not active:
+        sessions_end_all(locked)
     _directory_changed()
     audit_record(actor=actor, action="staff.reactivated" if active else "staff.deactivated", obj=locked,
                  summary=locked.username)
@@ -259,6 +267,7 @@ def staff_reset_password(*, actor: Any, user: User, method: str) -> PasswordRese
         locked.set_password(password)
         locked.must_change_password = True
         locked.save(update_fields=["password", "must_change_password"])
+        sessions_end_all(locked)
         audit_record(actor=actor, action="staff.password_reset", obj=locked, summary=locked.username,
                      data={"method": method})
         return PasswordReset(method=method, temporary_password=password)
@@ -289,6 +298,7 @@ def password_change(*, user: User, new_password: str, old_password: str | None =
     locked.set_password(new_password)
     locked.must_change_password = False
     locked.save(update_fields=["password", "must_change_password"])
+    sessions_end_all(locked)  # every other browser signs in again (this one is kept by update_session_auth_hash)
     audit_record(actor=locked, action="account.password_changed", obj=locked, summary=locked.username)
     return locked
 

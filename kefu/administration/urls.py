@@ -3,7 +3,7 @@ Path parameters name their object (user_id, team_id …) for the generated permi
 
 from django.urls import path
 
-from kefu.administration import views
+from kefu.administration import security, views
 
 app_name = "administration"
 
@@ -18,6 +18,9 @@ urlpatterns = [
     path("admin/staff/<int:user_id>/active/", views.staff_set_active, name="staff_set_active"),
     path("admin/staff/<int:user_id>/password/", views.staff_password, name="staff_password"),
     path("admin/staff/<int:user_id>/handover/", views.staff_handover, name="staff_handover"),
+    path("admin/security/", security.security_page, name="security"),
+    path("admin/security/locks/<int:lock_id>/unlock/", security.security_unlock, name="security_unlock"),
+    path("admin/security/tokens/<int:token_id>/revoke/", security.security_token_revoke, name="security_token_revoke"),
     path("admin/types/", views.type_list, name="type_list"),
     path("admin/calendars/", views.calendar_list, name="calendar_list"),
     path("admin/calendars/new/", views.calendar_create, name="calendar_create"),

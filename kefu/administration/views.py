@@ -75,6 +75,8 @@ def _entries() -> list[Entry]:
     return [
         Entry(_("员工"), _("账号、角色、班组、技能、专属客户；批量导入；重置密码"), "administration:staff_list",
               AccountRight.STAFF_VIEW),
+        Entry(_("登录安全"), _("被锁定的账号和地址；全部 API 令牌"), "administration:security",
+              AccountRight.SIGNIN_UNLOCK),
         Entry(_("班组"), _("班组和组长"), "administration:team_list", AccountRight.ORG_MANAGE),
         Entry(_("部门"), _("接收派单的部门：联系人、默认完成时限"), "administration:department_list",
               AccountRight.ORG_MANAGE),

@@ -70,7 +70,11 @@ def handle_validation(request: HttpRequest, exc: ValidationError) -> HttpRespons
 
 
 def handle_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # kefu.core.ratelimit.Throttled: 429 says when to try again
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_authentication(request: HttpRequest, exc: Exception) -> HttpResponse:

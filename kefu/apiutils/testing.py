@@ -57,9 +57,10 @@ class ApiClient:
 
 
 def token_for(user: Any, name: str = "tests") -> str:
+    from kefu.accounts.choices import TokenScope
     from kefu.accounts.services import api_token_create
 
-    return api_token_create(actor=user, name=name).key
+    return api_token_create(actor=user, name=name, scopes=TokenScope.values).key  # every scope: the role decides
 
 
 def api_as(user: Any | None) -> ApiClient:
@@ -155,6 +156,14 @@ class World:
 
         self.robot = WecomRobot.objects.create(name="一组群", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
                                                team=team)
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from kefu.accounts.models import SignInLock
+
+        self.lock = SignInLock.objects.create(kind=SignInLock.Kind.ACCOUNT, value="locked-out", failures=10,
+                                              locked_until=timezone.now() + timedelta(minutes=15))
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -173,6 +182,8 @@ class World:
         from kefu.tickets.models import SavedView
 
         if param == "token_id":
+            if not ApiToken.objects.filter(user=user).exists():
+                token_for(user)
             return ApiToken.objects.filter(user=user).first()
         if param == "download":  # the temporary passwords of an import, kept for the one who imported
             from django.core.cache import cache
@@ -184,6 +195,10 @@ class World:
 
             return Notification.objects.get_or_create(recipient=user, event_id=0, kind="ticket.assigned",
                                                       defaults={"params": {"number": "GD1", "subject": "x"}})[0]
+        if param == "session_id":  # one of the requester's signed-in browsers
+            from kefu.accounts.models import UserSession
+
+            return UserSession.objects.get_or_create(session_key_hash=f"matrix-{user.pk}", defaults={"user": user})[0]
         if param == "view_id":
             return SavedView.objects.get_or_create(
                 owner=user, name="我的视图", defaults={"query": "status=new"}
@@ -211,6 +226,7 @@ class World:
             "department_id": self.repair_department,
             "day": "2027-01-01",
             "ticket_type": "repair",
+            "lock_id": self.lock,
         }
         values: dict[str, Any] = {}
         for param in params:
@@ -222,7 +238,7 @@ class World:
                 )
             elif param in fixed:
                 values[param] = fixed[param]
-            elif param in ("token_id", "view_id", "notification_id", "download"):
+            elif param in ("token_id", "view_id", "notification_id", "download", "session_id"):
                 values[param] = None  # per requester, see owned()
             else:
                 raise KeyError(param)

@@ -209,3 +209,20 @@ class ConsumerCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_id}"
+
+
+class RateCounter(models.Model):
+    """One window's count of one rate-limited key (kefu.core.ratelimit), when no Redis is configured."""
+
+    key = models.CharField(max_length=100)  # the limit's name and a hash of the key
+    window = models.BigIntegerField()  # the window's number since the epoch, in the limit's period
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("限流计数")
+        verbose_name_plural = _("限流计数")
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="rate_counter_key_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.window}: {self.count}"

@@ -12,3 +12,11 @@ def outbox_purge_task() -> None:
     from kefu.core.relay import purge
 
     purge()
+
+
+@db_periodic_task(crontab(minute="*/30"))
+def rate_counter_purge_task() -> None:
+    """Every half hour: delete finished windows of the database's rate-limit counters (Redis expires its own)."""
+    from kefu.core.ratelimit import purge_expired
+
+    purge_expired()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from kefu.accounts.forms import SignInForm
 from kefu.accounts.models import Department
 from kefu.customers.choices import Tier
 from kefu.tickets.choices import Channel, Priority, Status, TicketType
@@ -21,7 +21,7 @@ def _blank(label: Any) -> list[tuple[str, Any]]:
     return [("", label)]
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(SignInForm):
     username = forms.CharField(
         label=_("用户名"),
         max_length=150,

@@ -3,7 +3,7 @@ generated permission matrix."""
 
 from django.urls import path
 
-from kefu.web.views import auth, customers, dashboard, department, tickets
+from kefu.web.views import auth, customers, dashboard, department, security, tickets
 
 app_name = "web"
 urlpatterns = [
@@ -12,6 +12,15 @@ urlpatterns = [
     path("logout/", auth.LogoutPage.as_view(), name="logout"),
     path("language/", auth.set_language, name="set_language"),
     path("counters/", dashboard.counters, name="counters"),
+    # one's own account security: sessions and API tokens
+    path("account/security/", security.account_security, name="account_security"),
+    path("account/security/tokens/", security.account_token_create, name="account_token_create"),
+    path("account/security/tokens/<int:token_id>/revoke/", security.account_token_revoke,
+         name="account_token_revoke"),
+    path("account/security/sessions/<int:session_id>/end/", security.account_session_end,
+         name="account_session_end"),
+    path("account/security/sessions/end-others/", security.account_sessions_end_others,
+         name="account_sessions_end_others"),
     # work orders
     path("tickets/", tickets.ticket_list, name="ticket_list"),
     path("tickets/new/", tickets.ticket_create, name="ticket_create"),

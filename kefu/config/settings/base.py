@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: a sync-only middleware innermost keeps the whole chain synchronous under ASGI (one switch into a
     # thread per request, instead of one per middleware method: about 1.5 ms of CPU per request less)
+    "kefu.accounts.middleware.SessionLimitsMiddleware",  # sync-only too: idle and absolute session limits
     "kefu.administration.middleware.PasswordChangeRequiredMiddleware",
 ]
 
@@ -124,12 +125,48 @@ AUTHENTICATION_BACKENDS = ["kefu.accounts.backends.AccountBackend"]  # Django's 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
+# Passwords (docs/security.md "Passwords"): at least 12 characters (a phrase of several words is welcome), not like
+# the account's own names, not on Django's list of 20,000 common passwords nor on zxcvbn's 30,000 most used in leaks,
+# and not guessable in under ~10^8 tries by zxcvbn's estimate (keyboard rows, repeats, dates, words with digits).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("KEFU_PASSWORD_MIN_LENGTH", "12"))}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "kefu.accounts.passwords.GuessablePasswordValidator"},
 ]
+
+# Sign-in protection (docs/security.md "Sign-in protection"). Failed sign-ins are counted per account and per client
+# address; reaching a limit locks that account (or address) for KEFU_SIGNIN_LOCK_MINUTES. The check runs before the
+# password is hashed. Guessed API tokens are counted per address the same way (429 with Retry-After).
+KEFU_SIGNIN_LOCK_MINUTES = int(os.environ.get("KEFU_SIGNIN_LOCK_MINUTES", "15"))
+# Reverse proxies of one's own in front of Kefu: the client's address is the N-th from the right of
+# X-Forwarded-For (0: the peer address). Behind one nginx: 1. Wrong here, every client shares the proxy's address.
+KEFU_TRUSTED_PROXY_HOPS = int(os.environ.get("KEFU_TRUSTED_PROXY_HOPS", "0"))
+# Named rate limits ("count/period": s, m, h, d), each overridable by KEFU_RATE_LIMIT_<NAME> (dots and dashes as _),
+# e.g. KEFU_RATE_LIMIT_SIGNIN_ACCOUNT=5/15m. Counted in Redis when KEFU_REDIS_URL is set, else in the database.
+KEFU_RATE_LIMITS = {
+    "signin.account": "10/15m",  # failed sign-ins of one account (any address) before it is locked
+    "signin.address": "50/15m",  # failed sign-ins from one address (any account) before it is locked
+    "api.token_failure": "20/10m",  # unknown or revoked API tokens from one address before 429s
+    # public endpoints, keyed by the client's address (kefu.core.ratelimit.rate_limited)
+    "public.widget": "60/1m",  # the chat widget's messages
+    "public.webhook": "600/1m",  # inbound webhooks of the channels
+    "public.faq": "120/1m",  # the FAQ portal's pages and searches
+}
+KEFU_RATE_LIMIT_PREFIX = os.environ.get("KEFU_RATE_LIMIT_PREFIX", "kefu:rl:")
+
+# Sessions (docs/security.md "Sessions and tokens"): signed out after KEFU_SESSION_IDLE_MINUTES without a request
+# (background refreshes of a page do not count) and KEFU_SESSION_MAX_HOURS after signing in, whatever happens.
+KEFU_SESSION_IDLE_MINUTES = int(os.environ.get("KEFU_SESSION_IDLE_MINUTES", "30"))
+KEFU_SESSION_MAX_HOURS = float(os.environ.get("KEFU_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = KEFU_SESSION_IDLE_MINUTES * 60  # the database row expires this long after its last save
+# Requests that a page makes by itself (the header's counters every 2 minutes): they do not keep a session alive.
+KEFU_SESSION_BACKGROUND_PATHS = ("/counters/",)
+# API tokens: the expiry offered by default, and the longest allowed (no token lives for ever).
+KEFU_API_TOKEN_DEFAULT_DAYS = int(os.environ.get("KEFU_API_TOKEN_DEFAULT_DAYS", "90"))
+KEFU_API_TOKEN_MAX_DAYS = int(os.environ.get("KEFU_API_TOKEN_MAX_DAYS", "365"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]

@@ -11,6 +11,8 @@ from django.utils import translation
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
+from kefu.accounts.sessions import session_forget
+from kefu.accounts.signin import signed_out, signin_completed
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import AUTHENTICATED, PUBLIC, requires
 from kefu.web.forms import LoginForm
@@ -21,7 +23,8 @@ LANGUAGE_CHOSEN_KEY = "kefu_language_chosen"
 
 def _remember_language(response: HttpResponseBase, language: str) -> None:
     response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=False
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=False,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
     )
 
 
@@ -31,9 +34,17 @@ class LoginPage(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_invalid(form)
+        if form.locked is not None:  # too many failures: say until when (kefu.accounts.signin)
+            response.status_code = 429
+            response["Retry-After"] = str(form.locked.retry_after)
+        return response
+
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
         user = form.get_user()
+        signin_completed(self.request, user, via="web")
         chosen = self.request.session.pop(LANGUAGE_CHOSEN_KEY, "")
         if chosen in dict(settings.LANGUAGES) and chosen != user.language:
             # picked on the sign-in page: an explicit choice, remembered on the user from now on
@@ -46,7 +57,11 @@ class LoginPage(auth_views.LoginView):
 
 @requires(AUTHENTICATED)
 class LogoutPage(auth_views.LogoutView):
-    pass
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if request.user.is_authenticated:
+            session_forget(request)
+            signed_out(request, request.user)
+        return super().post(request, *args, **kwargs)
 
 
 @requires(PUBLIC)
