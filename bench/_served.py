@@ -52,11 +52,12 @@ def run_django(env: dict[str, str], code: str) -> str:
 
 
 def token_for(env: dict[str, str], username: str, name: str = "probe") -> str:
-    """A new API token of a demo user, made through the product's own service."""
+    """A new API token of a demo user with every scope, made through the product's own service."""
     return run_django(env, "from kefu.accounts.models import User\n"
+                           "from kefu.accounts.choices import TokenScope\n"
                            "from kefu.accounts.services import api_token_create\n"
                            f"print(api_token_create(actor=User.objects.get(username={username!r}), "
-                           f"name={name!r}).key)\n")
+                           f"name={name!r}, scopes=TokenScope.values).key)\n")
 
 
 class Server:

@@ -18,6 +18,7 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kefu.accounts.choices import TokenScope
 from kefu.accounts.services import api_token_create
 from kefu.api import api
 from kefu.customers.tests.factories import CustomerFactory
@@ -67,8 +68,8 @@ def admin_token(admin_user: Any, agent: Any, customer: Any, repair_department: A
     ticket = tickets.ticket_create(actor=agent, subject="咨询", customer=customer)
     tickets.ticket_dispatch(actor=admin_user, ticket=ticket, department=repair_department, instructions="上门")
     CustomerFactory()
-    api_token_create(actor=admin_user, name="spare")
-    return api_token_create(actor=admin_user, name="fuzz").key
+    api_token_create(actor=admin_user, name="spare", scopes=TokenScope.values)
+    return api_token_create(actor=admin_user, name="fuzz", scopes=TokenScope.values).key
 
 
 @pytest.mark.parametrize(("method", "path"), _operations(), ids=[f"{m} {p}" for m, p in _operations()])
