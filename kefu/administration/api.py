@@ -28,7 +28,7 @@ from kefu.accounts.permissions import AccountRight
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
-from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Day, Id, InSchema, PathId
 from kefu.core import calendar_admin
 from kefu.core.errors import ApplicationError, NotFound, ValidationFailed
 from kefu.core.models import BusinessCalendar, CalendarDay
@@ -611,7 +611,7 @@ def calendar_days_import(request: HttpRequest, calendar_id: PathId, query: Query
 
 @router.put("/calendars/{calendar_id}/days/{day}", response=DayOut, summary="Set one date: a holiday or a 调休 day")
 @requires(CoreRight.CALENDAR_MANAGE)
-def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[date], payload: DayIn) -> Any:
+def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[Day], payload: DayIn) -> Any:
     made = calendar_admin.calendar_day_set(actor=_actor(request), calendar=_calendar(calendar_id),
                                            data=calendar_admin.DayData(date=day, kind=payload.kind,
                                                                        name=payload.name, periods=payload.periods))
@@ -620,7 +620,7 @@ def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[d
 
 @router.delete("/calendars/{calendar_id}/days/{day}", response={204: None}, summary="Remove one date's setting")
 @requires(CoreRight.CALENDAR_MANAGE)
-def calendar_day_delete(request: HttpRequest, calendar_id: PathId, day: PathParam[date]) -> Any:
+def calendar_day_delete(request: HttpRequest, calendar_id: PathId, day: PathParam[Day]) -> Any:
     calendar_admin.calendar_day_delete(actor=_actor(request), calendar=_calendar(calendar_id), day_date=day)
     return Status(204, None)
 

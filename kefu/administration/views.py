@@ -678,15 +678,15 @@ def calendar_day_add(request: HttpRequest, calendar_id: int) -> HttpResponse:
 @requires(CoreRight.CALENDAR_MANAGE)
 @require_POST
 def calendar_day_delete(request: HttpRequest, calendar_id: int) -> HttpResponse:
-    from datetime import date
+    from kefu.core.dates import DateInputError, parse_day
 
     calendar = BusinessCalendar.objects.filter(pk=calendar_id).first()
     if calendar is None:
         raise Http404
     try:
-        day = date.fromisoformat(request.POST.get("date", ""))
+        day = parse_day(request.POST.get("date", ""), field="date")
         calendar_admin.calendar_day_delete(actor=request.user, calendar=calendar, day_date=day)
-    except ValueError:
+    except DateInputError:
         messages.error(request, _("日期格式不正确"))
     except ApplicationError as error:
         messages.error(request, error.message)
