@@ -89,6 +89,8 @@ def _entries() -> list[Entry]:
         Entry(_("Webhook"), _("向其他系统推送事件"), "integrations:endpoint_list", IntegrationRight.WEBHOOK_MANAGE),
         Entry(_("企业微信群机器人"), _("把通知发到班组或部门的群"), "notifications:robot_list",
               NotificationRight.CHANNELS_MANAGE),
+        Entry(_("审计日志"), _("谁在何时做了或查看了什么；按人、对象、动作、日期筛选并导出"),
+              "administration:audit_list", CoreRight.AUDIT_VIEW),
     ]
 
 

@@ -155,6 +155,10 @@ class World:
 
         self.robot = WecomRobot.objects.create(name="一组群", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
                                                team=team)
+        from kefu.core.audit import audit_record
+
+        self.audit_entry = audit_record(actor=people["admin_user"], action="customer.exported",
+                                        object_type="customers.export", summary="导出客户 1 条")
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -204,6 +208,7 @@ class World:
             "calendar_id": self.calendar,
             "category_id": self.category,
             "policy_id": self.policy,
+            "entry_id": self.audit_entry,
             "uidb64": "MQ",  # a one-time link that is not valid: the page says so
             "token": "not-a-token",
             "user_id": self.people["agent"],
