@@ -59,7 +59,7 @@ def _row(entry: AuditLog) -> dict[str, Any]:
         "object_type_label": audit_log.object_type_label(entry.object_type) if entry.object_type else "",
         "object_id": entry.object_id,
         "object_url": object_url(entry),
-        "summary": entry.summary,
+        "summary": audit_log.summary_text(entry),
         "ip": entry.ip_address or "",
         "url": reverse("administration:audit_detail", kwargs={"entry_id": entry.pk}),
     }

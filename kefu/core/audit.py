@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kefu.core.masking import mask_contact
 from kefu.core.models import AuditLog
@@ -56,11 +57,18 @@ def audit_lookup(*, actor: Any, kind: str, value: str, whole: bool, source: str,
         data["digest"] = lookup_digest(kind, value)
     if matched is not None:
         data["matched"] = matched
-    summary = (_("按完整%(kind)s查找：%(masked)s") if whole else _("按部分%(kind)s查找（不匹配）：%(masked)s")) % {
-        "kind": contact_kind_label(kind), "masked": masked}
-    return audit_record(actor=actor, action=LOOKUP, object_type=f"{source}.search", summary=summary, data=data,
+    return audit_record(actor=actor, action=LOOKUP, object_type=f"{source}.search",
+                        summary=lookup_summary(kind=kind, masked=masked, whole=whole), data=data,
                         ip_address=ip_address)
 
 
+def lookup_summary(*, kind: str, masked: str, whole: bool) -> str:
+    """The sentence of a lookup row, in the current language (the viewer writes it again in the reader's)."""
+    text = _("按完整%(kind)s查找：%(masked)s") if whole else _("按部分%(kind)s查找（不匹配）：%(masked)s")
+    return text % {"kind": contact_kind_label(kind), "masked": masked}
+
+
 def contact_kind_label(kind: str) -> str:
-    return {"phone": _("电话"), "email": _("邮箱"), "wechat": _("微信号")}.get(kind, kind)
+    labels = {"phone": pgettext("按…查找", "电话"), "email": pgettext("按…查找", "邮箱"),
+              "wechat": pgettext("按…查找", "微信号")}
+    return labels.get(kind, kind)

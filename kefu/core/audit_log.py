@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kefu.core.audit import LOOKUP, audit_record, lookup_digest
+from kefu.core.audit import LOOKUP, audit_record, lookup_digest, lookup_summary
 from kefu.core.dates import DateInputError, parse_optional_moment
 from kefu.core.errors import PermissionDenied, ValidationFailed
 from kefu.core.models import AuditLog
@@ -338,11 +338,44 @@ def actor_name(entry: AuditLog) -> str:
     return str(entry.actor)
 
 
-def data_items(entry: AuditLog) -> list[tuple[str, str]]:
-    """The row's data as (key, text) pairs for a page: nested values as compact JSON."""
+def summary_text(entry: AuditLog) -> str:
+    """The row's summary; for rows whose data says everything (a lookup), written in the reader's language."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    if entry.action == LOOKUP and {"kind", "masked", "whole_value"} <= data.keys():
+        return lookup_summary(kind=str(data["kind"]), masked=str(data["masked"]), whole=bool(data["whole_value"]))
+    return entry.summary
+
+
+_DATA_LABELS: dict[str, Any] = {
+    "fields": gettext_lazy("显示的内容"),
+    "unmasked": gettext_lazy("未掩码的内容"),
+    "rows": gettext_lazy("条数"),
+    "format": gettext_lazy("格式"),
+    "filters": gettext_lazy("筛选条件"),
+    "changes": gettext_lazy("修改的字段"),
+    "kind": gettext_lazy("类型"),
+    "masked": gettext_lazy("查找的值（已掩码）"),
+    "digest": gettext_lazy("值的密钥摘要"),
+    "whole_value": gettext_lazy("完整的值"),
+    "matched": gettext_lazy("找到联系方式"),
+    "source": gettext_lazy("在哪里查找"),
+    "dispatch_id": gettext_lazy("派单"),
+    "contact_id": gettext_lazy("联系方式"),
+    "site_id": gettext_lazy("地址"),
+    "contacts": gettext_lazy("联系方式数"),
+    "sites": gettext_lazy("地址数"),
+}
+
+
+def data_items(entry: AuditLog) -> list[tuple[str, str, str]]:
+    """The row's data as (key, label, text) for a page: nested values as compact JSON."""
     data = entry.data if isinstance(entry.data, dict) else {"value": entry.data}
-    return [(str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in data.items()]
+    out = []
+    for key, value in data.items():
+        label = _DATA_LABELS.get(str(key))
+        out.append((str(key), str(label) if label is not None else "",
+                    value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+    return out
 
 
 def entry_dict(entry: AuditLog) -> dict[str, Any]:
@@ -356,7 +389,7 @@ def entry_dict(entry: AuditLog) -> dict[str, Any]:
         "action_label": action_label(entry.action),
         "object_type": entry.object_type,
         "object_id": entry.object_id,
-        "summary": entry.summary,
+        "summary": summary_text(entry),
         "data": entry.data,
         "ip_address": entry.ip_address,
     }
@@ -383,7 +416,7 @@ def _rows(entries: Iterator[AuditLog]) -> Iterator[list[Any]]:
     for e in entries:
         yield [timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"), actor_name(e),
                e.actor.username if e.actor else "", e.action, action_label(e.action), e.object_type,
-               e.object_id, e.summary, e.ip_address or "", json.dumps(e.data, ensure_ascii=False)]
+               e.object_id, summary_text(e), e.ip_address or "", json.dumps(e.data, ensure_ascii=False)]
 
 
 def audit_export(*, actor: Any, f: AuditFilter, out: IO[bytes], ip: str | None = None) -> AuditExport:

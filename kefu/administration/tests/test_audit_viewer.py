@@ -176,7 +176,7 @@ class TestPages:
     def test_detail_shows_the_data(self, client: Client, history: dict[str, AuditLog]) -> None:
         page = client.get(f"/admin/audit/{history['reveal'].pk}/")
         assert page.status_code == 200
-        assert ("fields", '["contacts"]') in page.context["data"]
+        assert ("fields", "显示的内容", '["contacts"]') in page.context["data"]
         assert client.get("/admin/audit/999999/").status_code == 404
 
     def test_export_download(self, client: Client, history: dict[str, AuditLog]) -> None:

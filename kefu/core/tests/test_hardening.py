@@ -82,3 +82,16 @@ def test_production_settings_set_it(tmp_path: Any) -> None:
                          timeout=120)
     assert out.stdout.split() == ["True", "True", "True"]
     assert not settings.LANGUAGE_COOKIE_SECURE  # this test run is not production
+
+
+def test_django_admin_shows_customers_masked(admin_user: Any, customer: Any) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content.decode()
+    assert "138****8000" in page
+    assert "13800138000" not in page
+    assert "110101199003071233" not in page
+    listing = client.get(reverse("admin:customers_customer_changelist"), {"q": "1380013"}).content.decode()
+    assert customer.code not in listing  # a part of a number finds no one
+    listing = client.get(reverse("admin:customers_customer_changelist"), {"q": "13800138000"}).content.decode()
+    assert customer.code in listing
