@@ -10,6 +10,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -214,3 +215,16 @@ class TestEveryRevealIsRecorded:
         found = {(e.action, e.actor_id) for e in audit_entries(manager, AuditFilter())}
         assert {("customer.viewed_unmasked", agent.pk), ("customer.viewed_unmasked", department_user.pk),
                 ("customer.exported", manager.pk), ("ticket.exported", manager.pk)} <= found
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL's")
+def test_the_summary_search_can_use_its_trigram_index(manager: Any) -> None:
+    qs = audit_entries(manager, AuditFilter(q="导出客户")).order_by()
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'core_auditlog_summary_trgm'")
+        assert cursor.fetchone()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "core_auditlog_summary_trgm" in plan, plan
