@@ -10,12 +10,13 @@ Objects are referred to by id (`team_id`, `department_id`…); an unknown or ret
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja import Path as PathParam
@@ -27,9 +28,9 @@ from kefu.accounts.models import AgentSkill, Department, Skill, Team, User
 from kefu.accounts.permissions import AccountRight
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
-from kefu.apiutils.pagination import number_page
-from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
-from kefu.core import calendar_admin
+from kefu.apiutils.pagination import cursor_page, number_page
+from kefu.apiutils.schemas import MAX_VERSION, Day, Id, InSchema, PathId
+from kefu.core import audit_log, calendar_admin
 from kefu.core.errors import ApplicationError, NotFound, ValidationFailed
 from kefu.core.models import BusinessCalendar, CalendarDay
 from kefu.core.permissions import CoreRight
@@ -611,7 +612,7 @@ def calendar_days_import(request: HttpRequest, calendar_id: PathId, query: Query
 
 @router.put("/calendars/{calendar_id}/days/{day}", response=DayOut, summary="Set one date: a holiday or a 调休 day")
 @requires(CoreRight.CALENDAR_MANAGE)
-def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[date], payload: DayIn) -> Any:
+def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[Day], payload: DayIn) -> Any:
     made = calendar_admin.calendar_day_set(actor=_actor(request), calendar=_calendar(calendar_id),
                                            data=calendar_admin.DayData(date=day, kind=payload.kind,
                                                                        name=payload.name, periods=payload.periods))
@@ -620,7 +621,7 @@ def calendar_day_set(request: HttpRequest, calendar_id: PathId, day: PathParam[d
 
 @router.delete("/calendars/{calendar_id}/days/{day}", response={204: None}, summary="Remove one date's setting")
 @requires(CoreRight.CALENDAR_MANAGE)
-def calendar_day_delete(request: HttpRequest, calendar_id: PathId, day: PathParam[date]) -> Any:
+def calendar_day_delete(request: HttpRequest, calendar_id: PathId, day: PathParam[Day]) -> Any:
     calendar_admin.calendar_day_delete(actor=_actor(request), calendar=_calendar(calendar_id), day_date=day)
     return Status(204, None)
 
@@ -821,3 +822,82 @@ def sla_policy_replace(request: HttpRequest, policy_id: PathId, payload: SlaPoli
         return _policy_out(sla_policy_update(actor=_actor(request), policy=policy, data=_policy_data(payload),
                                              expected_version=payload.version))
 
+
+
+# --- the audit log (read-only) ---------------------------------------------------------------------------------
+
+
+class AuditFiltersIn(InSchema):
+    """Documents the query parameters; they are read by kefu.core.audit_log.parse_audit_filter, the same
+    definition the audit viewer's page and its export use."""
+
+    actor: str | None = Field(None, description="A user id, or `system` for rows written by no person")
+    action: str | None = Field(None, max_length=64,
+                               description="An action (`customer.viewed_unmasked`) or a family (`customer.*`)")
+    object_type: str | None = Field(None, max_length=64, description="e.g. `customers.customer`, `tickets.ticket`")
+    object_id: str | None = Field(None, max_length=64)
+    q: str | None = Field(None, max_length=100, description="Words of the summary, an object id, or a whole phone "
+                                                            "number / e-mail address (finds the lookups of it)")
+    date_from: str | None = Field(None, description="ISO 8601 date or date-time; a date is local midnight")
+    date_to: str | None = Field(None, description="Exclusive; a date means the end of that day")
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class AuditExportIn(InSchema):
+    actor: str | None = None
+    action: str | None = Field(None, max_length=64)
+    object_type: str | None = Field(None, max_length=64)
+    object_id: str | None = Field(None, max_length=64)
+    q: str | None = Field(None, max_length=100)
+    date_from: str | None = None
+    date_to: str | None = None
+
+
+class AuditEntryOut(Schema):
+    id: int
+    created_at: datetime
+    actor_id: int | None = Field(description="null: written by the system (rules, the command line)")
+    actor: str
+    action: str
+    action_label: str
+    object_type: str
+    object_id: str
+    summary: str
+    data: dict[str, Any]
+    ip_address: str | None
+
+
+class AuditPageOut(Schema):
+    items: list[AuditEntryOut]
+    next: str | None = Field(description="Cursor of the next (older) page, as ?cursor=; null on the last page")
+    limit: int
+
+
+@router.get("/audit", response=AuditPageOut, summary="List audit rows (newest first, keyset pages)")
+@requires(CoreRight.AUDIT_VIEW)
+def audit_list(request: HttpRequest, filters: Query[AuditFiltersIn]) -> Any:
+    """Read-only: audit rows cannot be changed or deleted through any interface."""
+    found = audit_log.audit_filter_from(request.GET)
+    return cursor_page(audit_log.audit_entries(_actor(request), found), limit=filters.limit, cursor=filters.cursor,
+                       count=False, serialize=lambda rows: [audit_log.entry_dict(e) for e in rows])
+
+
+@router.get("/audit/export", summary="The audit rows of a filter as an Excel workbook (.xlsx); itself audited")
+@requires(CoreRight.AUDIT_VIEW)
+def audit_export(request: HttpRequest, filters: Query[AuditExportIn]) -> Any:
+    found = audit_log.audit_filter_from(request.GET)
+    out = io.BytesIO()
+    result = audit_log.audit_export(actor=_actor(request), f=found, out=out, ip=request.META.get("REMOTE_ADDR"))
+    response = HttpResponse(out.getvalue(), content_type=result.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+    return response
+
+
+@router.get("/audit/{entry_id}", response=AuditEntryOut, summary="One audit row with its data")
+@requires(CoreRight.AUDIT_VIEW)
+def audit_detail(request: HttpRequest, entry_id: PathId) -> Any:
+    entry = audit_log.audit_entry(_actor(request), entry_id)
+    if entry is None:
+        raise NotFound(_("审计记录不存在"), details={"id": entry_id})
+    return audit_log.entry_dict(entry)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Skill, Team, User
+from kefu.core.dates import DayField
 from kefu.core.models import BusinessCalendar
 from kefu.tickets.choices import Channel, Priority, TicketType
 from kefu.tickets.models import Category, SlaPolicy
@@ -125,7 +126,7 @@ class CalendarForm(StyledForm):
 
 class DayForm(StyledForm):
     prefix = "day"  # the calendar's own form shares the page (and has a "name" too)
-    date = forms.DateField(label=_("日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = DayField(label=_("日期"), name="date")
     kind = forms.ChoiceField(label=_("类型"), choices=[("holiday", _("节假日（休息）")), ("workday", _("调休上班"))])
     name = forms.CharField(label=_("名称"), max_length=100, required=False)
     periods = forms.CharField(label=_("工作时段"), max_length=200, required=False,

@@ -3,7 +3,7 @@ Path parameters name their object (user_id, team_id …) for the generated permi
 
 from django.urls import path
 
-from kefu.administration import security, views
+from kefu.administration import audit_views, security, views
 
 app_name = "administration"
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path("admin/calendars/<int:calendar_id>/days/", views.calendar_day_add, name="calendar_day_add"),
     path("admin/calendars/<int:calendar_id>/days/delete/", views.calendar_day_delete, name="calendar_day_delete"),
     path("admin/calendars/<int:calendar_id>/import/", views.calendar_import, name="calendar_import"),
+    path("admin/audit/", audit_views.audit_list, name="audit_list"),
+    path("admin/audit/export/", audit_views.audit_export, name="audit_export"),
+    path("admin/audit/<int:entry_id>/", audit_views.audit_detail, name="audit_detail"),
     path("account/password/", views.account_password, name="account_password"),
     path("account/reset/<str:uidb64>/<str:token>/", views.password_reset_confirm, name="password_reset_confirm"),
 ]

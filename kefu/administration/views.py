@@ -91,6 +91,8 @@ def _entries() -> list[Entry]:
         Entry(_("Webhook"), _("向其他系统推送事件"), "integrations:endpoint_list", IntegrationRight.WEBHOOK_MANAGE),
         Entry(_("企业微信群机器人"), _("把通知发到班组或部门的群"), "notifications:robot_list",
               NotificationRight.CHANNELS_MANAGE),
+        Entry(_("审计日志"), _("谁在何时做了或查看了什么；按人、对象、动作、日期筛选并导出"),
+              "administration:audit_list", CoreRight.AUDIT_VIEW),
     ]
 
 
@@ -680,15 +682,15 @@ def calendar_day_add(request: HttpRequest, calendar_id: int) -> HttpResponse:
 @requires(CoreRight.CALENDAR_MANAGE)
 @require_POST
 def calendar_day_delete(request: HttpRequest, calendar_id: int) -> HttpResponse:
-    from datetime import date
+    from kefu.core.dates import DateInputError, parse_day
 
     calendar = BusinessCalendar.objects.filter(pk=calendar_id).first()
     if calendar is None:
         raise Http404
     try:
-        day = date.fromisoformat(request.POST.get("date", ""))
+        day = parse_day(request.POST.get("date", ""), field="date")
         calendar_admin.calendar_day_delete(actor=request.user, calendar=calendar, day_date=day)
-    except ValueError:
+    except DateInputError:
         messages.error(request, _("日期格式不正确"))
     except ApplicationError as error:
         messages.error(request, error.message)

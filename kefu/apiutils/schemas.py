@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from ninja import Field, Path, Schema
-from pydantic import field_validator
+from pydantic import BeforeValidator, field_validator
+
+from kefu.core.dates import api_day, api_moment
 
 # Ids are bigint in the database: a larger number would fail in the query (a 500), so it fails validation.
 MAX_ID = 9_223_372_036_854_775_807
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 MAX_VERSION = 2_147_483_647  # versions are PositiveIntegerField
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# Every date-time an API input carries: read by the one date parser of the API and the web (kefu.core.dates),
+# so an out-of-range or unreadable value is a 422 naming the field.
+Moment = Annotated[datetime, BeforeValidator(api_moment)]
+Day = Annotated[date, BeforeValidator(api_day)]
 
 
 def _has_nul(value: Any) -> bool:

@@ -164,6 +164,11 @@ class World:
 
         self.lock = SignInLock.objects.create(kind=SignInLock.Kind.ACCOUNT, value="locked-out", failures=10,
                                               locked_until=timezone.now() + timedelta(minutes=15))
+
+        from kefu.core.audit import audit_record
+
+        self.audit_entry = audit_record(actor=people["admin_user"], action="customer.exported",
+                                        object_type="customers.export", summary="导出客户 1 条")
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -219,6 +224,7 @@ class World:
             "calendar_id": self.calendar,
             "category_id": self.category,
             "policy_id": self.policy,
+            "entry_id": self.audit_entry,
             "uidb64": "MQ",  # a one-time link that is not valid: the page says so
             "token": "not-a-token",
             "user_id": self.people["agent"],

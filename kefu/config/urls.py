@@ -29,3 +29,6 @@ urlpatterns = [
     path("", include("kefu.administration.urls")),
     path("", include("kefu.web.urls")),
 ]
+
+# A body over the size limit (RequestDataTooBig) gets a 413 page that says so; other 400s stay Django's.
+handler400 = "kefu.web.views.errors.bad_request"

@@ -8,9 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("核心")
 
     def ready(self) -> None:
-        from kefu.core import permissions
+        from kefu.core import checks, permissions
 
         permissions.register()
+        assert checks.language_cookie_secure  # registers the deployment checks
 
         from kefu.core import calendar_admin  # declares the event type calendar.changed
 

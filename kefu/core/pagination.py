@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kefu.core.dates import DateInputError, check_moment
 from kefu.core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
@@ -55,8 +56,10 @@ def decode_cursor(cursor: str, *, parameter: str = "cursor") -> tuple[datetime, 
         at = datetime.fromisoformat(values[0])
         if timezone.is_naive(at):
             raise ValueError
+        check_moment(at, field=parameter)  # a forged cursor of year 1 or 9999 would overflow in the query
         return at, int(values[1])
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, json.JSONDecodeError, OverflowError):
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, json.JSONDecodeError, OverflowError,
+            DateInputError):
         raise ValidationFailed(
             _("%(p)s 参数无效：请使用上一页返回的值") % {"p": parameter},
             code="invalid",

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kefu.core.dates import EARLIEST_DAY, LATEST_DAY
 from kefu.core.errors import ValidationFailed
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
@@ -160,9 +161,12 @@ def parse_date(value: Any) -> date:
     text = cell_text(value)
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
+            day = datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date, no time zone
         except ValueError:
             continue
+        if not EARLIEST_DAY <= day <= LATEST_DAY:  # the range every date input keeps (kefu.core.dates)
+            raise ValueError(text)
+        return day
     raise ValueError(text)
 
 

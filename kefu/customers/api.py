@@ -133,7 +133,10 @@ class CustomerPatch(InSchema):
 
 
 class CustomerFiltersIn(InSchema):
-    q: str | None = Field(None, max_length=100, description="Name, company, code or phone/e-mail")
+    q: str | None = Field(
+        None, max_length=100,
+        description="Name, company, code or phone/e-mail. Without customer.view_phone a contact matches only as a "
+        "whole value (the full number, the whole address), and each such search is audited")
     tier: Tier | None = None
     is_vip: bool | None = None
     tag: str | None = Field(None, max_length=40)
@@ -213,6 +216,7 @@ def customer_list(request: HttpRequest, filters: Query[CustomerFiltersIn]) -> An
             tag=filters.tag or "",
             dedicated_agent_id=filters.dedicated_agent,
         ),
+        ip=request.META.get("REMOTE_ADDR"),
     )
     return number_page(
         qs,

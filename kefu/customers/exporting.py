@@ -106,7 +106,7 @@ def customer_export(*, actor: Any, out: IO[bytes], fmt: str, filters: CustomerFi
     show_contacts = actor is None or has_right(actor, CustomerRight.VIEW_PHONE)
     show_id = actor is None or has_right(actor, CustomerRight.VIEW_ID_NUMBER)
     if actor is None:
-        queryset = customer_filter(Customer.objects.filter(merged_into__isnull=True), filters)
+        queryset = customer_filter(Customer.objects.filter(merged_into__isnull=True), filters, viewer=None)
     else:
         queryset = customer_list(actor, filters)
     queryset = queryset.select_related("dedicated_agent").prefetch_related("contacts", "tags", "sites")

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from kefu.core.audit import audit_record
+from kefu.core.audit import audit_lookup, audit_record
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kefu.core.masking import mask_contact, mask_id_number
 from kefu.core.models import AuditLog
@@ -134,37 +134,67 @@ def _base() -> QuerySet[Customer]:
                                        queryset=ContactPoint.objects.order_by("-is_primary", "id")), "tags"))
 
 
-def _search(q: str) -> Q:
+def _whole_contact(kind: str, text: str) -> str:
+    """The normalised whole value `text` stands for, or "" when it is not one (a part of a number)."""
+    try:
+        return normalize_contact(kind, text)
+    except ValidationFailed:
+        return ""
+
+
+def _contact_match(kind: str, **condition: Any) -> Exists:
+    return Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind, **condition))
+
+
+def _search(q: str, viewer: Any, ip: str | None) -> Q:
+    """Name, company, code (exact) and contacts. Whoever may see contacts (CUSTOMER_VIEW_PHONE; None: the
+    system) also finds a part of a phone number (the last four digits a caller reads out) or of an e-mail
+    address. Anyone else finds a contact only by its whole value — the full number, the whole address, the
+    whole WeChat id — and each such lookup is written to the audit log (kind, masked value, keyed digest): a
+    growing prefix could otherwise spell out a masked number, one search at a time."""
     text = q.strip()[:100]
     cond = text_contains("name", text) | text_contains("company", text) | Q(code__iexact=text)
     kind = guess_contact_kind(text)
+    whole_only = viewer is not None and not has_right(viewer, CustomerRight.VIEW_PHONE)
+    if whole_only:
+        normalized = _whole_contact(kind, text)
+        if normalized:
+            cond |= _contact_match(kind, normalized=normalized)
+        looks_personal = kind == ContactKind.EMAIL or (
+            kind == ContactKind.PHONE and len(re.sub(r"\D", "", text)) >= 4)
+        if kind == ContactKind.WECHAT and normalized:  # any word is a possible WeChat id: log the ones that are
+            looks_personal = ContactPoint.objects.filter(kind=kind, normalized=normalized).exists()
+        if looks_personal and getattr(viewer, "is_authenticated", False):
+            audit_lookup(actor=viewer, kind=kind, value=normalized or text, whole=bool(normalized),
+                         source="customers", ip_address=ip)
+        return cond
     if kind == ContactKind.PHONE:
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 4:  # a partial number: the last four digits a caller reads out, or a prefix
             with contextlib.suppress(ValidationFailed):  # a partial number is searched as typed
                 digits = normalize_contact(ContactKind.PHONE, text)
-            cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.PHONE,
-                                                       normalized__contains=digits))
+            cond |= _contact_match(ContactKind.PHONE, normalized__contains=digits)
     elif kind == ContactKind.EMAIL:
-        cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.EMAIL,
-                                                   normalized__contains=text.lower()))
+        cond |= _contact_match(ContactKind.EMAIL, normalized__contains=text.lower())
     else:
-        cond |= Exists(ContactPoint.objects.filter(customer=OuterRef("pk"), kind=ContactKind.WECHAT,
-                                                   normalized=text.lower()))
+        cond |= _contact_match(ContactKind.WECHAT, normalized=text.lower())
     return cond
 
 
-def customer_list(user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
+def customer_list(user: Any, filters: CustomerFilters | None = None, *, ip: str | None = None) -> QuerySet[Customer]:
     """Customers `user` may see, merged records excluded, newest first, with contacts, tags and dedicated
-    agent prefetched (a page costs 3 queries). Present rows with `customer_rows` (masked)."""
-    return customer_filter(visible(user, _base().filter(merged_into__isnull=True)), filters)
+    agent prefetched (a page costs 3 queries). Present rows with `customer_rows` (masked). A search by
+    personal data from someone who may not see it matches whole values only, and is audited (with `ip`)."""
+    return customer_filter(visible(user, _base().filter(merged_into__isnull=True)), filters, viewer=user, ip=ip)
 
 
-def customer_filter(qs: QuerySet[Customer], filters: CustomerFilters | None) -> QuerySet[Customer]:
-    """Apply list filters to any customer queryset (no visibility check: callers scope it first)."""
+def customer_filter(qs: QuerySet[Customer], filters: CustomerFilters | None, *, viewer: Any,
+                    ip: str | None = None) -> QuerySet[Customer]:
+    """Apply list filters to any customer queryset (no visibility check: callers scope it first). `viewer`
+    decides how contacts are searched (see `_search`); None is the system (the command line)."""
     filters = filters or CustomerFilters()
     if filters.q.strip():
-        qs = qs.filter(_search(filters.q))
+        qs = qs.filter(_search(filters.q, viewer, ip))
     if filters.tier:
         if filters.tier not in Tier.values:
             raise ValidationFailed(_("客户等级必须是 A、B、C 或 D"), details={"field": "tier"})
@@ -271,6 +301,8 @@ def customer_find_by_contact(user: Any, value: str, *, kind: str | None = None) 
         normalized = normalize_contact(kind, value)
     except ValidationFailed:
         return Customer.objects.none()
+    if not has_right(user, CustomerRight.VIEW_PHONE) and getattr(user, "is_authenticated", False):
+        audit_lookup(actor=user, kind=kind, value=normalized, whole=True, source="customers")
     matches = ContactPoint.objects.filter(customer=OuterRef("pk"), kind=kind, normalized=normalized)
     return (visible(user, _base().filter(merged_into__isnull=True))
             .filter(Exists(matches)).order_by("-is_vip", "tier", "-updated_at", "-id"))

@@ -17,7 +17,7 @@ from kefu.accounts.models import Department, Team, User
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_page
-from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, Moment, PathId
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
 from kefu.core.policy import visible
 from kefu.customers.models import Customer
@@ -171,7 +171,7 @@ class EscalateIn(InSchema):
 class DispatchIn(InSchema):
     department_id: Id
     instructions: str = Field("", max_length=BODY_MAX)
-    due_at: datetime | None = Field(None, description="When the department must be done (ISO 8601).")
+    due_at: Moment | None = Field(None, description="When the department must be done (ISO 8601).")
 
 
 class CompleteIn(InSchema):

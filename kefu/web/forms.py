@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kefu.accounts.forms import SignInForm
 from kefu.accounts.models import Department
+from kefu.core.dates import MomentField
 from kefu.customers.choices import Tier
 from kefu.tickets.choices import Channel, Priority, Status, TicketType
 
@@ -106,12 +107,7 @@ class DispatchForm(forms.Form):
         queryset=Department.objects.filter(is_service_center=False),
         empty_label=_("请选择部门"),
     )
-    due_at = forms.DateTimeField(
-        label=_("要求完成时间"),
-        required=False,
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+    due_at = MomentField(label=_("要求完成时间"), name="due_at", required=False)
     instructions = forms.CharField(
         label=_("派单说明"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from kefu.accounts.models import AgentSkill, Department, Skill, Team, User
-from kefu.core.models import BusinessCalendar, CalendarDay
+from kefu.core.models import AuditLog, BusinessCalendar, CalendarDay
 from kefu.notifications.models import WecomRobot
 from kefu.tickets.defaults import sla_install_defaults
 from kefu.tickets.models import Category, SlaPolicy
@@ -40,6 +40,8 @@ def add_rows(n: int, service_center: Any, repair_department: Any) -> None:
         CalendarDay.objects.create(calendar=calendar, date=date(2027, 1, 1) + timedelta(days=i), kind="holiday")
         WecomRobot.objects.create(name=f"群{i}", team=team,
                                   url=f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={i}")
+        AuditLog.objects.create(actor=person, action="team.created", object_type="accounts.team",
+                                object_id=str(team.pk), summary=team.name, data={"name": team.name})
 
 
 def pages(admin: Any) -> list[str]:
@@ -51,6 +53,7 @@ def pages(admin: Any) -> list[str]:
         "/admin/skills/", "/admin/categories/", "/admin/categories/new/", "/admin/types/",
         "/admin/sla/", f"/admin/sla/{SlaPolicy.objects.first().pk}/", "/admin/calendars/",
         f"/admin/calendars/{calendar.pk}/?year=2027", "/admin/notifications/robots/", "/account/password/",
+        "/admin/audit/", "/admin/audit/?action=team.*", f"/admin/audit/{AuditLog.objects.order_by('pk').first().pk}/",
     ]
 
 

@@ -23,8 +23,8 @@ LANGUAGE_CHOSEN_KEY = "kefu_language_chosen"
 
 def _remember_language(response: HttpResponseBase, language: str) -> None:
     response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax", httponly=False,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
+        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        httponly=False, secure=settings.LANGUAGE_COOKIE_SECURE,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import may_see
@@ -64,3 +66,12 @@ def error_fragment(
 def application_error_status(error: ApplicationError) -> int:
     # 409 and 422 are swapped into the page by htmx (see app.js); other refusals are shown the same way.
     return 409 if error.status == 409 else 422
+
+
+def error_page(request: HttpRequest, *, title: str, message: str, status: int, hint: str = "") -> HttpResponse:
+    """A whole page that says what was wrong with the request (a bad parameter, a body over the limit)."""
+    referer = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure())
+    context = {"title": title, "message": message, "hint": hint, "back_url": referer if referer and safe else "/"}
+    return render(request, "web/error.html", context, status=status)

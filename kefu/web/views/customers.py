@@ -6,10 +6,10 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from kefu.core.dates import DateInputError, parse_optional_moment
 from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right, requires
 from kefu.customers import selectors as customer_selectors
@@ -18,7 +18,7 @@ from kefu.customers.models import Customer
 from kefu.customers.permissions import CustomerRight
 from kefu.tickets.permissions import TicketRight
 from kefu.tickets.selectors import customer_ticket_history
-from kefu.web.views.common import is_htmx
+from kefu.web.views.common import error_page, is_htmx
 
 CUSTOMER_PAGE = 50
 CUSTOMER_MAX_PAGES = 200  # bounded offset: deeper than 10,000 rows, narrow the search instead
@@ -64,7 +64,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     raw_page = request.GET.get("page", "1")
     page = min(max(int(raw_page), 1), CUSTOMER_MAX_PAGES) if raw_page.isdigit() else 1
     start = (page - 1) * CUSTOMER_PAGE
-    found = list(customer_selectors.customer_list(request.user, filters)[start : start + CUSTOMER_PAGE + 1])
+    found = list(customer_selectors.customer_list(request.user, filters, ip=request.META.get("REMOTE_ADDR"))
+                 [start : start + CUSTOMER_PAGE + 1])
     context = {
         "nav": "customers",
         "filters": filters,
@@ -88,7 +89,8 @@ def customer_search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     rows = []
     if len(q) >= 1:
-        found = customer_selectors.customer_list(request.user, customer_selectors.CustomerFilters(q=q))
+        found = customer_selectors.customer_list(request.user, customer_selectors.CustomerFilters(q=q),
+                                                 ip=request.META.get("REMOTE_ADDR"))
         rows = customer_selectors.customer_rows(request.user, list(found[:SEARCH_LIMIT]))
     return render(request, "web/customers/_search.html", {"rows": rows, "q": q})
 
@@ -110,12 +112,12 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     card = context["card"]
     if card.merged_into_id:
         return redirect("web:customer_detail", customer_id=card.merged_into_id)
-    before = parse_datetime(request.GET.get("before", "")[:40] or "") if request.GET.get("before") else None
+    try:  # the "older" button's cursor, read by the one date parser (kefu.core.dates)
+        before = parse_optional_moment(request.GET.get("before"), field="before", location="query")
+    except DateInputError as error:
+        return error_page(request, title=_("参数有误"), message=error.message, status=400)
     customer = Customer.objects.get(pk=customer_id)
-    try:
-        timeline = customer_selectors.customer_timeline(request.user, customer, limit=30, before=before)
-    except ValidationFailed:
-        timeline = customer_selectors.customer_timeline(request.user, customer, limit=30)
+    timeline = customer_selectors.customer_timeline(request.user, customer, limit=30, before=before)
     if is_htmx(request) and request.headers.get("HX-Target") == "timeline-more":
         return render(request, "web/customers/_timeline.html", {"timeline": timeline, "card": card})
     history = ticket_rows_for_history(customer_ticket_history(request.user, customer_id, limit=HISTORY_LIMIT))

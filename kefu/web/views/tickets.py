@@ -42,17 +42,19 @@ PAGE_SIZE = 50
 COUNT_CAP = 1000  # counting stops here: "more than 1,000" instead of a COUNT(*) over a million rows
 
 
-def list_filter(request: HttpRequest) -> tuple[selectors.TicketFilter, list[selectors.FilterError]]:
+def list_filter(request: HttpRequest) -> tuple[selectors.TicketFilter, list[selectors.FilterError], bool]:
     """The list's filter from the query string (the same parser as the API and the export). No parameter at
-    all: the view that suits the person, open orders. A parameter it cannot use is left out and named."""
+    all: the view that suits the person, open orders. A parameter it cannot use is left out and named; the
+    third value says whether any was malformed (the page then answers 422, the export 400)."""
     user = request.user
     if not any(name in request.GET for name in selectors.FILTER_PARAMETERS):
-        return selectors.default_filter_for(user), []
+        return selectors.default_filter_for(user), [], False
     found, errors = selectors.parse_ticket_filter(request.GET, default_view=selectors.default_view_for(user))
+    malformed = bool(errors)
     if found.view not in selectors.views_for(user):
         errors.append(selectors.FilterError("scope", _("你不能查看这个范围的工单")))
         found = found.with_(view=selectors.default_view_for(user))
-    return found, errors
+    return found, errors, malformed
 
 
 def _extra_filters(f: selectors.TicketFilter) -> list[dict[str, str]]:
@@ -95,7 +97,7 @@ def _extra_filters(f: selectors.TicketFilter) -> list[dict[str, str]]:
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    found, errors = list_filter(request)
+    found, errors, malformed = list_filter(request)
     qs = selectors.list_queryset(selectors.filter_tickets(user, found))
     after, before = request.GET.get("after", "")[:200], request.GET.get("before", "")[:200]
     try:
@@ -121,9 +123,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "assignee_options": _assignee_options(request),
         "may_export": has_right(user, TicketRight.EXPORT),
     }
+    status = 422 if malformed else 200  # htmx swaps a 422 in, so the named parameter is shown
     if is_htmx(request) and request.headers.get("HX-Target") == "ticket-results":
-        return render(request, "web/tickets/_results.html", context)
-    return render(request, "web/tickets/list.html", context)
+        return render(request, "web/tickets/_results.html", context, status=status)
+    return render(request, "web/tickets/list.html", context, status=status)
 
 
 @requires(TicketRight.EXPORT)
@@ -134,7 +137,9 @@ def ticket_export(request: HttpRequest) -> HttpResponse:
 
     from kefu.tickets.exporting import ticket_export as export
 
-    found, _errors = list_filter(request)
+    found, errors, malformed = list_filter(request)
+    if malformed:
+        return HttpResponse("；".join(e.message for e in errors), status=400, content_type="text/plain; charset=utf-8")
     fmt = request.GET.get("format", "xlsx")
     out = io.BytesIO()
     try:
@@ -410,12 +415,14 @@ def ticket_edit(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 def _conflict_details(ticket_id: int, submitted: dict[str, Any], loaded_at: str) -> dict[str, Any]:
     """What changed since the form was loaded: the other people's edits, and current values that differ."""
-    from django.utils.dateparse import parse_datetime
-
+    from kefu.core.dates import DateInputError, parse_optional_moment
     from kefu.web.history import event_sentence
 
     current = Ticket.objects.get(pk=ticket_id)
-    since = parse_datetime(loaded_at) if loaded_at else None
+    try:
+        since = parse_optional_moment(loaded_at, field="loaded_at")
+    except DateInputError:
+        since = None  # the form's own stamp, altered: show every change instead
     events = (
         TicketEvent.objects.filter(ticket_id=ticket_id)
         .select_related("actor")
