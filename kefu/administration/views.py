@@ -39,6 +39,7 @@ from kefu.core.policy import AUTHENTICATED, PUBLIC, has_right, requires
 from kefu.core.tabular import ImportRejected
 from kefu.customers.models import Customer
 from kefu.customers.services import dedicated_customers_set
+from kefu.identity.permissions import IdentityRight
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
 from kefu.tickets import catalog, sla
@@ -89,6 +90,8 @@ def _entries() -> list[Entry]:
         Entry(_("Webhook"), _("向其他系统推送事件"), "integrations:endpoint_list", IntegrationRight.WEBHOOK_MANAGE),
         Entry(_("企业微信群机器人"), _("把通知发到班组或部门的群"), "notifications:robot_list",
               NotificationRight.CHANNELS_MANAGE),
+        Entry(_("登录安全"), _("各角色的两步验证要求；重置两步验证；单点登录与本地密码"), "identity:admin",
+              IdentityRight.SIGNIN_POLICY_MANAGE),
     ]
 
 
