@@ -90,7 +90,7 @@ def rules() -> list[dict[str, Any]]:
     for value, label in Role.choices:
         rule = stored.get(value)
         count = counts.get(value, {})
-        out.append({"role": value, "label": label, "required": bool(rule and rule.required),
+        out.append({"role": value, "label": str(label), "required": bool(rule and rule.required),
                     "version": rule.version if rule else 1, "people": count.get("people", 0),
                     "enrolled": count.get("with_factor", 0)})
     return out
@@ -113,8 +113,10 @@ def role_two_factor_set(*, actor: Any, role: str, required: bool, expected_versi
         raise Conflict(_("已被他人修改（当前版本 %(v)s），请刷新后重试") % {"v": current}, code="stale_version",
                        details={"current_version": current, "field": "version"})
     if rule is None:
-        rule = RoleTwoFactorRule(role=role, required=required, version=1)
         before = False
+        if not required:
+            return RoleTwoFactorRule(role=role, required=False, version=1)  # the default already: nothing to store
+        rule = RoleTwoFactorRule(role=role, required=required, version=2)  # a role without a row reads as version 1
     else:
         before = rule.required
         if before == required:
@@ -122,7 +124,8 @@ def role_two_factor_set(*, actor: Any, role: str, required: bool, expected_versi
         rule.required = required
         rule.version += 1
     rule.save()
-    transaction.on_commit(lambda: cache.delete(_REQUIRED_ROLES))
+    cache.delete(_REQUIRED_ROLES)
+    transaction.on_commit(lambda: cache.delete(_REQUIRED_ROLES))  # a page read meanwhile cached the old rule
     audit_record(actor=actor, action="signin_policy.two_factor_rule_set", obj=rule,
                  summary=f"{role}: {'required' if required else 'optional'}",
                  data={"role": role, "before": before, "after": required})
@@ -269,29 +272,34 @@ class Enrolled:
     recovery_codes: list[str]  # shown once
 
 
-@transaction.atomic
 def totp_enrolment_confirm(*, request: HttpRequest, code: str) -> Enrolled:
-    """Confirm the authenticator with a code it shows; issue recovery codes; the session counts as verified."""
+    """Confirm the authenticator with a code it shows; issue recovery codes; the session counts as verified.
+    A wrong code is refused after its audit row and django-otp's throttle count are committed."""
     user = request.user
     cleaned = _clean_code(code)
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        raise NotFound(_("请重新开始设置两步验证"), details={"field": "code"})
-    until = _locked_until(device)
-    if until is not None:
-        raise _throttled(until)
-    if not cleaned.isdigit() or not device.verify_token(cleaned):
+    refusal: ValidationFailed | None = None
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
+        if device is None:
+            raise NotFound(_("请重新开始设置两步验证"), details={"field": "code"})
+        until = _locked_until(device)
+        if until is not None:
+            raise _throttled(until)
+        if cleaned.isdigit() and device.verify_token(cleaned):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            codes = _issue_recovery_codes(user)
+            _verified(request, device)
+            audit_record(actor=user, action="two_factor.enrolled", obj=user, summary=user.get_username(),
+                         data={"method": "totp", "recovery_codes": len(codes)})
+            return Enrolled(device=device, recovery_codes=codes)
+        if not cleaned.isdigit():
+            device.throttle_increment()
         audit_record(actor=user, action="two_factor.enrolment_failed", obj=user, summary=user.get_username())
-        raise ValidationFailed(_("验证码不正确：请确认手机时间准确，并输入验证器当前显示的 6 位数字"),
-                               details={"field": "code"})
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    codes = _issue_recovery_codes(user)
-    _verified(request, device)
-    audit_record(actor=user, action="two_factor.enrolled", obj=user, summary=user.get_username(),
-                 data={"method": "totp", "recovery_codes": len(codes)})
-    return Enrolled(device=device, recovery_codes=codes)
+        refusal = ValidationFailed(_("验证码不正确：请确认手机时间准确，并输入验证器当前显示的 6 位数字"),
+                                   details={"field": "code"})
+    raise refusal
 
 
 def _verified(request: HttpRequest, device: Any) -> None:
@@ -332,7 +340,11 @@ def second_step_verify(*, request: HttpRequest, code: str) -> SecondStep:
         if until is not None:
             audit_record(actor=user, action="two_factor.failed", obj=user, summary=user.get_username(),
                          data={"method": method, "reason": "throttled"})
-            raise _throttled(until)
+    if until is not None:
+        raise _throttled(until)
+    with transaction.atomic():
+        if device is not None:
+            device = type(device).objects.select_for_update().get(pk=device.pk)
         token = cleaned if method == "totp" else _recovery_hash(cleaned)
         if device is not None and device.verify_token(token):
             _verified(request, device)
@@ -376,28 +388,29 @@ def recovery_codes_regenerate(*, request: HttpRequest) -> list[str]:
     return codes
 
 
-@transaction.atomic
 def two_factor_disable_own(*, request: HttpRequest, code: str) -> None:
     """Remove one's own second factor, confirmed with a current code (refused while the role requires one)."""
     user = request.user
     if role_requires(user):
         raise Conflict(_("您的角色要求两步验证，不能停用；更换手机请联系系统管理员重置"), code="two_factor_required")
     cleaned = _clean_code(code)
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-    if device is None:
-        raise Conflict(_("您还没有设置两步验证"), code="not_enrolled")
-    until = _locked_until(device)
-    if until is not None:
-        raise _throttled(until)
-    if not device.verify_token(cleaned):
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None:
+            raise Conflict(_("您还没有设置两步验证"), code="not_enrolled")
+        until = _locked_until(device)
+        if until is not None:
+            raise _throttled(until)
+        if device.verify_token(cleaned):
+            _remove_devices(user)
+            request.session.pop(DEVICE_ID_SESSION_KEY, None)
+            request.session[SESSION_STATE] = NOT_REQUIRED
+            audit_record(actor=user, action="two_factor.removed", obj=user, summary=user.get_username(),
+                         data={"by": "self"})
+            return
         audit_record(actor=user, action="two_factor.failed", obj=user, summary=user.get_username(),
                      data={"method": "totp", "purpose": "disable"})
-        raise ValidationFailed(_("验证码不正确"), details={"field": "code"})
-    _remove_devices(user)
-    request.session.pop(DEVICE_ID_SESSION_KEY, None)
-    request.session[SESSION_STATE] = NOT_REQUIRED
-    audit_record(actor=user, action="two_factor.removed", obj=user, summary=user.get_username(),
-                 data={"by": "self"})
+    raise ValidationFailed(_("验证码不正确"), details={"field": "code"})
 
 
 def _remove_devices(user: Any) -> int:
