@@ -173,6 +173,9 @@ def local_password_set(*, actor: Any, user: Any, disabled: bool) -> SignInSettin
     locked = User.objects.select_for_update().filter(pk=user.pk).first()
     if locked is None:
         raise NotFound(_("员工不存在"))
+    if disabled and not (settings.KEFU_OIDC_ENABLED or settings.KEFU_LDAP_ENABLED):
+        raise Conflict(_("尚未配置单点登录：停用本地密码后此人将无法登录"), code="no_single_sign_on",
+                       details={"field": "local_password_disabled"})
     if disabled and locked.pk == getattr(actor, "pk", None):
         raise Conflict(_("不能停用自己的本地密码（以免把自己锁在门外）"), code="self_lockout",
                        details={"field": "local_password_disabled"})

@@ -362,3 +362,33 @@ def test_services_refuse_bad_input(agent: Any, admin_user: Any) -> None:
     with pytest.raises(Conflict):
         tf.role_two_factor_set(actor=admin_user, role="agent", required=True, expected_version=7)
     assert not RoleTwoFactorRule.objects.exists()
+
+
+def test_the_local_password_is_switched_off_only_where_single_sign_on_is_configured(agent: Any,
+                                                                                     admin_user: Any) -> None:
+    from django.test import override_settings
+
+    from kefu.identity.sso import local_password_set
+
+    admin = Client()
+    admin.force_login(admin_user)
+    admin.post(f"/admin/security/people/{agent.pk}/local-password/", {"disabled": "1"})
+    assert not tf_local_disabled(agent)  # no single sign-on: the person would be locked out
+    with override_settings(KEFU_LDAP_ENABLED=True):
+        assert admin.post(f"/admin/security/people/{agent.pk}/local-password/", {"disabled": "x"}).status_code == 302
+        assert not tf_local_disabled(agent)
+        admin.post(f"/admin/security/people/{agent.pk}/local-password/", {"disabled": "1"})
+        assert tf_local_disabled(agent)
+        with pytest.raises(Conflict):
+            local_password_set(actor=admin_user, user=admin_user, disabled=True)
+    refused = Client().post("/login/", {"username": "agent", "password": "pass"})
+    assert refused.status_code == 200 and "停用本地密码".encode() in refused.content
+    assert "signin_policy.local_password_disabled" in _actions(agent)
+    admin.post(f"/admin/security/people/{agent.pk}/local-password/", {"disabled": "0"})
+    assert Client().post("/login/", {"username": "agent", "password": "pass"}).status_code == 302
+
+
+def tf_local_disabled(user: Any) -> bool:
+    from kefu.identity.sso import local_password_disabled
+
+    return local_password_disabled(user)
