@@ -172,13 +172,16 @@ def ldap_on(directory: Directory) -> Iterator[Directory]:
 def test_a_directory_person_signs_in_with_the_directory_password(ldap_on: Directory, team: Any) -> None:
     client = Client()
     wrong = client.post("/login/", {"username": "lina", "password": "not-her-password"})
-    assert wrong.status_code == 200 and "用户名或密码不正确".encode() in wrong.content
+    assert wrong.status_code == 200
+    assert "用户名或密码不正确".encode() in wrong.content
     assert not User.objects.filter(username="lina").exists()
     done = client.post("/login/", {"username": "lina", "password": "Lina-Directory-1"})
-    assert done.status_code == 302 and done["Location"] == "/"
+    assert done.status_code == 302
+    assert done["Location"] == "/"
     user = User.objects.get(username="lina")
     assert (user.role, user.team, user.display_name, user.email) == ("agent", team, "李娜", "lina@kefu.test")
-    assert not user.must_change_password and not user.has_usable_password()
+    assert not user.must_change_password
+    assert not user.has_usable_password()
     link = SignInSettings.objects.get(user=user)
     assert (link.source, link.external_subject, link.local_password_disabled) == ("ldap", LINA, True)
     actions = set(AuditLog.objects.filter(object_id=str(user.pk)).values_list("action", flat=True))
@@ -202,7 +205,8 @@ def test_directory_groups_keep_the_role_up_to_date(ldap_on: Directory, team: Any
 
 def test_a_person_in_no_mapped_group_is_told_why(ldap_on: Directory) -> None:
     refused = Client().post("/login/", {"username": "loner", "password": "Loner-Directory-1"})
-    assert refused.status_code == 200 and "不在任何已授权".encode() in refused.content
+    assert refused.status_code == 200
+    assert "不在任何已授权".encode() in refused.content
     assert not User.objects.filter(username="loner").exists()
     assert AuditLog.objects.filter(action="sso.refused", object_id="loner").exists()
 

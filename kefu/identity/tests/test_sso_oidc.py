@@ -163,8 +163,11 @@ def _sso(client: Client, provider: StubProvider, claims: dict[str, Any], next_ur
     assert start.status_code == 302, start.content[:300]
     location = urlsplit(start["Location"])
     asked = {k: v[0] for k, v in parse_qs(location.query).items()}
-    assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
-    assert asked["nonce"] and asked["state"] and asked["client_id"] == CLIENT_ID
+    assert asked["code_challenge_method"] == "S256"
+    assert len(asked["code_challenge"]) == 43
+    assert asked["nonce"]
+    assert asked["state"]
+    assert asked["client_id"] == CLIENT_ID
     connection = http.client.HTTPConnection(location.hostname, location.port, timeout=10)
     connection.request("GET", f"{location.path}?{location.query}")
     answer = connection.getresponse()
@@ -183,16 +186,19 @@ def _claims(sub: str = "kc-1001", username: str = "zhang.wei", groups: list[str]
 
 def test_the_sign_in_page_offers_single_sign_on_when_configured(oidc: StubProvider) -> None:
     page = Client().get("/login/")
-    assert b'data-testid="sso-oidc"' in page.content and "企业微信登录".encode() in page.content
+    assert b'data-testid="sso-oidc"' in page.content
+    assert "企业微信登录".encode() in page.content
 
 
 def test_a_new_person_gets_an_account_through_the_staff_services(oidc: StubProvider, team: Any) -> None:
     client = Client()
     done = _sso(client, oidc, _claims())
-    assert done.status_code == 302 and done["Location"] == "/tickets/"
+    assert done.status_code == 302
+    assert done["Location"] == "/tickets/"
     user = User.objects.get(username="zhang.wei")
     assert (user.role, user.team, user.display_name, user.email) == ("agent", team, "张伟", "zhang.wei@example.com")
-    assert not user.must_change_password and not user.has_usable_password()
+    assert not user.must_change_password
+    assert not user.has_usable_password()
     link = SignInSettings.objects.get(user=user)
     assert (link.source, link.external_subject, link.local_password_disabled) == ("oidc", "kc-1001", True)
     actions = list(AuditLog.objects.filter(object_id=str(user.pk)).values_list("action", flat=True))
@@ -202,7 +208,8 @@ def test_a_new_person_gets_an_account_through_the_staff_services(oidc: StubProvi
     assert oidc.token_requests[-1]["code_verifier"]
     # the local password is off: the password step points to single sign-on
     refused = Client().post("/login/", {"username": "zhang.wei", "password": "anything"})
-    assert refused.status_code == 200 and "企业微信登录".encode() in refused.content
+    assert refused.status_code == 200
+    assert "企业微信登录".encode() in refused.content
     assert "停用本地密码".encode() in refused.content
 
 
@@ -212,7 +219,8 @@ def test_groups_keep_the_account_up_to_date(oidc: StubProvider, team: Any, other
     user = User.objects.get(username="zhang.wei")
     assert (user.role, user.team, user.display_name) == ("team_lead", other_team, "张伟（组长）")
     updated = AuditLog.objects.get(action="staff.updated", object_id=str(user.pk))
-    assert updated.actor is None and updated.data["after"]["role"] == "team_lead"
+    assert updated.actor is None
+    assert updated.data["after"]["role"] == "team_lead"
     # the same again changes nothing and writes no staff row
     _sso(Client(), oidc, _claims(groups=["/kefu/leads", "team-two"], name="张伟（组长）"))
     assert AuditLog.objects.filter(action="staff.updated", object_id=str(user.pk)).count() == 1
@@ -220,7 +228,8 @@ def test_groups_keep_the_account_up_to_date(oidc: StubProvider, team: Any, other
 
 def test_a_person_in_no_mapped_group_is_refused_with_the_reason(oidc: StubProvider) -> None:
     refused = _sso(Client(), oidc, _claims(groups=["finance"]))
-    assert refused.status_code == 200 and "不在任何已授权".encode() in refused.content
+    assert refused.status_code == 200
+    assert "不在任何已授权".encode() in refused.content
     assert not User.objects.filter(username="zhang.wei").exists()
     assert AuditLog.objects.filter(action="sso.refused").exists()
 
@@ -228,14 +237,16 @@ def test_a_person_in_no_mapped_group_is_refused_with_the_reason(oidc: StubProvid
 def test_a_token_not_signed_by_the_provider_is_refused(oidc: StubProvider, team: Any) -> None:
     oidc.sign_with_other_key = True
     refused = _sso(Client(), oidc, _claims())
-    assert refused.status_code == 200 and b'data-testid="signin-notice"' in refused.content
+    assert refused.status_code == 200
+    assert b'data-testid="signin-notice"' in refused.content
     assert not User.objects.filter(username="zhang.wei").exists()
 
 
 def test_a_provider_that_fails_gives_a_page_not_a_server_error(oidc: StubProvider, team: Any) -> None:
     oidc.token_status = 500
     refused = _sso(Client(), oidc, _claims())
-    assert refused.status_code == 200 and b'data-testid="signin-notice"' in refused.content
+    assert refused.status_code == 200
+    assert b'data-testid="signin-notice"' in refused.content
     # a callback without its state (replayed, or forged) is refused too
     assert Client().get("/sso/oidc/callback/", {"code": "x", "state": "y"}).status_code in (200, 400)
 
@@ -275,5 +286,6 @@ def test_a_deactivated_account_cannot_sign_in_through_the_provider(oidc: StubPro
 def test_without_configuration_the_pages_say_so(client: Client) -> None:
     for path in ("/sso/oidc/start/", "/sso/oidc/callback/"):
         page = client.get(path)
-        assert page.status_code == 200 and "未配置单点登录".encode() in page.content
+        assert page.status_code == 200
+        assert "未配置单点登录".encode() in page.content
     assert b"sso-oidc" not in client.get("/login/").content

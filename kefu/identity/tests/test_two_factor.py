@@ -42,15 +42,17 @@ class TestEnrolment:
         client.force_login(agent)
         page = client.get("/account/two-factor/setup/")
         assert page.status_code == 200
-        assert b"<svg" in page.content and b'data-testid="setup-qr"' in page.content
+        assert b"<svg" in page.content
+        assert b'data-testid="setup-qr"' in page.content
         assert b"Kefu:agent" in page.content
-        secret, codes = enrol(client)
+        _secret, codes = enrol(client)
         device = TOTPDevice.objects.get(user=agent)
         assert device.confirmed
         assert len(set(codes)) == 10
         # recovery codes are stored as keyed hashes, never in clear
         stored = set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True))
-        assert len(stored) == 10 and not stored & {c.replace("-", "") for c in codes}
+        assert len(stored) == 10
+        assert not stored & {c.replace("-", "") for c in codes}
         assert "two_factor.enrolled" in _actions(agent)
         # the session that enrolled is fully signed in; the account page says two-factor is on
         assert b'data-testid="two-factor-on"' in client.get("/account/two-factor/").content
@@ -84,7 +86,8 @@ class TestSecondStep:
         # half signed in: pages, django-admin and the API are closed; the second step is open
         for path in ("/", "/tickets/", "/admin/", "/account/password/", "/django-admin/"):
             refused = client.get(path)
-            assert refused.status_code == 302 and refused["Location"].startswith("/account/two-factor/verify/"), path
+            assert refused.status_code == 302, path
+            assert refused["Location"].startswith("/account/two-factor/verify/"), path
         api = client.get("/api/v1/me")
         assert_error_shape(api, 403, "two_factor_required")
         assert client.get("/account/two-factor/verify/").status_code == 200
@@ -93,11 +96,13 @@ class TestSecondStep:
         assert client.post("/account/two-factor/verify/", {"code": wrong}).status_code == 422
         clock.advance(1)  # django-otp's throttle: one second after the first wrong code
         done = client.post("/account/two-factor/verify/", {"code": code_for(secret, clock), "next": "/tickets/"})
-        assert done.status_code == 302 and done["Location"] == "/tickets/"
+        assert done.status_code == 302
+        assert done["Location"] == "/tickets/"
         assert client.get("/tickets/").status_code == 200
         assert client.get("/api/v1/me").status_code == 200
         actions = _actions(agent)
-        assert "two_factor.failed" in actions and actions[-1] == "two_factor.verified"
+        assert "two_factor.failed" in actions
+        assert actions[-1] == "two_factor.verified"
 
     def test_a_code_is_accepted_once(self, agent: Any, clock: Any, enrol: Any) -> None:
         setup = Client()
@@ -153,14 +158,17 @@ class TestSecondStep:
         assert client.post("/account/two-factor/verify/", {"code": wrong}).status_code == 422
         # django-otp's throttle: right after a wrong code even the right one is refused, with the time to wait
         throttled = client.post("/account/two-factor/verify/", {"code": right})
-        assert throttled.status_code == 429 and "09:00:31".encode() in throttled.content
+        assert throttled.status_code == 429
+        assert b"09:00:31" in throttled.content
         for _ in range(3):
             clock.advance(3600)
             assert client.post("/account/two-factor/verify/", {"code": wrong}).status_code == 422
         clock.advance(3600)
         ended = client.post("/account/two-factor/verify/", {"code": wrong})
-        assert ended.status_code == 200 and "请重新输入密码登录".encode() in ended.content
-        assert client.get("/").status_code == 302 and client.get("/")["Location"].startswith("/login/")
+        assert ended.status_code == 200
+        assert "请重新输入密码登录".encode() in ended.content
+        assert client.get("/").status_code == 302
+        assert client.get("/")["Location"].startswith("/login/")
         assert "two_factor.session_ended" in _actions(agent)
 
     def test_a_verified_session_stays_verified_and_a_new_password_sign_in_asks_again(
@@ -185,12 +193,14 @@ class TestRequiredPerRole:
             assert client.get(path)["Location"].startswith("/account/two-factor/setup/"), path
         assert_error_shape(client.get("/api/v1/me"), 403, "two_factor_required")
         page = client.get("/account/two-factor/setup/")
-        assert page.status_code == 200 and b'data-testid="setup-required"' in page.content
+        assert page.status_code == 200
+        assert b'data-testid="setup-required"' in page.content
         from kefu.identity.tests.conftest import secret_of
 
         done = client.post("/account/two-factor/setup/", {"code": code_for(secret_of(page.content), clock),
                                                           "next": "/tickets/"})
-        assert done.status_code == 200 and b'href="/tickets/"' in done.content
+        assert done.status_code == 200
+        assert b'href="/tickets/"' in done.content
         assert client.get("/tickets/").status_code == 200
         # another role is not concerned
         lead = Client()
@@ -244,7 +254,8 @@ class TestRequiredPerRole:
         assert sorted(r.data["role"] for r in rows) == ["manager", "qa"]
         assert all(r.actor_id == admin_user.pk for r in rows)
         junk = client.post("/admin/security/", {"required_agent": "1"})  # no versions: refused, nothing written
-        assert junk.status_code == 422 and tf.required_roles() == {"qa", "manager"}
+        assert junk.status_code == 422
+        assert tf.required_roles() == {"qa", "manager"}
         # requiring it of one's own role applies to oneself at once: the administrator is sent to set it up
         client.post("/admin/security/", {**{f"version_{r['role']}": r["version"] for r in tf.rules()},
                                          "required_qa": "1", "required_manager": "1", "required_admin": "1"})
@@ -272,7 +283,8 @@ class TestAdministratorReset:
         assert not TOTPDevice.objects.filter(user=agent).exists()
         assert tf.recovery_codes_left(agent) == 0
         reset = AuditLog.objects.get(action="two_factor.reset")
-        assert reset.actor_id == admin_user.pk and reset.object_id == str(agent.pk)
+        assert reset.actor_id == admin_user.pk
+        assert reset.object_id == str(agent.pk)
         # the session verified with the removed device is verified no more: the role sends it to setup
         assert client.get("/")["Location"].startswith("/account/two-factor/setup/")
 
@@ -288,16 +300,20 @@ class TestApi:
     def test_rules_and_reset_through_the_api(self, agent: Any, admin_user: Any, manager: Any) -> None:
         api = api_as(admin_user)
         rules = api.get("/security/two-factor-rules").json()
-        assert {r["role"] for r in rules} == set(Role.values) and not any(r["required"] for r in rules)
+        assert {r["role"] for r in rules} == set(Role.values)
+        assert not any(r["required"] for r in rules)
         changed = api.request("put", "/security/two-factor-rules", {"role": "agent", "required": True, "version": 1})
-        assert changed.status_code == 200 and changed.json()["required"] is True and changed.json()["version"] == 2
+        assert changed.status_code == 200
+        assert changed.json()["required"] is True
+        assert changed.json()["version"] == 2
         stale = api.request("put", "/security/two-factor-rules", {"role": "agent", "required": False, "version": 1})
         assert_error_shape(stale, 409, "stale_version")
         bad = api.request("put", "/security/two-factor-rules", {"role": "king", "required": True})
         assert_error_shape(bad, 422)
         assert RoleTwoFactorRule.objects.get(role="agent").required
         person = api.get(f"/security/people/{agent.pk}/sign-in").json()
-        assert person["two_factor_required"] is True and person["two_factor_enrolled"] is False
+        assert person["two_factor_required"] is True
+        assert person["two_factor_enrolled"] is False
         assert api.delete(f"/security/people/{agent.pk}/two-factor").status_code == 200
         assert_error_shape(api.get("/security/people/999999/sign-in"), 404)
         assert_error_shape(api_as(manager).get("/security/two-factor-rules"), 403)
@@ -382,7 +398,8 @@ def test_the_local_password_is_switched_off_only_where_single_sign_on_is_configu
         with pytest.raises(Conflict):
             local_password_set(actor=admin_user, user=admin_user, disabled=True)
     refused = Client().post("/login/", {"username": "agent", "password": "pass"})
-    assert refused.status_code == 200 and "停用本地密码".encode() in refused.content
+    assert refused.status_code == 200
+    assert "停用本地密码".encode() in refused.content
     assert "signin_policy.local_password_disabled" in _actions(agent)
     admin.post(f"/admin/security/people/{agent.pk}/local-password/", {"disabled": "0"})
     assert Client().post("/login/", {"username": "agent", "password": "pass"}).status_code == 302
