@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -204,17 +205,18 @@ def admin_page(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         changed = 0
+        before = {r["role"]: r["required"] for r in tf.rules()}
         try:
-            for value in Role.values:
-                version = request.POST.get(f"version_{value}", "")
-                if not version.isdigit():
-                    raise ApplicationError(_("请求有误：缺少版本号，请刷新后重试"), details={"field": "version"})
-                before = next(r for r in tf.rules() if r["role"] == value)["required"]
-                wanted = request.POST.get(f"required_{value}") == "1"
-                if before != wanted:
-                    tf.role_two_factor_set(actor=request.user, role=value, required=wanted,
-                                           expected_version=int(version))
-                    changed += 1
+            with transaction.atomic():  # all the roles or none: a stale version leaves every rule as it was
+                for value in Role.values:
+                    version = request.POST.get(f"version_{value}", "")
+                    if not version.isdigit():
+                        raise ApplicationError(_("请求有误：缺少版本号，请刷新后重试"), details={"field": "version"})
+                    wanted = request.POST.get(f"required_{value}") == "1"
+                    if before[value] != wanted:
+                        tf.role_two_factor_set(actor=request.user, role=value, required=wanted,
+                                               expected_version=int(version))
+                        changed += 1
         except ApplicationError as refused:
             messages.error(request, refused.message)
             status = 409 if refused.status == 409 else 422

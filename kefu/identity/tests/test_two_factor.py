@@ -247,7 +247,8 @@ class TestRequiredPerRole:
         saved = client.post("/admin/security/", {**form, "required_qa": "1", "required_manager": "1"})
         assert saved.status_code == 302
         assert tf.required_roles() == {"qa", "manager"}
-        stale = client.post("/admin/security/", {**form, "required_qa": "1"})  # the versions read before
+        # the versions read before: nothing is written, not even the role whose version is still right
+        stale = client.post("/admin/security/", {**form, "required_qa": "1", "required_team_lead": "1"})
         assert stale.status_code == 409
         assert tf.required_roles() == {"qa", "manager"}
         rows = AuditLog.objects.filter(action="signin_policy.two_factor_rule_set")
