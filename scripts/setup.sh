@@ -15,6 +15,25 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) els
   exit 1
 fi
 
+# python-ldap (LDAP / Active Directory sign-in) is built from source against OpenLDAP's and SASL's headers.
+apt_need=()
+[ -f /usr/include/ldap.h ] || apt_need+=(libldap2-dev)
+[ -f /usr/include/sasl/sasl.h ] || apt_need+=(libsasl2-dev)
+command -v gcc >/dev/null 2>&1 || apt_need+=(gcc)
+# The LDAP tests start their own OpenLDAP server (slapd) on a loopback port: never the system's service.
+if [ "$dev" = 1 ]; then
+  [ -x /usr/sbin/slapd ] || apt_need+=(slapd)
+  command -v ldapadd >/dev/null 2>&1 || apt_need+=(ldap-utils)
+fi
+if [ "${#apt_need[@]}" -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null || true
+  # noninteractive: slapd's package configures a default directory without questions; its service is not used
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_need[@]}" >/dev/null \
+    || echo "Could not install ${apt_need[*]}: python-ldap may not build; LDAP tests will be skipped." >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi

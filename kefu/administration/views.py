@@ -39,6 +39,7 @@ from kefu.core.policy import AUTHENTICATED, PUBLIC, has_right, requires
 from kefu.core.tabular import ImportRejected
 from kefu.customers.models import Customer
 from kefu.customers.services import dedicated_customers_set
+from kefu.identity.permissions import IdentityRight
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
 from kefu.tickets import catalog, sla
@@ -93,6 +94,8 @@ def _entries() -> list[Entry]:
               NotificationRight.CHANNELS_MANAGE),
         Entry(_("审计日志"), _("谁在何时做了或查看了什么；按人、对象、动作、日期筛选并导出"),
               "administration:audit_list", CoreRight.AUDIT_VIEW),
+        Entry(_("两步验证与单点登录"), _("各角色的两步验证要求；重置两步验证；单点登录与本地密码"), "identity:admin",
+              IdentityRight.SIGNIN_POLICY_MANAGE),
     ]
 
 

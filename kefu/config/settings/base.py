@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "channels",
     "huey.contrib.djhuey",
     "ninja",  # serves the API docs (Swagger UI) from its own static files: no CDN, works offline
+    "django_otp",  # two-factor sign-in (kefu.identity): devices, verification, throttling
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "kefu.core",
     "kefu.clocks",
     "kefu.accounts",
@@ -58,6 +61,7 @@ INSTALLED_APPS = [
     "kefu.integrations",
     "kefu.notifications",
     "kefu.administration",
+    "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin
     "kefu.web",
 ]
 
@@ -69,10 +73,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor of this session
     # LocaleMiddleware's place, after auth: the user's stored language applies, Accept-Language does not
     "kefu.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A half-signed-in session (password given, second step not yet) reaches the second step and nothing else.
+    "kefu.identity.middleware.SecondFactorMiddleware",
     # Last: a sync-only middleware innermost keeps the whole chain synchronous under ASGI (one switch into a
     # thread per request, instead of one per middleware method: about 1.5 ms of CPU per request less)
     "kefu.accounts.middleware.SessionLimitsMiddleware",  # sync-only too: idle and absolute session limits
@@ -121,7 +128,21 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["kefu.accounts.backends.AccountBackend"]  # Django's model backend, prepared reads
+# Single sign-on (docs/security.md): OpenID Connect when KEFU_OIDC_CLIENT_ID is set, LDAP / Active Directory when
+# KEFU_LDAP_SERVER_URI is set; the group → role / team / department mapping for both.
+from kefu.identity import configuration as _identity  # noqa: E402  (plain functions of the environment)
+
+_OIDC, _LDAP = _identity.oidc_settings(os.environ), _identity.ldap_settings(os.environ)
+globals().update({**_identity.mapping_settings(os.environ), **_OIDC, **_LDAP})
+# The password gate (accounts whose local password is off), Django's model backend with prepared reads, then the
+# directory and the OIDC provider when configured.
+AUTHENTICATION_BACKENDS = _identity.authentication_backends(oidc=_OIDC["KEFU_OIDC_ENABLED"],
+                                                            ldap=_LDAP["KEFU_LDAP_ENABLED"])
+# Two-factor sign-in (kefu.identity): the name authenticator apps show, and django-otp's throttle (after n wrong
+# codes the next is refused for 2^(n-1) seconds).
+OTP_TOTP_ISSUER = os.environ.get("KEFU_TOTP_ISSUER", "Kefu")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"

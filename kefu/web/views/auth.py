@@ -15,6 +15,7 @@ from kefu.accounts.sessions import session_forget
 from kefu.accounts.signin import signed_out, signin_completed
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import AUTHENTICATED, PUBLIC, requires
+from kefu.identity.views import password_step_done
 from kefu.web.forms import LoginForm
 from kefu.web.services import user_set_language
 
@@ -52,7 +53,7 @@ class LoginPage(auth_views.LoginView):
         language = user.language or settings.LANGUAGE_CODE
         translation.activate(language)
         _remember_language(response, language)
-        return response
+        return password_step_done(self.request, response)  # the second step, when one is needed
 
 
 @requires(AUTHENTICATED)
