@@ -41,6 +41,7 @@ from kefu.customers.models import Customer
 from kefu.customers.services import dedicated_customers_set
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
+from kefu.privacy.permissions import PrivacyRight
 from kefu.tickets import catalog, sla
 from kefu.tickets.choices import OPEN_STATUSES, TicketType
 from kefu.tickets.models import Category, SlaPolicy, Ticket, TicketTypeSetting
@@ -89,6 +90,10 @@ def _entries() -> list[Entry]:
         Entry(_("Webhook"), _("向其他系统推送事件"), "integrations:endpoint_list", IntegrationRight.WEBHOOK_MANAGE),
         Entry(_("企业微信群机器人"), _("把通知发到班组或部门的群"), "notifications:robot_list",
               NotificationRight.CHANNELS_MANAGE),
+        Entry(_("删除申请"), _("客户个人信息的删除（匿名化）申请，由第二人审批"), "privacy:erasure_list",
+              PrivacyRight.ERASURE),
+        Entry(_("数据保存期限"), _("已关闭工单、附件等数据的保存天数，到期自动处理"), "privacy:retention",
+              PrivacyRight.RETENTION_MANAGE),
     ]
 
 

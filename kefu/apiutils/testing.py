@@ -155,6 +155,10 @@ class World:
 
         self.robot = WecomRobot.objects.create(name="一组群", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
                                                team=team)
+        from kefu.privacy.services import erasure_request_create
+
+        self.erasure = erasure_request_create(actor=people["manager"], customer=customer, asked_by="customer",
+                                              reason="客户来电要求删除个人信息")
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -211,6 +215,8 @@ class World:
             "department_id": self.repair_department,
             "day": "2027-01-01",
             "ticket_type": "repair",
+            "erasure_id": self.erasure,
+            "retention_kind": "closed_tickets",
         }
         values: dict[str, Any] = {}
         for param in params:

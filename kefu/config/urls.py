@@ -26,6 +26,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/webhooks/", include("kefu.integrations.urls")),
     path("", include("kefu.notifications.urls")),
+    path("", include("kefu.privacy.urls")),
     path("", include("kefu.administration.urls")),
     path("", include("kefu.web.urls")),
 ]

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kefu.tickets",
     "kefu.integrations",
     "kefu.notifications",
+    "kefu.privacy",
     "kefu.administration",
     "kefu.web",
 ]
