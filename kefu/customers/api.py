@@ -372,17 +372,12 @@ class PersonalDataQuery(InSchema):
     format: str = Field("json", pattern="^(json|xlsx)$", description="json or xlsx (one sheet per kind of record)")
 
 
-@router.get("/{customer_id}/personal-data", summary="Everything held about one customer, unmasked (audited)",
-            openapi_extra={"responses": {"200": {"description": "The export: JSON, or an .xlsx workbook",
-                                                 "content": {"application/json": {"schema": {"type": "object"}},
-                                                             "application/vnd.openxmlformats-officedocument."
-                                                             "spreadsheetml.sheet": {"schema": {
-                                                                 "type": "string", "format": "binary"}}}}}})
+@router.get("/{customer_id}/personal-data", summary="Everything held about one customer, unmasked (audited)")
 @requires(CustomerRight.EXPORT_PERSONAL_DATA)
 def customer_personal_data(request: HttpRequest, customer_id: PathId, query: Query[PersonalDataQuery]) -> Any:
     """Record, contacts with their consents, addresses, work orders with messages, history, attachment list,
-    dispatches and SLA clocks, notices about them, the access log and erasure requests. Each export is one
-    audit row."""
+    dispatches and SLA clocks, notices about them, the access log and erasure requests, as a download:
+    `application/json`, or an .xlsx workbook with one sheet per kind of record. Each export is one audit row."""
     from kefu.privacy.export import personal_data_export
 
     exported = personal_data_export(actor=_user(request), customer_id=customer_id, fmt=query.format,

@@ -470,6 +470,9 @@ def customer_merge(*, actor: Any, target: Customer, duplicates: Sequence[Custome
         if into.merged_into_id is not None:
             raise Conflict(_("目标客户已合并到其他客户，不能作为合并目标"), code="merge_into_merged",
                            details={"customer_id": into.pk, "merged_into_id": into.merged_into_id})
+        if into.anonymised_at is not None:  # a tombstone takes no personal data again
+            raise Conflict(_("该客户已匿名化，不能作为合并目标"), code="customer_anonymised",
+                           details={"customer_id": into.pk})
         dups = [locked[pk] for pk in dup_ids]
         already = [d.pk for d in dups if d.merged_into_id is not None]
         if already:

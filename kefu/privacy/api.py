@@ -4,11 +4,12 @@ set, preview). The export of one customer's data is at /customers/{id}/personal-
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
+from pydantic import model_validator
 
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
@@ -22,6 +23,7 @@ from kefu.privacy.models import ErasureRequest
 from kefu.privacy.permissions import PrivacyRight
 
 router = Router()
+KindPath = Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9_]+$")]
 
 
 class ErasureOut(Schema):
@@ -58,6 +60,14 @@ class ErasureIn(InSchema):
 
 class DecisionIn(InSchema):
     note: str = Field("", max_length=500, description="Required to reject: the reason given to the requester")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        obj = getattr(value, "_obj", value)  # Ninja hands the parsed body over wrapped
+        if isinstance(obj, list | str | int | float | bool):
+            raise ValueError("the body must be a JSON object")
+        return value
 
 
 class ErasureFilters(InSchema):
@@ -173,7 +183,7 @@ def retention_list(request: HttpRequest) -> Any:
 
 @router.put("/retention-rules/{retention_kind}", response=RetentionOut, summary="Set a retention rule")
 @requires(PrivacyRight.RETENTION_MANAGE)
-def retention_update(request: HttpRequest, retention_kind: str, payload: RetentionIn) -> Any:
+def retention_update(request: HttpRequest, retention_kind: KindPath, payload: RetentionIn) -> Any:
     """A stale `version` gets 409 with `details.current`. The worker applies enabled rules every night."""
     services.retention_rule_update(actor=request.auth, kind=retention_kind[:40], enabled=payload.enabled,  # type: ignore[attr-defined]
                                    keep_days=payload.keep_days, expected_version=payload.version)
@@ -184,7 +194,7 @@ def retention_update(request: HttpRequest, retention_kind: str, payload: Retenti
 @router.get("/retention-rules/{retention_kind}/preview", response=PreviewOut,
             summary="How many rows a period would remove now (dry run)")
 @requires(PrivacyRight.RETENTION_MANAGE)
-def retention_preview(request: HttpRequest, retention_kind: str, query: Query[PreviewQuery]) -> Any:
+def retention_preview(request: HttpRequest, retention_kind: KindPath, query: Query[PreviewQuery]) -> Any:
     kind = retention_kind[:40]
     services.retention_kind(kind)  # 404 for an unknown kind
     days = query.keep_days

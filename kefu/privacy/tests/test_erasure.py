@@ -227,3 +227,19 @@ def test_pages_show_the_state(rich: Any, manager: Any, admin_user: Any, agent: A
     assert "13800138000" not in body
     listing = login(admin_user).get("/admin/privacy/erasure/").content.decode()
     assert f"#{request.pk}" in listing
+
+
+def test_a_tombstone_takes_no_personal_data_again(customer: Any, manager: Any, admin_user: Any, agent: Any) -> None:
+    from kefu.customers.services import ContactInput, customer_add_contact, customer_merge, customer_update
+    from kefu.customers.tests.factories import CustomerFactory
+
+    request = erasure_request_create(actor=manager, customer=customer, asked_by="customer", reason="要求删除")
+    erasure_request_approve(actor=admin_user, erasure_id=request.pk)
+    tomb = Customer.objects.get(pk=customer.pk)
+    with pytest.raises(Conflict):
+        customer_update(actor=agent, customer=tomb, expected_version=None, changes={"name": "张三"})
+    with pytest.raises(Conflict):
+        customer_add_contact(actor=agent, customer=tomb, contact=ContactInput(kind="phone", value="13800138000"))
+    with pytest.raises(Conflict) as merged:
+        customer_merge(actor=manager, target=tomb, duplicates=[CustomerFactory(phone="13700137000")])
+    assert merged.value.code == "customer_anonymised"
