@@ -42,6 +42,7 @@ from kefu.customers.services import dedicated_customers_set
 from kefu.identity.permissions import IdentityRight
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
+from kefu.privacy.permissions import PrivacyRight
 from kefu.tickets import catalog, sla
 from kefu.tickets.choices import OPEN_STATUSES, TicketType
 from kefu.tickets.models import Category, SlaPolicy, Ticket, TicketTypeSetting
@@ -96,6 +97,10 @@ def _entries() -> list[Entry]:
               "administration:audit_list", CoreRight.AUDIT_VIEW),
         Entry(_("两步验证与单点登录"), _("各角色的两步验证要求；重置两步验证；单点登录与本地密码"), "identity:admin",
               IdentityRight.SIGNIN_POLICY_MANAGE),
+        Entry(_("删除申请"), _("客户个人信息的删除（匿名化）申请，由第二人审批"), "privacy:erasure_list",
+              PrivacyRight.ERASURE),
+        Entry(_("数据保存期限"), _("已关闭工单、附件等数据的保存天数，到期自动处理"), "privacy:retention",
+              PrivacyRight.RETENTION_MANAGE),
     ]
 
 

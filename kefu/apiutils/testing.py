@@ -169,6 +169,10 @@ class World:
 
         self.audit_entry = audit_record(actor=people["admin_user"], action="customer.exported",
                                         object_type="customers.export", summary="导出客户 1 条")
+        from kefu.privacy.services import erasure_request_create
+
+        self.erasure = erasure_request_create(actor=people["manager"], customer=customer, asked_by="customer",
+                                              reason="客户来电要求删除个人信息")
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -233,6 +237,8 @@ class World:
             "day": "2027-01-01",
             "ticket_type": "repair",
             "lock_id": self.lock,
+            "erasure_id": self.erasure,
+            "retention_kind": "closed_tickets",
         }
         values: dict[str, Any] = {}
         for param in params:

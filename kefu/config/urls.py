@@ -27,6 +27,7 @@ urlpatterns = [
     path("admin/webhooks/", include("kefu.integrations.urls")),
     path("", include("kefu.notifications.urls")),
     path("", include("kefu.identity.urls")),
+    path("", include("kefu.privacy.urls")),
     path("", include("kefu.administration.urls")),
     path("", include("kefu.web.urls")),
 ]

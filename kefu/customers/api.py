@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
@@ -18,7 +18,7 @@ from kefu.apiutils.pagination import number_page
 from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
 from kefu.core.errors import ValidationFailed
 from kefu.customers import selectors, services
-from kefu.customers.choices import ContactKind, CustomerKind, Tier
+from kefu.customers.choices import ConsentSource, ContactKind, CustomerKind, Tier
 from kefu.customers.models import Customer
 from kefu.customers.permissions import CustomerRight
 
@@ -301,3 +301,92 @@ def customer_update(request: HttpRequest, customer_id: PathId, payload: Customer
             changes[name] = value.value if hasattr(value, "value") else value
     services.customer_update(actor=user, customer=customer, expected_version=payload.version, changes=changes)  # type: ignore[arg-type]
     return _detail_data(selectors.customer_detail(user, customer_id))
+
+
+# --- consent per contact channel ---------------------------------------------------------------------------------
+
+
+class ConsentCellOut(Schema):
+    purpose: str
+    applies: bool = Field(description="Whether this purpose uses this kind of contact")
+    granted: bool | None = Field(description="The recorded answer; null when nothing is recorded")
+    allowed: bool = Field(description="What may_contact answers: the answer, else the purpose's default")
+    source: str = Field(description="How the answer was given (its label)")
+    recorded_by: str
+    recorded_at: datetime | None
+    note: str
+
+
+class ConsentRowOut(Schema):
+    contact_id: int
+    kind: str
+    value: str = Field(description="Masked")
+    is_primary: bool
+    consents: list[ConsentCellOut]
+
+
+class ConsentItemIn(InSchema):
+    contact_id: Id
+    purpose: str = Field(min_length=1, max_length=32, description="marketing_call, marketing_sms, "
+                         "marketing_message, greeting, survey")
+    granted: bool | None = Field(description="true granted, false refused, null: not recorded (the default holds)")
+
+
+class ConsentsIn(InSchema):
+    source: ConsentSource = Field(description="How the customer gave these answers")
+    note: str = Field("", max_length=200)
+    consents: list[ConsentItemIn] = Field(max_length=200)
+
+
+def _consent_rows(user: Any, customer_id: int) -> list[dict[str, Any]]:
+    return [
+        {"contact_id": row.contact.id, "kind": row.contact.kind, "value": row.contact.value,
+         "is_primary": row.contact.is_primary,
+         "consents": [{"purpose": c.purpose, "applies": c.applies, "granted": c.granted, "allowed": c.allowed,
+                       "source": c.source_label, "recorded_by": c.recorded_by, "recorded_at": c.recorded_at,
+                       "note": c.note} for c in row.cells]}
+        for row in selectors.consent_table(user, customer_id)
+    ]
+
+
+@router.get("/{customer_id}/consents", response=list[ConsentRowOut], summary="Consent per contact and purpose")
+@requires(CustomerRight.VIEW)
+def customer_consents(request: HttpRequest, customer_id: PathId) -> Any:
+    """One row per contact, one cell per purpose. Outbound features ask `may_contact`; `allowed` is its answer."""
+    return _consent_rows(_user(request), customer_id)
+
+
+@router.put("/{customer_id}/consents", response=list[ConsentRowOut], summary="Record consents and refusals")
+@requires(CustomerRight.EDIT_CONSENT)
+def customer_consents_set(request: HttpRequest, customer_id: PathId, payload: ConsentsIn) -> Any:
+    """Only the listed (contact, purpose) pairs change; who, when and `source` are recorded and audited."""
+    user = _user(request)
+    selectors.customer_detail(user, customer_id)  # 404 unless visible
+    services.customer_set_consents(
+        actor=user, customer=Customer.objects.get(pk=customer_id), source=payload.source.value, note=payload.note,
+        consents=[services.ConsentInput(contact_id=c.contact_id, purpose=c.purpose, granted=c.granted)
+                  for c in payload.consents])
+    return _consent_rows(user, customer_id)
+
+
+# --- personal data (PIPL) -------------------------------------------------------------------------------------------
+
+
+class PersonalDataQuery(InSchema):
+    format: str = Field("json", pattern="^(json|xlsx)$", description="json or xlsx (one sheet per kind of record)")
+
+
+@router.get("/{customer_id}/personal-data", summary="Everything held about one customer, unmasked (audited)")
+@requires(CustomerRight.EXPORT_PERSONAL_DATA)
+def customer_personal_data(request: HttpRequest, customer_id: PathId, query: Query[PersonalDataQuery]) -> Any:
+    """Record, contacts with their consents, addresses, work orders with messages, history, attachment list,
+    dispatches and SLA clocks, notices about them, the access log and erasure requests, as a download:
+    `application/json`, or an .xlsx workbook with one sheet per kind of record. Each export is one audit row."""
+    from kefu.privacy.export import personal_data_export
+
+    exported = personal_data_export(actor=_user(request), customer_id=customer_id, fmt=query.format,
+                                    ip=request.META.get("REMOTE_ADDR"))
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

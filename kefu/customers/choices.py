@@ -18,3 +18,15 @@ class ContactKind(models.TextChoices):
     PHONE = "phone", _("电话")
     EMAIL = "email", _("邮箱")
     WECHAT = "wechat", _("微信")
+
+
+class ConsentSource(models.TextChoices):
+    """How a consent (or a refusal) was given: kept beside who recorded it and when."""
+
+    PHONE = "phone", _("电话中确认")
+    WRITTEN = "written", _("书面/签字")
+    WEB_FORM = "web_form", _("网页或小程序表单")
+    SMS_REPLY = "sms_reply", _("短信回复（如回复 TD 退订）")
+    IN_PERSON = "in_person", _("现场当面")
+    IMPORT = "import", _("批量导入")
+    API = "api", _("接口同步")

@@ -44,7 +44,14 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("city", "市", "city"),
     ("address", "地址", "address"),
     ("notes", "备注", "notes"),
+    # consent per purpose: 是 when every contact the purpose uses agreed, 否 when every one refused, else blank
+    ("consent_marketing_call", "同意营销电话", "consent_marketing_call"),
+    ("consent_marketing_sms", "同意营销短信", "consent_marketing_sms"),
+    ("consent_marketing_message", "同意营销邮件微信", "consent_marketing_message"),
+    ("consent_greeting", "同意生日节日问候", "consent_greeting"),
+    ("consent_survey", "同意回访调查", "consent_survey"),
 )
+CONSENT_COLUMNS = {name: name.removeprefix("consent_") for name, _zh, _en in COLUMNS if name.startswith("consent_")}
 FORMATS = ("xlsx", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _KIND_WORD = {CustomerKind.PERSON: "个人", CustomerKind.COMPANY: "企业"}
@@ -84,7 +91,23 @@ def _rows(customers: Iterator[Customer], *, show_contacts: bool, show_id: bool) 
             ",".join(t.name for t in c.tags.all()),
             site.province if site else "", site.city if site else "", site.address if site else "",
             c.notes,
+            *(_consent_cell(contacts, purpose) for purpose in CONSENT_COLUMNS.values()),
         ]
+
+
+def _consent_cell(contacts: list[Any], purpose_key: str) -> str:
+    """是 / 否 when every contact the purpose uses has that answer recorded; blank when mixed or not recorded
+    (an import of the blank leaves the answers as they are)."""
+    from kefu.customers.consent import purpose_of
+
+    purpose = purpose_of(purpose_key)
+    answers = {next((c.granted for c in p.consents.all() if c.purpose == purpose_key), None)
+               for p in contacts if p.kind in purpose.kinds}
+    if answers == {True}:
+        return "是"
+    if answers == {False}:
+        return "否"
+    return ""
 
 
 def customer_export(*, actor: Any, out: IO[bytes], fmt: str, filters: CustomerFilters | None = None,
@@ -109,7 +132,7 @@ def customer_export(*, actor: Any, out: IO[bytes], fmt: str, filters: CustomerFi
         queryset = customer_filter(Customer.objects.filter(merged_into__isnull=True), filters, viewer=None)
     else:
         queryset = customer_list(actor, filters)
-    queryset = queryset.select_related("dedicated_agent").prefetch_related("contacts", "tags", "sites")
+    queryset = queryset.select_related("dedicated_agent").prefetch_related("contacts__consents", "tags", "sites")
     customers = queryset.order_by("code").iterator(chunk_size=1000)
     header = [en if english_headers else zh for _f, zh, en in COLUMNS]
     rows = _rows(customers, show_contacts=show_contacts, show_id=show_id)

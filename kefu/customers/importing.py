@@ -34,8 +34,8 @@ from kefu.core.tabular import (
     parse_date,
     read_rows,
 )
-from kefu.customers.choices import ContactKind, CustomerKind, Tier
-from kefu.customers.models import ContactPoint, Customer, Site, Tag
+from kefu.customers.choices import ConsentSource, ContactKind, CustomerKind, Tier
+from kefu.customers.models import ContactConsent, ContactPoint, Customer, Site, Tag
 from kefu.customers.normalize import check_birthday, clean_contact, clean_id_number, clean_tier
 from kefu.customers.permissions import CustomerRight
 
@@ -61,8 +61,16 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "city": ("市", "城市", "city"),
     "address": ("地址", "详细地址", "address"),
     "notes": ("备注", "说明", "notes", "note", "remark", "remarks"),
+    "consent_marketing_call": ("同意营销电话", "营销电话", "consentmarketingcall"),
+    "consent_marketing_sms": ("同意营销短信", "营销短信", "consentmarketingsms"),
+    "consent_marketing_message": ("同意营销邮件微信", "同意营销邮件/微信", "营销邮件微信", "consentmarketingmessage"),
+    "consent_greeting": ("同意生日节日问候", "同意节日问候", "同意问候", "consentgreeting"),
+    "consent_survey": ("同意回访调查", "同意回访", "同意满意度调查", "consentsurvey"),
 }
-_ALIAS_TO_FIELD = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+_CONSENT_YES = {"是", "同意", "y", "yes", "true", "1", "√", "✓"}
+_CONSENT_NO = {"否", "拒绝", "不同意", "n", "no", "false", "0", "×"}
+_ALIAS_TO_FIELD = {header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+_CONSENT_PURPOSES = {name: name.removeprefix("consent_") for name in HEADER_ALIASES if name.startswith("consent_")}
 # Values separated by these inside one cell: several phones, e-mails or tags.
 _MULTI_SPLIT = re.compile(r"[;；,，、|/\n]+")
 _YES = {"是", "y", "yes", "true", "1", "vip", "√", "✓", "对"}
@@ -87,6 +95,7 @@ class _Row:
     contacts: list[tuple[str, str, str]] = field(default_factory=list)  # kind, value, normalized
     tags: list[str] = field(default_factory=list)
     site: tuple[str, str, str] | None = None  # province, city, address
+    consents: dict[str, bool] = field(default_factory=dict)  # purpose → granted, for every contact it uses
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -179,6 +188,17 @@ def _parse_row(number: int, cells: dict[str, Any], errors: list[RowError]) -> _R
             err("tags", _("标签不能超过 40 个字符"), tag)
         elif tag not in row.tags:
             row.tags.append(tag)
+
+    for column, purpose in _CONSENT_PURPOSES.items():
+        answer = cell_text(cells.get(column)).lower()
+        if not answer:
+            continue
+        if answer in _CONSENT_YES:
+            row.consents[purpose] = True
+        elif answer in _CONSENT_NO:
+            row.consents[purpose] = False
+        else:
+            err(column, _("联系许可应填“是”或“否”（空白表示不变）"), cells.get(column))
 
     province, city, address = (cell_text(cells.get(k)) for k in ("province", "city", "address"))
     if address:
@@ -420,6 +440,8 @@ def _write(rows: list[_Row], report: ImportReport, *, actor: Any, filename: str)
     ContactPoint.objects.bulk_create(contacts, batch_size=1000)
     Site.objects.bulk_create(sites, batch_size=1000)
     Customer.tags.through.objects.bulk_create(links, batch_size=1000)
+    consents = _write_consents([(target[id(r)].pk, r.consents) for r in rows if r.consents], actor=actor,
+                               filename=filename)
 
     actor_user = actor if getattr(actor, "is_authenticated", False) else None
     label = Customer._meta.label_lower
@@ -437,7 +459,46 @@ def _write(rows: list[_Row], report: ImportReport, *, actor: Any, filename: str)
                  summary=_("导入 %(file)s：新建 %(c)s，更新 %(u)s")
                  % {"file": filename[:100], "c": len(fresh), "u": len(updated)},
                  data={"file": filename[:200], "rows": report.rows, "created": len(fresh),
-                       "updated": len(updated)})
+                       "updated": len(updated), "consents": consents})
+
+
+def _write_consents(answers: list[tuple[int, dict[str, bool]]], *, actor: Any, filename: str) -> int:
+    """Each answer of a row applies to every contact of its customer that the purpose uses (source "import")."""
+    if not answers:
+        return 0
+    from kefu.customers.consent import purpose_of
+
+    by_customer = dict(answers)
+    points: list[tuple[int, int, str]] = []
+    ids = list(by_customer)
+    for i in range(0, len(ids), 900):
+        points += ContactPoint.objects.filter(customer_id__in=ids[i:i + 900]).values_list("pk", "customer_id", "kind")
+    now = timezone.now()
+    recorder = actor if getattr(actor, "is_authenticated", False) else None
+    rows = [ContactConsent(contact_id=pk, purpose=purpose, granted=granted, source=ConsentSource.IMPORT,
+                           note=filename[:200], recorded_by=recorder, recorded_at=now)
+            for pk, customer_id, kind in points for purpose, granted in by_customer[customer_id].items()
+            if kind in purpose_of(purpose).kinds]
+    contact_ids = sorted({r.contact_id for r in rows})
+    for i in range(0, len(contact_ids), 900):
+        ContactConsent.objects.filter(contact_id__in=contact_ids[i:i + 900],
+                                      purpose__in=list(_CONSENT_PURPOSES.values())).filter(
+            _answered(contact_ids[i:i + 900], rows)).delete()
+    ContactConsent.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def _answered(contact_ids: list[int], rows: list[ContactConsent]) -> Q:
+    """Only the (contact, purpose) pairs the file answers: other answers stay."""
+    wanted = set(contact_ids)
+    cond = Q(pk__in=[])
+    by_purpose: dict[str, list[int]] = {}
+    for r in rows:
+        if r.contact_id in wanted:
+            by_purpose.setdefault(r.purpose, []).append(r.contact_id)
+    for purpose, pks in by_purpose.items():
+        cond |= Q(purpose=purpose, contact_id__in=pks)
+    return cond
 
 
 def _bulk_set(customers: list[Customer], names: list[str]) -> None:

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from kefu.core.models import TimeStampedModel
-from kefu.customers.choices import ContactKind, CustomerKind, Tier
+from kefu.customers.choices import ConsentSource, ContactKind, CustomerKind, Tier
 
 
 class Tag(models.Model):
@@ -39,6 +39,9 @@ class Customer(TimeStampedModel):
     merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
                                     related_name="merged_from", verbose_name=_("已合并到"))
     version = models.PositiveIntegerField(_("版本"), default=1)
+    # Set when the record was anonymised on an approved erasure request (kefu.privacy): a tombstone kept so that
+    # reports still count the customer's orders.
+    anonymised_at = models.DateTimeField(_("匿名化时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("客户")
@@ -52,6 +55,10 @@ class Customer(TimeStampedModel):
     @property
     def is_merged(self) -> bool:
         return self.merged_into_id is not None
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
 
 class ContactPoint(models.Model):
@@ -91,3 +98,28 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"{self.province}{self.city}{self.address}"
+
+
+class ContactConsent(models.Model):
+    """A customer's answer for one purpose on one contact (联系许可): granted or refused, how it was given, who
+    recorded it and when. No row: the purpose's default holds (kefu.customers.consent). Earlier answers are in
+    the audit log ("customer.consent_changed")."""
+
+    contact = models.ForeignKey(ContactPoint, on_delete=models.CASCADE, related_name="consents",
+                                verbose_name=_("联系方式"))
+    purpose = models.CharField(_("用途"), max_length=32)  # a key of kefu.customers.consent.PURPOSES
+    granted = models.BooleanField(_("同意"))
+    source = models.CharField(_("来源"), max_length=16, choices=ConsentSource.choices)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("记录人"))
+    recorded_at = models.DateTimeField(_("记录时间"))
+
+    class Meta:
+        verbose_name = _("联系许可")
+        verbose_name_plural = _("联系许可")
+        ordering = ["contact_id", "purpose"]
+        constraints = [models.UniqueConstraint(fields=["contact", "purpose"], name="contact_consent_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.purpose} {'+' if self.granted else '-'}"

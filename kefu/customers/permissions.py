@@ -21,6 +21,11 @@ class CustomerRight(StrEnum):
     MERGE = "customer.merge"
     IMPORT = "customer.import"
     EXPORT = "customer.export"
+    # Record a customer's consent or refusal per contact channel (联系许可): whoever talks to the customer.
+    EDIT_CONSENT = "customer.edit_consent"
+    # PIPL: everything held about one customer, complete and unmasked, as a deliberate and audited act of the
+    # people answerable for customer data (the service manager, the administrator).
+    EXPORT_PERSONAL_DATA = "customer.export_personal_data"
 
 
 def visible_customers(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -42,6 +47,8 @@ def register() -> None:
         CustomerRight.MERGE: LEADS,
         CustomerRight.IMPORT: {Role.MANAGER, Role.ADMIN},
         CustomerRight.EXPORT: {Role.MANAGER, Role.ADMIN},
+        CustomerRight.EDIT_CONSENT: FRONT_LINE,
+        CustomerRight.EXPORT_PERSONAL_DATA: {Role.MANAGER, Role.ADMIN},
     })
     # Visibility is the role's alone: no query to decide a right on one record.
     register_scope(Customer, visible_to=visible_customers, allows=lambda user, right, customer: True,

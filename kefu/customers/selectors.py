@@ -25,17 +25,18 @@ from kefu.core.permissions import CoreRight
 from kefu.core.policy import has_right, may_see, visible
 from kefu.core.prepared import Prepared
 from kefu.core.search import text_contains
-from kefu.customers.choices import ContactKind, Tier
-from kefu.customers.models import ContactPoint, Customer, Site
+from kefu.customers.choices import ConsentSource, ContactKind, Tier
+from kefu.customers.consent import PURPOSES, purpose_of
+from kefu.customers.models import ContactConsent, ContactPoint, Customer, Site
 from kefu.customers.normalize import guess_contact_kind, normalize_contact
 from kefu.customers.permissions import CustomerRight
 from kefu.customers.timeline import TimelinePage, customer_timeline
 
 __all__ = [
     "ContactView", "CustomerDetail", "CustomerFilters", "CustomerRow", "DuplicateGroup", "TimelinePage",
-    "customer_access_log", "customer_detail", "customer_duplicate_groups", "customer_duplicates",
-    "customer_filter", "customer_find_by_contact", "customer_list", "customer_onsite", "customer_onsite_cards",
-    "customer_rows", "customer_timeline",
+    "consent_table", "contactable_points", "customer_access_log", "customer_detail", "customer_duplicate_groups",
+    "customer_duplicates", "customer_filter", "customer_find_by_contact", "customer_list", "customer_onsite",
+    "customer_onsite_cards", "customer_rows", "customer_timeline", "may_contact",
 ]
 
 VIEWED_UNMASKED = "customer.viewed_unmasked"
@@ -113,6 +114,7 @@ class CustomerDetail:
     updated_at: datetime
     can_reveal: bool
     revealed_fields: tuple[str, ...] = field(default=())
+    anonymised_at: datetime | None = None
 
     @property
     def masked(self) -> bool:
@@ -288,7 +290,7 @@ def customer_detail(user: Any, customer_id: int, *, reveal: bool = False,
         sites=[] if brief else list(customer.sites.all()), merged_into_id=customer.merged_into_id,
         version=customer.version,
         created_at=customer.created_at, updated_at=customer.updated_at, can_reveal=may_contacts or may_id,
-        revealed_fields=tuple(revealed),
+        revealed_fields=tuple(revealed), anonymised_at=customer.anonymised_at,
     )
 
 
@@ -405,3 +407,107 @@ def customer_onsite(user: Any, customer_id: int, *, reveal: bool = False, ip: st
                      summary=_("查看了上门联系电话：%(c)s") % {"c": customer.code},
                      data={"fields": ["onsite_phone"], **(reason or {})})
     return card
+
+
+# --- consent per contact channel (联系许可) -----------------------------------------------------------------
+
+def _point_allows(point: ContactPoint, purpose_key: str, recorded: dict[str, bool]) -> bool:
+    purpose = purpose_of(purpose_key)
+    if point.kind not in purpose.kinds:
+        return False
+    answer = recorded.get(purpose.key)
+    return purpose.allowed_by_default if answer is None else answer
+
+
+def _recorded(point: ContactPoint) -> dict[str, bool]:
+    cache = getattr(point, "_prefetched_objects_cache", {})
+    rows = cache["consents"] if "consents" in cache else ContactConsent.objects.filter(contact=point)
+    return {c.purpose: c.granted for c in rows}
+
+
+def contactable_points(customer: Customer, purpose: str) -> list[ContactPoint]:
+    """The customer's contacts that `purpose` may use (see `may_contact`), primary first. Two queries. A merged
+    record answers for the record it was merged into; an anonymised one has none."""
+    purpose_of(purpose)
+    if customer.merged_into_id is not None:
+        customer = Customer.objects.filter(pk=customer.merged_into_id).first() or customer
+    if customer.anonymised_at is not None:
+        return []
+    points = ContactPoint.objects.filter(customer=customer).prefetch_related("consents").order_by("-is_primary", "id")
+    return [p for p in points if _point_allows(p, purpose, _recorded(p))]
+
+
+def may_contact(target: Customer | ContactPoint, purpose: str) -> bool:
+    """THE check every outbound feature makes before contacting a customer (a call list, an SMS, a greeting, a
+    survey, a marketing message): whether `target` — a customer, or one of their contacts — may be contacted for
+    `purpose` (a key of kefu.customers.consent.PURPOSES; an unknown one raises ImproperlyConfigured).
+
+    A contact: its kind must be one the purpose uses, then the recorded answer holds, else the purpose's
+    default (opt-in for marketing and greetings, opt-out for callbacks and surveys). A customer: True when at
+    least one of their contacts may be used (`contactable_points` lists which). Anonymised customers: never.
+    """
+    if isinstance(target, ContactPoint):
+        purpose_of(purpose)
+        owner = Customer.objects.filter(pk=target.customer_id).values_list("anonymised_at", flat=True).first()
+        if owner is not None:
+            return False
+        return _point_allows(target, purpose, _recorded(target))
+    if isinstance(target, Customer):
+        return bool(contactable_points(target, purpose))
+    raise TypeError(f"may_contact takes a Customer or a ContactPoint, not {type(target).__name__}")
+
+
+@dataclass(frozen=True)
+class ConsentCell:
+    purpose: str
+    label: str
+    applies: bool
+    granted: bool | None  # None: nothing recorded
+    allowed: bool  # what may_contact answers
+    source_label: str = ""
+    recorded_by: str = ""
+    recorded_at: datetime | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    contact: ContactView
+    cells: list[ConsentCell]
+
+
+def consent_purposes() -> list[tuple[str, str]]:
+    """(key, label) of every registered purpose, in registration order."""
+    return [(p.key, str(p.label)) for p in PURPOSES.values()]
+
+
+def consent_table(user: Any, customer_id: int) -> list[ConsentRow]:
+    """The consent grid of the customer page and API: one row per contact (masked), one cell per purpose.
+    Three queries."""
+    if not has_right(user, CustomerRight.VIEW):
+        raise PermissionDenied(_("你没有查看客户资料的权限"))
+    customer = visible(user, Customer.objects.all()).filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("客户不存在"), details={"customer_id": customer_id})
+    points = (ContactPoint.objects.filter(customer=customer).order_by("-is_primary", "id")
+              .prefetch_related(Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by"))))
+    rows = []
+    sources = dict(ConsentSource.choices)
+    for p in points:
+        recorded = {c.purpose: c for c in p.consents.all()}
+        cells = []
+        for purpose in PURPOSES.values():
+            row = recorded.get(purpose.key)
+            applies = p.kind in purpose.kinds
+            granted = row.granted if row is not None else None
+            cells.append(ConsentCell(
+                purpose=purpose.key, label=str(purpose.label), applies=applies, granted=granted,
+                allowed=applies and customer.anonymised_at is None
+                and (purpose.allowed_by_default if granted is None else granted),
+                source_label=str(sources.get(row.source, row.source)) if row else "",
+                recorded_by=str(row.recorded_by) if row and row.recorded_by else "",
+                recorded_at=row.recorded_at if row else None, note=row.note if row else ""))
+        view = ContactView(id=p.pk, kind=p.kind, kind_label=str(p.get_kind_display()),
+                           value=mask_contact(p.kind, p.value), label=p.label, is_primary=p.is_primary, masked=True)
+        rows.append(ConsentRow(contact=view, cells=cells))
+    return rows

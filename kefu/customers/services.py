@@ -21,8 +21,9 @@ from kefu.accounts.choices import Role
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
-from kefu.customers.choices import CustomerKind, Tier
-from kefu.customers.models import ContactPoint, Customer, Site, Tag
+from kefu.customers.choices import ConsentSource, CustomerKind, Tier
+from kefu.customers.consent import PURPOSES
+from kefu.customers.models import ContactConsent, ContactPoint, Customer, Site, Tag
 from kefu.customers.normalize import check_birthday, clean_contact, clean_id_number, clean_tier
 from kefu.customers.permissions import CustomerRight
 from kefu.customers.timeline import MERGE_HOOKS, MergeContext
@@ -184,6 +185,8 @@ def _check_not_merged(locked: Customer) -> None:
     if locked.merged_into_id is not None:
         raise Conflict(_("该客户已合并到其他客户，不能再修改"), code="customer_merged",
                        details={"merged_into_id": locked.merged_into_id})
+    if locked.anonymised_at is not None:  # a tombstone takes no personal data again
+        raise Conflict(_("该客户已匿名化，不能再修改"), code="customer_anonymised")
 
 
 def _bump(locked: Customer) -> None:
@@ -467,6 +470,9 @@ def customer_merge(*, actor: Any, target: Customer, duplicates: Sequence[Custome
         if into.merged_into_id is not None:
             raise Conflict(_("目标客户已合并到其他客户，不能作为合并目标"), code="merge_into_merged",
                            details={"customer_id": into.pk, "merged_into_id": into.merged_into_id})
+        if into.anonymised_at is not None:  # a tombstone takes no personal data again
+            raise Conflict(_("该客户已匿名化，不能作为合并目标"), code="customer_anonymised",
+                           details={"customer_id": into.pk})
         dups = [locked[pk] for pk in dup_ids]
         already = [d.pk for d in dups if d.merged_into_id is not None]
         if already:
@@ -583,3 +589,91 @@ def dedicated_customers_set(*, actor: Any, agent: Any, customers: Sequence[Custo
         audit_record(actor=actor, action="customer.dedicated_agent", obj=locked, summary=locked.name,
                      data={"from": before, "to": value.pk if value else None})
     return len(added), len(removed)
+
+
+# --- consent per contact channel (联系许可) -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """The customer's answer for `purpose` on one contact: True granted, False refused, None not recorded
+    (the purpose's default holds again)."""
+
+    contact_id: int
+    purpose: str
+    granted: bool | None
+
+
+def _check_consent_inputs(customer: Customer, consents: Sequence[ConsentInput]) -> dict[int, ContactPoint]:
+    points = {p.pk: p for p in ContactPoint.objects.filter(customer=customer)}
+    seen: set[tuple[int, str]] = set()
+    for item in consents:
+        point = points.get(item.contact_id) if isinstance(item.contact_id, int) else None
+        if point is None:
+            raise ValidationFailed(_("联系方式 %(id)s 不属于该客户") % {"id": item.contact_id},
+                                   details={"field": "contact_id", "value": item.contact_id})
+        purpose = PURPOSES.get(str(item.purpose))
+        if purpose is None:
+            raise ValidationFailed(_("未知的联系用途：%(p)s") % {"p": item.purpose},
+                                   details={"field": "purpose", "value": str(item.purpose)[:40]})
+        if point.kind not in purpose.kinds:
+            raise ValidationFailed(
+                _("“%(purpose)s”不适用于%(kind)s") % {"purpose": purpose.label, "kind": point.get_kind_display()},
+                details={"field": "purpose", "value": purpose.key, "contact_id": point.pk})
+        if item.granted is not None and not isinstance(item.granted, bool):
+            raise ValidationFailed(_("同意与否只能是 是、否 或 未记录"), details={"field": "granted"})
+        if (point.pk, purpose.key) in seen:
+            raise ValidationFailed(_("同一联系方式的同一用途填写了两次"),
+                                   details={"field": "purpose", "value": purpose.key, "contact_id": point.pk})
+        seen.add((point.pk, purpose.key))
+    return points
+
+
+def customer_set_consents(*, actor: Any, customer: Customer, consents: Sequence[ConsentInput], source: str,
+                          note: str = "") -> int:
+    """Record the customer's consents and refusals per contact and purpose, with how they were given (`source`,
+    a ConsentSource), who recorded them (the actor) and when (now). Answers equal to what is recorded are left
+    as they are. One audit row "customer.consent_changed" listing each change (contact id, kind, purpose, from,
+    to; never the contact's value). Returns the number of changes.
+
+    ValidationFailed naming the field for a contact of another customer, an unknown purpose, a purpose that does
+    not use that kind of contact, a purpose given twice, an unknown source or a note over 200 characters.
+    """
+    _require(actor, CustomerRight.EDIT_CONSENT)
+    if source not in ConsentSource.values:
+        raise ValidationFailed(_("请选择许可的来源"), details={"field": "source", "value": str(source)[:40]})
+    note = _clean_text("note", note, 200)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock(customer)
+        _check_not_merged(locked)
+        if locked.anonymised_at is not None:
+            raise Conflict(_("该客户已匿名化，不能再记录联系许可"), code="customer_anonymised")
+        points = _check_consent_inputs(locked, consents)
+        existing = {(c.contact_id, c.purpose): c for c in ContactConsent.objects.filter(contact__customer=locked)}
+        changes = []
+        for item in consents:
+            key = (item.contact_id, str(item.purpose))
+            row = existing.get(key)
+            before = None if row is None else row.granted
+            if item.granted is None:
+                if row is not None:
+                    row.delete()
+                    changes.append((item, before))
+                continue
+            if row is not None and row.granted == item.granted:
+                continue
+            ContactConsent.objects.update_or_create(
+                contact_id=item.contact_id, purpose=key[1],
+                defaults={"granted": item.granted, "source": source, "note": note,
+                          "recorded_by": actor if getattr(actor, "is_authenticated", False) else None,
+                          "recorded_at": now})
+            changes.append((item, before))
+        if changes:
+            audit_record(actor=actor, action="customer.consent_changed", obj=locked,
+                         summary=_("更新联系许可 %(n)s 项（%(source)s）")
+                         % {"n": len(changes), "source": ConsentSource(source).label},
+                         data={"source": source, "note": note, "changes": [
+                             {"contact_id": item.contact_id, "kind": points[item.contact_id].kind,
+                              "purpose": str(item.purpose), "from": before, "to": item.granted}
+                             for item, before in changes]})
+    return len(changes)

@@ -51,4 +51,5 @@ urlpatterns = [
     path("customers/search/", customers.customer_search, name="customer_search"),
     path("customers/<int:customer_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:customer_id>/reveal/", customers.customer_reveal, name="customer_reveal"),
+    path("customers/<int:customer_id>/consents/", customers.customer_consents, name="customer_consents"),
 ]

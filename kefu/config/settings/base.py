@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kefu.tickets",
     "kefu.integrations",
     "kefu.notifications",
+    "kefu.privacy",
     "kefu.administration",
     "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin
     "kefu.web",

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.core.dates import DateInputError, parse_optional_moment
-from kefu.core.errors import NotFound, PermissionDenied, ValidationFailed
+from kefu.core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right, requires
 from kefu.customers import selectors as customer_selectors
-from kefu.customers.choices import ContactKind, Tier
+from kefu.customers.choices import ConsentSource, ContactKind, Tier
 from kefu.customers.models import Customer
 from kefu.customers.permissions import CustomerRight
+from kefu.privacy import selectors as privacy_selectors
+from kefu.privacy.permissions import PrivacyRight
 from kefu.tickets.permissions import TicketRight
 from kefu.tickets.selectors import customer_ticket_history
 from kefu.web.views.common import error_page, is_htmx
@@ -126,10 +129,52 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "timeline": timeline,
             "history": history,
             "history_limit": HISTORY_LIMIT,
-            "can_create": has_right(request.user, TicketRight.CREATE),
+            "can_create": has_right(request.user, TicketRight.CREATE) and not card.anonymised_at,
+            "consents": customer_selectors.consent_table(request.user, customer_id),
+            "purposes": customer_selectors.consent_purposes(),
+            "can_edit_consent": has_right(request.user, CustomerRight.EDIT_CONSENT) and not card.anonymised_at,
+            "can_export_personal_data": has_right(request.user, CustomerRight.EXPORT_PERSONAL_DATA),
+            "can_request_erasure": has_right(request.user, PrivacyRight.ERASURE),
+            "erasure": privacy_selectors.customer_erasure_state(customer_id),
         }
     )
     return render(request, "web/customers/detail.html", context)
+
+
+@requires(CustomerRight.EDIT_CONSENT)
+def customer_consents(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Record the customer's consents and refusals per contact and purpose, with how they were given."""
+    from kefu.customers.services import ConsentInput, customer_set_consents
+
+    card = _detail_context(request, customer_id)["card"]
+    if card.merged_into_id:
+        return redirect("web:customer_consents", customer_id=card.merged_into_id)
+    rows = customer_selectors.consent_table(request.user, customer_id)
+    error, status = "", 200
+    source = request.POST.get("source", "")
+    note = request.POST.get("note", "")[:200]
+    if request.method == "POST":
+        wanted = {"yes": True, "no": False, "": None}
+        answers = []
+        for row in rows:
+            for cell in row.cells:
+                if not cell.applies:
+                    continue
+                raw = request.POST.get(f"c-{row.contact.id}-{cell.purpose}", "unchanged")
+                if raw in wanted and wanted[raw] != cell.granted:
+                    answers.append(ConsentInput(contact_id=row.contact.id, purpose=cell.purpose, granted=wanted[raw]))
+        try:
+            changed = customer_set_consents(actor=request.user, customer=Customer.objects.get(pk=customer_id),
+                                            consents=answers, source=source, note=note)
+        except ApplicationError as exc:
+            error, status = exc.message, 422 if exc.status == 400 else exc.status
+        else:
+            done = _("已更新 %(n)s 项联系许可") % {"n": changed} if changed else _("联系许可没有变化")
+            messages.success(request, done)
+            return redirect("web:customer_detail", customer_id=customer_id)
+    return render(request, "web/customers/consents.html", {
+        "nav": "customers", "card": card, "rows": rows, "purposes": customer_selectors.consent_purposes(),
+        "sources": ConsentSource.choices, "source": source, "note": note, "error": error}, status=status)
 
 
 @requires(CustomerRight.VIEW_PHONE)

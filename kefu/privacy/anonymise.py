@@ -1,0 +1,150 @@
+"""What anonymisation replaces, in the caller's transaction: a customer's record (kept as a tombstone) and the
+personal free text of work orders. Statistics stay: orders keep their type, category, channel, priority, status,
+team, people, timestamps, SLA clocks, escalations, dispatch facts and the number and kinds of their messages.
+
+Replaced or removed: the customer's name, code, company, birthday, ID number, notes, dedicated agent, every
+contact (with its consents) and address; an order's subject, description and external reference, the text of its
+messages, dispatch instructions and results, free text and file names in its history, its attachments (files
+deleted from storage after commit), and the subject where copies of it were kept (notifications, the outbox,
+webhook deliveries, idempotency replays)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, QuerySet
+
+from kefu.core.models import IdempotencyRecord, OutboxEvent
+from kefu.customers.models import ContactPoint, Customer, Site
+from kefu.integrations.models import WebhookDelivery
+from kefu.notifications.models import Notification
+from kefu.privacy.models import TicketScrub
+from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, TicketMessage
+
+# Stored text (the database keeps one language); pages show the anonymised state in the reader's language.
+REMOVED = "（已匿名化）"
+TICKET_SUBJECT = "（已匿名化工单）"
+CHUNK = 500  # ids per statement: well under SQLite's parameter limit
+
+# History data keys holding free text or file names; "changes" of these fields hold old and new values.
+_EVENT_TEXT_KEYS = ("reason", "filename", "result", "instructions", "note")
+_CHANGED_FIELDS = ("subject", "description", "external_ref", "customer")
+
+
+def customer_tombstone_name(pk: int) -> str:
+    return f"已匿名化客户 #{pk}"
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def _scrub_event_data(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in _EVENT_TEXT_KEYS:
+        if out.get(key):
+            out[key] = REMOVED
+    changes = out.get("changes")
+    if isinstance(changes, dict):
+        out["changes"] = {name: ({"from": REMOVED, "to": REMOVED} if name in _CHANGED_FIELDS else value)
+                          for name, value in changes.items()}
+    return out
+
+
+def _scrub_subject(payload: Any) -> Any:
+    if isinstance(payload, dict) and isinstance(payload.get("ticket"), dict):
+        payload = dict(payload)
+        payload["ticket"] = {**payload["ticket"], "subject": TICKET_SUBJECT, "external_ref": ""}
+    return payload
+
+
+def remove_attachments(queryset: QuerySet[Attachment]) -> int:
+    """Delete attachment rows now and their files once the transaction commits (a rollback keeps both)."""
+    rows = list(queryset.values_list("pk", "file"))
+    if not rows:
+        return 0
+    storage = Attachment._meta.get_field("file").storage
+    names = [name for _pk, name in rows if name]
+    for part in _chunks([pk for pk, _name in rows]):
+        Attachment.objects.filter(pk__in=part).delete()
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    transaction.on_commit(delete_files)
+    return len(rows)
+
+
+def scrub_tickets(ticket_ids: Iterable[int], *, cause: str, now: datetime) -> dict[str, int]:
+    """Anonymise the personal free text of these orders (those not done before). Returns counts."""
+    wanted = sorted(set(ticket_ids))
+    done = set()
+    for part in _chunks(wanted):
+        done.update(TicketScrub.objects.filter(ticket_id__in=part).values_list("ticket_id", flat=True))
+    ids = [pk for pk in wanted if pk not in done]
+    counts = {"tickets": 0, "messages": 0, "attachments": 0, "dispatches": 0, "history": 0}
+    for part in _chunks(ids):
+        counts["tickets"] += Ticket.objects.filter(pk__in=part).update(
+            subject=TICKET_SUBJECT, description="", external_ref="", version=F("version") + 1)
+        counts["messages"] += TicketMessage.objects.filter(ticket_id__in=part).update(body=REMOVED)
+        counts["dispatches"] += Dispatch.objects.filter(ticket_id__in=part).update(instructions="", result="")
+        counts["attachments"] += remove_attachments(Attachment.objects.filter(ticket_id__in=part))
+        events = list(TicketEvent.objects.filter(ticket_id__in=part).only("pk", "data"))
+        for event in events:
+            event.data = _scrub_event_data(event.data)
+        TicketEvent.objects.bulk_update(events, ["data"], batch_size=CHUNK)
+        counts["history"] += len(events)
+        _scrub_copies([str(pk) for pk in part], part)
+        TicketScrub.objects.bulk_create([TicketScrub(ticket_id=pk, cause=cause, at=now) for pk in part],
+                                        ignore_conflicts=True)
+    return counts
+
+
+def _scrub_copies(str_ids: list[str], ids: list[int]) -> None:
+    """The subject where copies of it were kept: notices, the outbox, webhook deliveries, idempotency replays."""
+    notices = list(Notification.objects.filter(object_type="tickets.ticket", object_id__in=str_ids)
+                   .only("pk", "params"))
+    for notice in notices:
+        notice.params = {**(notice.params or {}), "subject": TICKET_SUBJECT}
+    Notification.objects.bulk_update(notices, ["params"], batch_size=CHUNK)
+    notice_ids = [str(n.pk) for n in notices]
+    outbox = list(OutboxEvent.objects.filter(object_type="tickets.ticket", object_id__in=str_ids).only("pk", "payload"))
+    for event in outbox:
+        event.payload = _scrub_subject(event.payload)
+    announced = list(OutboxEvent.objects.filter(object_type="notifications.notification", object_id__in=notice_ids)
+                     .only("pk", "payload")) if notice_ids else []
+    for event in announced:
+        event.payload = {**(event.payload or {}), "title": TICKET_SUBJECT}
+    OutboxEvent.objects.bulk_update(outbox + announced, ["payload"], batch_size=CHUNK)
+    deliveries = list(WebhookDelivery.objects.filter(payload__ticket__id__in=ids).only("pk", "payload"))
+    for delivery in deliveries:
+        delivery.payload = _scrub_subject(delivery.payload)
+    WebhookDelivery.objects.bulk_update(deliveries, ["payload"], batch_size=CHUNK)
+    IdempotencyRecord.objects.filter(path__startswith="/api/v1/tickets", response__id__in=ids).delete()
+
+
+def anonymise_customers(customer_ids: list[int], *, now: datetime) -> dict[str, int]:
+    """Turn these customers into tombstones and anonymise their orders (the caller holds their row locks)."""
+    counts = {"customers": len(customer_ids)}
+    counts["contacts"] = ContactPoint.objects.filter(customer_id__in=customer_ids).delete()[1].get(
+        "customers.ContactPoint", 0)
+    counts["sites"] = Site.objects.filter(customer_id__in=customer_ids).delete()[0]
+    for pk in customer_ids:
+        code = f"ANON-{pk}"
+        if Customer.objects.filter(code=code).exclude(pk=pk).exists():  # an imported code took it
+            code = f"ANON-{pk}-X"
+        Customer.objects.filter(pk=pk).update(
+            name=customer_tombstone_name(pk), code=code, company="", birthday=None, id_number="", notes="",
+            dedicated_agent=None, anonymised_at=now, version=F("version") + 1, updated_at=now)
+    ticket_ids = list(Ticket.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True))
+    counts.update(scrub_tickets(ticket_ids, cause="erasure", now=now))
+    counts["orders_of_customer"] = len(ticket_ids)
+    IdempotencyRecord.objects.filter(path__startswith="/api/v1/customers", response__id__in=customer_ids).delete()
+    return counts

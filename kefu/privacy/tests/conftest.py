@@ -1,0 +1,77 @@
+"""A customer with something of every kind: contacts with a consent, an address, tags, an order with a reply, a
+note, a customer message, an edit, an attachment and a dispatch, a notice about it, a webhook delivery, an
+unmasked view in the access log; and a record merged into it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+
+@dataclass
+class Rich:
+    customer: Any
+    duplicate: Any
+    ticket: Any
+    other_ticket: Any
+    attachment_name: str
+
+
+@pytest.fixture
+def login(client: Client) -> Any:
+    def _login(user: Any) -> Client:
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settings: Any, tmp_path: Any) -> Rich:
+    from kefu.customers import selectors as customer_selectors
+    from kefu.customers import services as customer_services
+    from kefu.customers.models import ContactPoint
+    from kefu.customers.tests.factories import CustomerFactory, SiteFactory
+    from kefu.integrations.models import WebhookDelivery, WebhookEndpoint
+    from kefu.notifications.models import Notification
+    from kefu.tickets import services as tickets
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    SiteFactory(customer=customer, province="广东省", city="深圳市", address="南山区桃源路88号")
+    customer_services.customer_update(actor=agent, customer=customer, expected_version=None,
+                                      changes={"notes": "老客户，喜欢上午联系", "tags": ["老客户"],
+                                               "company": "深圳某某科技"})
+    phone = ContactPoint.objects.get(customer=customer, kind="phone")
+    customer_services.customer_set_consents(
+        actor=agent, customer=customer, source="phone",
+        consents=[customer_services.ConsentInput(contact_id=phone.pk, purpose="marketing_sms", granted=True)])
+    duplicate = CustomerFactory(code="C900002", name="张三（重复）", phone="13900139000", id_number="")
+    customer_services.customer_merge(actor=manager, target=customer, duplicates=[duplicate])
+    ticket = tickets.ticket_create(actor=agent, subject="张三家空调漏水",
+                                   description="深圳南山区桃源路88号，电话13800138000", ticket_type="repair",
+                                   customer=customer, assignee=agent, external_ref="CRM-778")
+    tickets.ticket_reply(actor=agent, ticket=ticket, body="张先生您好，师傅明天上午上门")
+    tickets.ticket_add_note(actor=agent, ticket=ticket, body="客户说家里有老人，请提前电话")
+    tickets.ticket_customer_message(ticket=ticket, body="好的，我明天在家", channel="wechat")
+    ticket.refresh_from_db()
+    tickets.ticket_update(actor=agent, ticket=ticket, expected_version=None,
+                          changes=tickets.TicketChanges(subject="张三家空调漏水（二次）"))
+    attachment = tickets.attachment_add(actor=agent, ticket=ticket,
+                                        upload=SimpleUploadedFile("张三家照片.png", b"png-bytes", "image/png"))
+    tickets.ticket_dispatch(actor=agent, ticket=ticket, department=repair_department, instructions="上门：桃源路88号")
+    other = tickets.ticket_create(actor=agent, subject="张三咨询保修", customer=customer)
+    Notification.objects.create(recipient=agent, kind="ticket.assigned", event_id=1, object_type="tickets.ticket",
+                                object_id=str(ticket.pk), params={"number": ticket.number, "subject": ticket.subject})
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url="http://127.0.0.1:9/hook")
+    WebhookDelivery.objects.create(endpoint=endpoint, event="ticket.created",
+                                   payload={"event": "ticket.created", "ticket": {"id": ticket.pk,
+                                                                                   "subject": ticket.subject}})
+    customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
+    customer.refresh_from_db()
+    ticket.refresh_from_db()
+    return Rich(customer=customer, duplicate=duplicate, ticket=ticket, other_ticket=other,
+                attachment_name=attachment.file.name)
