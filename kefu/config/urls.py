@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
 
 from kefu.api import api
 from kefu.core.policy import PUBLIC, requires
@@ -12,6 +13,7 @@ from kefu.operations.views import readyz
 
 
 @requires(PUBLIC)
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     # Liveness only: the process answers. What it depends on (database, Redis, the worker) is /readyz's, so a
     # database outage does not make a supervisor restart every healthy server.

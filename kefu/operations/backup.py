@@ -33,11 +33,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import wraps
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, ParamSpec, Protocol, TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -65,6 +66,34 @@ class BackupError(Exception):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or [message]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _operator_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """What the file system or a database answers unexpectedly (a full disk, a server gone) becomes one line."""
+
+    @wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except BackupError:
+            raise
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise BackupError(f"{where}{_reason(exc)}") from None
+        except (sqlite3.Error, DatabaseError) as exc:
+            raise BackupError(f"the database: {_first_line(str(exc), type(exc).__name__)}") from None
+        except Exception as exc:
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):
+                raise BackupError(f"the database: {_first_line(str(exc), type(exc).__name__)}") from None
+            raise
+
+    return run
 
 
 # --- the manifest --------------------------------------------------------------------------------------------
@@ -249,6 +278,8 @@ class SqliteEngine:
         return None
 
     def _live_connection(self) -> sqlite3.Connection:
+        if connection.in_atomic_block:  # the backup API would wait for this very transaction forever
+            raise BackupError("a backup or restore cannot run inside a database transaction")
         connection.ensure_connection()
         raw = connection.connection
         assert isinstance(raw, sqlite3.Connection)
@@ -506,6 +537,14 @@ def _pg_facts(cursor: Any, schema: str, version: str) -> DatabaseFacts:
                          pg_schema=schema)
 
 
+def direct_connection() -> None:
+    """A one-shot command needs no connection pool: without it, a server that is down is said at once (the pool
+    would retry for its timeout, logging each attempt). Only before the first connection is made."""
+    options = connection.settings_dict.get("OPTIONS", {})
+    if connection.connection is None and "pool" in options:
+        connection.settings_dict["OPTIONS"] = {k: v for k, v in options.items() if k != "pool"}
+
+
 def engine_for(vendor: str) -> Engine:
     if vendor == "sqlite":
         return SqliteEngine()
@@ -561,6 +600,7 @@ def _archive_destination(output: Path | None, created: datetime) -> Path:
     return target
 
 
+@_operator_errors
 def backup_create(*, output: Path | None = None, keep: int | None = None,
                   now: datetime | None = None) -> BackupResult:
     """Write a backup archive (into KEFU_DATA_DIR/backups/ unless `output` names a folder or a file) → the result.
@@ -804,6 +844,7 @@ def _check_database(read: _Read) -> list[str]:
     return _compare_database(read.manifest, facts, what="the database copy")
 
 
+@_operator_errors
 def backup_verify(path: Path) -> Manifest:
     """Check an archive against its manifest (every checksum; the database copy opens and holds the rows and
     migrations the manifest lists) without touching the live system → the manifest, or BackupError."""
@@ -888,6 +929,7 @@ def _verify_live(engine: Engine, manifest: Manifest) -> list[str]:
     return problems
 
 
+@_operator_errors
 def backup_restore(path: Path, *, confirm: Callable[[Manifest, str], bool]) -> RestoreResult:
     """Replace this installation's database, uploaded files and secret key by the archive's, after checking the
     whole archive; `confirm(manifest, target)` is asked once the archive is known to be sound. Verifies the

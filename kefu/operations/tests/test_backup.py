@@ -30,8 +30,13 @@ from kefu.core.models import AuditLog
 from kefu.operations import backup
 from kefu.operations.backup import BackupError, backup_create, backup_restore, backup_verify
 
+# The tests whose archive must hold their own rows run in a real, committed database (pg_dump reads in a session
+# of its own; SQLite's backup API cannot copy through a connection inside a transaction). Those that only need a
+# sound archive to refuse stay in the faster test transaction on PostgreSQL, where pg_dump copies the committed,
+# migrated database beside it.
+committed = pytest.mark.django_db(transaction=True)
 pytestmark = [
-    pytest.mark.django_db(transaction=True),  # pg_dump and the backup API read what is committed
+    pytest.mark.django_db(transaction=connection.vendor == "sqlite"),
     pytest.mark.skipif(connection.vendor == "postgresql" and not shutil.which("pg_dump"),
                        reason="the PostgreSQL client tools (pg_dump, pg_restore, psql) are not installed"),
 ]
@@ -126,6 +131,7 @@ def _restore(archive: Path, **options: Any) -> None:
 # --- the round trip ------------------------------------------------------------------------------------------
 
 
+@committed
 def test_backup_wipe_restore_gives_back_every_row_file_and_the_key(installation: dict[str, Path], agent: Any,
                                                                    customer: Any) -> None:
     media, data = installation["media"], installation["data"]
@@ -158,6 +164,7 @@ def test_backup_wipe_restore_gives_back_every_row_file_and_the_key(installation:
     assert not [p for p in data.iterdir() if p.name.startswith(".kefu-")]
 
 
+@committed
 def test_restore_over_a_newer_database_leaves_exactly_the_archive(installation: dict[str, Path], agent: Any,
                                                                    customer: Any) -> None:
     """An archive older than the code (a migration not applied in it): restored as it is, the extra migration
@@ -252,11 +259,13 @@ def test_a_damaged_database_copy_or_a_missing_member_is_refused(made: dict[str, 
     _refused(made, _rewrite(made["archive"], tmp_path / "nodb.tar.gz", drop_database),
              f"{member}: missing from the archive")
 
+    rows = backup_verify(made["archive"]).database.tables["django_migrations"]
+
     def rows_miscounted(manifest: dict[str, Any]) -> None:
-        manifest["database"]["tables"]["tickets_ticket"] += 1
+        manifest["database"]["tables"]["django_migrations"] += 1
 
     _refused(made, _rewrite(made["archive"], tmp_path / "count.tar.gz", _edit_manifest(rows_miscounted)),
-             "table tickets_ticket: 1 rows in the database copy, the manifest says 2")
+             f"table django_migrations: {rows} rows in the database copy, the manifest says {rows + 1}")
 
 
 def test_an_archive_of_the_other_database_vendor_is_refused(made: dict[str, Any], tmp_path: Path) -> None:
@@ -270,6 +279,7 @@ def test_an_archive_of_the_other_database_vendor_is_refused(made: dict[str, Any]
              f"runs on {backup.VENDOR_NAMES[connection.vendor]}")
 
 
+@committed
 def test_an_archive_from_newer_migrations_is_refused(installation: dict[str, Path], agent: Any,
                                                      customer: Any) -> None:
     _seed(agent, customer, installation["media"])
@@ -382,6 +392,7 @@ def test_verify_changes_nothing_and_reports_the_archive(made: dict[str, Any]) ->
     _unchanged(made)
 
 
+@committed
 def test_a_key_set_in_the_environment_is_named_when_it_differs(made: dict[str, Any],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEFU_SECRET_KEY", OTHER_KEY)
@@ -399,3 +410,44 @@ def test_keep_removes_the_oldest_archives(installation: dict[str, Path]) -> None
     remaining = sorted(folder.glob("kefu-backup-*.tar.gz"))
     assert remaining == paths[1:]
     assert not [p for p in folder.iterdir() if p.name.startswith(".kefu-")]
+
+
+def test_a_full_disk_or_a_failing_database_is_one_line_and_leaves_no_part(installation: dict[str, Path],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = installation["out"]
+    folder.mkdir()
+    real_open = tarfile.open
+
+    def full_disk(*args: Any, **kwargs: Any) -> Any:
+        archive = real_open(*args, **kwargs)
+
+        def addfile(*a: Any, **k: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        archive.addfile = addfile  # type: ignore[method-assign]
+        return archive
+
+    monkeypatch.setattr(tarfile, "open", full_disk)
+    with pytest.raises(CommandError) as caught:
+        call_command("backup", output=str(folder), stdout=io.StringIO())
+    assert str(caught.value) == f"cannot write the backup to {folder}: No space left on device"
+    assert list(folder.iterdir()) == []  # neither a partial archive nor the database copy
+    monkeypatch.undo()
+
+    def gone(self: Any, target: Path) -> Any:
+        raise connection.Database.OperationalError("server closed the connection unexpectedly\n\tmore")
+
+    monkeypatch.setattr(type(backup.engine_for(connection.vendor)), "dump", gone)
+    with pytest.raises(CommandError) as caught:
+        call_command("backup", output=str(folder), stdout=io.StringIO())
+    assert str(caught.value) == "the database: server closed the connection unexpectedly"
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's backup API copies through Kefu's own connection")
+def test_a_sqlite_backup_inside_a_transaction_is_refused_not_left_waiting(installation: dict[str, Path]) -> None:
+    from django.db import transaction
+
+    with transaction.atomic(), pytest.raises(BackupError, match="cannot run inside a database transaction"):
+        backup_create(output=installation["data"])
+    assert not list(installation["data"].glob("*.tar.gz"))

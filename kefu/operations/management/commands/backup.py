@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from kefu.operations.backup import BackupError, Manifest, backup_create, backup_verify
+from kefu.operations.backup import BackupError, Manifest, backup_create, backup_verify, direct_connection
 
 
 def describe(manifest: Manifest) -> str:
@@ -31,6 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        direct_connection()
         try:
             if options["verify"]:
                 if options["output"] or options["keep"] is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kefu.operations.backup import BackupError, Manifest, backup_restore, backup_verify
+from kefu.operations.backup import BackupError, Manifest, backup_restore, backup_verify, direct_connection
 from kefu.operations.management.commands.backup import describe
 
 
@@ -26,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
+        direct_connection()
         path = Path(options["archive"])
         if not options["yes"] and not options["verify_only"] and not sys.stdin.isatty():
             raise CommandError("a restore replaces all data: add --yes to confirm when no terminal is attached; "
