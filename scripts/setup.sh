@@ -52,6 +52,21 @@ fi
 
 .venv/bin/kefu compilemessages --ignore ".venv/*" --ignore "node_modules/*" >/dev/null
 
+# On PostgreSQL, `kefu backup` and `kefu restore` run pg_dump, pg_restore and psql: Debian's client tools, installed
+# only when missing (a server older than the tools is fine; an older pg_dump than the server is refused by kefu backup).
+case "${KEFU_DATABASE_URL:-}" in
+  postgres*)
+    if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1 \
+        || ! command -v psql >/dev/null 2>&1; then
+      sudo_cmd=""
+      [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+      $sudo_cmd apt-get update -qq >/dev/null || true
+      $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null \
+        || echo "Could not install postgresql-client: kefu backup and kefu restore need it on PostgreSQL." >&2
+    fi
+    ;;
+esac
+
 if [ "$dev" = 1 ]; then
   # Browser tests drive Debian's Chromium; screenshots need a CJK font.
   need=()

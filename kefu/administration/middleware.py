@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-OPEN_PREFIXES = ("/static/", "/i18n/", "/language/", "/logout/", "/login/", "/account/", "/healthz")
+OPEN_PREFIXES = ("/static/", "/i18n/", "/language/", "/logout/", "/login/", "/account/", "/healthz", "/readyz")
 
 
 class PasswordChangeRequiredMiddleware:

@@ -1,26 +1,28 @@
-"""Top-level URLs: the web UI, the REST API under /api/v1, the admin, health check."""
+"""Top-level URLs: the web UI, the REST API under /api/v1, the admin, the liveness and readiness checks."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
 
 from kefu.api import api
 from kefu.core.policy import PUBLIC, requires
+from kefu.operations.views import readyz
 
 
 @requires(PUBLIC)
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    # Liveness only: the process answers. What it depends on (database, Redis, the worker) is /readyz's, so a
+    # database outage does not make a supervisor restart every healthy server.
     return JsonResponse({"status": "ok"})
 
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

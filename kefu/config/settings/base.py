@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "kefu.privacy",
     "kefu.administration",
     "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin
+    "kefu.operations",
     "kefu.web",
 ]
 
@@ -283,6 +284,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 KEFU_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KEFU_WEBHOOK_TIMEOUT_SECONDS", 10))
 KEFU_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("KEFU_WEBHOOK_MAX_ATTEMPTS", 8))
+# /readyz counts the worker as gone when its heartbeat (every minute) is older than this; 0 leaves the worker out
+KEFU_HEARTBEAT_MAX_AGE = int(os.environ.get("KEFU_HEARTBEAT_MAX_AGE", "180"))
 KEFU_SLA_WARNING_FRACTION = 0.8  # default when a policy does not say: warn at 80 % of the target elapsed
 
 # Notifications outside the app (docs/notifications.md). Each channel is off until configured.

@@ -1,0 +1,1 @@
+"""Operations: backups and restores of an installation, the worker's heartbeat and the readiness check."""
