@@ -9,7 +9,7 @@ from kefu.core.migration_ops import TrigramIndex
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0003_calendar_version'),
+        ('core', '0004_rate_counter'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
