@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent
+from django.http.multipartparser import MultiPartParserError
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -118,6 +119,11 @@ def handle_too_many_fields(request: HttpRequest, exc: Exception) -> HttpResponse
     return error_response(400, "too_many_fields", _("请求中的字段太多"))
 
 
+def handle_malformed_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(400, "malformed_body",
+                          _("请求内容无法解析：multipart/form-data 须带 boundary，且各部分完整"))
+
+
 def handle_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(500, "server_error", _("服务器内部错误，请稍后重试；问题已记录"))
@@ -133,4 +139,5 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(DjangoPermissionDenied, handle_forbidden)
     api.add_exception_handler(RequestDataTooBig, handle_too_big)
     api.add_exception_handler(TooManyFieldsSent, handle_too_many_fields)
+    api.add_exception_handler(MultiPartParserError, handle_malformed_body)
     api.add_exception_handler(Exception, handle_unexpected)
