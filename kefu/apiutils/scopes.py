@@ -25,6 +25,9 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     # customers
     "customer_list": READ, "customer_detail": READ,
     "customer_create": CUSTOMERS, "customer_update": CUSTOMERS,
+    "customer_consents": READ, "customer_consents_set": CUSTOMERS,
+    # a complete, unmasked export of one person's data is a data-protection act, not a customer edit
+    "customer_personal_data": ADMIN,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,
@@ -52,6 +55,13 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "type_list": ADMIN, "type_update": ADMIN,
     "sla_policy_list": ADMIN, "sla_policy_add": ADMIN, "sla_policy_replace": ADMIN,
     "signin_lock_list": ADMIN, "signin_lock_unlock": ADMIN, "admin_token_list": ADMIN, "admin_token_revoke": ADMIN,
+    "audit_list": ADMIN, "audit_export": ADMIN, "audit_detail": ADMIN,
+    # two-factor rules, single sign-on per person
+    "two_factor_rules": ADMIN, "two_factor_rule_set": ADMIN, "person_sign_in": ADMIN, "person_local_password": ADMIN,
+    "person_two_factor_reset": ADMIN,
+    # personal data: erasure requests and retention rules
+    "erasure_list": ADMIN, "erasure_create": ADMIN, "erasure_detail": ADMIN, "erasure_approve": ADMIN,
+    "erasure_reject": ADMIN, "retention_list": ADMIN, "retention_update": ADMIN, "retention_preview": ADMIN,
 }
 
 
