@@ -585,8 +585,8 @@ def _archive_destination(output: Path | None, created: datetime) -> Path:
         target = folder / name
     elif output.is_dir():
         target = output / name
-    elif str(output).endswith(os.sep):
-        raise BackupError(f"{output}: no such folder")
+    elif not output.name.endswith((".tar.gz", ".tgz")):
+        raise BackupError(f"{output}: no such folder (name a folder, or a file ending in .tar.gz)")
     else:
         if not output.parent.is_dir():
             raise BackupError(f"{output.parent}: no such folder")

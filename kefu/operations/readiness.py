@@ -32,6 +32,11 @@ class Check:
         return {"status": self.status, **self.detail}
 
 
+def _one_line(exc: BaseException) -> str:
+    # a probe every few seconds during an outage: one line each in the server's log, not a traceback
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+
+
 def heartbeat_max_age() -> int:
     """Seconds after which the worker counts as gone (KEFU_HEARTBEAT_MAX_AGE; 0 turns the worker check off)."""
     return int(getattr(settings, "KEFU_HEARTBEAT_MAX_AGE", DEFAULT_HEARTBEAT_MAX_AGE))
@@ -43,7 +48,7 @@ def check_database() -> Check:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        log.warning("readiness: the database does not answer", exc_info=True)
+        log.warning("readiness: the database does not answer: %s", _one_line(exc))
         return Check(FAIL, {"reason": "unavailable", "error": type(exc).__name__})
     return Check(OK)
 
@@ -63,7 +68,7 @@ def check_migrations() -> Check:
             cursor.execute("SELECT app, name FROM django_migrations")
             applied = {(app, name) for app, name in cursor.fetchall()}
     except Exception as exc:
-        log.warning("readiness: cannot read the applied migrations", exc_info=True)
+        log.warning("readiness: cannot read the applied migrations: %s", _one_line(exc))
         return Check(FAIL, {"reason": "unavailable", "error": type(exc).__name__})
     pending = len(_known_migrations() - applied)
     if pending:
@@ -88,7 +93,7 @@ def check_redis() -> Check:
                                                                 socket_connect_timeout=1.0)
         client.ping()
     except Exception as exc:
-        log.warning("readiness: Redis does not answer", exc_info=True)
+        log.warning("readiness: Redis does not answer: %s", _one_line(exc))
         return Check(FAIL, {"reason": "unavailable", "error": type(exc).__name__})
     return Check(OK)
 
@@ -104,7 +109,7 @@ def check_worker(*, now: datetime | None = None) -> Check:
     try:
         beat_at = Heartbeat.objects.filter(name=WORKER).values_list("beat_at", flat=True).first()
     except Exception as exc:
-        log.warning("readiness: cannot read the worker's heartbeat", exc_info=True)
+        log.warning("readiness: cannot read the worker's heartbeat: %s", _one_line(exc))
         return Check(FAIL, {"reason": "unavailable", "error": type(exc).__name__})
     if beat_at is None:
         return Check(FAIL, {"reason": "no_heartbeat", "max_age_seconds": max_age})

@@ -337,6 +337,10 @@ def test_bad_paths_are_one_line_errors(made: dict[str, Any], tmp_path: Path) -> 
     _refused(made, tmp_path, "is a folder")
     with pytest.raises(CommandError, match="no such folder"):
         call_command("backup", output=str(tmp_path / "nowhere" / "x.tar.gz"), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="nowhere: no such folder"):
+        call_command("backup", output=str(tmp_path / "nowhere"), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("backup", output=str(made["archive"]), stdout=io.StringIO())
     with pytest.raises(CommandError, match="--keep must be 1 or more"):
         call_command("backup", keep=0, stdout=io.StringIO())
     with pytest.raises(CommandError, match="no such file"):
