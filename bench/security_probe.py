@@ -221,7 +221,7 @@ def main() -> None:
         result["others_token"] = others_token(server, env)
         log("password guessing: web sign-in, django-admin, API tokens")
         result["guess_web"] = guessing(server, "agent2", "/login/")
-        result["guess_django_admin"] = guessing(server, "agent3", "/django-admin/login/")
+        result["guess_django_admin"] = guessing(server, "admin", "/django-admin/login/")  # staff only there
         result["guess_api_tokens"] = token_guessing(server)
     finally:
         server.stop()
