@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import schemathesis
 from django.apps import apps
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +62,17 @@ def _known(name: str) -> list[Any]:
 def _operations() -> list[tuple[str, str]]:
     paths = api.get_openapi_schema()["paths"]
     return [(method.upper(), path) for path, item in paths.items() for method in item if method in METHODS]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Any:
+    """The requests go through Django's WSGI handler, whose end-of-request signal closes a connection past its
+    age: on PostgreSQL that would close the test's own transaction under it. Django's test client does the same."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
