@@ -4,12 +4,11 @@ edited with no audit row."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from kefu.core.admin_base import ReadOnlyModelAdmin
 from kefu.identity.models import RoleTwoFactorRule, SignInSettings
 
 for model in (TOTPDevice, StaticDevice):
@@ -17,23 +16,12 @@ for model in (TOTPDevice, StaticDevice):
         admin.site.unregister(model)
 
 
-class ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(RoleTwoFactorRule)
-class RoleTwoFactorRuleAdmin(ReadOnly):
+class RoleTwoFactorRuleAdmin(ReadOnlyModelAdmin):
     list_display = ("role", "required", "version", "updated_at")
 
 
 @admin.register(SignInSettings)
-class SignInSettingsAdmin(ReadOnly):
+class SignInSettingsAdmin(ReadOnlyModelAdmin):
     list_display = ("user", "source", "local_password_disabled", "last_sso_at")
     list_filter = ("source", "local_password_disabled")
