@@ -41,6 +41,17 @@ def _fresh_cache() -> Any:
 
 
 @pytest.fixture
+def login(client: Any) -> Any:
+    """`login(user)` signs `user` in on the test client and returns the client."""
+
+    def _login(user: Any) -> Any:
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
 def service_center(db: Any) -> Any:
     return DepartmentFactory(service_center=True)
 

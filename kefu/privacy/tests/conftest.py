@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 
 @dataclass
@@ -20,14 +19,6 @@ class Rich:
     other_ticket: Any
     attachment_name: str
 
-
-@pytest.fixture
-def login(client: Client) -> Any:
-    def _login(user: Any) -> Client:
-        client.force_login(user)
-        return client
-
-    return _login
 
 
 @pytest.fixture

@@ -127,14 +127,6 @@ class TestSearch:
         assert selectors.filter_tickets(department_user, f.with_(q=ticket.number)).exists()
 
 
-@pytest.fixture
-def login(client: Any) -> Any:
-    def _login(user: Any) -> Any:
-        client.force_login(user)
-        return client
-
-    return _login
-
 
 # --- counters ---------------------------------------------------------------------------------------------
 

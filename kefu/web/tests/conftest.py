@@ -5,16 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
-
-
-@pytest.fixture
-def login(client: Client) -> Any:
-    def _login(user: Any) -> Client:
-        client.force_login(user)
-        return client
-
-    return _login
 
 
 @pytest.fixture
