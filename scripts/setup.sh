@@ -15,6 +15,17 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) els
   exit 1
 fi
 
+# Installs Debian packages that are missing (as root, or through sudo); on failure prints why they matter.
+apt_install() {  # apt_install "what fails without them" package…
+  local why=$1; shift
+  local sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >/dev/null || true
+  # noninteractive: slapd's package configures a default directory without questions; its service is not used
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+    || echo "Could not install $*: $why" >&2
+}
+
 # python-ldap (LDAP / Active Directory sign-in) is built from source against OpenLDAP's and SASL's headers.
 apt_need=()
 [ -f /usr/include/ldap.h ] || apt_need+=(libldap2-dev)
@@ -26,12 +37,7 @@ if [ "$dev" = 1 ]; then
   command -v ldapadd >/dev/null 2>&1 || apt_need+=(ldap-utils)
 fi
 if [ "${#apt_need[@]}" -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq >/dev/null || true
-  # noninteractive: slapd's package configures a default directory without questions; its service is not used
-  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_need[@]}" >/dev/null \
-    || echo "Could not install ${apt_need[*]}: python-ldap may not build; LDAP tests will be skipped." >&2
+  apt_install "python-ldap may not build; LDAP tests will be skipped." "${apt_need[@]}"
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -58,11 +64,7 @@ case "${KEFU_DATABASE_URL:-}" in
   postgres*)
     if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1 \
         || ! command -v psql >/dev/null 2>&1; then
-      sudo_cmd=""
-      [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-      $sudo_cmd apt-get update -qq >/dev/null || true
-      $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null \
-        || echo "Could not install postgresql-client: kefu backup and kefu restore need it on PostgreSQL." >&2
+      apt_install "kefu backup and kefu restore need it on PostgreSQL." postgresql-client
     fi
     ;;
 esac
@@ -73,10 +75,6 @@ if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
   if [ "${#need[@]}" -gt 0 ]; then
-    sudo_cmd=""
-    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq >/dev/null || true
-    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
-      || echo "Could not install ${need[*]}: browser tests will be skipped." >&2
+    apt_install "browser tests will be skipped." "${need[@]}"
   fi
 fi
