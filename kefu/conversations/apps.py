@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConversationsConfig(AppConfig):
+    name = "kefu.conversations"
+    label = "conversations"
+    verbose_name = _("会话")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kefu.conversations import adapters, events, handlers, permissions  # noqa: F401  (declarations)
+
+        adapters.load()
+        permissions.register()
+        handlers.register()
