@@ -1,0 +1,142 @@
+"""IMAP transport for e-mail channels: connect, select a folder, list and fetch messages by UID, flag them seen.
+Bytes only — parsing is `adapters/email.py`'s, deciding is the services'."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import re
+import ssl
+from types import TracebackType
+
+from kefu.conversations.adapters.email import MailboxSettings
+
+
+class ImapError(Exception):
+    """The mailbox cannot be read now (refused login, unknown folder, connection lost): the poll stops and is
+    tried again at the next round."""
+
+
+_FETCH_UID = re.compile(rb"UID\s+(\d+)", re.IGNORECASE)
+_FETCH_SIZE = re.compile(rb"RFC822\.SIZE\s+(\d+)", re.IGNORECASE)
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check(result: tuple[str, list[object]], what: str) -> list[object]:
+    status, data = result
+    if status != "OK":
+        detail = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
+        raise ImapError(f"{what}: {status} {detail}".strip())
+    return data
+
+
+class ImapMailbox:
+    """One IMAP session on a mailbox's folder: `with ImapMailbox(settings, password) as box: …`."""
+
+    def __init__(self, settings: MailboxSettings, password: str) -> None:
+        self.settings = settings
+        self.password = password
+        self.client: imaplib.IMAP4 | None = None
+        self.uidvalidity = 0
+        self.uidnext = 0
+
+    def __enter__(self) -> ImapMailbox:
+        self.open()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.imap_security == "ssl":
+                client: imaplib.IMAP4 = imaplib.IMAP4_SSL(s.imap_host, s.imap_port,
+                                                          ssl_context=ssl.create_default_context(),
+                                                          timeout=s.timeout)
+            else:
+                client = imaplib.IMAP4(s.imap_host, s.imap_port, timeout=s.timeout)
+                if s.imap_security == "starttls":
+                    client.starttls(ssl_context=ssl.create_default_context())
+            self.client = client
+            _check(client.login(s.username, self.password), "LOGIN")
+            _check(client.select(_quote(s.folder)), f"SELECT {s.folder}")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            self.close()
+            raise ImapError(f"{type(exc).__name__}: {exc}") from exc
+        except ImapError:
+            self.close()
+            raise
+        self.uidvalidity = self._response_number("UIDVALIDITY")
+        self.uidnext = self._response_number("UIDNEXT")
+
+    def _response_number(self, code: str) -> int:
+        """A number the server sent with SELECT (`* OK [UIDVALIDITY 3857529045]`), 0 when it sent none."""
+        assert self.client is not None
+        _name, values = self.client.response(code)
+        for value in values or []:
+            if isinstance(value, bytes) and value.strip().isdigit():
+                return int(value.strip())
+        return 0
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except (imaplib.IMAP4.error, OSError):
+            with contextlib.suppress(OSError):
+                client.shutdown()
+
+    def _uid(self, command: str, *args: str) -> list[object]:
+        if self.client is None:
+            raise ImapError("not connected")
+        try:
+            return _check(self.client.uid(command, *args), f"UID {command}")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ImapError(f"{type(exc).__name__}: {exc}") from exc
+
+    def search(self, criteria: str) -> list[int]:
+        """UIDs matching an IMAP search (`UNSEEN`, `UID 41:*`), ascending."""
+        data = self._uid("SEARCH", criteria)
+        uids: set[int] = set()
+        for chunk in data:
+            if isinstance(chunk, bytes):
+                uids.update(int(n) for n in chunk.split() if n.isdigit())
+        return sorted(uids)
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs greater than last_uid ("n:*" also matches the highest UID when it is below n: filtered)."""
+        return [u for u in self.search(f"UID {last_uid + 1}:*") if u > last_uid]
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        if not uids:
+            return {}
+        data = self._uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
+        sizes = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if isinstance(line, bytes):
+                uid, size = _FETCH_UID.search(line), _FETCH_SIZE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
+
+    def fetch(self, uid: int) -> bytes | None:
+        """The raw message of a UID without marking it seen (None when it is gone)."""
+        data = self._uid("FETCH", str(uid), "(UID BODY.PEEK[])")
+        for item in data:
+            if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], bytes):
+                found = _FETCH_UID.search(item[0]) if isinstance(item[0], bytes) else None
+                if found is None or int(found.group(1)) == uid:
+                    return item[1]
+        return None
+
+    def mark_seen(self, uids: list[int]) -> None:
+        if uids:
+            self._uid("STORE", ",".join(map(str, uids)), "+FLAGS.SILENT", r"(\Seen)")
