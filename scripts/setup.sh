@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything Kefu needs on a fresh Debian/Ubuntu machine with Python 3.11 and Node:
 # a virtual environment with Kefu and its dependencies, the pinned front-end packages, compiled translations.
-# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools, Chromium and CJK fonts for browser tests)
+# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools, Chromium and CJK fonts for browser tests,
+#                                    and the OpenLDAP and dovecot servers the tests start on loopback ports)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,16 @@ if [ "$dev" = 1 ]; then
 fi
 if [ "${#apt_need[@]}" -gt 0 ]; then
   apt_install "python-ldap may not build; LDAP tests will be skipped." "${apt_need[@]}"
+fi
+# The e-mail tests start their own IMAP server (dovecot) on a loopback port: never the system's service, which the
+# package starts on ports 143/993 and which is stopped and disabled again when this script installed it.
+if [ "$dev" = 1 ] && [ ! -x /usr/sbin/dovecot ]; then
+  apt_install "the e-mail channel's IMAP tests will be skipped." dovecot-imapd
+  if [ -x /usr/sbin/dovecot ]; then
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    { $sudo_cmd systemctl disable --now dovecot || $sudo_cmd service dovecot stop; } >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

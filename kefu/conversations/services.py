@@ -464,6 +464,8 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
         delivery_state=DeliveryState.RECEIVED, meta=_json_safe(inbound.meta),
         sent_at=inbound.sent_at or at)
     stored = _store_attachments(message, inbound.attachments)
+    if stored and "cid:" in message.body_html:
+        _point_inline_images(message)
     conversation.last_message_at = at
     fields = ["last_seq", "last_message_at", "context", "status", "closed_at", "close_reason", "assignee"]
     if not inbound.automated:
@@ -482,6 +484,17 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
     elif opened and channel.creates_tickets and not inbound.automated and inbound.kind != "event":
         _open_ticket(actor=CHANNEL_ACTOR, conversation=conversation, subject=conversation.subject or text, at=at)
     return Received(conversation, message, duplicate=False, opened=opened)
+
+
+def _point_inline_images(message: Message) -> None:
+    """An e-mail's inline images (`cid:` in its sanitised HTML) shown from the stored attachments."""
+    from kefu.conversations.adapters.email import rewrite_cid
+
+    inline = {a.content_id: f"/conversations/attachments/{a.pk}/"
+              for a in message.attachments.exclude(content_id="")}
+    if inline:
+        message.body_html = rewrite_cid(message.body_html, inline)
+        message.save(update_fields=["body_html"])
 
 
 # what an inbound message's meta may leave in the conversation's context (answering in the same session)

@@ -406,7 +406,7 @@ def is_own_message_id(mid: str) -> bool:
     if not found:
         return False
     expected = salted_hmac(_MESSAGE_ID_SALT, found.group(1), algorithm="sha256").hexdigest()[:16]
-    return constant_time_compare(expected, found.group(2))
+    return bool(constant_time_compare(expected, found.group(2)))
 
 
 def detect_automated(msg: Message, *, sender: str, own_addresses: frozenset[str]) -> tuple[str, str]:
@@ -456,6 +456,22 @@ def detect_automated(msg: Message, *, sender: str, own_addresses: frozenset[str]
 
 
 # --- parsing ---------------------------------------------------------------------------------------------------
+
+
+def _returned_ids(msg: Message) -> list[str]:
+    """Message-ID and In-Reply-To of the message a bounce returns (its message/rfc822 or text/rfc822-headers
+    part)."""
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        returned: Message | None = None
+        if ctype in ("message/rfc822", "message/global") and part.is_multipart():
+            inner = part.get_payload(0)
+            returned = inner if isinstance(inner, Message) else None
+        elif ctype in ("text/rfc822-headers", "message/global-headers"):
+            returned = message_from_bytes(_payload_bytes(part), policy=email_policy.compat32)
+        if returned is not None:
+            return _ids(returned.get("Message-ID")) + _ids(returned.get("In-Reply-To"))
+    return []
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -533,10 +549,14 @@ def parse_message(raw: bytes, *, own_addresses: frozenset[str] = frozenset(), ui
     html = "\n".join(body.html)
     text = "\n\n".join(t.strip("\r\n") for t in body.plain if t.strip()) or html_to_text(html)
     subject = decode_header_value(msg.get("Subject"))
+    if not text.strip() and not body.attachments:
+        text = subject  # "please call me" in the subject, nothing below: still the customer's message
     in_reply_to = _ids(msg.get("In-Reply-To"))
     references = _ids(" ".join(str(v) for v in msg.get_all("References") or []))
     refs: list[str] = []
-    for ref in [*in_reply_to, *reversed(references)]:  # the nearest first
+    # a bounce continues the conversation of the message that bounced (its ids are in the returned headers)
+    returned = _returned_ids(msg) if automated == "bounce" else []
+    for ref in [*in_reply_to, *reversed(references), *returned]:  # the nearest first
         if ref not in refs:
             refs.append(ref)
     external_id = _message_id(msg, bytes(raw))
@@ -640,6 +660,10 @@ def _smtp_connect(settings: MailboxSettings) -> smtplib.SMTP:
     return client
 
 
+def _text_of(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+
+
 def _failure(code: int, text: str) -> SendResult:
     return SendResult(ok=False, error=f"SMTP {code}: {text}"[:500], permanent=500 <= code < 600)
 
@@ -658,18 +682,17 @@ def smtp_send(settings: MailboxSettings, password: str, msg: EmailMessage, recip
             except (smtplib.SMTPException, OSError):
                 client.close()
     except smtplib.SMTPRecipientsRefused as exc:
-        code, text = next(iter(exc.recipients.values()), (550, b"refused"))
-        return _failure(int(code), decode_bytes(text) if isinstance(text, bytes) else str(text))
+        code, answer = next(iter(exc.recipients.values()), (550, b"refused"))
+        return _failure(int(code), _text_of(answer))
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, authentication failed …
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return _failure(int(exc.smtp_code), text)
+        return _failure(int(exc.smtp_code), _text_of(exc.smtp_error))
     except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH not offered: a settings problem
         return SendResult(ok=False, error=f"SMTP: {exc}"[:500], permanent=True)
     except (smtplib.SMTPException, OSError) as exc:  # connection refused, reset, TLS, timeout
         return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     if refused:
-        code, text = next(iter(refused.values()))
-        return _failure(int(code), decode_bytes(text) if isinstance(text, bytes) else str(text))
+        code, answer = next(iter(refused.values()))
+        return _failure(int(code), _text_of(answer))
     return SendResult(ok=True, external_id=str(msg["Message-ID"]).strip().strip("<>"))
 
 

@@ -8,6 +8,7 @@ import imaplib
 import re
 import ssl
 from types import TracebackType
+from typing import Any
 
 from kefu.conversations.adapters.email import MailboxSettings
 
@@ -25,12 +26,12 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _check(result: tuple[str, list[object]], what: str) -> list[object]:
+def _check(result: tuple[str, Any], what: str) -> list[object]:
     status, data = result
     if status != "OK":
         detail = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
         raise ImapError(f"{what}: {status} {detail}".strip())
-    return data
+    return list(data)
 
 
 class ImapMailbox:

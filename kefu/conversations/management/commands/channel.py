@@ -2,6 +2,10 @@
 
     kefu channel add webhook CODE [--name N] [--team T] [--secret S] [--outbound-url URL]
     kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …]
+    kefu channel add email CODE --address A --imap-host H --smtp-host H [--imap-port P] [--imap-security S]
+                              [--smtp-port P] [--smtp-security S] [--username U] [--folder F] [--display-name N]
+                              (the mailbox password or app password from KEFU_MAILBOX_PASSWORD, or asked for)
+    kefu channel poll CODE             (read an e-mail channel's new mail now)
     kefu channel list
     kefu channel secret CODE           (a new webhook secret, printed once)
 
@@ -27,7 +31,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="create a channel")
-        add.add_argument("kind", choices=["webhook", "chat"], help="the channel kind")
+        add.add_argument("kind", choices=["webhook", "chat", "email"], help="the channel kind")
         add.add_argument("code", help="stable code used in URLs (lower-case letters, digits, - and _)")
         add.add_argument("--name", default="", help="the name agents see")
         add.add_argument("--team", default="", help="the team whose inbox receives it (code or name)")
@@ -35,7 +39,19 @@ class Command(BaseCommand):
         add.add_argument("--outbound-url", default="", help="webhook: where agents' replies are POSTed")
         add.add_argument("--origin", action="append", default=[],
                          help="chat: a site allowed to embed the widget (repeatable)")
+        for option, help_text in (
+                ("--address", "email: the mailbox address customers write to"),
+                ("--display-name", "email: the sender name on replies"),
+                ("--username", "email: the sign-in name (default: the address)"),
+                ("--imap-host", "email: IMAP server"), ("--imap-port", "email: IMAP port (default by security)"),
+                ("--imap-security", "email: ssl (default), starttls or none"),
+                ("--smtp-host", "email: SMTP server"), ("--smtp-port", "email: SMTP port (default by security)"),
+                ("--smtp-security", "email: ssl (default), starttls or none"),
+                ("--folder", "email: the folder to read (default INBOX)")):
+            add.add_argument(option, default="", help=help_text)
         sub.add_parser("list", help="list the channels")
+        poll = sub.add_parser("poll", help="read an e-mail channel's new mail now")
+        poll.add_argument("code")
         secret = sub.add_parser("secret", help="give a webhook channel a new secret (printed once)")
         secret.add_argument("code")
 
@@ -48,6 +64,8 @@ class Command(BaseCommand):
                 self._list()
             elif action == "secret":
                 self._secret(options["code"])
+            elif action == "poll":
+                self._poll(options["code"])
         except ApplicationError as exc:
             field = (exc.details or {}).get("field")
             raise CommandError(f"{field}: {exc.message}" if field else exc.message, returncode=2) from None
@@ -78,6 +96,8 @@ class Command(BaseCommand):
                 config["outbound_url"] = options["outbound_url"]
             secrets["secret"] = options["secret"] or new_secret()
             generated = not options["secret"]
+        elif kind == "email":
+            config, secrets = self._mailbox(options)
         else:
             config["allowed_origins"] = list(options["origin"])
         channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
@@ -107,3 +127,41 @@ class Command(BaseCommand):
         channel_update(actor=CLI, channel=channel, expected_version=None,
                        changes=ChannelChanges(secrets={"secret": secret}))
         self.stdout.write(f"secret: {secret}")
+
+    def _mailbox(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        import os
+        from getpass import getpass
+
+        config: dict[str, Any] = {}
+        for key in ("address", "display_name", "username", "imap_host", "imap_security", "smtp_host",
+                    "smtp_security", "folder"):
+            if options[key]:
+                config[key] = options[key]
+        for key in ("imap_port", "smtp_port"):
+            if options[key]:
+                if not str(options[key]).isdigit():
+                    raise CommandError(f"--{key.replace('_', '-')}: a port number", returncode=2)
+                config[key] = int(options[key])
+        password = os.environ.get("KEFU_MAILBOX_PASSWORD", "")
+        if not password and self.stdin_is_terminal():
+            password = getpass("mailbox password (or app password): ")
+        return config, ({"password": password} if password else {})
+
+    def stdin_is_terminal(self) -> bool:
+        import sys
+
+        return sys.stdin.isatty()
+
+    def _poll(self, code: str) -> None:
+        from kefu.conversations.mailboxes import mailbox_poll
+        from kefu.conversations.models import Channel
+
+        channel = Channel.objects.filter(code=code, kind="email").first()
+        if channel is None:
+            raise CommandError(f"code: no e-mail channel '{code}'", returncode=2)
+        result = mailbox_poll(channel=channel)
+        self.stdout.write(f"{channel.code}: {result.fetched} fetched, {result.stored} stored, "
+                          f"{result.duplicates} duplicates, {result.skipped} skipped"
+                          + (", more waiting" if result.more else ""))
+        if result.error:
+            raise CommandError(f"{channel.code}: {result.error}", returncode=1)

@@ -102,6 +102,20 @@ def test_a_delivery_status_report_is_a_bounce() -> None:
     assert [a.content_type for a in inbound.attachments] == ["message/delivery-status", "message/rfc822"]
     assert b"Status: 5.1.1" in inbound.attachments[0].content
     assert inbound.attachments[1].filename.endswith(".eml")
+    assert inbound.thread_refs == ("kefu.7.0123456789abcdef@kefu.test",)  # the returned message's id
+
+
+def test_a_bounce_with_only_the_returned_headers_threads_too() -> None:
+    data = raw(BASE.replace("c@example.com", "MAILER-DAEMON@mx.example.net") + 'MIME-Version: 1.0\n'
+               'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+               "--b\nContent-Type: text/plain\n\nFailed.\n"
+               "--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <ours@kefu.test>\n"
+               "In-Reply-To: <theirs@example.org>\n--b--")
+    assert mail.parse_message(data).thread_refs == ("ours@kefu.test", "theirs@example.org")
+
+
+def test_a_mail_with_only_a_subject_keeps_the_subject_as_its_text() -> None:
+    assert mail.parse_message(raw(BASE, "")).text == "Help"
 
 
 def test_an_out_of_office_is_an_auto_reply_by_its_headers() -> None:
