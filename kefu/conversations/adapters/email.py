@@ -148,6 +148,13 @@ def check_mailbox_config(config: dict[str, Any]) -> dict[str, str]:
         value = config.get(field, "")
         if not isinstance(value, str) or len(value) > 200:
             problems[field] = _("必须是不超过 200 个字符的文本")
+    aliases = config.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and _ADDRESS.match(a.strip()) for a in aliases):
+        problems["aliases"] = _("别名必须是邮箱地址的列表")
+    minutes = config.get("poll_minutes")
+    if minutes not in (None, "") and (isinstance(minutes, bool) or not isinstance(minutes, int | float)
+                                      or not 1 <= minutes <= 1440):
+        problems["poll_minutes"] = _("必须是 %(low)s 到 %(high)s 之间的数") % {"low": 1, "high": 1440}
     folder = config.get("folder", "INBOX")
     if not isinstance(folder, str) or not folder.strip() or any(c in folder for c in '\r\n"'):
         problems["folder"] = _("请填写邮件文件夹名称，例如 INBOX")

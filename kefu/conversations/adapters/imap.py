@@ -65,6 +65,10 @@ class ImapMailbox:
                     client.starttls(ssl_context=ssl.create_default_context())
             self.client = client
             _check(client.login(s.username, self.password), "LOGIN")
+            if "ID" in client.capabilities:
+                # NetEase (163/126) refuses SELECT from a client that has not said who it is (RFC 2971)
+                with contextlib.suppress(imaplib.IMAP4.error):
+                    client.xatom("ID", '("name" "Kefu")')
             _check(client.select(_quote(s.folder)), f"SELECT {s.folder}")
         except (imaplib.IMAP4.error, OSError) as exc:
             self.close()

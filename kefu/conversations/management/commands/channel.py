@@ -7,7 +7,8 @@
                               (the mailbox password or app password from KEFU_MAILBOX_PASSWORD, or asked for)
     kefu channel poll CODE             (read an e-mail channel's new mail now)
     kefu channel list
-    kefu channel secret CODE           (a new webhook secret, printed once)
+    kefu channel secret CODE           (a new webhook secret, printed once; for an e-mail channel: its new
+                                        password, from KEFU_MAILBOX_PASSWORD or asked for)
 
 Exit status 2 with a message naming the argument on bad input; nothing is written then.
 """
@@ -120,18 +121,23 @@ class Command(BaseCommand):
         from kefu.conversations.models import Channel
         from kefu.conversations.services import ChannelChanges, channel_update, new_secret
 
-        channel = Channel.objects.filter(code=code, kind="webhook").first()
+        channel = Channel.objects.filter(code=code, kind__in=("webhook", "email")).first()
         if channel is None:
-            raise CommandError(f"code: no webhook channel '{code}'", returncode=2)
+            raise CommandError(f"code: no webhook or e-mail channel '{code}'", returncode=2)
+        if channel.kind == "email":  # a changed mailbox password or a new app password
+            password = self._mailbox_password()
+            if not password:
+                raise CommandError("password: set KEFU_MAILBOX_PASSWORD or type it", returncode=2)
+            channel_update(actor=CLI, channel=channel, expected_version=None,
+                           changes=ChannelChanges(secrets={"password": password}))
+            self.stdout.write(f"{channel.code}: mailbox password changed")
+            return
         secret = new_secret()
         channel_update(actor=CLI, channel=channel, expected_version=None,
                        changes=ChannelChanges(secrets={"secret": secret}))
         self.stdout.write(f"secret: {secret}")
 
     def _mailbox(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        import os
-        from getpass import getpass
-
         config: dict[str, Any] = {}
         for key in ("address", "display_name", "username", "imap_host", "imap_security", "smtp_host",
                     "smtp_security", "folder"):
@@ -142,10 +148,17 @@ class Command(BaseCommand):
                 if not str(options[key]).isdigit():
                     raise CommandError(f"--{key.replace('_', '-')}: a port number", returncode=2)
                 config[key] = int(options[key])
+        password = self._mailbox_password()
+        return config, ({"password": password} if password else {})
+
+    def _mailbox_password(self) -> str:
+        import os
+        from getpass import getpass
+
         password = os.environ.get("KEFU_MAILBOX_PASSWORD", "")
         if not password and self.stdin_is_terminal():
             password = getpass("mailbox password (or app password): ")
-        return config, ({"password": password} if password else {})
+        return password
 
     def stdin_is_terminal(self) -> bool:
         import sys

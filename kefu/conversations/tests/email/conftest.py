@@ -191,6 +191,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -204,6 +205,12 @@ userdb {{
   args = uid={mail_user} gid={mail_group} home={homes}/%u
 }}
 mail_location = maildir:~/Maildir
+# no growing wait (anvil's auth penalty) after the refused sign-ins some tests make on purpose
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -214,6 +221,8 @@ service imap-login {{
   }}
 }}
 """
+    if os.geteuid() != 0:  # without root there is no chroot: the login and anvil processes run unconfined
+        lines += "service imap-login {\n  chroot =\n}\nservice anvil {\n  chroot =\n}\n"
     path = folder / "dovecot.conf"
     path.write_text(lines)
     return path

@@ -246,3 +246,14 @@ def test_kefu_channel_add_email(db: Any, monkeypatch: pytest.MonkeyPatch, capsys
         call_command("channel", "add", "email", "bad", "--address", "kefu@example.cn", "--imap-host", "h.example",
                      "--smtp-host", "h.example", "--imap-security", "tls")
     assert not Channel.objects.filter(code="bad").exists()
+
+
+def test_kefu_channel_secret_changes_a_mailbox_password(mailbox_channel: Channel, dovecot: Dovecot,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    mailbox_channel.secrets = {"password": "old"}
+    mailbox_channel.save()
+    assert poll(mailbox_channel).error
+    monkeypatch.setenv("KEFU_MAILBOX_PASSWORD", MAILBOX_PASSWORD)
+    call_command("channel", "secret", mailbox_channel.code)
+    assert Channel.objects.get(pk=mailbox_channel.pk).secret("password") == MAILBOX_PASSWORD
+    assert poll(mailbox_channel).error == ""

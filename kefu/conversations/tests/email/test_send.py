@@ -191,6 +191,7 @@ GOOD = {"address": "support@kefu.test", "imap_host": "imap.exmail.qq.com", "smtp
 
 def test_good_settings_have_no_problems_and_ports_follow_security() -> None:
     assert adapter_for("email").check_config(GOOD) == {}
+    assert adapter_for("email").check_config({**GOOD, "aliases": ["kefu@example.cn"], "poll_minutes": 5}) == {}
     settings = mail.mailbox_settings(GOOD)
     assert (settings.imap_port, settings.smtp_port, settings.folder, settings.username) == (
         993, 465, "INBOX", "support@kefu.test")
@@ -213,6 +214,9 @@ def test_good_settings_have_no_problems_and_ports_follow_security() -> None:
     ({"username": 5}, "username"),
     ({"batch_size": 0}, "batch_size"),
     ({"message_id_domain": "bad domain"}, "message_id_domain"),
+    ({"aliases": "kefu@example.cn"}, "aliases"),
+    ({"aliases": ["kefu@example.cn", "nope"]}, "aliases"),
+    ({"poll_minutes": 0}, "poll_minutes"),
 ])
 def test_each_bad_setting_is_named(change: dict[str, Any], field: str) -> None:
     problems = adapter_for("email").check_config({**GOOD, **change})
