@@ -28,6 +28,12 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "customer_consents": READ, "customer_consents_set": CUSTOMERS,
     # a complete, unmasked export of one person's data is a data-protection act, not a customer edit
     "customer_personal_data": ADMIN,
+    # conversations: reading the inbox, and serving customers on it (the work of the `tickets` scope);
+    # the inbound webhook is signed with its channel's secret and takes no token
+    "conversation_list": READ, "conversation_detail": READ, "conversation_messages": READ,
+    "conversation_send": TICKETS, "conversation_claim": TICKETS, "conversation_assign": TICKETS,
+    "conversation_transfer": TICKETS, "conversation_close": TICKETS, "conversation_ticket": TICKETS,
+    "inbound_webhook": TICKETS, "channel_list": READ,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

@@ -173,6 +173,14 @@ class World:
 
         self.erasure = erasure_request_create(actor=people["manager"], customer=customer, asked_by="customer",
                                               reason="客户来电要求删除个人信息")
+        from kefu.conversations.adapters.base import Identity, InboundMessage
+        from kefu.conversations.models import Channel
+        from kefu.conversations.services import message_receive
+
+        self.channel = Channel.objects.create(code="matrix-app", kind="webhook", name="矩阵 App", team=team,
+                                              secrets={"secret": "matrix"})
+        self.conversation = message_receive(channel=self.channel, inbound=InboundMessage(
+            external_id="matrix-1", identity=Identity(kind="external", value="matrix-user"), text="你好")).conversation
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -239,6 +247,8 @@ class World:
             "lock_id": self.lock,
             "erasure_id": self.erasure,
             "retention_kind": "closed_tickets",
+            "code": "matrix-app",
+            "conversation_id": self.conversation,
         }
         values: dict[str, Any] = {}
         for param in params:
@@ -268,4 +278,6 @@ def scope_object(values: dict[str, Any]) -> Any:
             return values[param].ticket
     if values.get("customer_id") is not None:
         return values["customer_id"]
+    if values.get("conversation_id") is not None:
+        return values["conversation_id"]
     return None

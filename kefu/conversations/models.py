@@ -227,6 +227,9 @@ class Participant(models.Model):
         verbose_name_plural = _("会话参与人")
         constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="participant_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.user_id}"
+
 
 class CannedReply(models.Model):
     """A prepared reply agents insert with a shortcut. No team: everybody's."""

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 
+from kefu.conversations.models import ChannelIdentity, Conversation, Message, MessageAttachment
 from kefu.core.models import IdempotencyRecord, OutboxEvent
 from kefu.customers.models import ContactPoint, Customer, Site
 from kefu.integrations.models import WebhookDelivery
@@ -64,15 +65,17 @@ def _scrub_subject(payload: Any) -> Any:
     return payload
 
 
-def remove_attachments(queryset: QuerySet[Attachment]) -> int:
-    """Delete attachment rows now and their files once the transaction commits (a rollback keeps both)."""
+def remove_attachments(queryset: QuerySet[Any]) -> int:
+    """Delete attachment rows (of orders or of conversations) now and their files once the transaction commits
+    (a rollback keeps both)."""
     rows = list(queryset.values_list("pk", "file"))
     if not rows:
         return 0
-    storage = Attachment._meta.get_field("file").storage
+    model = queryset.model
+    storage = model._meta.get_field("file").storage
     names = [name for _pk, name in rows if name]
     for part in _chunks([pk for pk, _name in rows]):
-        Attachment.objects.filter(pk__in=part).delete()
+        model.objects.filter(pk__in=part).delete()
 
     def delete_files() -> None:
         for name in names:
@@ -146,5 +149,34 @@ def anonymise_customers(customer_ids: list[int], *, now: datetime) -> dict[str, 
     ticket_ids = list(Ticket.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True))
     counts.update(scrub_tickets(ticket_ids, cause="erasure", now=now))
     counts["orders_of_customer"] = len(ticket_ids)
+    counts.update(scrub_conversations(customer_ids))
     IdempotencyRecord.objects.filter(path__startswith="/api/v1/customers", response__id__in=customer_ids).delete()
+    return counts
+
+
+def scrub_conversations(customer_ids: list[int]) -> dict[str, int]:
+    """The customers' conversations keep their shape (channel, times, who served, ratings: statistics) but lose
+    every word, file and address: message texts and transport details, attachments, the identities that would
+    let a new message find the record again, and the copies in the outbox."""
+    conversation_ids = list(Conversation.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True))
+    counts = {"conversations": len(conversation_ids), "conversation_messages": 0}
+    counts["channel_identities"] = ChannelIdentity.objects.filter(customer_id__in=customer_ids).delete()[0]
+    for part in _chunks(conversation_ids):
+        counts["conversation_messages"] += Message.objects.filter(conversation_id__in=part).update(
+            body=REMOVED, body_html="", meta={})
+        counts["conversation_attachments"] = counts.get("conversation_attachments", 0) + remove_attachments(
+            MessageAttachment.objects.filter(conversation_id__in=part))
+        for pk in part:
+            Conversation.objects.filter(pk=pk).update(identity_value=f"anon-{pk}", subject="", context={},
+                                                      csat_comment="", close_note="")
+        outbox = list(OutboxEvent.objects.filter(object_type="conversations.conversation",
+                                                 object_id__in=[str(pk) for pk in part]).only("pk", "payload"))
+        for event in outbox:
+            payload = dict(event.payload or {})
+            if isinstance(payload.get("message"), dict):
+                payload["message"] = {**payload["message"], "body": REMOVED}
+            if isinstance(payload.get("conversation"), dict):
+                payload["conversation"] = {**payload["conversation"], "subject": ""}
+            event.payload = payload
+        OutboxEvent.objects.bulk_update(outbox, ["payload"], batch_size=CHUNK)
     return counts

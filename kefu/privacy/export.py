@@ -225,6 +225,38 @@ def _erasure_rows(ctx: ExportContext) -> list[dict[str, Any]]:
             .select_related("requested_by", "decided_by").order_by("created_at", "pk")]
 
 
+def _conversation_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    from kefu.conversations.models import Conversation
+
+    return [{"id": c.pk, "channel": c.channel.name, "identity": f"{c.identity_kind}:{c.identity_value}",
+             "subject": c.subject, "status": c.status, "agent": _person(c.assignee),
+             "ticket": c.ticket.number if c.ticket_id else "", "started_at": _value(c.created_at),
+             "closed_at": _value(c.closed_at), "close_reason": c.close_reason, "csat_score": c.csat_score,
+             "csat_comment": c.csat_comment}
+            for c in Conversation.objects.filter(customer_id__in=ctx.customer_ids)
+            .select_related("channel", "assignee", "ticket").order_by("created_at", "pk")]
+
+
+def _conversation_message_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    from kefu.conversations.models import Message
+
+    return [{"id": m.pk, "conversation": m.conversation_id, "seq": m.seq, "direction": m.direction,
+             "author": _person(m.author), "body": m.body, "attachments": ", ".join(
+                 a.filename for a in m.attachments.all()), "delivery_state": m.delivery_state,
+             "created_at": _value(m.created_at)}
+            for m in Message.objects.filter(conversation__customer_id__in=ctx.customer_ids)
+            .select_related("author").prefetch_related("attachments").order_by("conversation_id", "seq")]
+
+
+def _identity_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    from kefu.conversations.models import ChannelIdentity
+
+    return [{"id": i.pk, "channel": i.channel.name, "kind": i.kind, "value": i.value,
+             "display_name": i.display_name, "created_at": _value(i.created_at)}
+            for i in ChannelIdentity.objects.filter(customer_id__in=ctx.customer_ids).select_related("channel")
+            .order_by("pk")]
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("customer", gettext_lazy("客户资料"), ("customers.customer", "customers.customer_tags"), _customer_rows),
     Section("contacts", gettext_lazy("联系方式"), ("customers.contactpoint",), _contact_rows),
@@ -239,6 +271,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("notifications", gettext_lazy("相关通知"), ("notifications.notification",), _notification_rows),
     Section("access_log", gettext_lazy("访问记录"), ("core.auditlog",), _access_log_rows),
     Section("erasure_requests", gettext_lazy("删除申请"), ("privacy.erasurerequest",), _erasure_rows),
+    Section("conversations", gettext_lazy("会话"), ("conversations.conversation",), _conversation_rows),
+    Section("conversation_messages", gettext_lazy("会话消息"),
+            ("conversations.message", "conversations.messageattachment"), _conversation_message_rows),
+    Section("channel_identities", gettext_lazy("渠道身份"), ("conversations.channelidentity",), _identity_rows),
 )
 
 # Models that reference a customer (or one of their records) but hold nothing of theirs to hand over, and why.
@@ -247,6 +283,8 @@ NOT_EXPORTED: dict[str, str] = {
     "core.outboxevent": "the queue of announcements to live pages and webhooks, purged after 30 days; copies of "
                         "what the sections hold (subjects are anonymised with the order)",
     "notifications.delivery": "the sending of a notice to a staff member (their address, not the customer's)",
+    "conversations.participant": "which staff members took part in a conversation and how far they read: staff "
+                                 "data (the conversation itself is exported)",
 }
 # Generic references: (model label, type field, id field). Found by `generic_reference_models`.
 _GENERIC_FIELDS = (("object_type", "object_id"), ("subject_type", "subject_id"))

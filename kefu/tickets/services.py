@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
 from kefu.clocks.services import clock_new, clock_stop, clocks_create, clocks_save, open_clocks, whole_second
-from kefu.core.actors import SYSTEM, SystemActor, is_system
+from kefu.core.actors import SYSTEM, SystemActor, is_system, person
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import can, can_see, has_right
 from kefu.customers.models import Customer
@@ -112,8 +112,10 @@ def ticket_create(*, actor: User, subject: str, description: str = "", ticket_ty
                   category: Category | None = None, assignee: User | None = None, team: Team | None = None,
                   external_ref: str = "", at: datetime | None = None) -> Ticket:
     """Open a work order. The creator becomes its first-contact owner (首问负责人) and stays so until it is
-    resolved, whoever it is handed to."""
-    _require(actor, None, TicketRight.CREATE)
+    resolved, whoever it is handed to. A system actor (a channel's rule, a message left outside hours) opens
+    orders with no first-contact owner: the agent who takes it on becomes one."""
+    if not is_system(actor):
+        _require(actor, None, TicketRight.CREATE)
     now = at or timezone.now()
     subject = _clean_text(subject, field="subject", label=_("标题"), max_length=SUBJECT_MAX)
     description = _clean_text(description, field="description", label=_("描述"), max_length=BODY_MAX,
@@ -132,8 +134,8 @@ def ticket_create(*, actor: User, subject: str, description: str = "", ticket_ty
     ticket = Ticket.objects.create(
         subject=subject, description=description, ticket_type=ticket_type, priority=priority, channel=channel,
         customer=customer, category=category, assignee=assignee,
-        team=team or (assignee.team if assignee else None) or actor.team,
-        first_contact_owner=actor, created_by=actor, external_ref=external_ref[:100],
+        team=team or (assignee.team if assignee else None) or getattr(actor, "team", None),
+        first_contact_owner=person(actor), created_by=person(actor), external_ref=external_ref[:100],
         status=Status.ASSIGNED if assignee else Status.NEW,
     )
     # The number comes from the id, so it is written after the insert, together with the SLA fields.
@@ -239,6 +241,10 @@ def ticket_assign(*, actor: User, ticket: Ticket, assignee: User | None, expecte
         return ticket
     ticket.assignee = assignee
     fields_changed = ["assignee"]
+    if ticket.first_contact_owner_id is None and assignee is not None:
+        # an order a channel opened by itself: the first person to take it on owns it from now on
+        ticket.first_contact_owner = assignee
+        fields_changed.append("first_contact_owner")
     if assignee is not None and assignee.team_id and assignee.team_id != ticket.team_id:
         ticket.team_id = assignee.team_id
         fields_changed.append("team")

@@ -111,6 +111,12 @@ def _name(obj: Any, field: str, people: dict[int, User]) -> None:
     setattr(obj, field, people.get(person_id) if person_id else None)
 
 
+def reply_route(ticket_id: int) -> Any:
+    from kefu.conversations.selectors import reply_route as route
+
+    return route(ticket_id)
+
+
 def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
     """Everything the page shows, in a fixed number of queries: the thread, the files, the history and the
     dispatches are read without joins; the people they name are read once, together."""
@@ -153,6 +159,7 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "dispatch_default_department": default_department_id(ticket_type=ticket.ticket_type,
                                                              category_id=ticket.category_id)
         if has_right(user, TicketRight.DISPATCH) else None,
+        "reply_route": reply_route(ticket.pk) if front_line else None,
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
         "customer_kind": MessageKind.CUSTOMER,

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kefu.tickets",
     "kefu.integrations",
     "kefu.notifications",
+    "kefu.conversations",  # chat, e-mail, WeChat, app webhooks, SMS (not `channels`: that is Django Channels)
     "kefu.privacy",
     "kefu.administration",
     "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin
@@ -286,7 +287,12 @@ KEFU_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KEFU_WEBHOOK_TIMEOUT_SECOND
 KEFU_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("KEFU_WEBHOOK_MAX_ATTEMPTS", 8))
 # /readyz counts the worker as gone when its heartbeat (every minute) is older than this; 0 leaves the worker out
 KEFU_HEARTBEAT_MAX_AGE = int(os.environ.get("KEFU_HEARTBEAT_MAX_AGE", "180"))
-KEFU_SLA_WARNING_FRACTION = 0.8  # default when a policy does not say: warn at 80 % of the target elapsed
+KEFU_SLA_WARNING_FRACTION = 0.8
+# First-response targets of new conversations by channel kind (seconds of the channel's business calendar); a
+# channel's own target overrides them.
+KEFU_FIRST_RESPONSE_SECONDS = {
+    "chat": 30, "webhook": 30, "wechat_oa": 60, "wecom_kf": 60, "sms": 3600, "email": 4 * 3600, "default": 60,
+}  # default when a policy does not say: warn at 80 % of the target elapsed
 
 # Notifications outside the app (docs/notifications.md). Each channel is off until configured.
 KEFU_BASE_URL = os.environ.get("KEFU_BASE_URL", "http://127.0.0.1:8000")  # links in e-mails, SMS, robot posts

@@ -61,6 +61,15 @@ def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settin
     WebhookDelivery.objects.create(endpoint=endpoint, event="ticket.created",
                                    payload={"event": "ticket.created", "ticket": {"id": ticket.pk,
                                                                                    "subject": ticket.subject}})
+    from kefu.conversations.adapters.base import Identity, InboundAttachment, InboundMessage
+    from kefu.conversations.models import Channel
+    from kefu.conversations.services import message_receive
+
+    chat = Channel.objects.create(code="privacy-app", kind="webhook", name="App", secrets={"secret": "x"})
+    message_receive(channel=chat, inbound=InboundMessage(
+        external_id="p-1", identity=Identity(kind="phone", value="13800138000", name="张三"),
+        text="我家在桃源路88号，空调又漏水了",
+        attachments=(InboundAttachment("漏水照片.png", "image/png", b"png"),)))
     customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
     customer.refresh_from_db()
     ticket.refresh_from_db()

@@ -1,0 +1,138 @@
+"""Conversation events announced through the outbox, with their audiences.
+
+Payloads carry the conversation after the change (`ConversationInfo`) and, for message events, the message
+(`MessageInfo`): enough for the inbox, the widget and a webhook receiver to act without asking again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from kefu.conversations.models import Conversation, Message
+from kefu.core.events import Audience, emit, event_type
+from kefu.core.policy import rights
+
+
+class ConversationInfo(BaseModel):
+    id: int
+    channel: str  # the channel's code
+    channel_kind: str
+    status: str
+    customer_id: int
+    team_id: int | None
+    assignee_id: int | None
+    ticket_id: int | None
+    subject: str
+    last_seq: int
+    last_message_at: datetime | None
+    version: int
+
+
+class MessageInfo(BaseModel):
+    id: int
+    seq: int
+    direction: str
+    author_kind: str
+    author_id: int | None
+    author_name: str
+    body: str  # plain text, at most PREVIEW characters in events (the API has the whole message)
+    kind: str
+    client_id: str
+    delivery_state: str
+    attachments: int
+    automated: str
+    created_at: datetime
+
+
+class MessageEvent(BaseModel):
+    conversation: ConversationInfo
+    message: MessageInfo
+
+
+class ConversationEvent(BaseModel):
+    conversation: ConversationInfo
+    data: dict[str, Any] = {}
+
+
+PREVIEW = 2000
+
+CONVERSATION_OPENED = event_type(
+    "conversation.opened", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="A customer started a conversation on a channel (it waits in its team's inbox).")
+MESSAGE_RECEIVED = event_type(
+    "conversation.message_received", version=1, schema=MessageEvent, object_type="conversations.conversation",
+    description="A customer's message was stored.")
+MESSAGE_SENT = event_type(
+    "conversation.message_sent", version=1, schema=MessageEvent, object_type="conversations.conversation",
+    description="An agent's (or the system's) message to the customer was stored and is on its way.")
+MESSAGE_DELIVERY = event_type(
+    "conversation.message_delivery_changed", version=1, schema=MessageEvent,
+    object_type="conversations.conversation",
+    description="A message to the customer was delivered, read, or given up (`failed`).")
+CONVERSATION_ASSIGNED = event_type(
+    "conversation.assigned", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="Picked up, assigned or transferred; `data`: `from_id`, `to_id`, `from_team_id`, `how` "
+                "(`claimed`, `assigned`, `transferred`).")
+CONVERSATION_CLOSED = event_type(
+    "conversation.closed", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="The conversation ended; `data`: `reason`, `by_id` (none: the customer or the system).")
+CONVERSATION_LINKED = event_type(
+    "conversation.ticket_linked", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="The conversation became (or was linked to) a work order; `data`: `ticket_id`, `number`.")
+CONVERSATION_RATED = event_type(
+    "conversation.rated", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="The customer rated the conversation; `data`: `score` (1–5).")
+
+
+def conversation_info(conversation: Conversation) -> dict[str, Any]:
+    channel = conversation.channel
+    return {
+        "id": conversation.pk, "channel": channel.code, "channel_kind": channel.kind, "status": conversation.status,
+        "customer_id": conversation.customer_id, "team_id": conversation.team_id,
+        "assignee_id": conversation.assignee_id, "ticket_id": conversation.ticket_id,
+        "subject": conversation.subject, "last_seq": conversation.last_seq,
+        "last_message_at": conversation.last_message_at, "version": conversation.version,
+    }
+
+
+def message_info(message: Message, *, attachments: int | None = None) -> dict[str, Any]:
+    author = message.author
+    return {
+        "id": message.pk, "seq": message.seq, "direction": message.direction, "author_kind": message.author_kind,
+        "author_id": message.author_id, "author_name": (author.get_full_name() or author.username) if author else "",
+        "body": message.body[:PREVIEW], "kind": message.kind, "client_id": message.client_id,
+        "delivery_state": message.delivery_state,
+        "attachments": attachments if attachments is not None else message.attachments.count(),
+        "automated": message.automated, "created_at": message.created_at,
+    }
+
+
+def conversation_audience(conversation: Conversation, *extra_users: int) -> list[Audience]:
+    """Its agent, its team's inbox, the people it involves, and the roles that watch every conversation."""
+    from kefu.conversations.permissions import ConversationRight
+
+    audience = [Audience.role(role) for role in rights().get(ConversationRight.VIEW_ALL, ())]
+    if conversation.team_id:
+        audience.append(Audience.team(conversation.team_id))
+    if conversation.assignee_id:
+        audience.append(Audience.user(conversation.assignee_id))
+    audience += [Audience.user(u) for u in extra_users if u]
+    return audience
+
+
+def announce(event: Any, conversation: Conversation, *, actor: Any = None, data: dict[str, Any] | None = None,
+             extra_users: tuple[int, ...] = ()) -> None:
+    emit(event, obj=conversation, actor=actor,
+         payload={"conversation": conversation_info(conversation), "data": data or {}},
+         audience=conversation_audience(conversation, *extra_users))
+
+
+def announce_message(event: Any, conversation: Conversation, message: Message, *, actor: Any = None,
+                     attachments: int | None = None) -> None:
+    emit(event, obj=conversation, actor=actor,
+         payload={"conversation": conversation_info(conversation),
+                  "message": message_info(message, attachments=attachments)},
+         audience=conversation_audience(conversation))

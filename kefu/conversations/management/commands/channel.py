@@ -1,0 +1,109 @@
+"""`kefu channel …`: set up and inspect channels from the command line.
+
+    kefu channel add webhook CODE [--name N] [--team T] [--secret S] [--outbound-url URL]
+    kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …]
+    kefu channel list
+    kefu channel secret CODE           (a new webhook secret, printed once)
+
+Exit status 2 with a message naming the argument on bad input; nothing is written then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_lazy
+
+from kefu.core.actors import system_actor
+from kefu.core.errors import ApplicationError
+
+CLI = system_actor("cli", gettext_lazy("系统：命令行"))
+
+
+class Command(BaseCommand):
+    help = "Set up and list conversation channels (chat widget, app/mini-program webhooks, …)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="create a channel")
+        add.add_argument("kind", choices=["webhook", "chat"], help="the channel kind")
+        add.add_argument("code", help="stable code used in URLs (lower-case letters, digits, - and _)")
+        add.add_argument("--name", default="", help="the name agents see")
+        add.add_argument("--team", default="", help="the team whose inbox receives it (code or name)")
+        add.add_argument("--secret", default="", help="webhook: the shared secret (generated when omitted)")
+        add.add_argument("--outbound-url", default="", help="webhook: where agents' replies are POSTed")
+        add.add_argument("--origin", action="append", default=[],
+                         help="chat: a site allowed to embed the widget (repeatable)")
+        sub.add_parser("list", help="list the channels")
+        secret = sub.add_parser("secret", help="give a webhook channel a new secret (printed once)")
+        secret.add_argument("code")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        try:
+            if action == "add":
+                self._add(options)
+            elif action == "list":
+                self._list()
+            elif action == "secret":
+                self._secret(options["code"])
+        except ApplicationError as exc:
+            field = (exc.details or {}).get("field")
+            raise CommandError(f"{field}: {exc.message}" if field else exc.message, returncode=2) from None
+
+    def _team(self, value: str) -> Any:
+        from kefu.accounts.models import Team
+
+        if not value:
+            return None
+        team = Team.objects.filter(code=value).first() if hasattr(Team, "code") else None
+        team = team or Team.objects.filter(name=value).first()
+        if team is None and value.isdigit():
+            team = Team.objects.filter(pk=int(value)).first()
+        if team is None:
+            raise CommandError(f"--team: no team '{value}'", returncode=2)
+        return team
+
+    def _add(self, options: dict[str, Any]) -> None:
+        from kefu.conversations.services import channel_create, new_secret
+
+        kind = options["kind"]
+        team = self._team(options["team"])
+        config: dict[str, Any] = {}
+        secrets: dict[str, str] = {}
+        generated = False
+        if kind == "webhook":
+            if options["outbound_url"]:
+                config["outbound_url"] = options["outbound_url"]
+            secrets["secret"] = options["secret"] or new_secret()
+            generated = not options["secret"]
+        else:
+            config["allowed_origins"] = list(options["origin"])
+        channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
+                                 config=config, secrets_=secrets)
+        self.stdout.write(f"created {channel.kind} channel {channel.code}")
+        if kind == "webhook":
+            self.stdout.write(f"inbound URL: /api/v1/inbound/{channel.code}")
+            if generated:
+                self.stdout.write(f"secret: {secrets['secret']}")
+
+    def _list(self) -> None:
+        from kefu.conversations.models import Channel
+
+        for channel in Channel.objects.select_related("team").order_by("kind", "code"):
+            state = "active" if channel.is_active else "disabled"
+            team = channel.team.name if channel.team else "-"
+            self.stdout.write(f"{channel.code}\t{channel.kind}\t{state}\t{team}\t{channel.name}")
+
+    def _secret(self, code: str) -> None:
+        from kefu.conversations.models import Channel
+        from kefu.conversations.services import ChannelChanges, channel_update, new_secret
+
+        channel = Channel.objects.filter(code=code, kind="webhook").first()
+        if channel is None:
+            raise CommandError(f"code: no webhook channel '{code}'", returncode=2)
+        secret = new_secret()
+        channel_update(actor=CLI, channel=channel, expected_version=None,
+                       changes=ChannelChanges(secrets={"secret": secret}))
+        self.stdout.write(f"secret: {secret}")

@@ -1,0 +1,304 @@
+"""The conversation services: inbound messages find or make the customer and the conversation, exactly once;
+replies are stored, then sent by the worker with retries; pick-up is atomic; orders and conversations meet."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from kefu.clocks.models import Clock
+from kefu.conversations import services
+from kefu.conversations.choices import ConversationStatus, DeliveryState, Direction
+from kefu.conversations.models import ChannelIdentity, Conversation, Message
+from kefu.conversations.tests.factories import ChannelFactory, inbound
+from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
+from kefu.core.models import OutboxEvent
+from kefu.customers.models import ContactPoint, Customer
+from kefu.customers.tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _types() -> list[str]:
+    return list(OutboxEvent.objects.order_by("id").values_list("type", flat=True))
+
+
+def test_first_message_makes_customer_conversation_clock_and_events(app_channel: Any, team: Any) -> None:
+    received = services.message_receive(channel=app_channel, inbound=inbound("m1", external_id="u-9", name="李雷"))
+    conversation, message = received.conversation, received.message
+    assert received.opened
+    assert not received.duplicate
+    assert conversation.team == team
+    assert conversation.status == ConversationStatus.OPEN
+    assert conversation.customer.name == "李雷"
+    assert message.seq == 1
+    assert message.direction == Direction.INBOUND
+    assert message.body == "你好"
+    assert ChannelIdentity.objects.get(channel=app_channel, value="u-9").customer == conversation.customer
+    clock = Clock.objects.get(subject_type="conversations.conversation", subject_id=conversation.pk)
+    assert clock.metric == "first_response"
+    assert clock.target_seconds == 30
+    assert _types()[-2:] == ["conversation.opened", "conversation.message_received"]
+
+
+def test_same_message_id_again_is_a_duplicate_and_writes_nothing(app_channel: Any) -> None:
+    first = services.message_receive(channel=app_channel, inbound=inbound("m1"))
+    events_before, customers_before = OutboxEvent.objects.count(), Customer.objects.count()
+    again = services.message_receive(channel=app_channel, inbound=inbound("m1", text="changed"))
+    assert again.duplicate
+    assert again.message.pk == first.message.pk
+    assert Message.objects.count() == 1
+    assert OutboxEvent.objects.count() == events_before
+    assert Customer.objects.count() == customers_before
+
+
+def test_next_message_continues_the_open_conversation(app_channel: Any) -> None:
+    first = services.message_receive(channel=app_channel, inbound=inbound("m1"))
+    second = services.message_receive(channel=app_channel, inbound=inbound("m2", text="在吗"))
+    assert second.conversation.pk == first.conversation.pk
+    assert not second.opened
+    assert second.message.seq == 2
+    other = services.message_receive(channel=app_channel, inbound=inbound("m3", external_id="u2"))
+    assert other.conversation.pk != first.conversation.pk
+
+
+def test_phone_of_an_existing_customer_finds_them(team: Any) -> None:
+    customer = CustomerFactory(name="老客户")
+    ContactPoint.objects.create(customer=customer, kind="phone", value="13800138000", normalized="13800138000")
+    channel = ChannelFactory(code="sms-1", team=team)
+    got = services.message_receive(channel=channel,
+                                   inbound=inbound("s1", kind="phone", external_id="+86 138-0013-8000"))
+    assert got.conversation.customer == customer
+
+
+def test_merged_customers_are_followed(app_channel: Any) -> None:
+    first = services.message_receive(channel=app_channel, inbound=inbound("m1"))
+    duplicate = first.conversation.customer
+    keeper = CustomerFactory(name="合并后")
+    Customer.objects.filter(pk=duplicate.pk).update(merged_into=keeper)
+    services.conversation_close(actor=services.CHANNEL_ACTOR, conversation=first.conversation, reason="resolved")
+    later = services.message_receive(channel=app_channel, inbound=inbound("m2"))
+    assert later.conversation.customer == keeper
+    assert later.opened
+    assert ChannelIdentity.objects.get(channel=app_channel, value="u1").customer == keeper
+
+
+def test_empty_message_and_missing_id_are_refused_naming_the_field(app_channel: Any) -> None:
+    with pytest.raises(ValidationFailed) as empty:
+        services.message_receive(channel=app_channel, inbound=inbound("m1", text="  "))
+    assert empty.value.details["field"] == "text"
+    with pytest.raises(ValidationFailed) as no_id:
+        services.message_receive(channel=app_channel, inbound=inbound(""))
+    assert no_id.value.details["field"] == "message_id"
+    assert not Conversation.objects.exists()
+    assert not Customer.objects.exists()
+
+
+def test_reply_is_stored_queued_then_sent_and_stops_the_first_response_clock(
+        app_channel: Any, agent: Any, transport: Any, django_capture_on_commit_callbacks: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.message_send(actor=agent, conversation=conversation, text="您好，我来帮您")
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.SENT
+    assert reply.attempts == 1
+    url, body, headers = transport.calls[0]
+    assert url == "http://127.0.0.1:9/hook"
+    assert json.loads(body)["text"] == "您好，我来帮您"
+    assert headers["X-Kefu-Signature"].startswith("sha256=")
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+    assert conversation.first_response_at is not None
+    clock = Clock.objects.get(subject_type="conversations.conversation", subject_id=conversation.pk)
+    assert clock.state == "met"
+
+
+def test_same_client_id_sends_once(app_channel: Any, agent: Any, transport: Any,
+                                   django_capture_on_commit_callbacks: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        one = services.message_send(actor=agent, conversation=conversation, text="好的", client_id="c-1")
+        two = services.message_send(actor=agent, conversation=conversation, text="好的", client_id="c-1")
+    assert one.pk == two.pk
+    assert len(transport.calls) == 1
+
+
+def test_failed_sends_are_retried_with_backoff_until_a_2xx(app_channel: Any, agent: Any, transport: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    transport.statuses = [500, None, 200]
+    message = services.message_send(actor=agent, conversation=conversation, text="稍等")  # not committed: no send
+    now = timezone.now()
+    rng = random.Random(1)
+    first = services.message_deliver(message_id=message.pk, now=now, rng=rng)
+    assert first.delivery_state == DeliveryState.QUEUED
+    assert first.next_attempt_at > now
+    assert services.message_deliver(message_id=message.pk, now=now) is None  # not due: nobody sends it again
+    later = first.next_attempt_at
+    second = services.message_deliver(message_id=message.pk, now=later, rng=rng)
+    assert second.delivery_state == DeliveryState.QUEUED
+    assert second.next_attempt_at - later >= timedelta(seconds=24)
+    assert services.messages_retry_due(now=second.next_attempt_at) == 1
+    message.refresh_from_db()
+    assert message.delivery_state == DeliveryState.SENT
+    assert message.attempts == 3
+    assert len(transport.calls) == 3
+
+
+def test_give_up_after_the_last_attempt(app_channel: Any, agent: Any, transport: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    transport.statuses = [503] * services.MAX_ATTEMPTS
+    message = services.message_send(actor=agent, conversation=conversation, text="稍等")
+    at = timezone.now()
+    for _ in range(services.MAX_ATTEMPTS):
+        result = services.message_deliver(message_id=message.pk, now=at)
+        at = result.next_attempt_at or at
+    message.refresh_from_db()
+    assert message.delivery_state == DeliveryState.FAILED
+    assert "503" in message.last_error
+    assert _types()[-1] == "conversation.message_delivery_changed"
+
+
+def test_claim_is_atomic(app_channel: Any, agent: Any, team_lead: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    services.conversation_claim(actor=agent, conversation=conversation)
+    with pytest.raises(Conflict) as lost:
+        services.conversation_claim(actor=team_lead, conversation=conversation)
+    assert lost.value.code == "already_assigned"
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+
+
+def test_outsider_can_neither_see_nor_claim(app_channel: Any, other_agent: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with pytest.raises(PermissionDenied):
+        services.conversation_claim(actor=other_agent, conversation=conversation)
+    with pytest.raises(PermissionDenied):
+        services.message_send(actor=other_agent, conversation=conversation, text="hi")
+
+
+def test_transfer_to_a_team_puts_it_back_in_that_inbox(app_channel: Any, agent: Any, other_team: Any,
+                                                        other_agent: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    services.conversation_claim(actor=agent, conversation=conversation)
+    moved = services.conversation_transfer(actor=agent, conversation=conversation, to_team=other_team, note="售后")
+    assert moved.assignee is None
+    assert moved.team == other_team
+    services.conversation_claim(actor=other_agent, conversation=moved)
+
+
+def test_close_cancels_the_clock_and_a_new_message_reopens(app_channel: Any, agent: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with pytest.raises(ValidationFailed):
+        services.conversation_close(actor=agent, conversation=conversation, reason="bogus")
+    closed = services.conversation_close(actor=agent, conversation=conversation, reason="resolved")
+    assert closed.status == ConversationStatus.CLOSED
+    assert closed.closed_by == agent
+    assert Clock.objects.get(subject_id=conversation.pk, subject_type="conversations.conversation").state == \
+        "cancelled"
+    again = services.message_receive(channel=app_channel, inbound=inbound("m2"))
+    assert again.opened  # a closed chat-like conversation is not reopened: a new one starts
+
+
+def test_rating_once_and_in_range(app_channel: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with pytest.raises(ValidationFailed):
+        services.conversation_rate(conversation=conversation, score=6)
+    services.conversation_rate(conversation=conversation, score=5, comment="很好")
+    with pytest.raises(Conflict):
+        services.conversation_rate(conversation=conversation, score=1)
+
+
+def test_conversation_becomes_an_order_and_order_replies_go_out_through_it(
+        app_channel: Any, agent: Any, transport: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from kefu.tickets.services import ticket_reply
+
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1", text="路由器坏了")).conversation
+    ticket = services.conversation_create_ticket(actor=agent, conversation=conversation)
+    assert ticket.customer == conversation.customer
+    assert "路由器坏了" in ticket.description
+    assert ticket.subject == "路由器坏了"
+    assert ticket.first_contact_owner == agent
+    with pytest.raises(Conflict):
+        services.conversation_create_ticket(actor=agent, conversation=conversation)
+    with django_capture_on_commit_callbacks(execute=True):
+        note = ticket_reply(actor=agent, ticket=ticket, body="工程师明天上门")
+    sent = Message.objects.get(conversation=conversation, direction=Direction.OUTBOUND)
+    assert sent.body == "工程师明天上门"
+    assert sent.client_id == f"ticket-message-{note.pk}"
+    assert json.loads(transport.calls[-1][1])["text"] == "工程师明天上门"
+    # the customer's next message lands on the order too
+    services.message_receive(channel=app_channel, inbound=inbound("m2", text="好的谢谢"))
+    assert ticket.messages.filter(kind="customer", body="好的谢谢").exists()
+
+
+def test_channel_rule_opens_orders_as_the_system(team: Any) -> None:
+    channel = ChannelFactory(code="rule", team=team, creates_tickets=True)
+    conversation = services.message_receive(channel=channel, inbound=inbound("m1", text="发票问题")).conversation
+    conversation.refresh_from_db()
+    ticket = conversation.ticket
+    assert ticket is not None
+    assert ticket.first_contact_owner is None
+    assert ticket.created_by is None
+    assert ticket.team == team
+    assert ticket.channel == "api"
+    assert ticket.events.get(kind="created").actor_system == "channel"
+
+
+def test_automated_messages_open_no_order_and_start_no_clock(team: Any) -> None:
+    channel = ChannelFactory(code="rule2", team=team, creates_tickets=True)
+    got = services.message_receive(channel=channel, inbound=inbound("m1", automated="auto_reply"))
+    got.conversation.refresh_from_db()
+    assert got.conversation.ticket is None
+    assert not Clock.objects.filter(subject_type="conversations.conversation").exists()
+
+
+def test_delivery_reports_only_move_forward(app_channel: Any, agent: Any, transport: Any,
+                                            django_capture_on_commit_callbacks: Any) -> None:
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_send(actor=agent, conversation=conversation, text="好")
+    message.refresh_from_db()
+    ext = message.external_id
+    assert services.message_delivery_update(channel=app_channel, external_id=ext, state="read").delivery_state == \
+        "read"
+    assert services.message_delivery_update(channel=app_channel, external_id=ext, state="delivered") \
+        .delivery_state == "read"
+    assert services.message_delivery_update(channel=app_channel, external_id="nope", state="read") is None
+
+
+def test_channel_create_validates(admin_user: Any, agent: Any) -> None:
+    with pytest.raises(PermissionDenied):
+        services.channel_create(actor=agent, kind="webhook", code="x1")
+    with pytest.raises(ValidationFailed) as bad_code:
+        services.channel_create(actor=admin_user, kind="webhook", code="Bad Code!")
+    assert bad_code.value.details["field"] == "code"
+    with pytest.raises(ValidationFailed) as bad_url:
+        services.channel_create(actor=admin_user, kind="webhook", code="x2",
+                                config={"outbound_url": "ftp://example.com"})
+    assert bad_url.value.details["field"] == "outbound_url"
+    services.channel_create(actor=admin_user, kind="webhook", code="x3")
+    with pytest.raises(Conflict):
+        services.channel_create(actor=admin_user, kind="webhook", code="x3")
+
+
+def test_erasure_removes_every_word_and_identity_but_keeps_the_shape(app_channel: Any) -> None:
+    from django.utils import timezone as tz
+
+    from kefu.privacy.anonymise import anonymise_customers
+
+    got = services.message_receive(channel=app_channel, inbound=inbound("m1", text="我的地址是桃源路88号"))
+    customer = got.conversation.customer
+    anonymise_customers([customer.pk], now=tz.now())
+    message = Message.objects.get(pk=got.message.pk)
+    assert "桃源路" not in message.body
+    assert not ChannelIdentity.objects.filter(customer=customer).exists()
+    assert Conversation.objects.get(pk=got.conversation.pk).identity_value.startswith("anon-")
+    assert not any("桃源路" in json.dumps(e.payload, ensure_ascii=False) for e in OutboxEvent.objects.all())
+    # the same person writing again is a new, unknown customer
+    again = services.message_receive(channel=app_channel, inbound=inbound("m2"))
+    assert again.conversation.customer.pk != customer.pk
