@@ -136,14 +136,12 @@ class AliyunSms:
     ack = {"code": 0, "msg": "成功"}
     nack = {"code": 1, "msg": "失败"}
 
-    def check(self, config: dict[str, Any], secrets: dict[str, Any] | None) -> dict[str, str]:
+    secret_names = (("access_key_id", "AccessKey ID"), ("access_key_secret", "AccessKey Secret"))
+
+    def check(self, config: dict[str, Any]) -> dict[str, str]:
         problems = {}
         if not re.match(r"^SMS_\d+$", str(config.get("reply_template_id", ""))):
             problems["reply_template_id"] = _("阿里云短信模板编号格式为 SMS_ 加数字")
-        if secrets is not None:
-            for key, label in (("access_key_id", "AccessKey ID"), ("access_key_secret", "AccessKey Secret")):
-                if not str(secrets.get(key, "")).strip():
-                    problems[key] = _("缺少 %(name)s") % {"name": label}
         return problems
 
     def send(self, channel: Channel, phone: str, text: str, message_id: int, *, nonce: str = "",
@@ -245,16 +243,14 @@ class TencentSms:
     ack = {"result": 0, "errmsg": "OK"}
     nack = {"result": 1, "errmsg": "bad request"}
 
-    def check(self, config: dict[str, Any], secrets: dict[str, Any] | None) -> dict[str, str]:
+    secret_names = (("secret_id", "SecretId"), ("secret_key", "SecretKey"))
+
+    def check(self, config: dict[str, Any]) -> dict[str, str]:
         problems = {}
-        if not re.match(r"^\d{6,12}$", str(config.get("reply_template_id", ""))):
+        if not re.match(r"^\d{1,12}$", str(config.get("reply_template_id", ""))):
             problems["reply_template_id"] = _("腾讯云短信模板 ID 为数字")
         if not re.match(r"^\d{10}$", str(config.get("sdk_app_id", ""))):
             problems["sdk_app_id"] = _("腾讯云短信 SdkAppId 为 10 位数字（如 1400006666）")
-        if secrets is not None:
-            for key, label in (("secret_id", "SecretId"), ("secret_key", "SecretKey")):
-                if not str(secrets.get(key, "")).strip():
-                    problems[key] = _("缺少 %(name)s") % {"name": label}
         return problems
 
     def send(self, channel: Channel, phone: str, text: str, message_id: int, *, now: datetime | None = None
@@ -333,8 +329,9 @@ class ConsoleSms:
     ack = {"result": 0}
     nack = {"result": 1}
     sent: ClassVar[list[tuple[str, str]]] = []
+    secret_names = ()
 
-    def check(self, config: dict[str, Any], secrets: dict[str, Any] | None) -> dict[str, str]:
+    def check(self, config: dict[str, Any]) -> dict[str, str]:
         return {}
 
     def send(self, channel: Channel, phone: str, text: str, message_id: int) -> SendResult:
@@ -353,8 +350,9 @@ class Provider(Protocol):
     name: str
     ack: dict[str, Any]
     nack: dict[str, Any]
+    secret_names: tuple[tuple[str, str], ...]
 
-    def check(self, config: dict[str, Any], secrets: dict[str, Any] | None) -> dict[str, str]: ...
+    def check(self, config: dict[str, Any]) -> dict[str, str]: ...
     def send(self, channel: Channel, phone: str, text: str, message_id: int) -> SendResult: ...
     def reports(self, body: bytes) -> list[Report]: ...
     def replies(self, body: bytes) -> list[InboundMessage]: ...
@@ -372,17 +370,24 @@ class SmsAdapter:
     kind: ClassVar[str] = "sms"
     live: ClassVar[bool] = False
 
-    def check_config(self, config: dict[str, Any], secrets: dict[str, Any] | None = None) -> dict[str, str]:
+    def check_config(self, config: dict[str, Any]) -> dict[str, str]:
         provider = str(config.get("provider", ""))
         if provider not in _PROVIDERS:
             return {"provider": _("短信服务商须为 aliyun、tencent 或 console")}
         problems: dict[str, str] = {}
-        if provider != "console":
-            if not 2 <= len(str(config.get("sign_name", "")).strip()) <= 20:
-                problems["sign_name"] = _("缺少短信签名（2–20 个字）")
-            if secrets is not None and len(str(secrets.get("callback_token", ""))) < 16:
-                problems["callback_token"] = _("回调令牌至少 16 个字符（写在回执和上行推送地址的 token 参数中）")
-        problems.update(_PROVIDERS[provider].check(config, secrets))
+        if provider != "console" and not 2 <= len(str(config.get("sign_name", "")).strip()) <= 20:
+            problems["sign_name"] = _("缺少短信签名（2–20 个字）")
+        problems.update(_PROVIDERS[provider].check(config))
+        return problems
+
+    def check_secrets(self, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+        provider = _PROVIDERS.get(str(config.get("provider", "")))
+        if provider is None or provider.name == "console":
+            return {}
+        problems = {key: _("缺少 %(name)s") % {"name": label}
+                    for key, label in provider.secret_names if not str(secrets.get(key, "")).strip()}
+        if len(str(secrets.get("callback_token", ""))) < 16:
+            problems["callback_token"] = _("回调令牌至少 16 个字符（写在回执和上行推送地址的 token 参数中）")
         return problems
 
     def send(self, channel: Channel, message: OutboundMessage) -> SendResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import mimetypes
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -123,7 +122,7 @@ class WechatAdapter:
 
     # --- settings -------------------------------------------------------------------------------------------
 
-    def check_config(self, config: dict[str, Any], secrets: dict[str, Any] | None = None) -> dict[str, str]:
+    def check_config(self, config: dict[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
         if not APPID_RE.match(str(config.get("appid", ""))):
             problems["appid"] = _("AppID 格式不正确（wx 开头，共 18 位）")
@@ -132,17 +131,20 @@ class WechatAdapter:
             problems["original_id"] = _("原始 ID 格式不正确（gh_ 开头）")
         if config.get("token_api", "token") not in ("token", "stable_token"):
             problems["token_api"] = _("token_api 只能是 token 或 stable_token")
-        if secrets is not None:
-            if not TOKEN_RE.match(str(secrets.get("token", ""))):
-                problems["token"] = _("令牌（Token）须为 3–32 位英文字母或数字")
-            if not str(secrets.get("appsecret", "")).strip():
-                problems["appsecret"] = _("缺少 AppSecret")
-            key = str(secrets.get("encoding_aes_key", "") or "")
-            if key:
-                try:
-                    aes_key(key)
-                except ValueError:
-                    problems["encoding_aes_key"] = _("EncodingAESKey 须为 43 位英文字母或数字")
+        return problems
+
+    def check_secrets(self, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if not TOKEN_RE.match(str(secrets.get("token", ""))):
+            problems["token"] = _("令牌（Token）须为 3–32 位英文字母或数字")
+        if not str(secrets.get("appsecret", "")).strip():
+            problems["appsecret"] = _("缺少 AppSecret")
+        key = str(secrets.get("encoding_aes_key", "") or "")
+        if key:
+            try:
+                aes_key(key)
+            except ValueError:
+                problems["encoding_aes_key"] = _("EncodingAESKey 须为 43 位英文字母或数字")
         return problems
 
     def crypt(self, channel: Channel) -> MsgCrypt | None:
@@ -208,8 +210,9 @@ class WechatAdapter:
         elif msg_type != "text":
             text = text or _("[暂不支持的消息类型：%(type)s]") % {"type": msg_type}
         return InboundMessage(
-            external_id=self.external_id(fields), identity=Identity(kind="openid", value=fields.get("FromUserName", "")),
-            text=text, sent_at=_sent_at(fields), attachments=attachments, kind=kind, event=event, meta=meta)
+            external_id=self.external_id(fields),
+            identity=Identity(kind="openid", value=fields.get("FromUserName", "")), text=text,
+            sent_at=_sent_at(fields), attachments=attachments, kind=kind, event=event, meta=meta)
 
     def download(self, channel: Channel, media_id: str, *, default_type: str = "application/octet-stream"
                  ) -> InboundAttachment:

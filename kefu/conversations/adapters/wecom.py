@@ -118,22 +118,25 @@ class WecomAdapter:
 
     # --- settings -------------------------------------------------------------------------------------------
 
-    def check_config(self, config: dict[str, Any], secrets: dict[str, Any] | None = None) -> dict[str, str]:
+    def check_config(self, config: dict[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
         if not CORPID_RE.match(str(config.get("corpid", ""))):
             problems["corpid"] = _("企业 ID（corpid）格式不正确（ww 开头，共 18 位）")
         open_kfid = str(config.get("open_kfid", "") or "")
         if open_kfid and not OPEN_KFID_RE.match(open_kfid):
             problems["open_kfid"] = _("客服账号 ID（open_kfid）格式不正确（wk 开头）")
-        if secrets is not None:
-            if not str(secrets.get("secret", "")).strip():
-                problems["secret"] = _("缺少微信客服的 Secret")
-            if not TOKEN_RE.match(str(secrets.get("token", ""))):
-                problems["token"] = _("回调令牌（Token）须为 1–32 位英文字母或数字")
-            try:
-                aes_key(str(secrets.get("encoding_aes_key", "") or ""))
-            except ValueError:
-                problems["encoding_aes_key"] = _("EncodingAESKey 须为 43 位英文字母或数字")
+        return problems
+
+    def check_secrets(self, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if not str(secrets.get("secret", "")).strip():
+            problems["secret"] = _("缺少微信客服的 Secret")
+        if not TOKEN_RE.match(str(secrets.get("token", ""))):
+            problems["token"] = _("回调令牌（Token）须为 1–32 位英文字母或数字")
+        try:
+            aes_key(str(secrets.get("encoding_aes_key", "") or ""))
+        except ValueError:
+            problems["encoding_aes_key"] = _("EncodingAESKey 须为 43 位英文字母或数字")
         return problems
 
     def crypt(self, channel: Channel) -> MsgCrypt:

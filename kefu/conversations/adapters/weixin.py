@@ -26,8 +26,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from django.core.cache import cache
 
-from kefu.conversations.adapters.apiclient import ApiError
-
 if TYPE_CHECKING:
     from kefu.conversations.models import Channel
 
