@@ -30,6 +30,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from kefu.conversations.adapters import apiclient
 from kefu.conversations.adapters.apiclient import ApiError
@@ -118,14 +119,14 @@ def aliyun_signature(params: dict[str, Any], secret: str, method: str = "POST") 
 
 
 ALIYUN_PERMANENT = {
-    "isv.MOBILE_NUMBER_ILLEGAL": "手机号码格式不正确",
-    "isv.MOBILE_COUNT_OVER_LIMIT": "手机号码数量超过上限",
-    "isv.BLACK_KEY_CONTROL_LIMIT": "回复内容含有禁止发送的词语",
-    "isv.PARAM_LENGTH_LIMIT": "回复超过短信模板变量的长度上限",
-    "isv.PARAM_NOT_SUPPORT_URL": "短信模板变量不能包含链接",
-    "isv.TEMPLATE_PARAMS_ILLEGAL": "回复内容不符合短信模板变量的规范",
-    "isv.DAY_LIMIT_CONTROL": "已超过该号码当日的发送上限",
-    "isv.SMS_CONTENT_ILLEGAL": "短信内容违规",
+    "isv.MOBILE_NUMBER_ILLEGAL": N_("手机号码格式不正确"),
+    "isv.MOBILE_COUNT_OVER_LIMIT": N_("手机号码数量超过上限"),
+    "isv.BLACK_KEY_CONTROL_LIMIT": N_("回复内容含有禁止发送的词语"),
+    "isv.PARAM_LENGTH_LIMIT": N_("回复超过短信模板变量的长度上限"),
+    "isv.PARAM_NOT_SUPPORT_URL": N_("短信模板变量不能包含链接"),
+    "isv.TEMPLATE_PARAMS_ILLEGAL": N_("回复内容不符合短信模板变量的规范"),
+    "isv.DAY_LIMIT_CONTROL": N_("已超过该号码当日的发送上限"),
+    "isv.SMS_CONTENT_ILLEGAL": N_("短信内容违规"),
 }
 ALIYUN_RETRY_AFTER = {"isv.BUSINESS_LIMIT_CONTROL": 600.0, "Throttling.User": 60.0, "isp.SYSTEM_ERROR": 30.0}
 
@@ -171,7 +172,8 @@ class AliyunSms:
         detail = f"{code} {data.get('Message', '')}".strip()
         if code in ALIYUN_PERMANENT:
             return SendResult(False, error=f"{_(ALIYUN_PERMANENT[code])}（{detail}）"[:500], permanent=True)
-        return SendResult(False, error=f"阿里云短信：{detail}"[:500], retry_after=ALIYUN_RETRY_AFTER.get(code))
+        error = _("阿里云短信：%(detail)s") % {"detail": detail}
+        return SendResult(False, error=error[:500], retry_after=ALIYUN_RETRY_AFTER.get(code))
 
     def reports(self, body: bytes) -> list[Report]:
         reports = []
@@ -224,14 +226,14 @@ def tc3_authorization(*, secret_id: str, secret_key: str, service: str, host: st
 
 
 TENCENT_PERMANENT = {
-    "InvalidParameterValue.IncorrectPhoneNumber": "手机号码格式不正确",
-    "FailedOperation.PhoneNumberInBlacklist": "客户已退订短信（号码在黑名单中）",
-    "InvalidParameterValue.TemplateParameterLengthLimit": "回复超过短信模板变量的长度上限",
-    "InvalidParameterValue.TemplateParameterFormatError": "回复内容不符合短信模板变量的规范",
-    "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": "短信模板变量不能包含链接",
-    "FailedOperation.ContainSensitiveWord": "回复内容含有敏感词",
-    "LimitExceeded.PhoneNumberDailyLimit": "已超过该号码当日的发送上限",
-    "LimitExceeded.PhoneNumberSameContentDailyLimit": "已超过该号码当日相同内容的发送上限",
+    "InvalidParameterValue.IncorrectPhoneNumber": N_("手机号码格式不正确"),
+    "FailedOperation.PhoneNumberInBlacklist": N_("客户已退订短信（号码在黑名单中）"),
+    "InvalidParameterValue.TemplateParameterLengthLimit": N_("回复超过短信模板变量的长度上限"),
+    "InvalidParameterValue.TemplateParameterFormatError": N_("回复内容不符合短信模板变量的规范"),
+    "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": N_("短信模板变量不能包含链接"),
+    "FailedOperation.ContainSensitiveWord": N_("回复内容含有敏感词"),
+    "LimitExceeded.PhoneNumberDailyLimit": N_("已超过该号码当日的发送上限"),
+    "LimitExceeded.PhoneNumberSameContentDailyLimit": N_("已超过该号码当日相同内容的发送上限"),
 }
 TENCENT_RETRY_AFTER = {"LimitExceeded.PhoneNumberThirtySecondLimit": 30.0,
                        "LimitExceeded.PhoneNumberOneHourLimit": 3600.0, "RequestLimitExceeded": 5.0}
@@ -286,7 +288,8 @@ class TencentSms:
         detail = f"{code} {error.get('Message', '')}".strip()
         if code in TENCENT_PERMANENT:
             return SendResult(False, error=f"{_(TENCENT_PERMANENT[code])}（{detail}）"[:500], permanent=True)
-        return SendResult(False, error=f"腾讯云短信：{detail}"[:500], retry_after=TENCENT_RETRY_AFTER.get(code))
+        error = _("腾讯云短信：%(detail)s") % {"detail": detail}
+        return SendResult(False, error=error[:500], retry_after=TENCENT_RETRY_AFTER.get(code))
 
     def reports(self, body: bytes) -> list[Report]:
         reports = []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from kefu.conversations.adapters import apiclient
 from kefu.conversations.adapters.apiclient import ApiError
@@ -62,29 +63,30 @@ EVENTS = {"subscribe", "unsubscribe", "scan", "click"}
 
 # errcode → (permanent, what the agent reads)
 ERRORS: dict[int, tuple[bool, str]] = {
-    45015: (True, "客户超过 48 小时未与公众号互动，微信不允许再回复（45015 reply time limit exceeded）"),
-    45047: (True, "客户发言后公众号最多回复 20 条，已达上限，需等客户再次发言（45047）"),
-    43004: (True, "客户已取消关注公众号（43004 require subscribe）"),
-    43019: (True, "客户已将公众号拉黑（43019）"),
-    40003: (True, "客户的 OpenID 不属于本公众号（40003 invalid openid）"),
-    45002: (True, "消息内容过长（45002）"),
-    40007: (True, "媒体文件无效或已过期（40007 invalid media_id）"),
-    40004: (True, "不支持的媒体文件类型（40004）"),
-    40008: (True, "不支持的消息类型（40008）"),
-    48001: (True, "公众号没有客服消息接口权限（48001 api unauthorized）"),
-    -1: (False, "微信系统繁忙（-1），稍后重试"),
-    45009: (False, "公众号当日接口调用次数已用完（45009），稍后重试"),
-    45011: (False, "接口调用过于频繁（45011），稍后重试"),
-    40164: (False, "服务器 IP 不在公众号的 IP 白名单中（40164），请在公众平台添加后自动重试"),
-    40013: (False, "AppID 无效（40013），请检查渠道配置"),
-    40125: (False, "AppSecret 无效（40125），请检查渠道密钥"),
-    40001: (False, "AppSecret 错误或 access_token 无效（40001），请检查渠道密钥"),
+    45015: (True, N_("客户超过 48 小时未与公众号互动，微信不允许再回复（45015 reply time limit exceeded）")),
+    45047: (True, N_("客户发言后公众号最多回复 20 条，已达上限，需等客户再次发言（45047）")),
+    43004: (True, N_("客户已取消关注公众号（43004 require subscribe）")),
+    43019: (True, N_("客户已将公众号拉黑（43019）")),
+    40003: (True, N_("客户的 OpenID 不属于本公众号（40003 invalid openid）")),
+    45002: (True, N_("消息内容过长（45002）")),
+    40007: (True, N_("媒体文件无效或已过期（40007 invalid media_id）")),
+    40004: (True, N_("不支持的媒体文件类型（40004）")),
+    40008: (True, N_("不支持的消息类型（40008）")),
+    48001: (True, N_("公众号没有客服消息接口权限（48001 api unauthorized）")),
+    -1: (False, N_("微信系统繁忙（-1），稍后重试")),
+    45009: (False, N_("公众号当日接口调用次数已用完（45009），稍后重试")),
+    45011: (False, N_("接口调用过于频繁（45011），稍后重试")),
+    40164: (False, N_("服务器 IP 不在公众号的 IP 白名单中（40164），请在公众平台添加后自动重试")),
+    40013: (False, N_("AppID 无效（40013），请检查渠道配置")),
+    40125: (False, N_("AppSecret 无效（40125），请检查渠道密钥")),
+    40001: (False, N_("AppSecret 错误或 access_token 无效（40001），请检查渠道密钥")),
 }
 RETRY_AFTER = {45009: 3600.0, 45011: 60.0}
 
 
 def send_error(exc: WxError) -> SendResult:
-    permanent, text = ERRORS.get(exc.errcode, (False, f"{exc.errcode} {exc.errmsg}"))
+    known = ERRORS.get(exc.errcode)
+    permanent, text = (known[0], _(known[1])) if known else (False, f"{exc.errcode} {exc.errmsg}")
     return SendResult(False, error=text[:500], permanent=permanent, retry_after=RETRY_AFTER.get(exc.errcode))
 
 

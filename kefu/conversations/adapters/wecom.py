@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from kefu.conversations.adapters import apiclient
 from kefu.conversations.adapters.apiclient import ApiError
@@ -59,17 +60,17 @@ MEDIA_KINDS = {"image": "image", "voice": "voice", "video": "file", "file": "fil
 DEFAULT_TYPES = {"image": "image/jpeg", "voice": "audio/amr", "video": "video/mp4", "file": "application/octet-stream"}
 
 ERRORS: dict[int, tuple[bool, str]] = {
-    95001: (True, "已达企业微信的回复限制（客户发言后 48 小时内最多 5 条），需等客户再次发言（95001）"),
-    95018: (True, "会话当前状态不允许通过接口回复（95018）：可能已在企业微信中由接待人员接待或已结束"),
-    40096: (True, "客户的 external_userid 无效（40096）"),
-    40007: (True, "媒体文件无效（40007）"),
-    -1: (False, "企业微信系统繁忙（-1），稍后重试"),
-    45009: (False, "接口调用过于频繁（45009），稍后重试"),
-    45033: (False, "接口并发调用超过限制（45033），稍后重试"),
-    60020: (False, "服务器 IP 不在企业微信的可信 IP 中（60020），请在管理后台添加后自动重试"),
-    40013: (False, "企业 ID（corpid）无效（40013），请检查渠道配置"),
-    40001: (False, "Secret 错误（40001），请检查渠道密钥"),
-    48002: (False, "该 Secret 没有微信客服接口权限（48002），请使用「微信客服」的 Secret"),
+    95001: (True, N_("已达企业微信的回复限制（客户发言后 48 小时内最多 5 条），需等客户再次发言（95001）")),
+    95018: (True, N_("会话当前状态不允许通过接口回复（95018）：可能已在企业微信中由接待人员接待或已结束")),
+    40096: (True, N_("客户的 external_userid 无效（40096）")),
+    40007: (True, N_("媒体文件无效（40007）")),
+    -1: (False, N_("企业微信系统繁忙（-1），稍后重试")),
+    45009: (False, N_("接口调用过于频繁（45009），稍后重试")),
+    45033: (False, N_("接口并发调用超过限制（45033），稍后重试")),
+    60020: (False, N_("服务器 IP 不在企业微信的可信 IP 中（60020），请在管理后台添加后自动重试")),
+    40013: (False, N_("企业 ID（corpid）无效（40013），请检查渠道配置")),
+    40001: (False, N_("Secret 错误（40001），请检查渠道密钥")),
+    48002: (False, N_("该 Secret 没有微信客服接口权限（48002），请使用「微信客服」的 Secret")),
 }
 RETRY_AFTER = {45009: 60.0, 45033: 10.0}
 
@@ -80,7 +81,7 @@ def send_error(exc: WxError) -> SendResult:
         # other 95xxx codes are the customer-service session's own refusals: retrying will not help
         permanent, text = 95000 <= exc.errcode < 96000, f"{exc.errcode} {exc.errmsg}"
     else:
-        permanent, text = known
+        permanent, text = known[0], _(known[1])
     return SendResult(False, error=text[:500], permanent=permanent, retry_after=RETRY_AFTER.get(exc.errcode))
 
 
