@@ -130,9 +130,22 @@ def announce(event: Any, conversation: Conversation, *, actor: Any = None, data:
          audience=conversation_audience(conversation, *extra_users))
 
 
+def message_audience(conversation: Conversation) -> list[Audience]:
+    """A message concerns its conversation's agent, or, while nobody has it, the team's inbox (and the roles
+    that watch every conversation): the rest of a team is not told of each line of a colleague's chat."""
+    from kefu.conversations.permissions import ConversationRight
+
+    audience = [Audience.role(role) for role in rights().get(ConversationRight.VIEW_ALL, ())]
+    if conversation.assignee_id:
+        audience.append(Audience.user(conversation.assignee_id))
+    elif conversation.team_id:
+        audience.append(Audience.team(conversation.team_id))
+    return audience
+
+
 def announce_message(event: Any, conversation: Conversation, message: Message, *, actor: Any = None,
                      attachments: int | None = None) -> None:
     emit(event, obj=conversation, actor=actor,
          payload={"conversation": conversation_info(conversation),
                   "message": message_info(message, attachments=attachments)},
-         audience=conversation_audience(conversation))
+         audience=message_audience(conversation))

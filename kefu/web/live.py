@@ -88,6 +88,12 @@ def _event_message(event: OutboxEvent) -> dict[str, Any]:
                              "status": ticket.get("status"), "version": ticket.get("version")}
     if event.type == "notification.created":
         message["notification"] = payload
+    if event.type.startswith("conversation."):  # enough for the inbox to update without asking
+        message["conversation"] = payload.get("conversation")
+        if payload.get("message"):
+            message["message"] = payload["message"]
+        if payload.get("data"):
+            message["data"] = payload["data"]
     return message
 
 
@@ -121,7 +127,16 @@ def _fresh(events: Iterable[OutboxEvent], now: Any = None) -> list[OutboxEvent]:
 
 
 def event_pushes(events: list[OutboxEvent]) -> list[Push]:
-    return [(list(event.audience or []), _event_message(event)) for event in events]
+    """Each event to its audience; a conversation's events also to its chat visitor, as visitor frames."""
+    from kefu.conversations.live import visitor_frames, visitor_group
+
+    pushes: list[Push] = []
+    for event in events:
+        pushes.append((list(event.audience or []), _event_message(event)))
+        if event.type.startswith("conversation.") and event.object_id:
+            group = visitor_group(event.object_id)
+            pushes += [([group], frame) for frame in visitor_frames(event.type, event.payload or {})]
+    return pushes
 
 
 def counter_pushes(events: list[OutboxEvent]) -> list[Push]:
