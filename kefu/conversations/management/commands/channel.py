@@ -2,6 +2,7 @@
 
     kefu channel add webhook CODE [--name N] [--team T] [--secret S] [--outbound-url URL]
     kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …]
+    kefu channel add wechat_oa|wecom_kf|sms CODE [--name N] [--team T] --set KEY=VALUE … --secret-value KEY=VALUE …
     kefu channel list
     kefu channel secret CODE           (a new webhook secret, printed once)
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="create a channel")
-        add.add_argument("kind", choices=["webhook", "chat"], help="the channel kind")
+        add.add_argument("kind", choices=["webhook", "chat", "wechat_oa", "wecom_kf", "sms"], help="the channel kind")
         add.add_argument("code", help="stable code used in URLs (lower-case letters, digits, - and _)")
         add.add_argument("--name", default="", help="the name agents see")
         add.add_argument("--team", default="", help="the team whose inbox receives it (code or name)")
@@ -35,6 +36,12 @@ class Command(BaseCommand):
         add.add_argument("--outbound-url", default="", help="webhook: where agents' replies are POSTed")
         add.add_argument("--origin", action="append", default=[],
                          help="chat: a site allowed to embed the widget (repeatable)")
+        add.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="wechat_oa, wecom_kf, sms: a setting, e.g. appid=wx…, corpid=ww…, provider=aliyun "
+                              "(repeatable; docs/conversations.md lists them)")
+        add.add_argument("--secret-value", action="append", default=[], metavar="KEY=VALUE",
+                         help="wechat_oa, wecom_kf, sms: a secret, e.g. token=…, encoding_aes_key=…, appsecret=… "
+                              "(repeatable)")
         sub.add_parser("list", help="list the channels")
         secret = sub.add_parser("secret", help="give a webhook channel a new secret (printed once)")
         secret.add_argument("code")
@@ -78,8 +85,14 @@ class Command(BaseCommand):
                 config["outbound_url"] = options["outbound_url"]
             secrets["secret"] = options["secret"] or new_secret()
             generated = not options["secret"]
-        else:
+        elif kind == "chat":
             config["allowed_origins"] = list(options["origin"])
+        else:
+            config.update(self._pairs(options["set"], "--set"))
+            secrets.update(self._pairs(options["secret_value"], "--secret-value"))
+            if kind == "sms" and config.get("provider") != "console" and not secrets.get("callback_token"):
+                secrets["callback_token"] = new_secret()
+                generated = True
         channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
                                  config=config, secrets_=secrets)
         self.stdout.write(f"created {channel.kind} channel {channel.code}")
@@ -87,6 +100,22 @@ class Command(BaseCommand):
             self.stdout.write(f"inbound URL: /api/v1/inbound/{channel.code}")
             if generated:
                 self.stdout.write(f"secret: {secrets['secret']}")
+        elif kind in ("wechat_oa", "wecom_kf"):
+            self.stdout.write(f"URL: /hooks/{'wechat' if kind == 'wechat_oa' else 'wecom'}/{channel.code}/")
+        elif kind == "sms" and secrets.get("callback_token"):
+            token = secrets["callback_token"] if generated else "<callback_token>"
+            self.stdout.write(f"delivery reports: /hooks/sms/{channel.code}/report/?token={token}")
+            self.stdout.write(f"replies: /hooks/sms/{channel.code}/inbound/?token={token}")
+
+    @staticmethod
+    def _pairs(values: list[str], option: str) -> dict[str, str]:
+        pairs = {}
+        for value in values:
+            key, sep, rest = value.partition("=")
+            if not sep or not key.strip():
+                raise CommandError(f"{option}: write KEY=VALUE, not '{value}'", returncode=2)
+            pairs[key.strip()] = rest.strip()
+        return pairs
 
     def _list(self) -> None:
         from kefu.conversations.models import Channel

@@ -132,3 +132,18 @@ def test_reply_continues_the_conversation_the_agent_wrote_in(client: Client, ali
                                          "content": "收到", "sequence_id": 9}])
     latest = Message.objects.order_by("-id").first()
     assert latest.conversation_id == sent.conversation_id
+
+
+def test_command_line_sets_up_an_sms_channel_and_prints_the_push_urls(client: Client, capsys: Any) -> None:
+    from django.core.management import call_command
+
+    from kefu.conversations.models import Channel
+
+    call_command("channel", "add", "sms", "sms-cli", "--set", "provider=tencent", "--set", "sign_name=客服中心",
+                 "--set", "reply_template_id=1234567", "--set", "sdk_app_id=1400006666",
+                 "--secret-value", "secret_id=AKID", "--secret-value", "secret_key=k")
+    out = capsys.readouterr().out
+    token = Channel.objects.get(code="sms-cli").secret("callback_token")
+    assert len(token) >= 32
+    assert f"/hooks/sms/sms-cli/report/?token={token}" in out
+    assert post(client, "sms-cli", "report", [], token=token).status_code == 200

@@ -111,3 +111,23 @@ def test_unknown_message_types_are_kept_with_a_note(mp: Any) -> None:
     adapter: Any = adapter_for("wechat_oa")
     message = adapter.inbound(mp, {"MsgType": "hologram", "FromUserName": OPENID, "MsgId": "6"})
     assert message.text == "[暂不支持的消息类型：hologram]"
+
+
+@pytest.mark.django_db
+def test_command_line_sets_up_an_official_account(capsys: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    from kefu.conversations.models import Channel
+
+    call_command("channel", "add", "wechat_oa", "mp-cli", "--set", f"appid={APPID}", "--secret-value",
+                 f"token={TOKEN}", "--secret-value", "appsecret=s3", "--secret-value", f"encoding_aes_key={AES_KEY}")
+    assert "URL: /hooks/wechat/mp-cli/" in capsys.readouterr().out
+    channel = Channel.objects.get(code="mp-cli")
+    assert channel.config == {"appid": APPID}
+    assert channel.secret("encoding_aes_key") == AES_KEY
+    with pytest.raises(CommandError, match="encoding_aes_key"):
+        call_command("channel", "add", "wechat_oa", "mp-bad", "--set", f"appid={APPID}", "--secret-value",
+                     f"token={TOKEN}", "--secret-value", "appsecret=s3", "--secret-value", "encoding_aes_key=x")
+    with pytest.raises(CommandError, match="KEY=VALUE"):
+        call_command("channel", "add", "wechat_oa", "mp-bad", "--set", "appid")
+    assert not Channel.objects.filter(code="mp-bad").exists()
