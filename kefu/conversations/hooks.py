@@ -87,8 +87,12 @@ def wechat_hook(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "GET":
         return _plain(query.get("echostr", ""))
     try:
-        outer = parse_xml(request.body)
         crypt = adapter.crypt(channel)
+    except ValueError:
+        log.error("wechat %s: the channel's EncodingAESKey is not valid", channel.code)
+        return _plain(_("渠道配置不完整"), 503)
+    try:
+        outer = parse_xml(request.body)
         if crypt is not None:
             # with an AES key only encrypted pushes are taken: the plain signature does not cover the body
             encrypt = outer.get("Encrypt", "")
@@ -146,7 +150,7 @@ def wecom_hook(request: HttpRequest, code: str) -> HttpResponse:
     timestamp, nonce, given = query.get("timestamp", ""), query.get("nonce", ""), query.get("msg_signature", "")
     try:
         if request.method == "GET":
-            echostr = query.get("echostr", "")
+            echostr = query.get("echostr", "").replace(" ", "+")  # a "+" sent unencoded arrives as a space
             if not echostr or not signature_matches(crypt.signature(timestamp, nonce, echostr), given):
                 return _refuse_signature()
             if not timestamp_fresh(timestamp):

@@ -275,3 +275,27 @@ def test_safe_mode_stale_timestamp_is_refused(client: Client, mp_safe: Any) -> N
 def test_plaintext_channel_cannot_decrypt(client: Client, mp: Any) -> None:
     body, query = encrypted_push(message_xml(Content="x"))
     assert post(client, "mp", body, query).status_code == 400
+
+
+def test_a_channel_with_a_broken_key_answers_503_not_500(client: Client, mp_safe: Any) -> None:
+    mp_safe.secrets = {**mp_safe.secrets, "encoding_aes_key": "broken"}
+    mp_safe.save(update_fields=["secrets"])
+    body, query = encrypted_push(message_xml(Content="x"))
+    assert post(client, "mp-safe", body, query).status_code == 503
+
+
+def test_media_download_is_retried_then_kept_without_media(mp: Any, api: Any) -> None:
+    from kefu.conversations.adapters.apiclient import ApiError
+    from kefu.conversations.pushes import wechat_receive
+
+    api.on("/cgi-bin/token", token_answer())
+    api.on("/cgi-bin/media/get", httpx.Response(502))
+    fields = {"ToUserName": ORIGINAL_ID, "FromUserName": OPENID, "CreateTime": "1700000000", "MsgType": "image",
+              "MediaId": "M", "MsgId": "51"}
+    with pytest.raises(ApiError):
+        wechat_receive(channel=mp, fields=fields, last_try=False)  # the task is retried
+    assert not Message.objects.exists()
+    received = wechat_receive(channel=mp, fields=fields, last_try=True)
+    assert received is not None
+    assert received.message.body == "[图片，无法下载]"
+    assert "502" in received.message.meta["media_error"]

@@ -237,3 +237,26 @@ def test_the_callback_uses_the_token_and_key_of_its_channel(client: Client, kf: 
     assert push(client, django_capture_on_commit_callbacks, body, query).status_code == 403
     assert sha1_sorted(TOKEN, "1", "2", "3") != sha1_sorted("other", "1", "2", "3")
     assert AES_KEY != "Z" * 43
+
+
+def test_echostr_with_an_unencoded_plus_is_still_verified(client: Client, kf: Any) -> None:
+    import time
+    from urllib.parse import quote
+
+    from kefu.conversations.tests.cloudapi import wx_encrypt
+    from kefu.conversations.tests.wecom.conftest import CORPID
+
+    echostr = next(e for e in (wx_encrypt(AES_KEY, CORPID, b"4242") for _ in range(200)) if "+" in e)
+    ts, nonce = str(int(time.time())), "9"
+    signature = sha1_sorted(TOKEN, ts, nonce, echostr)
+    raw_echostr = quote(echostr, safe="+/=")  # the "+" left as it is
+    response = client.get(f"/hooks/wecom/kf/?msg_signature={signature}&timestamp={ts}&nonce={nonce}"
+                          f"&echostr={raw_echostr}")
+    assert (response.status_code, response.content) == (200, b"4242")
+
+
+def test_a_channel_with_a_broken_key_answers_503_not_500(client: Client, kf: Any) -> None:
+    kf.secrets = {**kf.secrets, "encoding_aes_key": "broken"}
+    kf.save(update_fields=["secrets"])
+    body, query = callback()
+    assert client.post(url("kf", query), data=body, content_type="text/xml").status_code == 503
