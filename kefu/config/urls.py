@@ -27,6 +27,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/webhooks/", include("kefu.integrations.urls")),
+    path("hooks/", include("kefu.conversations.hook_urls")),
     path("", include("kefu.notifications.urls")),
     path("", include("kefu.identity.urls")),
     path("", include("kefu.privacy.urls")),

@@ -12,7 +12,11 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         from kefu.conversations import adapters, events, handlers, permissions  # noqa: F401  (declarations)
+        from kefu.conversations.timeline import conversations_merge, conversations_timeline
+        from kefu.customers.timeline import register_merge_hook, register_timeline_provider
 
         adapters.load()
         permissions.register()
         handlers.register()
+        register_timeline_provider("conversations", conversations_timeline)
+        register_merge_hook(conversations_merge)

@@ -115,9 +115,3 @@ def canned_replies(actor: Any) -> QuerySet[CannedReply]:
 def channel_by_code(code: str) -> Channel | None:
     return Channel.objects.filter(code=code).select_related("team").first()
 
-
-def reply_route(ticket_id: int) -> Conversation | None:
-    """The conversation a reply written on the order goes out through (its latest), with its channel; None when
-    the order has none (a reply is then only recorded on the order). One query."""
-    return (Conversation.objects.filter(ticket_id=ticket_id).select_related("channel")
-            .order_by("-last_message_at", "-id").first())

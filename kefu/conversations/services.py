@@ -151,12 +151,15 @@ def first_response_target(channel: Channel) -> int:
 # --- channels ---------------------------------------------------------------------------------------------
 
 
-def _check_config(kind: str, config: dict[str, Any]) -> None:
+def _check_config(kind: str, config: dict[str, Any], secrets_: dict[str, Any] | None = None) -> None:
     try:
         adapter = adapter_for(kind)
     except LookupError:
         raise ValidationFailed(_("未知的渠道类型：%(kind)s") % {"kind": kind}, details={"field": "kind"}) from None
     problems = adapter.check_config(config)
+    check_secrets = getattr(adapter, "check_secrets", None)  # adapters whose secrets have a form (AES keys…)
+    if secrets_ is not None and check_secrets is not None:
+        problems = {**problems, **check_secrets(config, secrets_)}
     if problems:
         field, message = next(iter(sorted(problems.items())))
         raise ValidationFailed(message, details={"field": field, "fields": problems})
@@ -175,7 +178,7 @@ def channel_create(*, actor: Any, kind: str, code: str, name: str = "", team: An
     if kind not in ChannelKind.values:
         raise ValidationFailed(_("未知的渠道类型：%(kind)s") % {"kind": kind}, details={"field": "kind"})
     config = dict(config or {})
-    _check_config(kind, config)
+    _check_config(kind, config, dict(secrets_ or {}))
     if Channel.objects.filter(code=code).exists():
         raise Conflict(_("渠道代码 %(code)s 已存在") % {"code": code}, code="duplicate_code",
                        details={"field": "code"})
@@ -227,6 +230,7 @@ def channel_update(*, actor: Any, channel: Channel, expected_version: int | None
     if changes.secrets is not None:
         merged = {**locked.secrets, **changes.secrets}
         locked.secrets = {k: v for k, v in merged.items() if v}
+        _check_config(locked.kind, locked.config, locked.secrets)
         changed.append("secrets")
     if changes.creates_tickets is not None:
         locked.creates_tickets = bool(changes.creates_tickets)

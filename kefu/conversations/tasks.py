@@ -1,9 +1,11 @@
-"""Worker tasks of conversations (thin: the logic lives in services)."""
+"""Worker tasks of conversations (thin: the logic lives in services and pushes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 
 @db_task()
@@ -19,6 +21,31 @@ def retry_due_task() -> None:
     from kefu.conversations.services import messages_retry_due
 
     messages_retry_due()
+
+
+@db_task(retries=4, retry_delay=30, context=True)
+def wechat_receive_task(channel_id: int, fields: dict[str, str], task: Any = None) -> None:
+    """An official-account message with media: download, then store (retried while WeChat is out of reach)."""
+    from kefu.conversations.models import Channel
+    from kefu.conversations.pushes import wechat_receive
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is not None:
+        wechat_receive(channel=channel, fields=fields, last_try=task is None or not task.retries)
+
+
+@db_task(retries=5, retry_delay=10, context=True)
+def wecom_sync_task(channel_id: int, token: str, open_kfid: str, task: Any = None) -> None:
+    """Pull a WeCom customer-service account's new messages. One pull per channel at a time: a second callback
+    arriving meanwhile waits (retried) and then pulls from where the first left the cursor."""
+    from kefu.conversations.models import Channel
+    from kefu.conversations.pushes import wecom_sync
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return
+    with HUEY.lock_task(f"wecom-sync-{channel_id}"):
+        wecom_sync(channel=channel, token=token, open_kfid=open_kfid, last_try=task is None or not task.retries)
 
 
 @db_periodic_task(crontab(minute="*"))

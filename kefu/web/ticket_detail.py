@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kefu.accounts.models import USER_LABEL_FIELDS, User
 from kefu.clocks.models import Clock
+from kefu.conversations.models import Conversation
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
 from kefu.core.prepared import Prepared
@@ -103,18 +104,14 @@ def _people_named(ticket_id: int) -> Any:
 
 
 _PEOPLE = Prepared(_people_named)
+_REPLY_ROUTE = Prepared(lambda ticket_id: Conversation.objects.filter(ticket_id=ticket_id)
+                        .order_by("-last_message_at", "-id").values_list("channel__name", flat=True)[:1])
 
 
 def _name(obj: Any, field: str, people: dict[int, User]) -> None:
     """Fill a user foreign key from `people`, so the template reads it without a query."""
     person_id = getattr(obj, f"{field}_id")
     setattr(obj, field, people.get(person_id) if person_id else None)
-
-
-def reply_route(ticket_id: int) -> Any:
-    from kefu.conversations.selectors import reply_route as route
-
-    return route(ticket_id)
 
 
 def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
@@ -159,7 +156,8 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "dispatch_default_department": default_department_id(ticket_type=ticket.ticket_type,
                                                              category_id=ticket.category_id)
         if has_right(user, TicketRight.DISPATCH) else None,
-        "reply_route": reply_route(ticket.pk) if front_line else None,
+        # the channel a reply goes out through (the order's latest conversation), or None: recorded only
+        "reply_route": next(iter(_REPLY_ROUTE.run(ticket.pk)), None) if front_line else None,
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
         "customer_kind": MessageKind.CUSTOMER,

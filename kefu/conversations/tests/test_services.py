@@ -302,3 +302,20 @@ def test_erasure_removes_every_word_and_identity_but_keeps_the_shape(app_channel
     # the same person writing again is a new, unknown customer
     again = services.message_receive(channel=app_channel, inbound=inbound("m2"))
     assert again.conversation.customer.pk != customer.pk
+
+
+def test_conversations_are_on_the_customer_timeline_and_move_with_a_merge(app_channel: Any, agent: Any,
+                                                                          manager: Any) -> None:
+    from kefu.customers.services import customer_merge
+    from kefu.customers.timeline import customer_timeline
+
+    got = services.message_receive(channel=app_channel, inbound=inbound("m1"))
+    services.conversation_close(actor=agent, conversation=got.conversation, reason="resolved")
+    duplicate = got.conversation.customer
+    entries = customer_timeline(agent, duplicate, limit=10).entries
+    assert [e.kind for e in entries] == ["conversation.closed", "conversation.opened"]
+    assert entries[0].link.endswith(f"/{got.conversation.pk}/")
+    keeper = CustomerFactory(name="保留的档案")
+    customer_merge(actor=manager, target=keeper, duplicates=[duplicate])
+    assert Conversation.objects.get(pk=got.conversation.pk).customer == keeper
+    assert ChannelIdentity.objects.get(channel=app_channel, value="u1").customer == keeper

@@ -2,6 +2,7 @@
 
     kefu channel add webhook CODE [--name N] [--team T] [--secret S] [--outbound-url URL]
     kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …]
+    kefu channel add wechat_oa|wecom_kf|sms CODE [--name N] [--team T] --set KEY=VALUE … --secret-value KEY=VALUE …
     kefu channel add email CODE --address A --imap-host H --smtp-host H [--imap-port P] [--imap-security S]
                               [--smtp-port P] [--smtp-security S] [--username U] [--folder F] [--display-name N]
                               (the mailbox password or app password from KEFU_MAILBOX_PASSWORD, or asked for)
@@ -32,7 +33,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="create a channel")
-        add.add_argument("kind", choices=["webhook", "chat", "email"], help="the channel kind")
+        add.add_argument("kind", choices=["webhook", "chat", "email", "wechat_oa", "wecom_kf", "sms"],
+                         help="the channel kind")
         add.add_argument("code", help="stable code used in URLs (lower-case letters, digits, - and _)")
         add.add_argument("--name", default="", help="the name agents see")
         add.add_argument("--team", default="", help="the team whose inbox receives it (code or name)")
@@ -50,6 +52,12 @@ class Command(BaseCommand):
                 ("--smtp-security", "email: ssl (default), starttls or none"),
                 ("--folder", "email: the folder to read (default INBOX)")):
             add.add_argument(option, default="", help=help_text)
+        add.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="wechat_oa, wecom_kf, sms: a setting, e.g. appid=wx…, corpid=ww…, provider=aliyun "
+                              "(repeatable; docs/conversations.md lists them)")
+        add.add_argument("--secret-value", action="append", default=[], metavar="KEY=VALUE",
+                         help="wechat_oa, wecom_kf, sms: a secret, e.g. token=…, encoding_aes_key=…, appsecret=… "
+                              "(repeatable)")
         sub.add_parser("list", help="list the channels")
         poll = sub.add_parser("poll", help="read an e-mail channel's new mail now")
         poll.add_argument("code")
@@ -99,8 +107,14 @@ class Command(BaseCommand):
             generated = not options["secret"]
         elif kind == "email":
             config, secrets = self._mailbox(options)
-        else:
+        elif kind == "chat":
             config["allowed_origins"] = list(options["origin"])
+        else:
+            config.update(self._pairs(options["set"], "--set"))
+            secrets.update(self._pairs(options["secret_value"], "--secret-value"))
+            if kind == "sms" and config.get("provider") != "console" and not secrets.get("callback_token"):
+                secrets["callback_token"] = new_secret()
+                generated = True
         channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
                                  config=config, secrets_=secrets)
         self.stdout.write(f"created {channel.kind} channel {channel.code}")
@@ -108,6 +122,22 @@ class Command(BaseCommand):
             self.stdout.write(f"inbound URL: /api/v1/inbound/{channel.code}")
             if generated:
                 self.stdout.write(f"secret: {secrets['secret']}")
+        elif kind in ("wechat_oa", "wecom_kf"):
+            self.stdout.write(f"URL: /hooks/{'wechat' if kind == 'wechat_oa' else 'wecom'}/{channel.code}/")
+        elif kind == "sms" and secrets.get("callback_token"):
+            token = secrets["callback_token"] if generated else "<callback_token>"
+            self.stdout.write(f"delivery reports: /hooks/sms/{channel.code}/report/?token={token}")
+            self.stdout.write(f"replies: /hooks/sms/{channel.code}/inbound/?token={token}")
+
+    @staticmethod
+    def _pairs(values: list[str], option: str) -> dict[str, str]:
+        pairs = {}
+        for value in values:
+            key, sep, rest = value.partition("=")
+            if not sep or not key.strip():
+                raise CommandError(f"{option}: write KEY=VALUE, not '{value}'", returncode=2)
+            pairs[key.strip()] = rest.strip()
+        return pairs
 
     def _list(self) -> None:
         from kefu.conversations.models import Channel
