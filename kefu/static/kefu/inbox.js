@@ -573,6 +573,7 @@
   document.body.addEventListener("kefu:inbox-changed", refreshList);
   document.body.addEventListener("kefu:live-open", function (event) {
     watch();
+    markRead();
     Object.keys(pending).forEach(function (id) { live().send(pending[id].frame); });
     if (event.detail && event.detail.resumed) { fetchAfter(); refreshList(); }
   });

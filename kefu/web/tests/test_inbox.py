@@ -404,3 +404,53 @@ def test_customer_text_is_shown_as_text(login: Any, agent: Any, channel: Any) ->
         assert_inert(response.content.decode(), url)
     html = client.get(f"/conversations/{conversation.pk}/").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def _inbox_urls(conversation: Any) -> list[str]:
+    return ["/conversations/", "/conversations/?view=waiting", "/conversations/?view=closed",
+            f"/conversations/{conversation.pk}/", f"/conversations/{conversation.pk}/side/",
+            f"/tickets/{conversation.ticket_id}/conversations/"]
+
+
+def test_inbox_in_english_has_no_chinese(client: Any, agent: Any, team_lead: Any, team: Any, other_team: Any,
+                                         customer: Any) -> None:
+    from django.conf import settings
+
+    from kefu.web.tests.test_i18n import CJK, _asciify, visible_text
+
+    channel = ChannelFactory(code="app", name="Member app", team=team)
+    conversation = services.message_receive(channel=channel, inbound=inbound("e1", text="Where is my order?",
+                                                                            name="Ann")).conversation
+    Conversation.objects.filter(pk=conversation.pk).update(customer=customer)
+    conversation.refresh_from_db()
+    services.conversation_claim(actor=agent, conversation=conversation)
+    services.message_send(actor=agent, conversation=conversation, text="On its way")
+    services.conversation_create_ticket(actor=agent, conversation=conversation, subject="Order")
+    conversation.refresh_from_db()
+    CannedReply.objects.create(team=team, shortcut="hi", title="Hello", body="Hello there")
+    _asciify(agent, team_lead, team, other_team, agent.department, customer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for user, urls in ((agent, _inbox_urls(conversation)), (team_lead, ["/conversations/canned/"])):
+        client.force_login(user)
+        for url in urls:
+            leaks = [t for t in visible_text(client.get(url).content.decode()) if CJK.search(t)]
+            assert not leaks, f"{url}: {leaks[:10]}"
+
+
+def test_inbox_in_chinese_has_no_english(client: Any, agent: Any, team_lead: Any, channel: Any,
+                                         customer: Any) -> None:
+    from kefu.web.tests.test_i18n import SHARED_WORDS, WORD, visible_text
+
+    conversation = receive(channel, "z1", text="我的订单到哪了？")
+    services.conversation_claim(actor=agent, conversation=conversation)
+    services.message_send(actor=agent, conversation=conversation, text="已发货")
+    services.conversation_create_ticket(actor=agent, conversation=conversation)
+    conversation.refresh_from_db()
+    channel.name = "会员客户端"
+    channel.save(update_fields=["name"])
+    CannedReply.objects.create(team=None, shortcut="问候", title="问候", body="您好")
+    for user, urls in ((agent, _inbox_urls(conversation)), (team_lead, ["/conversations/canned/"])):
+        client.force_login(user)
+        for url in urls:
+            words = {w for t in visible_text(client.get(url).content.decode()) for w in WORD.findall(t)}
+            assert not words - SHARED_WORDS, f"{url}: {sorted(words - SHARED_WORDS)}"
