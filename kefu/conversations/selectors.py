@@ -102,6 +102,20 @@ def messages_before(conversation: Conversation, before_seq: int, limit: int = 50
     return list(reversed(list(rows)))
 
 
+ACTIVITY = ("conversation.assigned", "conversation.closed", "conversation.ticket_linked")
+
+
+def conversation_activity(conversation_id: int, limit: int = 50) -> list[Any]:
+    """Who picked the conversation up, transferred (with the note), assigned or closed it, and the order made of
+    it, oldest first: its events as the outbox keeps them (the relay purges them after 30 days)."""
+    from kefu.core.models import OutboxEvent
+
+    rows = (OutboxEvent.objects.filter(object_type="conversations.conversation", object_id=str(conversation_id),
+                                       type__in=ACTIVITY)
+            .select_related("actor").order_by("-id")[:limit])
+    return list(reversed(list(rows)))
+
+
 def inbox_counts(actor: Any) -> dict[str, int]:
     """Open conversations by view, for the inbox tabs and the sidebar."""
     qs = visible(actor, Conversation.objects.filter(status=ConversationStatus.OPEN))

@@ -7,6 +7,7 @@ Whether a customer is online comes from the cache key the chat visitor's socket 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -192,6 +193,66 @@ def pane_messages(conversation: Conversation) -> list[Message]:
     return decorate_messages(selectors.last_messages(conversation, limit=PANE_MESSAGES))
 
 
+@dataclass
+class Activity:
+    """A line of the conversation's own history among its messages: picked up, transferred (with the note),
+    assigned, closed, made a work order. Staff only: the customer never sees these."""
+
+    created_at: datetime
+    text: str
+    note: str = ""
+    when: str = ""
+    activity: bool = True
+
+
+def activity_lines(events: list[Any]) -> list[Activity]:
+    """The events in words; the people and teams they name read together (two small queries at most)."""
+    from kefu.accounts.models import USER_LABEL_FIELDS, Team, User
+
+    people_ids = {e.payload.get("data", {}).get("to_id") for e in events} - {None}
+    team_ids = {(e.payload.get("conversation") or {}).get("team_id") for e in events} - {None}
+    people = {u.pk: str(u) for u in User.objects.only(*USER_LABEL_FIELDS).filter(pk__in=people_ids)} \
+        if people_ids else {}
+    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
+    today = timezone.localtime().date()
+    lines = []
+    for event in events:
+        data = event.payload.get("data") or {}
+        who = str(event.actor) if event.actor_id else _("系统")
+        to = people.get(data.get("to_id"), "")
+        team = teams.get((event.payload.get("conversation") or {}).get("team_id"), "")
+        if event.type == "conversation.assigned":
+            how = data.get("how")
+            if how == "claimed":
+                text = _("%(who)s 接入了会话") % {"who": who}
+            elif how == "transferred":
+                text = (_("%(who)s 将会话转接给 %(to)s") % {"who": who, "to": to} if to else
+                        _("%(who)s 将会话转到 %(team)s 的待接入队列") % {"who": who, "team": team})
+            else:
+                text = (_("%(who)s 将会话分配给 %(to)s") % {"who": who, "to": to} if to else
+                        _("%(who)s 将会话放回待接入队列") % {"who": who})
+        elif event.type == "conversation.closed":
+            reason = data.get("reason", "")
+            label = CloseReason(reason).label if reason in CloseReason.values else ""
+            text = (_("客户结束了会话") if reason == CloseReason.CUSTOMER_LEFT else
+                    _("%(who)s 结束了会话：%(reason)s") % {"who": who, "reason": label})
+        else:
+            text = _("%(who)s 由会话创建了工单 %(n)s") % {"who": who, "n": data.get("number", "")}
+        local = timezone.localtime(event.created_at)
+        lines.append(Activity(created_at=event.created_at, text=text, note=str(data.get("note") or ""),
+                              when=local.strftime("%H:%M" if local.date() == today else "%m-%d %H:%M")))
+    return lines
+
+
+def pane_items(conversation: Conversation, messages: list[Message]) -> list[Any]:
+    """The messages with the conversation's history lines among them, by time (those before the first message
+    shown are left for "earlier messages")."""
+    lines = activity_lines(selectors.conversation_activity(conversation.pk))
+    if messages and messages[0].seq > 1:
+        lines = [line for line in lines if line.created_at >= messages[0].created_at]
+    return sorted([*messages, *lines], key=lambda item: item.created_at)
+
+
 def actions_for(user: Any, conversation: Conversation) -> dict[str, bool]:
     """Which buttons the pane offers; the services decide again when one is pressed."""
     from kefu.tickets.permissions import TicketRight
@@ -218,7 +279,7 @@ def pane_context(user: Any, conversation: Conversation) -> dict[str, Any]:
     messages = pane_messages(conversation)
     return {
         "conversation": conversation,
-        "conv_messages": messages,  # not "messages": that is Django's flash messages in the base template
+        "conv_messages": pane_items(conversation, messages),  # not "messages": Django's flash messages
         "earlier": bool(messages) and messages[0].seq > 1,
         "first_seq": messages[0].seq if messages else 0,
         "last_seq": conversation.last_seq,

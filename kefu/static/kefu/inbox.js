@@ -566,6 +566,8 @@
       markActive();
       var view = $("[data-view-input]");
       if (view) view.value = listState().view;
+      var search = $("[data-testid=inbox-search]");
+      if (search && document.activeElement !== search) search.value = listState().q;
     }
   });
   document.body.addEventListener("kefu:event", function (event) { onEvent(event.detail || {}); });

@@ -248,6 +248,10 @@ class TestActions:
         event = OutboxEvent.objects.filter(type="conversation.assigned").order_by("-id").first()
         assert event.payload["data"]["note"] == "客户要退款"
         lead = login(team_lead)
+        pane = lead.get(f"/conversations/{conversation.pk}/", **PANE).content.decode()
+        assert "李客服 接入了会话" in pane
+        assert "李客服 将会话转接给 王组长" in pane
+        assert "“客户要退款”" in pane  # the note, for colleagues
         response = lead.post(f"/conversations/{conversation.pk}/transfer/", {"target": f"team:{other_team.pk}"},
                              **HTMX)
         assert response.status_code == 200
