@@ -194,9 +194,20 @@
     if (m.direction === "out") body = fill(m.author_kind === "agent" ? strings.mine : strings.system_prefix, body);
     return body.length > 60 ? body.slice(0, 60) + "…" : body;
   }
+  // whether a conversation not in the list may belong to the tab shown (supervisors hear every message)
+  function mayBelong(conversation) {
+    var inbox = $("[data-inbox]");
+    var view = listState().view;
+    var open = conversation.status === "open";
+    if (view === "mine") return open && conversation.assignee_id === Number(inbox.dataset.user);
+    if (view === "waiting") return open && conversation.assignee_id === null;
+    if (view === "team") return open && String(conversation.team_id) === inbox.dataset.team;
+    if (view === "closed") return !open;
+    return true;
+  }
   function onRowMessage(conversation, m) {
     var row = rowOf(conversation.id);
-    if (!row) { refreshList(); return; }
+    if (!row) { if (mayBelong(conversation)) refreshList(); return; }
     var text = $("[data-preview]", row);
     if (text) text.textContent = preview(m);
     var when = $("[data-when]", row);
