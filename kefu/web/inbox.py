@@ -118,7 +118,7 @@ def script_strings() -> dict[str, Any]:
         "no_canned": _("没有匹配的快捷回复"), "attachment": _("[附件]"), "mine": _("我方：%(text)s"),
         "system_prefix": _("系统：%(text)s"),
         "system": _("系统"), "states": {state.value: str(state.label) for state in DeliveryState},
-        "kinds": _kind_labels(), "just_now": _("刚刚"),
+        "kinds": _kind_labels(),
     }
 
 
