@@ -181,6 +181,14 @@ class World:
                                               secrets={"secret": "matrix"})
         self.conversation = message_receive(channel=self.channel, inbound=InboundMessage(
             external_id="matrix-1", identity=Identity(kind="external", value="matrix-user"), text="你好")).conversation
+        from kefu.conversations.adapters.base import InboundAttachment
+        from kefu.conversations.models import CannedReply
+
+        picture = message_receive(channel=self.channel, inbound=InboundMessage(
+            external_id="matrix-2", identity=Identity(kind="external", value="matrix-user"), text="",
+            attachments=(InboundAttachment(filename="照片.png", content_type="image/png", content=b"\x89PNG"),)))
+        self.conversation_attachment = picture.message.attachments.get()
+        self.canned_reply = CannedReply.objects.create(team=team, shortcut="hello", title="问候", body="您好")
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -249,6 +257,8 @@ class World:
             "retention_kind": "closed_tickets",
             "code": "matrix-app",
             "conversation_id": self.conversation,
+            "conversation_attachment_id": self.conversation_attachment,
+            "canned_reply_id": self.canned_reply,
         }
         values: dict[str, Any] = {}
         for param in params:
@@ -280,4 +290,6 @@ def scope_object(values: dict[str, Any]) -> Any:
         return values["customer_id"]
     if values.get("conversation_id") is not None:
         return values["conversation_id"]
+    if values.get("conversation_attachment_id") is not None:
+        return values["conversation_attachment_id"].conversation
     return None

@@ -168,7 +168,7 @@ def message_out(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk, "seq": message.seq, "direction": message.direction, "author_kind": message.author_kind,
         "author_id": message.author_id,
-        "author_name": (author.get_full_name() or author.username) if author else "",
+        "author_name": str(author) if author else "",
         "body": message.body, "kind": message.kind, "external_id": message.external_id,
         "client_id": message.client_id, "automated": message.automated, "delivery_state": message.delivery_state,
         "last_error": message.last_error,
@@ -183,7 +183,7 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
         "id": c.pk, "channel": c.channel.code, "channel_kind": c.channel.kind, "channel_name": c.channel.name,
         "status": c.status, "subject": c.subject, "customer_id": c.customer_id, "customer_name": c.customer.name,
         "team_id": c.team_id, "assignee_id": c.assignee_id,
-        "assignee_name": (c.assignee.get_full_name() or c.assignee.username) if c.assignee else None,
+        "assignee_name": str(c.assignee) if c.assignee else None,
         "ticket_id": c.ticket_id, "ticket_number": c.ticket.number if c.ticket_id else None,
         "last_seq": c.last_seq, "last_message_at": c.last_message_at, "first_response_at": c.first_response_at,
         "closed_at": c.closed_at, "close_reason": c.close_reason, "csat_score": c.csat_score,

@@ -1,16 +1,18 @@
 """Reads of conversations: the inbox lists (one filter definition for the page and the API), a conversation's
-messages after a sequence number, canned replies."""
+messages after a sequence number, what the inbox shows beside each row (last message, unread), a customer's and an
+order's conversations, canned replies."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from kefu.conversations.choices import ConversationStatus, Direction
-from kefu.conversations.models import CannedReply, Channel, Conversation, Message
+from kefu.conversations.models import CannedReply, Channel, Conversation, Message, Participant
 from kefu.core.errors import ValidationFailed
 from kefu.core.policy import visible
 
@@ -93,6 +95,27 @@ def last_messages(conversation: Conversation, limit: int = 50) -> list[Message]:
     return list(reversed(list(rows)))
 
 
+def messages_before(conversation: Conversation, before_seq: int, limit: int = 50) -> list[Message]:
+    """The `limit` messages just before `before_seq`, in order (scrolling back in a long conversation)."""
+    rows = (Message.objects.filter(conversation=conversation, seq__lt=max(0, int(before_seq)))
+            .select_related("author").prefetch_related("attachments").order_by("-seq")[:limit])
+    return list(reversed(list(rows)))
+
+
+ACTIVITY = ("conversation.assigned", "conversation.closed", "conversation.ticket_linked")
+
+
+def conversation_activity(conversation_id: int, limit: int = 50) -> list[Any]:
+    """Who picked the conversation up, transferred (with the note), assigned or closed it, and the order made of
+    it, oldest first: its events as the outbox keeps them (the relay purges them after 30 days)."""
+    from kefu.core.models import OutboxEvent
+
+    rows = (OutboxEvent.objects.filter(object_type="conversations.conversation", object_id=str(conversation_id),
+                                       type__in=ACTIVITY)
+            .select_related("actor").order_by("-id")[:limit])
+    return list(reversed(list(rows)))
+
+
 def inbox_counts(actor: Any) -> dict[str, int]:
     """Open conversations by view, for the inbox tabs and the sidebar."""
     qs = visible(actor, Conversation.objects.filter(status=ConversationStatus.OPEN))
@@ -115,3 +138,57 @@ def canned_replies(actor: Any) -> QuerySet[CannedReply]:
 def channel_by_code(code: str) -> Channel | None:
     return Channel.objects.filter(code=code).select_related("team").first()
 
+
+
+def with_unread(qs: QuerySet[Conversation], actor: Any) -> QuerySet[Conversation]:
+    """Annotates `unread`: the customer's messages after the last one `actor` has read (all of them while the
+    actor has not taken part). One correlated count per row, on the (conversation, seq) index."""
+    read = Participant.objects.filter(conversation_id=OuterRef(OuterRef("pk")), user_id=actor.pk).values(
+        "last_read_seq")[:1]
+    unread = (Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND,
+                                     seq__gt=Coalesce(Subquery(read), 0))
+              .order_by().values("conversation_id").annotate(n=Count("pk")).values("n"))
+    return qs.annotate(unread=Coalesce(Subquery(unread), 0))
+
+
+def last_message_of(conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The newest message of each conversation (its `last_seq`), as plain values, in one query."""
+    if not conversation_ids:
+        return {}
+    rows = (Message.objects.filter(conversation_id__in=conversation_ids, seq=F("conversation__last_seq"))
+            .values("conversation_id", "direction", "author_kind", "body", "kind", "automated", "delivery_state",
+                    "created_at"))
+    return {row["conversation_id"]: row for row in rows}
+
+
+def ticket_conversations(ticket_id: int, limit: int = 20) -> list[Conversation]:
+    """The conversations an order was made from or linked to, newest first (the caller checks the order)."""
+    return list(Conversation.objects.filter(ticket_id=ticket_id).select_related("channel", "assignee")
+                .order_by("-created_at", "-id")[:limit])
+
+
+def customer_conversations(customer_id: int, *, exclude: int | None = None, limit: int = 5) -> list[Conversation]:
+    """A customer's latest conversations on every channel (the caller checks the customer)."""
+    qs = Conversation.objects.filter(customer_id=customer_id).select_related("channel")
+    if exclude:
+        qs = qs.exclude(pk=exclude)
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def canned_team_ids(actor: Any) -> set[int] | None:
+    """The teams whose canned replies `actor` manages; None: every team's and everybody's (supervisors)."""
+    from kefu.accounts.models import Team
+    from kefu.conversations.permissions import ConversationRight
+    from kefu.core.policy import has_right
+
+    if has_right(actor, ConversationRight.VIEW_ALL):
+        return None
+    led = set(Team.objects.filter(lead_id=actor.pk).values_list("pk", flat=True))
+    return led | ({actor.team_id} if actor.team_id else set())
+
+
+def canned_replies_managed(actor: Any) -> QuerySet[CannedReply]:
+    """The canned replies `actor` may edit: their teams' (a team lead), or all of them (supervisors)."""
+    qs = CannedReply.objects.select_related("team").order_by("team__name", "shortcut")
+    teams = canned_team_ids(actor)
+    return qs if teams is None else qs.filter(team_id__in=teams)

@@ -139,3 +139,44 @@ class AttachmentForm(forms.Form):
 class SavedViewForm(forms.Form):
     name = forms.CharField(label=_("视图名称"), max_length=60)
     query = forms.CharField(max_length=1000, required=False)
+
+
+# --- the inbox ----------------------------------------------------------------------------------------------
+
+
+class ConversationTransferForm(forms.Form):
+    target = forms.RegexField(label=_("转给"), regex=r"^(team|user):\d{1,12}$",
+                              error_messages={"invalid": _("请选择转接给一位同事或一个班组"),
+                                              "required": _("请选择转接给一位同事或一个班组")})
+    note = forms.CharField(label=_("转接说明"), max_length=500, required=False)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ConversationCloseForm(forms.Form):
+    reason = forms.ChoiceField(label=_("结束原因"), choices=[],
+                               error_messages={"required": _("请选择结束原因"),
+                                               "invalid_choice": _("请选择结束原因")})
+    note = forms.CharField(label=_("结束说明"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kefu.web.inbox import AGENT_CLOSE_REASONS
+
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = AGENT_CLOSE_REASONS
+
+
+class ConversationAssignForm(forms.Form):
+    assignee = forms.IntegerField(label=_("接待客服"), required=False, min_value=1)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ConversationSendForm(forms.Form):
+    text = forms.CharField(label=_("内容"), max_length=20000, required=False, strip=False)
+    client_id = forms.CharField(max_length=64, required=False)
+
+
+class CannedReplyForm(forms.Form):
+    team = forms.IntegerField(label=_("班组"), required=False, min_value=1)
+    shortcut = forms.CharField(label=_("快捷词"), max_length=31)
+    title = forms.CharField(label=_("标题"), max_length=100)
+    body = forms.CharField(label=_("内容"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))

@@ -50,3 +50,29 @@ def department_options() -> SafeString:
             is_service_center=False).order_by("name").values_list("pk", "name"))
         cache.set(key, html, TTL_SECONDS)
     return mark_safe(html)  # noqa: S308 - built with format_html_join from escaped values
+
+
+def transfer_options() -> SafeString:
+    """Where a conversation may be transferred: a team's inbox (`team:<id>`) or a colleague who answers
+    conversations (`user:<id>`, grouped by team)."""
+    from kefu.accounts.choices import FRONT_LINE
+    from kefu.accounts.models import Team
+
+    key = _key("transfer")
+    html = cache.get(key)
+    if html is None:
+        teams = format_html_join("", '<option value="team:{}">{}</option>',
+                                 Team.objects.filter(is_active=True).order_by("name").values_list("pk", "name"))
+        people = (User.objects.filter(is_active=True, role__in=FRONT_LINE).select_related("team")
+                  .only("id", "username", "display_name", "first_name", "last_name", "team__name")
+                  .order_by("team__name", "display_name", "username"))
+        groups: dict[str, list[User]] = {}
+        for person in people:
+            groups.setdefault(person.team.name if person.team else _("未分组"), []).append(person)
+        html = format_html('<optgroup label="{}">{}</optgroup>', _("转到班组（排队待接入）"), teams) + "".join(
+            format_html('<optgroup label="{}">{}</optgroup>', _("同事：%(team)s") % {"team": team},
+                        format_html_join("", '<option value="user:{}">{}</option>',
+                                         ((p.pk, str(p)) for p in members)))
+            for team, members in groups.items())
+        cache.set(key, html, TTL_SECONDS)
+    return mark_safe(html)  # noqa: S308 - built above with format_html from escaped values

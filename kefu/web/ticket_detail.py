@@ -12,6 +12,7 @@ from django.utils import timezone
 from kefu.accounts.models import USER_LABEL_FIELDS, User
 from kefu.clocks.models import Clock
 from kefu.conversations.models import Conversation
+from kefu.conversations.permissions import ConversationRight
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import has_right
 from kefu.core.prepared import Prepared
@@ -141,6 +142,10 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         dispatch.can_handle = can_handle_dispatch(user, dispatch)  # type: ignore[attr-defined]
         dispatch.is_open = dispatch.status in (DispatchStatus.PENDING, DispatchStatus.ACKNOWLEDGED)  # type: ignore[attr-defined]
     front_line = has_right(user, TicketRight.REPLY)
+    # the channel of the order's latest conversation (one prepared read): where a reply goes, and whether the
+    # page offers its "conversations" section (loaded after the page)
+    conversation_channel = (next(iter(_REPLY_ROUTE.run(ticket.pk)), None)
+                            if front_line or has_right(user, ConversationRight.VIEW) else None)
     return {
         "ticket": ticket,
         "thread_messages": messages,
@@ -157,7 +162,8 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
                                                              category_id=ticket.category_id)
         if has_right(user, TicketRight.DISPATCH) else None,
         # the channel a reply goes out through (the order's latest conversation), or None: recorded only
-        "reply_route": next(iter(_REPLY_ROUTE.run(ticket.pk)), None) if front_line else None,
+        "reply_route": conversation_channel if front_line else None,
+        "has_conversations": conversation_channel is not None and has_right(user, ConversationRight.VIEW),
         "reply_kind": MessageKind.REPLY,
         "note_kind": MessageKind.NOTE,
         "customer_kind": MessageKind.CUSTOMER,

@@ -3,7 +3,7 @@ generated permission matrix."""
 
 from django.urls import path
 
-from kefu.web.views import auth, customers, dashboard, department, security, tickets
+from kefu.web.views import auth, canned, conversations, customers, dashboard, department, security, tickets
 
 app_name = "web"
 urlpatterns = [
@@ -35,6 +35,8 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/edit/", tickets.ticket_edit, name="ticket_edit"),
     path("tickets/<int:ticket_id>/attachments/", tickets.attachment_upload, name="attachment_upload"),
     path("attachments/<int:attachment_id>/", tickets.attachment_download, name="attachment_download"),
+    path("tickets/<int:ticket_id>/conversations/", conversations.ticket_conversations,
+         name="ticket_conversations"),
     path("views/", tickets.saved_view_save, name="saved_view_save"),
     path("views/<int:view_id>/delete/", tickets.saved_view_delete, name="saved_view_delete"),
     # department queue
@@ -52,4 +54,24 @@ urlpatterns = [
     path("customers/<int:customer_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:customer_id>/reveal/", customers.customer_reveal, name="customer_reveal"),
     path("customers/<int:customer_id>/consents/", customers.customer_consents, name="customer_consents"),
+    # the inbox: conversations from every channel
+    path("conversations/", conversations.inbox_page, name="inbox"),
+    path("conversations/<int:conversation_id>/", conversations.conversation_detail, name="conversation_detail"),
+    path("conversations/<int:conversation_id>/messages/", conversations.conversation_messages,
+         name="conversation_messages"),
+    path("conversations/<int:conversation_id>/side/", conversations.conversation_side, name="conversation_side"),
+    path("conversations/<int:conversation_id>/send/", conversations.conversation_send, name="conversation_send"),
+    path("conversations/<int:conversation_id>/claim/", conversations.conversation_claim, name="conversation_claim"),
+    path("conversations/<int:conversation_id>/transfer/", conversations.conversation_transfer,
+         name="conversation_transfer"),
+    path("conversations/<int:conversation_id>/assign/", conversations.conversation_assign,
+         name="conversation_assign"),
+    path("conversations/<int:conversation_id>/close/", conversations.conversation_close, name="conversation_close"),
+    path("conversations/<int:conversation_id>/ticket/", conversations.conversation_ticket,
+         name="conversation_ticket"),
+    path("conversations/attachments/<int:conversation_attachment_id>/", conversations.conversation_attachment,
+         name="conversation_attachment"),
+    path("conversations/canned/", canned.canned_list, name="canned_list"),
+    path("conversations/canned/<int:canned_reply_id>/", canned.canned_edit, name="canned_edit"),
+    path("conversations/canned/<int:canned_reply_id>/delete/", canned.canned_delete, name="canned_delete"),
 ]

@@ -82,12 +82,47 @@
     if (banner && data.ticket && String(data.ticket.id) === banner.dataset.ticket) banner.hidden = false;
     if (data.ticket) refresh();
   }
+  // The inbox badge of the sidebar: counted by the socket (never by the page's request), asked again after
+  // a conversation event (bursts ask once).
+  function applyInboxCounts(counts) {
+    document.querySelectorAll("[data-inbox-badge]").forEach(function (badge) {
+      var waiting = counts.waiting || 0;
+      badge.textContent = waiting > 99 ? "99+" : String(waiting);
+      badge.hidden = !waiting;
+      badge.title = (badge.dataset.title || "").replace("{waiting}", waiting).replace("{mine}", counts.mine || 0);
+    });
+    document.querySelectorAll("[data-inbox-count]").forEach(function (el) {
+      var name = el.dataset.inboxCount;
+      if (!(name in counts)) return;
+      el.textContent = String(counts[name]);
+      if (name === "waiting") el.classList.toggle("hot", counts[name] > 0);
+    });
+  }
+  var countsTimer = null;
+  function askInboxCounts() {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(function () { live.send({ type: "inbox_counts" }); }, 600);
+  }
+
+  // What other scripts of a page (the inbox) use of the one socket: send a frame, hear the others.
+  var live = window.KefuLive = {
+    socket: null,
+    send: function (frame) {
+      var socket = live.socket;
+      if (!socket || socket.readyState !== 1) return false;
+      socket.send(JSON.stringify(frame));
+      return true;
+    },
+    isOpen: function () { return !!live.socket && live.socket.readyState === 1; },
+  };
+
   function connectSocket(delay) {
     var url = document.body.dataset.wsUrl;
     if (!url || !window.WebSocket || !document.body.dataset.live) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket;
     try { socket = new WebSocket(scheme + location.host + url); } catch (e) { return; }
+    live.socket = socket;
     var timer = null;
     function refresh() {  // bursts of changes refresh the lists once
       clearTimeout(timer);
@@ -99,10 +134,15 @@
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (data.type === "counters") applyCounters(data);
-      else if (data.type === "event") applyEvent(data, refresh);
+      else if (data.type === "event") {
+        applyEvent(data, refresh);
+        if (data.conversation && document.querySelector("[data-inbox-badge]")) askInboxCounts();
+      } else if (data.type === "inbox_counts") applyInboxCounts(data.counts || {});
+      else document.body.dispatchEvent(new CustomEvent("kefu:frame", { detail: data }));
     };
     socket.onopen = function () {
       document.body.dataset.liveState = "open";  // pages and browser tests can tell the pushes will arrive
+      document.body.dispatchEvent(new CustomEvent("kefu:live-open", { detail: { resumed: delay > 1000 } }));
       // after a break, what was pushed meanwhile is gone: the header and the lists read afresh
       if (delay > 1000 && window.htmx) {
         htmx.trigger(document.body, "kefu:resync", {});
@@ -112,6 +152,8 @@
     };
     socket.onclose = function (event) {
       document.body.dataset.liveState = "closed";
+      if (live.socket === socket) live.socket = null;
+      document.body.dispatchEvent(new CustomEvent("kefu:live-closed", {}));
       if (event.code === 4401) return;  // signed out
       setTimeout(function () { connectSocket(Math.min(delay * 2, 60000)); }, delay);
     };

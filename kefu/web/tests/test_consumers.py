@@ -35,10 +35,11 @@ async def _connect(user: Any) -> ApplicationCommunicator:
 
 
 async def _received(communicator: ApplicationCommunicator) -> list[dict[str, Any]]:
+    """The pushes heard (the inbox badge's counts, sent on connecting, left out)."""
     got = []
     while not await communicator.receive_nothing(timeout=0.2):
         got.append(json.loads((await communicator.receive_output(timeout=1))["text"]))
-    return got
+    return [frame for frame in got if frame["type"] != "inbox_counts"]
 
 
 async def _close(*communicators: ApplicationCommunicator) -> None:

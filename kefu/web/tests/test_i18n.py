@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 WORD = re.compile(r"[A-Za-z]{3,}")
 # Words that are the same in both languages: the product name, SLA/VIP, key names, the language switch.
-SHARED_WORDS = {"Kefu", "SLA", "VIP", "Ctrl", "Enter", "Esc", "English", "example", "com"}
+SHARED_WORDS = {"Kefu", "SLA", "VIP", "Ctrl", "Enter", "Esc", "Shift", "Tab", "English", "example", "com"}
 VISIBLE_ATTRIBUTES = {"placeholder", "title", "aria-label", "alt", "data-empty"}
 
 
