@@ -918,7 +918,7 @@ def _open_ticket(*, actor: Any, conversation: Conversation, subject: str, at: da
         kwargs["priority"] = priority
     ticket = ticket_create(actor=actor, subject=subject, description=_transcript(conversation),
                            channel=TICKET_CHANNEL.get(conversation.channel.kind, "api"), customer=conversation.customer,
-                           team=conversation.team, external_ref=f"conversation:{conversation.pk}", at=at, **kwargs)
+                           team=conversation.team, at=at, **kwargs)
     conversation.ticket = ticket
     _bump(conversation, "ticket")
     events.announce(events.CONVERSATION_LINKED, conversation, actor=actor,
