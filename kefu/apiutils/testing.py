@@ -181,6 +181,8 @@ class World:
                                               secrets={"secret": "matrix"})
         self.conversation = message_receive(channel=self.channel, inbound=InboundMessage(
             external_id="matrix-1", identity=Identity(kind="external", value="matrix-user"), text="你好")).conversation
+        self.chat_channel = Channel.objects.create(code="matrix-chat", kind="chat", name="矩阵在线客服", team=team,
+                                                   config={"allowed_origins": ["*"]})
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -248,6 +250,7 @@ class World:
             "erasure_id": self.erasure,
             "retention_kind": "closed_tickets",
             "code": "matrix-app",
+            "chat_code": "matrix-chat",  # the chat widget's pages (/chat/<chat_code>/…)
             "conversation_id": self.conversation,
         }
         values: dict[str, Any] = {}
