@@ -102,7 +102,7 @@ def message_info(message: Message, *, attachments: int | None = None) -> dict[st
     author = message.author
     return {
         "id": message.pk, "seq": message.seq, "direction": message.direction, "author_kind": message.author_kind,
-        "author_id": message.author_id, "author_name": (author.get_full_name() or author.username) if author else "",
+        "author_id": message.author_id, "author_name": str(author) if author else "",
         "body": message.body[:PREVIEW], "kind": message.kind, "client_id": message.client_id,
         "delivery_state": message.delivery_state,
         "attachments": attachments if attachments is not None else message.attachments.count(),

@@ -11,7 +11,7 @@ def frame_strings() -> dict[str, object]:
     """In the active language."""
     return {
         "connecting": _("正在连接…"),
-        "online": _("客服在线，通常几分钟内回复"),
+        "online": _("在线 · 通常几分钟内回复"),
         "offline": _("客服暂时不在线"),
         "outOfHours": _("现在是非工作时间"),
         "ended": _("会话已结束"),

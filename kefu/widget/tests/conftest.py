@@ -16,7 +16,7 @@ from kefu.conversations.tests.factories import ChannelFactory
 from kefu.widget.visitors import Visitor, new_visitor_id, token_for
 
 SHOP = "https://shop.example.com"
-IDENTITY_SECRET = "host-site-secret"  # noqa: S105 - a test value
+IDENTITY_SECRET = "host-site-secret"
 
 
 @pytest.fixture

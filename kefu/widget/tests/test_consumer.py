@@ -187,7 +187,7 @@ def test_the_agents_reply_arrives_through_the_relay(chat: Any, socket: Any, toke
         assert frame["message"]["body"] == "您好，物业电话是 8888-6666"
         assert (frame["message"]["direction"], frame["message"]["author"], frame["message"]["seq"]) == (
             "out", "agent", 2)
-        assert frame["message"]["name"] == (agent.get_full_name() or agent.username)
+        assert frame["message"]["name"] == str(agent)  # the name customers see, never the login
         joined = await sock.receive_type("agent_joined")  # replying picked the conversation up
         assert joined == {"type": "agent_joined"}
         await sock.close()

@@ -19,7 +19,9 @@
     return String(text).replace(/\{(\w+)\}/g, function (_m, key) { return values[key] !== undefined ? values[key] : ""; });
   }
 
-  /* --- what survives a reload: the token, the conversation, the last seq seen, the unsent messages ------- */
+  /* --- what survives a reload: the token, the conversation, the last seq seen, the unsent messages -------
+     Kept by the host page (widget.js, in its own storage: browsers refuse storage to a frame of another site) and,
+     when the frame may have storage of its own, here too. */
   var memory = {};
   var storage = (function () {
     try { var s = window.localStorage; s.setItem(storeKey + ".t", "1"); s.removeItem(storeKey + ".t"); return s; }
@@ -29,14 +31,14 @@
     try { return JSON.parse((storage ? storage.getItem(storeKey) : memory[storeKey]) || "{}") || {}; }
     catch (e) { return {}; }
   }
-  var saved = load();
   var state = {
-    token: saved.token || "",
-    conversation: saved.conversation || null,
-    status: saved.status || null,
-    lastSeq: saved.lastSeq || 0,
-    outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
-    leaveId: saved.leaveId || "",
+    token: "",
+    conversation: null,
+    status: null,
+    lastSeq: 0,
+    outbox: [],
+    leaveId: "",
+    gotState: !embedded,
     csat: null,
     mode: "loading",
     online: false,
@@ -59,10 +61,20 @@
     pending: {},      // client_id → <li>
     refused: false,
   };
+  function adopt(saved) {
+    state.token = typeof saved.token === "string" ? saved.token : "";
+    state.conversation = saved.conversation || null;
+    state.status = saved.status || null;
+    state.lastSeq = 0;  // a fresh page shows nothing yet: the whole history is asked for (reconnects ask after it)
+    state.outbox = Array.isArray(saved.outbox) ? saved.outbox.slice(0, 50) : [];
+    state.leaveId = saved.leaveId || "";
+  }
+  adopt(load());
   function persist() {
     var data = JSON.stringify({token: state.token, conversation: state.conversation, status: state.status,
-                               lastSeq: state.lastSeq, outbox: state.outbox, leaveId: state.leaveId});
+                               outbox: state.outbox, leaveId: state.leaveId});
     try { if (storage) { storage.setItem(storeKey, data); } else { memory[storeKey] = data; } } catch (e) { /* full */ }
+    tellParent({kefu: "save", value: data});
   }
 
   function uuid() {
@@ -79,10 +91,17 @@
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || !event.data || typeof event.data !== "object") { return; }
     if (parentOrigin !== "*" && event.origin !== parentOrigin) { return; }
-    if (event.data.kefu === "open") {
+    if (event.data.kefu === "state" && !state.gotState) {
+      state.gotState = true;
+      if (typeof event.data.value === "string" && event.data.value) {
+        try { adopt(JSON.parse(event.data.value) || {}); } catch (e) { /* a damaged copy: a new visit */ }
+      }
+      if (state.visible || state.token || state.outbox.length) { start(); }
+    } else if (event.data.kefu === "open") {
       state.visible = true;
       state.unread = 0;
       tellParent({kefu: "unread", count: 0});
+      if (!state.gotState) { return; }  // started once the host page has handed over the visit
       start();
       focusCurrent();
       markRead();
@@ -177,6 +196,7 @@
       state.answer = answer;
       tellParent({kefu: "active", value: !!known});
       choose(answer);
+      if (state.visible) { focusCurrent(); }
       connect();
     }).catch(function (error) {
       if (error.body && /^identity_/.test(error.body.code || "") && withIdentity) {
@@ -794,7 +814,7 @@
   /* --- forms: pre-chat and leave-a-message -------------------------------------------------------------- */
   function fieldError(form, name, message) {
     var el = form.querySelector("[name=" + name + "]");
-    var out = el && $(el.getAttribute("aria-describedby") || "");
+    var out = el && $((el.getAttribute("aria-describedby") || "").split(" ")[0]);
     if (el) { el.setAttribute("aria-invalid", message ? "true" : "false"); }
     if (out) { out.textContent = message || ""; }
     return el;
@@ -817,6 +837,15 @@
     var el = form.querySelector("[name=" + name + "]");
     return el && !el.closest("[hidden]") ? el.value.trim() : "";
   }
+
+  ["kw-prechat", "kw-leave"].forEach(function (id) {  // a field's complaint goes once it is edited
+    $(id).addEventListener("input", function (event) {
+      var name = event.target.name;
+      if (!name) { return; }
+      fieldError($(id), name, "");
+      if (name === "phone" || name === "email") { fieldError($(id), name === "phone" ? "email" : "phone", ""); }
+    });
+  });
 
   $("kw-prechat").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -864,6 +893,14 @@
 
   /* --- go ----------------------------------------------------------------------------------------------- */
   setStatus();
-  tellParent({kefu: "ready"});
-  if (!embedded || state.token || state.outbox.length) { start(); }
+  if (!embedded) {
+    start();
+  } else {
+    tellParent({kefu: "ready"});  // the host page answers with the visit it keeps ("state")
+    setTimeout(function () {  // a host page that never answers: go on with what this frame has
+      if (state.gotState) { return; }
+      state.gotState = true;
+      if (state.visible || state.token || state.outbox.length) { start(); }
+    }, 3000);
+  }
 })();

@@ -118,6 +118,19 @@
   shadow.appendChild(panel);
   shadow.appendChild(launcher);
 
+  // The visit (the visitor's token, the conversation, unsent messages) is kept here, in the page's own storage:
+  // browsers refuse storage to a frame of another site. The frame asks for it when it loads ("ready").
+  var storeKey = "kefu.chat." + config.code;
+  var memory = "";
+  function loadVisit() {
+    try { return window.localStorage.getItem(storeKey) || ""; } catch (e) { return memory; }
+  }
+  function saveVisit(value) {
+    if (typeof value !== "string" || value.length > 500000) { return; }
+    memory = value;
+    try { window.localStorage.setItem(storeKey, value); } catch (e) { /* storage off or full: memory only */ }
+  }
+
   var isOpen = false;
   function tell(message) {
     if (frame.contentWindow) { frame.contentWindow.postMessage(message, base); }
@@ -145,7 +158,11 @@
     if (event.origin !== base || event.source !== frame.contentWindow || !event.data) { return; }
     var data = event.data;
     if (data.kefu === "close") { setOpen(false); }
-    else if (data.kefu === "ready" && isOpen) { tell({kefu: "open"}); }
+    else if (data.kefu === "ready") {
+      tell({kefu: "state", value: loadVisit()});
+      if (isOpen) { tell({kefu: "open"}); }
+    }
+    else if (data.kefu === "save") { saveVisit(data.value); }
     else if (data.kefu === "unread") {
       var count = +data.count || 0;
       badge.hidden = isOpen || !count;
