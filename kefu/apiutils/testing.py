@@ -189,6 +189,8 @@ class World:
             attachments=(InboundAttachment(filename="照片.png", content_type="image/png", content=b"\x89PNG"),)))
         self.conversation_attachment = picture.message.attachments.get()
         self.canned_reply = CannedReply.objects.create(team=team, shortcut="hello", title="问候", body="您好")
+        self.chat_channel = Channel.objects.create(code="matrix-chat", kind="chat", name="矩阵在线客服", team=team,
+                                                   config={"allowed_origins": ["*"]})
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -256,6 +258,7 @@ class World:
             "erasure_id": self.erasure,
             "retention_kind": "closed_tickets",
             "code": "matrix-app",
+            "chat_code": "matrix-chat",  # the chat widget's pages (/chat/<chat_code>/…)
             "conversation_id": self.conversation,
             "conversation_attachment_id": self.conversation_attachment,
             "canned_reply_id": self.canned_reply,

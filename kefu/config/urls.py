@@ -28,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/webhooks/", include("kefu.integrations.urls")),
     path("hooks/", include("kefu.conversations.hook_urls")),
+    path("chat/", include("kefu.widget.urls")),
     path("", include("kefu.notifications.urls")),
     path("", include("kefu.identity.urls")),
     path("", include("kefu.privacy.urls")),

@@ -20,6 +20,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Team, User
@@ -43,6 +44,10 @@ from kefu.tickets.models import Category, Dispatch, SlaPolicy, Ticket, TicketEve
 
 DEMO_PASSWORD = "kefu-demo-2026"
 MARKER_CODE = "C000001"
+# The demo's channels (published like the demo password: never use them outside the demo). `web` is the chat widget
+# on any site (/chat/web/widget.js); `app` an app / mini-program webhook (POST /api/v1/inbound/app).
+DEMO_WEBHOOK_SECRET = "kefu-demo-webhook-secret"
+DEMO_IDENTITY_SECRET = "kefu-demo-identity-secret"
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ def build_demo(*, size: DemoSize = FULL, seed: int = 2026, now: datetime | None 
     summary = DemoSummary(created=False)
     with transaction.atomic():
         users = _ensure_staff()
+        _ensure_channels()
         summary.logins = [(u.username, str(u), u.get_role_display()) for u in users.values()]
         if Customer.objects.filter(code=MARKER_CODE).exists():
             summary.users = len(users)
@@ -212,6 +218,26 @@ def _ensure_staff() -> dict[str, User]:
                        ("security", "security1"), ("service-center", "manager")):
         Department.objects.filter(code=code).update(manager=users[head])
     return users
+
+
+def _ensure_channels() -> None:
+    """The chat widget `web` for the hotline team (客服一组) on the standard business calendar, any site allowed to
+    embed it; the app webhook `app` for 客服二组. Created once through the service; left alone afterwards."""
+    from kefu.conversations.models import Channel
+    from kefu.conversations.services import channel_create
+    from kefu.core.actors import system_actor
+    from kefu.core.models import BusinessCalendar
+    from kefu.tickets.defaults import STANDARD_CALENDAR
+
+    actor = system_actor("demo", gettext_lazy("系统：演示数据"))
+    teams = {t.name: t for t in Team.objects.filter(name__in=["客服一组", "客服二组"])}
+    if not Channel.objects.filter(code="web").exists():
+        channel_create(actor=actor, kind="chat", code="web", name="在线客服", team=teams.get("客服一组"),
+                       config={"allowed_origins": ["*"]}, secrets_={"identity_secret": DEMO_IDENTITY_SECRET},
+                       calendar=BusinessCalendar.objects.filter(name=STANDARD_CALENDAR).first())
+    if not Channel.objects.filter(code="app").exists():
+        channel_create(actor=actor, kind="webhook", code="app", name="业主 App", team=teams.get("客服二组"),
+                       secrets_={"secret": DEMO_WEBHOOK_SECRET})
 
 
 def _ensure_categories() -> dict[str, list[Category]]:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "kefu.integrations",
     "kefu.notifications",
     "kefu.conversations",  # chat, e-mail, WeChat, app webhooks, SMS (not `channels`: that is Django Channels)
+    "kefu.widget",  # the customer's side of web and app chat (web layer)
     "kefu.privacy",
     "kefu.administration",
     "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin

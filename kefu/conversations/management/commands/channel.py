@@ -1,7 +1,8 @@
 """`kefu channel …`: set up and inspect channels from the command line.
 
     kefu channel add webhook CODE [--name N] [--team T] [--secret S] [--outbound-url URL]
-    kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …]
+    kefu channel add chat CODE [--name N] [--team T] [--origin https://shop.example.com …] [--calendar C]
+                               [--prechat name,phone*,question*] [--secret-value identity_secret=…]
     kefu channel add wechat_oa|wecom_kf|sms CODE [--name N] [--team T] --set KEY=VALUE … --secret-value KEY=VALUE …
     kefu channel add email CODE --address A --imap-host H --smtp-host H [--imap-port P] [--imap-security S]
                               [--smtp-port P] [--smtp-security S] [--username U] [--folder F] [--display-name N]
@@ -41,7 +42,11 @@ class Command(BaseCommand):
         add.add_argument("--secret", default="", help="webhook: the shared secret (generated when omitted)")
         add.add_argument("--outbound-url", default="", help="webhook: where agents' replies are POSTed")
         add.add_argument("--origin", action="append", default=[],
-                         help="chat: a site allowed to embed the widget (repeatable)")
+                         help="chat: a site allowed to embed the widget (repeatable; * for any)")
+        add.add_argument("--prechat", default=None, metavar="FIELDS",
+                         help="chat: the pre-chat form, e.g. name,phone*,question* (* required; '' for none; "
+                              "default name,question*)")
+        add.add_argument("--calendar", default="", help="the business calendar of its hours (name or id)")
         for option, help_text in (
                 ("--address", "email: the mailbox address customers write to"),
                 ("--display-name", "email: the sender name on replies"),
@@ -92,6 +97,18 @@ class Command(BaseCommand):
             raise CommandError(f"--team: no team '{value}'", returncode=2)
         return team
 
+    def _calendar(self, value: str) -> Any:
+        from kefu.core.models import BusinessCalendar
+
+        if not value:
+            return None
+        calendar = BusinessCalendar.objects.filter(name=value).first()
+        if calendar is None and value.isdigit():
+            calendar = BusinessCalendar.objects.filter(pk=int(value)).first()
+        if calendar is None:
+            raise CommandError(f"--calendar: no business calendar '{value}'", returncode=2)
+        return calendar
+
     def _add(self, options: dict[str, Any]) -> None:
         from kefu.conversations.services import channel_create, new_secret
 
@@ -109,6 +126,13 @@ class Command(BaseCommand):
             config, secrets = self._mailbox(options)
         elif kind == "chat":
             config["allowed_origins"] = list(options["origin"])
+            if options["prechat"] is not None:
+                config["prechat"] = [{"name": f.strip().rstrip("*"), "required": f.strip().endswith("*")}
+                                     for f in options["prechat"].split(",") if f.strip()]
+            secrets.update(self._pairs(options["secret_value"], "--secret-value"))
+            if not secrets.get("identity_secret"):
+                secrets["identity_secret"] = new_secret()
+                generated = True
         else:
             config.update(self._pairs(options["set"], "--set"))
             secrets.update(self._pairs(options["secret_value"], "--secret-value"))
@@ -116,12 +140,16 @@ class Command(BaseCommand):
                 secrets["callback_token"] = new_secret()
                 generated = True
         channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
-                                 config=config, secrets_=secrets)
+                                 config=config, secrets_=secrets, calendar=self._calendar(options["calendar"]))
         self.stdout.write(f"created {channel.kind} channel {channel.code}")
         if kind == "webhook":
             self.stdout.write(f"inbound URL: /api/v1/inbound/{channel.code}")
             if generated:
                 self.stdout.write(f"secret: {secrets['secret']}")
+        elif kind == "chat":
+            self.stdout.write(f"widget: <script src=\"<Kefu address>/chat/{channel.code}/widget.js\" async></script>")
+            if generated:
+                self.stdout.write(f"identity secret: {secrets['identity_secret']}")
         elif kind in ("wechat_oa", "wecom_kf"):
             self.stdout.write(f"URL: /hooks/{'wechat' if kind == 'wechat_oa' else 'wecom'}/{channel.code}/")
         elif kind == "sms" and secrets.get("callback_token"):

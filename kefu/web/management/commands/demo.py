@@ -28,3 +28,7 @@ class Command(BaseCommand):
             if username in {"admin", "manager", "shiftlead", "qa", "lead1", "agent1", "agent6", "repair1"}:
                 self.stdout.write(f"  {username:<10} {name:<6} {role}")
         self.stdout.write("  (also agent2 … agent15, lead2, lead3, eng1, finance1 …)")
+        from django.conf import settings
+
+        self.stdout.write(f"Chat widget (channel web), for any web page: "
+                          f"<script src=\"{settings.KEFU_BASE_URL}/chat/web/widget.js\" async></script>")

@@ -1,0 +1,17 @@
+"""The widget's URLs under /chat/<chat_code>/ (kefu.widget.views); its websocket is in kefu.config.websockets."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from kefu.widget import views
+
+app_name = "widget"
+urlpatterns = [
+    path("<slug:chat_code>/widget.js", views.widget_script, name="script"),
+    path("<slug:chat_code>/frame", views.frame, name="frame"),
+    path("<slug:chat_code>/session", views.session, name="session"),
+    path("<slug:chat_code>/upload", views.upload, name="upload"),
+    path("<slug:chat_code>/leave", views.leave, name="leave"),
+    path("<slug:chat_code>/files/<int:attachment_id>", views.attachment, name="file"),
+]
