@@ -176,6 +176,7 @@ def build_demo(*, size: DemoSize = FULL, seed: int = 2026, now: datetime | None 
         _make_history(rng, size, users, customers, categories, now, history_end)
     # Recent orders go through the services, each in its own transaction as in real use.
     _make_recent(rng, size, users, customers, categories, now, now - timedelta(days=3))
+    _make_conversations(rng, customers)
     summary.created = True
     summary.users = len(users)
     summary.customers = Customer.objects.count()
@@ -238,6 +239,51 @@ def _ensure_channels() -> None:
     if not Channel.objects.filter(code="app").exists():
         channel_create(actor=actor, kind="webhook", code="app", name="业主 App", team=teams.get("客服二组"),
                        secrets_={"secret": DEMO_WEBHOOK_SECRET})
+
+
+# Conversations waiting in the inboxes when the demo opens: (channel, customer's lines, agent's replies or None for
+# one nobody has picked up yet, closed with a rating?)
+DEMO_CONVERSATIONS = [
+    ("web", ["你好，我家卫生间天花板在渗水，楼上好像没人。", "已经滴了一上午了"], None, None),
+    ("app", ["请问这个月的物业费账单什么时候出？"], None, None),
+    ("web", ["停车卡丢了怎么补办？"], ["您好，补办停车卡请带身份证到物业前台，工本费 20 元。"], None),
+    ("web", ["电梯 2 号梯今天一直停在 8 楼不动。"], ["收到，已通知维保单位，预计 40 分钟内到场。"], None),
+    ("web", ["快递柜打不开了"], ["已为您远程开柜，请再试一次。"], 5),
+    ("web", ["小区门禁能加一张卡吗？"], ["可以，带上房产证复印件到前台办理即可。"], 4),
+]
+
+
+def _make_conversations(rng: random.Random, customers: list[Customer]) -> None:
+    """A few chats and app conversations through the services: some waiting to be picked up, some being
+    answered, some closed and rated."""
+    from kefu.accounts.choices import Role
+    from kefu.conversations import services as conversations
+    from kefu.conversations.adapters.base import Identity, InboundMessage
+    from kefu.conversations.models import Channel as ConversationChannel
+
+    channels = {c.code: c for c in ConversationChannel.objects.filter(code__in=["web", "app"])}
+    people = [c for c in customers if c.contacts.filter(kind="phone").exists()][:40]
+    for n, (code, lines, replies, rating) in enumerate(DEMO_CONVERSATIONS):
+        channel = channels.get(code)
+        if channel is None or not people:
+            continue
+        customer = rng.choice(people)
+        phone = customer.contacts.filter(kind="phone").values_list("value", flat=True).first() or ""
+        identity = Identity(kind="external", value=f"demo-{n}", name=customer.name, phone=phone)
+        conversation = None
+        for i, line in enumerate(lines):
+            conversation = conversations.message_receive(channel=channel, inbound=InboundMessage(
+                external_id=f"demo-{n}-{i}", identity=identity, text=line)).conversation
+        if not replies or conversation is None:
+            continue
+        agent = User.objects.filter(team=channel.team, role=Role.AGENT, is_active=True).order_by("username").first()
+        if agent is None:
+            continue
+        for line in replies:
+            conversations.message_send(actor=agent, conversation=conversation, text=line, client_id=f"demo-{n}")
+        if rating:
+            conversations.conversation_close(actor=agent, conversation=conversation, reason="resolved")
+            conversations.conversation_rate(conversation=conversation, score=rating)
 
 
 def _ensure_categories() -> dict[str, list[Category]]:
