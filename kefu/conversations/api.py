@@ -264,10 +264,10 @@ def conversation_messages(request: HttpRequest, conversation_id: PathId, query: 
 @router.post("/conversations/{conversation_id}/messages", response={201: MessageOut},
              summary="Reply to the customer through the conversation's channel")
 @requires(ConversationRight.REPLY)
-def conversation_send(request: HttpRequest, conversation_id: PathId, data: SendIn) -> Any:
+def conversation_send(request: HttpRequest, conversation_id: PathId, payload: SendIn) -> Any:
     conversation = _visible(request, conversation_id)
-    message = services.message_send(actor=request.auth, conversation=conversation, text=data.text,
-                                    client_id=data.client_id)
+    message = services.message_send(actor=request.auth, conversation=conversation, text=payload.text,
+                                    client_id=payload.client_id)
     return 201, message_out(Message.objects.select_related("author").prefetch_related("attachments")
                             .get(pk=message.pk))
 
@@ -284,52 +284,52 @@ def conversation_claim(request: HttpRequest, conversation_id: PathId) -> Any:
 @router.post("/conversations/{conversation_id}/assign", response=ConversationOut,
              summary="Give the conversation to an agent (a lead), or back to the inbox")
 @requires(ConversationRight.ASSIGN)
-def conversation_assign(request: HttpRequest, conversation_id: PathId, data: AssignIn) -> Any:
+def conversation_assign(request: HttpRequest, conversation_id: PathId, payload: AssignIn) -> Any:
     conversation = _visible(request, conversation_id)
     assignee = None
-    if data.assignee_id is not None:
-        assignee = User.objects.filter(pk=data.assignee_id).first()
+    if payload.assignee_id is not None:
+        assignee = User.objects.filter(pk=payload.assignee_id).first()
         if assignee is None:
             raise ValidationFailed(_("没有这个用户"), details={"field": "assignee_id"})
     services.conversation_assign(actor=request.auth, conversation=conversation, assignee=assignee,
-                                 expected_version=data.version)
+                                 expected_version=payload.version)
     return _fresh(conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/transfer", response=ConversationOut,
              summary="Transfer to a colleague or to a team's inbox")
 @requires(ConversationRight.REPLY)
-def conversation_transfer(request: HttpRequest, conversation_id: PathId, data: TransferIn) -> Any:
+def conversation_transfer(request: HttpRequest, conversation_id: PathId, payload: TransferIn) -> Any:
     conversation = _visible(request, conversation_id)
     to_user = to_team = None
-    if data.to_user_id is not None:
-        to_user = User.objects.filter(pk=data.to_user_id).first()
+    if payload.to_user_id is not None:
+        to_user = User.objects.filter(pk=payload.to_user_id).first()
         if to_user is None:
             raise ValidationFailed(_("没有这个用户"), details={"field": "to_user_id"})
-    if data.to_team_id is not None:
-        to_team = Team.objects.filter(pk=data.to_team_id).first()
+    if payload.to_team_id is not None:
+        to_team = Team.objects.filter(pk=payload.to_team_id).first()
         if to_team is None:
             raise ValidationFailed(_("没有这个班组"), details={"field": "to_team_id"})
     services.conversation_transfer(actor=request.auth, conversation=conversation, to_user=to_user, to_team=to_team,
-                                   note=data.note, expected_version=data.version)
+                                   note=payload.note, expected_version=payload.version)
     return _fresh(conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/close", response=ConversationOut, summary="End the conversation")
 @requires(ConversationRight.REPLY)
-def conversation_close(request: HttpRequest, conversation_id: PathId, data: CloseIn) -> Any:
+def conversation_close(request: HttpRequest, conversation_id: PathId, payload: CloseIn) -> Any:
     conversation = _visible(request, conversation_id)
-    services.conversation_close(actor=request.auth, conversation=conversation, reason=data.reason, note=data.note)
+    services.conversation_close(actor=request.auth, conversation=conversation, reason=payload.reason, note=payload.note)
     return _fresh(conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/ticket", response={201: TicketRef},
              summary="Turn the conversation into a work order")
 @requires(ConversationRight.REPLY)
-def conversation_ticket(request: HttpRequest, conversation_id: PathId, data: TicketIn) -> Any:
+def conversation_ticket(request: HttpRequest, conversation_id: PathId, payload: TicketIn) -> Any:
     conversation = _visible(request, conversation_id)
     ticket = services.conversation_create_ticket(actor=request.auth, conversation=conversation,
-                                                 subject=data.subject)
+                                                 subject=payload.subject)
     return 201, {"id": ticket.pk, "number": ticket.number}
 
 
