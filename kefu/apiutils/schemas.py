@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from ninja import Field, Path, Schema
-from pydantic import BeforeValidator, field_validator
+from pydantic import BeforeValidator, field_validator, model_validator
 
 from kefu.core.dates import api_day, api_moment
 
@@ -39,4 +39,17 @@ class InSchema(Schema):
     def _no_nul(cls, value: Any) -> Any:
         if _has_nul(value):
             raise ValueError("must not contain NUL characters")
+        return value
+
+
+class OptionalBodyIn(InSchema):
+    """A request body whose fields are all optional: it must still be a JSON object (an array or a number would
+    otherwise pass as "no fields given")."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        obj = getattr(value, "_obj", value)  # Ninja hands the parsed body over wrapped
+        if isinstance(obj, list | str | int | float | bool):
+            raise ValueError("the body must be a JSON object")
         return value

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
 from kefu.accounts.models import Team, User
 from kefu.apiutils.auth import requires
 from kefu.apiutils.errors import error_response
 from kefu.apiutils.pagination import number_page
-from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, OptionalBodyIn, PathId
 from kefu.conversations import selectors, services
 from kefu.conversations.adapters import webhook
 from kefu.conversations.choices import ChannelKind, CloseReason, ConversationStatus
@@ -138,7 +138,7 @@ class CloseIn(InSchema):
     note: str = Field("", max_length=500)
 
 
-class TicketIn(InSchema):
+class TicketIn(OptionalBodyIn):
     subject: str = Field("", max_length=services.SUBJECT_MAX)
 
 
@@ -211,7 +211,8 @@ def _fresh(conversation_id: int) -> dict[str, Any]:
 @router.post("/inbound/{code}", auth=None, response={200: InboundOut}, openapi_extra={"x-kefu-auth": "signature"},
              summary="A customer's message from your app or mini-program (signed; see docs/conversations.md)")
 @requires(PUBLIC)
-def inbound_webhook(request: HttpRequest, code: str) -> Any:
+def inbound_webhook(request: HttpRequest,
+                    code: Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]) -> Any:
     """Headers `X-Kefu-Timestamp` (Unix seconds) and `X-Kefu-Signature: sha256=<hex HMAC-SHA256(secret,
     "<timestamp>.<raw body>")>`; body `{"message_id", "customer": {"external_id", "name"?, "phone"?}, "text",
     "sent_at"}`. The same `message_id` again gets the same answer and stores nothing. A bad signature or a

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
-from pydantic import model_validator
 
 from kefu.apiutils.auth import requires
 from kefu.apiutils.idempotency import idempotent_create
 from kefu.apiutils.pagination import number_page
-from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, PathId
+from kefu.apiutils.schemas import MAX_VERSION, Id, InSchema, OptionalBodyIn, PathId
 from kefu.core.errors import NotFound
 from kefu.customers.models import Customer
 from kefu.privacy import selectors, services
@@ -58,16 +57,8 @@ class ErasureIn(InSchema):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class DecisionIn(InSchema):
+class DecisionIn(OptionalBodyIn):
     note: str = Field("", max_length=500, description="Required to reject: the reason given to the requester")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _an_object(cls, value: Any) -> Any:
-        obj = getattr(value, "_obj", value)  # Ninja hands the parsed body over wrapped
-        if isinstance(obj, list | str | int | float | bool):
-            raise ValueError("the body must be a JSON object")
-        return value
 
 
 class ErasureFilters(InSchema):

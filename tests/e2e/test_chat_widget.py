@@ -96,14 +96,18 @@ def host_site(server: str) -> Iterator[HostSite]:
 @pytest.fixture(scope="module")
 def channels(server: str, server_env: dict[str, str], host_site: HostSite) -> dict[str, str]:
     """Chat channels of 客服一组 (no calendar: always open) allowing the host site only — one named for a Chinese
-    site, one for an English one — and one of the VIP team (nobody of it signs in during the browser tests: nobody
-    can answer)."""
+    site, one for an English one — and one of a team with no members (nobody can answer)."""
     origin = f"http://localhost:{host_site.port}"
     kefu_command(server_env, "channel", "add", "chat", "e2e-web", "--team", "客服一组", "--name", "在线客服",
                  "--origin", origin)
     kefu_command(server_env, "channel", "add", "chat", "e2e-web-en", "--team", "客服一组", "--name",
                  "Customer service", "--origin", origin)
-    kefu_command(server_env, "channel", "add", "chat", "e2e-vip", "--team", "VIP 专席组", "--name", "VIP 在线客服",
+    # a team of its own with nobody in it: whatever other browser tests sign in, nobody can answer this channel
+    kefu_command(server_env, "shell", "-c",
+                 "from kefu.accounts.models import Department, Team\n"
+                 "Team.objects.get_or_create(name='E2E 无人值守组', defaults={'department': "
+                 "Department.objects.filter(is_service_center=True).first()})")
+    kefu_command(server_env, "channel", "add", "chat", "e2e-vip", "--team", "E2E 无人值守组", "--name", "VIP 在线客服",
                  "--origin", origin)
     return {"zh-hans": "e2e-web", "en": "e2e-web-en", "vip": "e2e-vip"}
 
