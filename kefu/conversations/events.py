@@ -71,7 +71,8 @@ MESSAGE_SENT = event_type(
 MESSAGE_DELIVERY = event_type(
     "conversation.message_delivery_changed", version=1, schema=MessageEvent,
     object_type="conversations.conversation",
-    description="A message to the customer was delivered, read, or given up (`failed`).")
+    description="A message to the customer was delivered, read, or given up (`failed`); on the chat widget also a "
+                "customer's message read by the agent (`read`, shown to the visitor as 已读).")
 CONVERSATION_ASSIGNED = event_type(
     "conversation.assigned", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="Picked up, assigned or transferred; `data`: `from_id`, `to_id`, `from_team_id`, `how` "

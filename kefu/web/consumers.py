@@ -155,14 +155,18 @@ def _send_reply(user: Any, conversation_id: int, text: str, client_id: str) -> A
     if conversation is None:
         raise FrameError("not_found", _("会话不存在或无权查看"), "conversation")
     message = services.message_send(actor=user, conversation=conversation, text=text, client_id=client_id)
-    services.participant_read(user=user, conversation=conversation, up_to_seq=message.seq)
+    _mark_read(user, conversation, message.seq)
     return message
 
 
 def _mark_read(user: Any, conversation: Any, seq: int) -> None:
+    """How far the agent has read; a chat visitor also sees 已读 under the messages read (receipt frames)."""
     from kefu.conversations import services
+    from kefu.conversations.choices import ChannelKind, Direction
 
     services.participant_read(user=user, conversation=conversation, up_to_seq=seq)
+    if conversation.channel.kind == ChannelKind.CHAT:
+        services.messages_mark_read(conversation=conversation, up_to_seq=seq, direction=Direction.INBOUND)
 
 
 def _number(frame: dict[str, Any], name: str) -> int:

@@ -54,6 +54,7 @@ class HostSite:
     """A web site of the customer's company on its own origin, embedding the widget: GET /?code=…&lang=…"""
 
     def __init__(self, kefu: str) -> None:
+        self.kefu = kefu
         templates = {lang: (HOST_PAGES / name).read_text(encoding="utf-8")
                      for lang, name in (("zh-hans", "index.html"), ("en", "index.en.html"))}
 
@@ -267,6 +268,77 @@ def test_a_customer_chats_with_an_agent_through_the_widget(browser: Any, new_pag
     assert stored == 5
     assert not customer.js_errors
     assert not agent_page.js_errors
+    customer.context.close()
+
+
+def _enter_inbox(page: Any, sign_in: Any, username: str) -> None:
+    """Sign in (in Chinese: the account remembers the last language chosen) and open the inbox's waiting list."""
+    sign_in(page, username)
+    switch = page.get_by_test_id("lang-switch")
+    if switch.inner_text().strip() != "English":
+        switch.click()
+        page.wait_for_function("document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === 'English'")
+    page.goto("/conversations/?view=waiting")
+    page.wait_for_function("document.body.dataset.liveState === 'open'")
+
+
+def test_an_agent_answers_a_widget_customer_in_the_inbox(browser: Any, new_page: Any, sign_in: Any,
+                                                         host_site: HostSite, channels: dict[str, str]) -> None:
+    """The agent's side in the inbox page: the chat arrives live, typing shows both ways, the customer sees 已读
+    once the agent has read, and files go both ways (the customer's photo, the agent's PDF)."""
+    code = channels["zh-hans"]
+    agent = new_page()
+    _enter_inbox(agent, sign_in, "agent1")
+
+    customer = _customer(browser, "zh-hans")
+    customer.goto(host_site.url(code, "zh-hans"))
+    frame = _open_widget(customer, code)
+    frame.get_by_test_id("chat-prechat").wait_for()
+    frame.locator("#kw-pc-name").fill("赵先生")
+    frame.locator("#kw-pc-question").fill("车库门禁卡失效了，怎么补办？")
+    frame.get_by_test_id("chat-prechat-submit").click()
+    frame.locator(".kw-msg[data-side=me][data-state=received]").first.wait_for()
+
+    row = agent.get_by_test_id("conv-row").filter(has_text="赵先生")
+    row.wait_for()  # live, without a reload
+    row.locator("a[data-open]").click()
+    agent.get_by_test_id("conv-pane").filter(has_text="车库门禁卡").wait_for()
+    agent.locator("[data-testid=customer-online]:not([hidden])").wait_for()  # the widget is open
+    agent.get_by_test_id("conv-claim").click()
+    agent.get_by_test_id("flash").wait_for()
+    frame.locator(".kw-note", has_text="客服已接入").wait_for()
+    frame.locator(".kw-msg[data-side=me] .kw-state[data-state=read]").first.wait_for()  # the agent has read it
+
+    composer = agent.get_by_test_id("composer")
+    composer.click()
+    composer.press_sequentially("您好，请提供房号")
+    frame.locator("#kw-typing:not([hidden])").wait_for()  # the agent is typing
+    composer.press("Enter")
+    frame.locator(".kw-msg[data-side=agent]", has_text="请提供房号").wait_for()
+    assert frame.locator("#kw-typing").is_hidden()
+
+    widget_input = frame.get_by_test_id("chat-input")
+    widget_input.press_sequentially("5 栋")
+    agent.locator("[data-testid=customer-typing]:not([hidden])").wait_for()  # the customer is typing
+    widget_input.press_sequentially(" 801")
+    widget_input.press("Enter")
+    agent.get_by_test_id("message").filter(has_text="5 栋 801").wait_for()
+    frame.locator(".kw-msg[data-side=me]", has_text="5 栋 801").locator(".kw-state[data-state=read]").wait_for()
+
+    frame.get_by_test_id("chat-file").set_input_files(
+        files=[{"name": "门禁卡.png", "mimeType": "image/png", "buffer": _photo(browser)}])
+    agent.locator("[data-testid=message] .bubble-image img").wait_for()
+    agent.get_by_test_id("composer-files").set_input_files(
+        files=[{"name": "补办须知.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n% Kefu\n"}])
+    composer.fill("补办须知请查收，带身份证到物业前台即可。")
+    agent.get_by_test_id("composer-send").click()
+    document = frame.locator(".kw-msg[data-side=agent] .kw-file", has_text="补办须知.pdf")
+    document.wait_for()
+    href = document.get_attribute("href")
+    response = customer.context.request.get(f"{host_site.kefu}{href}")  # the customer's own file: theirs to open
+    assert (response.status, response.body()) == (200, b"%PDF-1.4\n% Kefu\n")
+    assert not customer.js_errors
+    assert not agent.js_errors
     customer.context.close()
 
 

@@ -225,8 +225,12 @@ REDIS_URL = os.environ.get("KEFU_REDIS_URL", "")
 # number: two installations on one Redis need different names).
 KEFU_LIVE_CHANNEL = os.environ.get("KEFU_LIVE_CHANNEL", "kefu:live")
 if REDIS_URL:
+    # The channel layer (typing and presence of live chats) waits for messages in a 5 s blocking pop; redis-py 8
+    # gives up reading after 5 s by default, which would end every idle chat socket every 5 s. No read timeout here
+    # (redis-py 7's default; with a longer one, the pop of a closed socket is not cancelled and its task lingers).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     HUEY = {

@@ -19,6 +19,17 @@ SHOP = "https://shop.example.com"
 IDENTITY_SECRET = "host-site-secret"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Any:
+    """Each test runs its own event loop (async_to_sync); the Redis channel layer keeps per-loop locks and
+    connections, so each test gets a layer of its own (a server has one loop and one layer)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def chat(team: Any) -> Any:
     return ChannelFactory(chat=True, code="web", team=team, config={"allowed_origins": [SHOP]},
@@ -60,6 +71,7 @@ class Socket:
         await self.connect()
         message = await self.communicator.receive_output(timeout=5)
         assert message["type"] == "websocket.close", message
+        await self.close()  # as a server does once the socket is closed: the consumer ends
         return int(message["code"])
 
     async def send(self, frame: Any) -> None:

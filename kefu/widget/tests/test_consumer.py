@@ -5,6 +5,7 @@ bad frames answered with an error frame on a socket that stays open."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -91,9 +92,11 @@ def test_staff_websockets_keep_the_host_check_and_the_session(chat: Any) -> None
         staff = Socket("/ws/workspace/", origin="https://evil.example")
         await staff.communicator.send_input({"type": "websocket.connect"})
         assert (await staff.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+        await staff.close()
         anonymous = Socket("/ws/workspace/", origin="http://testserver")
         await anonymous.communicator.send_input({"type": "websocket.connect"})
         assert (await anonymous.communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+        await anonymous.close()
 
     run(go)
 
@@ -229,7 +232,7 @@ def test_typing_passes_between_the_visitor_and_the_agent_side_of_the_chat_group(
         await layer.group_add(typing_group(conversation_id), agent_side)
         await sock.send({"type": "typing"})
         for _ in range(5):
-            signal = (await layer.receive(agent_side))["signal"]
+            signal = (await asyncio.wait_for(layer.receive(agent_side), 10))["signal"]
             if signal["type"] == "typing":
                 break
         assert signal == {"type": "typing", "from": "customer", "conversation": conversation_id}
@@ -262,11 +265,11 @@ def test_presence_is_kept_in_the_cache_while_the_visitor_is_connected(chat: Any,
         await layer.group_add(typing_group(ack["conversation_id"]), agent_side)
         sock = socket(chat.code, token)
         await sock.connect()  # a returning visitor with an open conversation is online at once
-        signal = (await layer.receive(agent_side))["signal"]
+        signal = (await asyncio.wait_for(layer.receive(agent_side), 10))["signal"]
         assert signal == {"type": "presence", "online": True, "conversation": ack["conversation_id"]}
         assert await cache.aget(key) == "1"
         await sock.close()
-        signal = (await layer.receive(agent_side))["signal"]
+        signal = (await asyncio.wait_for(layer.receive(agent_side), 10))["signal"]
         assert signal == {"type": "presence", "online": False, "conversation": ack["conversation_id"]}
 
     run(go)
@@ -422,3 +425,14 @@ def test_error_messages_follow_the_widgets_language(chat: Any, token: str) -> No
         await sock.close()
 
     run(go)
+
+
+def test_an_idle_chat_socket_outlasts_the_channel_layers_blocking_read() -> None:
+    """With Redis, the channel layer waits in a blocking pop of 5 s; redis-py 8 gives up reading after 5 s unless told
+    otherwise, which would close every idle chat socket (an error every 5 s). Kefu reads without a timeout."""
+    from django.conf import settings
+
+    layer = get_channel_layer()
+    if not settings.REDIS_URL:
+        pytest.skip("the in-memory channel layer reads nothing from a socket")
+    assert all("socket_timeout" in host and host["socket_timeout"] is None for host in layer.hosts), layer.hosts

@@ -19,7 +19,7 @@
     return String(text).replace(/\{(\w+)\}/g, function (_m, key) { return values[key] !== undefined ? values[key] : ""; });
   }
 
-  /* --- what survives a reload: the token, the conversation, the last seq seen, the unsent messages -------
+  /* --- what survives a reload: the visitor's token, the conversation, the unsent messages -----------------
      Kept by the host page (widget.js, in its own storage: browsers refuse storage to a frame of another site) and,
      when the frame may have storage of its own, here too. */
   var memory = {};
