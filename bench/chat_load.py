@@ -603,7 +603,7 @@ class Visitor(Side):
         if kind == "message":
             self.after_shown(self.shown_message(frame["message"], "live"))
         elif kind == "ack":
-            if frame.get("conversation_id"):
+            if frame.get("conversation_id") is not None:
                 self.conversation_id = int(frame["conversation_id"])
                 self.opened.set()
             self.acked(frame)
