@@ -321,6 +321,7 @@ class Sent:
     retry_at: float | None = None
     acked: float | None = None
     message_id: Any = None
+    seq: int | None = None  # from the ack
     received: float | None = None
     via: str = ""  # live or resume
 
@@ -347,6 +348,7 @@ class Run:
     markers: list[Marker] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
     talking: bool = False
+    resume_points: dict[tuple[str, int], int] = field(default_factory=dict)  # last seq at the final resume
     reads: bool = True
     typing: bool = True
 
@@ -498,10 +500,11 @@ class Side:
         if sent is None:
             self.run.count("acks of nothing pending")
             return
+        seq = frame.get("seq")
         if sent.acked is None:
             sent.acked = time.monotonic()
             sent.message_id = frame.get("id")
-        seq = frame.get("seq")
+            sent.seq = seq if isinstance(seq, int) else None
         if isinstance(seq, int) and seq > self.last_seq:  # the widget moves its place on acks too
             self.last_seq = seq
 
@@ -528,12 +531,24 @@ class Side:
         if self.shown.setdefault(sent.client_id, message_id) != message_id:
             self.run.count("shown twice")  # one message under two ids: stored twice
         seq = message.get("seq")
+        if via == "live" and isinstance(seq, int) and seq > self.last_seq + 1:
+            self.gap()
         if isinstance(seq, int) and seq > self.last_seq:
             self.last_seq = seq
         if sent.side != self.role and sent.received is None:
             sent.received, sent.via = time.monotonic(), via
             return seq if isinstance(seq, int) else 0
         return None
+
+    def gap(self) -> None:
+        """A live message beyond the next seq: what the inbox page does then (it reads what it missed)."""
+
+    async def final_resume(self) -> None:
+        self.run.resume_points[(self.role, self.pair)] = self.last_seq
+        await self.resume()
+
+    async def resume(self) -> None:
+        raise NotImplementedError
 
     def after_shown(self, seq: int | None) -> None:
         if seq and self.run.reads and seq > self.read_seq:
@@ -625,6 +640,7 @@ class Agent(Side):
     def __init__(self, run: Run, pair: int, base: str, http: httpx.AsyncClient, session: str) -> None:
         super().__init__(run, pair, base, http)
         self.session_key = session
+        self.fetching: asyncio.Task[None] | None = None
         self.csrf = "".join(random.Random(pair).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=32))
 
     def url(self) -> str:
@@ -664,8 +680,14 @@ class Agent(Side):
                 await self.resume()
         await super().on_open(again)
 
+    def gap(self) -> None:
+        if self.fetching is None or self.fetching.done():
+            self.fetching = asyncio.get_running_loop().create_task(self.resume())
+            self.run.count("gap fetches")
+
     async def resume(self) -> None:
-        """What the inbox page reads when it comes back: the conversation's messages after the last seq seen."""
+        """What the inbox page reads when it comes back (or sees a gap): the conversation's messages after the
+        last seq seen."""
         if self.run.mode == "echo" or self.conversation_id is None:
             return
         for attempt in range(6):
@@ -856,9 +878,9 @@ async def drive(run: Run, plan: Plan, base: str, agents_setup: list[dict[str, An
     await asyncio.sleep(plan.settle)
     run.mark("final resume")
     for visitor in visitors:
-        await visitor.resume()
+        await visitor.final_resume()
     await asyncio.gather(*(asyncio.wait_for(v.history.wait(), 30) for v in visitors), return_exceptions=True)
-    await asyncio.gather(*(a.resume() for a in agents))
+    await asyncio.gather(*(a.final_resume() for a in agents))
     retry.cancel()
     probe.cancel()
     await asyncio.gather(*(s.close() for s in sides))
@@ -909,6 +931,7 @@ def run_echo(args: argparse.Namespace, agents_setup: list[dict[str, Any]], logs:
                     [("echo", args.seconds, None, None)])
         meter = Meter({"servers": server.cpu})
         asyncio.run(drive(run, plan, f"http://127.0.0.1:{port}", agents_setup, meter))
+        dump(run, logs / "echo-messages.jsonl")
     finally:
         server.kill()
     return {"run": run}
@@ -954,6 +977,7 @@ def run_kefu(args: argparse.Namespace, env: dict[str, str], agents_setup: list[d
         meter = Meter({"servers": server.cpu, "worker": lambda: worker_cpu_before[0] + workers[-1].cpu(),
                        "postgres (approx.)": pg.cpu_seconds})
         asyncio.run(drive(run, plan, base, agents_setup, meter))
+        dump(run, logs / "kefu-messages.jsonl")
     finally:
         server.kill()
         for worker in workers:
@@ -961,6 +985,13 @@ def run_kefu(args: argparse.Namespace, env: dict[str, str], agents_setup: list[d
     stored = {k: int(v) for k, v in json.loads(django_run(env, STORED)).items()}
     return {"run": run, "stored": stored,
             "server_log": problems(server.log_path), "worker_log": problems(*(w.log_path for w in workers))}
+
+
+def dump(run: Run, path: Path) -> None:
+    """Every message, one JSON line each (for looking into a lost or slow one)."""
+    with path.open("w") as out:
+        for sent in run.sent.values():
+            out.write(json.dumps(sent.__dict__) + "\n")
 
 
 def problems(*paths: Path) -> dict[str, Any]:
@@ -1006,6 +1037,10 @@ def summarize(run: Run, stored: dict[str, int] | None) -> list[dict[str, Any]]:
                 windows[int((s.at - starts[name]) // 5) * 5].append((s.received - s.at) * 1000)  # type: ignore
         counters = run.counters[name]
         lost_acked = [s.client_id for s in items if s.received is None and s.acked is not None]
+        # acked with a seq at or below where the other side resumed from: skipped by its resume (the widget and the
+        # inbox move their place on their own acks too), not merely undelivered
+        behind = [s.client_id for s in items if s.received is None and s.seq is not None
+                  and s.seq <= run.resume_points.get(("agent" if s.side == "visitor" else "visitor", s.pair), 0)]
         lost_unacked = [s.client_id for s in items if s.received is None and s.acked is None]
         row: dict[str, Any] = {
             "phase": name, "seconds": phase["seconds"], "messages": len(items),
@@ -1015,12 +1050,15 @@ def summarize(run: Run, stored: dict[str, int] | None) -> list[dict[str, Any]]:
             "delivered_late": sum(1 for s in got if s.via == "resume"),
             "lost": len(lost_acked) + len(lost_unacked), "lost_acked": len(lost_acked),
             "lost_never_acked": len(lost_unacked), "lost_examples": (lost_acked + lost_unacked)[:10],
+            "lost_behind_resume_point": len(behind),
             "raw_duplicates": counters["raw duplicates"], "shown_twice": counters["shown twice"],
             "resends": counters["resends"], "reconnects": counters["reconnects"],
             "error_frames": {k.removeprefix("error frame "): v for k, v in counters.items()
                              if k.startswith("error frame")},
             "other_counts": {k: v for k, v in counters.items() if not k.startswith("error frame") and k not in (
-                "raw duplicates", "shown twice", "resends", "reconnects", "messages of other conversations")},
+                "raw duplicates", "shown twice", "resends", "reconnects", "messages of other conversations",
+                "gap fetches")},
+            "gap_fetches": counters["gap fetches"],
             "latency_ms": {q: _ms(percentile(latencies, v)) for q, v in (("p50", .5), ("p95", .95), ("p99", .99))}
             | {"max": _ms(max(latencies, default=None))},
             "latency_by_direction_ms": {way: {"p50": _ms(percentile(v, .5)), "p99": _ms(percentile(v, .99))}
@@ -1107,7 +1145,8 @@ def markdown(result: dict[str, Any]) -> str:
                      + f"; ack p50 {_f(row['ack_ms']['p50'])} / p99 {_f(row['ack_ms']['p99'])} ms"
                      + f"; client event-loop lag p99 {_f(row['client_loop_lag_ms']['p99'])} ms"
                      + (f"; error frames {row['error_frames']}" if row["error_frames"] else "")
-                     + (f"; lost {row['lost_acked']} acked + {row['lost_never_acked']} never acked "
+                     + (f"; lost {row['lost_acked']} acked (of which {row['lost_behind_resume_point']} at or "
+                        f"below the seq the other side resumed after) + {row['lost_never_acked']} never acked "
                         f"(e.g. {', '.join(row['lost_examples'][:5])})" if row["lost"] else "")
                      + (f"; other {row['other_counts']}" if row["other_counts"] else "")
                      + ("; events: " + ", ".join(f"{e['what']} at {e['at_s']} s" for e in row["events"])
