@@ -348,6 +348,7 @@ class Run:
     markers: list[Marker] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
     talking: bool = False
+    gaps: tuple[float, float] = (2.0, 4.0)
     resume_points: dict[tuple[str, int], int] = field(default_factory=dict)  # last seq at the final resume
     reads: bool = True
     typing: bool = True
@@ -738,23 +739,30 @@ class Agent(Side):
 
 
 @dataclass
+class Phase:
+    name: str
+    seconds: float
+    gaps: tuple[float, float]  # seconds between one side's messages: from, to
+    disrupt_at: float | None = None  # seconds into the phase
+    disrupt: Any = None  # async (run) -> None
+
+
+@dataclass
 class Plan:
     pairs: int
-    min_gap: float
-    max_gap: float
     typing_lead: float
     arrival: float
     warmup: float
     settle: float
     # (name, seconds, disruption at (seconds into the phase) or None, the disruption)
-    phases: list[tuple[str, float, float | None, Any]]
+    phases: list[Phase]
 
 
 async def talk(side: Side, run: Run, plan: Plan) -> None:
     """One side's messages: the first after a random part of a gap (the sides do not start together), then one
     every gap; a typing signal `typing_lead` seconds before each."""
     rng = side.rng
-    due = time.monotonic() + rng.uniform(0, plan.max_gap)
+    due = time.monotonic() + rng.uniform(0, run.gaps[1])
     while run.talking:
         if run.typing:
             await asyncio.sleep(max(0.0, due - plan.typing_lead - time.monotonic()))
@@ -765,7 +773,7 @@ async def talk(side: Side, run: Run, plan: Plan) -> None:
         if not run.talking:
             break
         await side.say()
-        due += rng.uniform(plan.min_gap, plan.max_gap)
+        due += rng.uniform(*run.gaps)
 
 
 async def resender(sides: list[Side], run: Run) -> None:
@@ -857,16 +865,17 @@ async def drive(run: Run, plan: Plan, base: str, agents_setup: list[dict[str, An
 
     run.talking = True
     talkers = [asyncio.get_running_loop().create_task(talk(s, run, plan)) for s in sides]
-    for name, seconds, at, disrupt in [("warmup", plan.warmup, None, None), *plan.phases]:
-        run.phase = name
+    for phase in [Phase("warmup", plan.warmup, plan.phases[0].gaps), *plan.phases]:
+        run.phase, run.gaps = phase.name, phase.gaps
         phase_start, wall_start = time.monotonic(), time.time()
-        log(f"  phase {name}: {seconds:.0f} s")
-        if disrupt is not None and at is not None:
-            await asyncio.sleep(at)
-            await disrupt(run)
-        await asyncio.sleep(max(0.0, phase_start + seconds - time.monotonic()))
-        run.phases.append({"name": name, "seconds": round(time.monotonic() - phase_start, 1),
-                           "start": phase_start, "wall_start": wall_start, "cpu_seconds": meter.lap()})
+        log(f"  phase {phase.name}: {phase.seconds:.0f} s, a message every {phase.gaps[0]:g}–{phase.gaps[1]:g} s")
+        if phase.disrupt is not None and phase.disrupt_at is not None:
+            await asyncio.sleep(phase.disrupt_at)
+            await phase.disrupt(run)
+        await asyncio.sleep(max(0.0, phase_start + phase.seconds - time.monotonic()))
+        run.phases.append({"name": phase.name, "seconds": round(time.monotonic() - phase_start, 1),
+                           "gaps": list(phase.gaps), "start": phase_start, "wall_start": wall_start,
+                           "cpu_seconds": meter.lap()})
 
     run.phase = "ending"
     run.talking = False
@@ -915,7 +924,8 @@ def flush_redis() -> None:
     subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=True, capture_output=True)
 
 
-def run_echo(args: argparse.Namespace, agents_setup: list[dict[str, Any]], logs: Path) -> dict[str, Any]:
+def run_echo(args: argparse.Namespace, agents_setup: list[dict[str, Any]], logs: Path,
+             scenarios: list[str]) -> dict[str, Any]:
     """The floor: the same clients and pattern against bench/chat_echo.py."""
     flush_redis()
     port = free_port()
@@ -927,8 +937,12 @@ def run_echo(args: argparse.Namespace, agents_setup: list[dict[str, Any]], logs:
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         run = Run(mode="echo", reads=False, typing=not args.no_typing)
-        plan = Plan(args.conversations, args.min_gap, args.max_gap, 0.5, args.arrival, args.warmup, args.settle,
-                    [("echo", args.seconds, None, None)])
+        gaps = (args.min_gap, args.max_gap)
+        phases = [Phase("echo", args.seconds, gaps)] if "echo" in scenarios else []
+        if not phases and not args.paces:
+            return {"run": Run(mode="echo")}
+        phases += [Phase(f"echo at {a:g}–{b:g} s", args.seconds, (a, b)) for a, b in args.paces]
+        plan = Plan(args.conversations, 0.5, args.arrival, args.warmup, args.settle, phases)
         meter = Meter({"servers": server.cpu})
         asyncio.run(drive(run, plan, f"http://127.0.0.1:{port}", agents_setup, meter))
         dump(run, logs / "echo-messages.jsonl")
@@ -963,17 +977,19 @@ def run_kefu(args: argparse.Namespace, env: dict[str, str], agents_setup: list[d
         seconds = await asyncio.to_thread(pg.restart)
         run.mark("PostgreSQL restarted", seconds)
 
-    phases: list[tuple[str, float, float | None, Any]] = []
+    gaps = (args.min_gap, args.max_gap)
+    phases: list[Phase] = []
     if "steady" in scenarios:
-        phases.append(("steady", args.seconds, None, None))
+        phases.append(Phase("steady", args.seconds, gaps))
     if "worker" in scenarios:
-        phases.append(("worker_killed", args.seconds, args.disrupt_at, kill_worker))
+        phases.append(Phase("worker_killed", args.seconds, gaps, args.disrupt_at, kill_worker))
     if "postgres" in scenarios:
-        phases.append(("postgres_restarted", args.seconds, args.disrupt_at, restart_postgres))
+        phases.append(Phase("postgres_restarted", args.seconds, gaps, args.disrupt_at, restart_postgres))
+    phases += [Phase(f"steady at {a:g}–{b:g} s", args.seconds, (a, b)) for a, b in args.paces]
     try:
         wait_http(f"{base}/healthz")
         run = Run(mode="kefu", reads=not args.no_reads, typing=not args.no_typing)
-        plan = Plan(args.conversations, args.min_gap, args.max_gap, 0.5, args.arrival, args.warmup, args.settle, phases)
+        plan = Plan(args.conversations, 0.5, args.arrival, args.warmup, args.settle, phases)
         meter = Meter({"servers": server.cpu, "worker": lambda: worker_cpu_before[0] + workers[-1].cpu(),
                        "postgres (approx.)": pg.cpu_seconds})
         asyncio.run(drive(run, plan, base, agents_setup, meter))
@@ -1112,6 +1128,8 @@ def markdown(result: dict[str, Any]) -> str:
              f"{config['min_gap']:g}–{config['max_gap']:g} s"
              + (" after a typing signal" if config["typing"] else "")
              + ("; customers send read receipts" if config["reads"] else "")
+             + ("; then one steady phase per pace: " + ", ".join(f"every {a:g}–{b:g} s" for a, b in config["paces"])
+                if config.get("paces") else "")
              + f"; {config['seconds']:g} s per scenario after {config['warmup']:g} s of warm-up. Latency: from the "
              "sender's send to the other side's receipt of the message frame (one monotonic clock). "
              "Lost: sent and never received by the other side, even after a final resume after the last seq "
@@ -1131,10 +1149,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"{row['over_1s']} | {_f(cpu.get('servers'))} / {_f(cpu.get('worker'))} / "
             f"{_f(cpu.get('postgres (approx.)'))} / {_f(cpu.get('bench clients'))} | "
             f"{_f(cpu.get('machine busy %'))} % |")
-    floor = result.get("floor")
-    if floor:
-        lines += ["", f"**Floor and ratio.** The bare Channels echo server, same clients and pattern: p50 "
-                      f"{_f(floor['echo_p50_ms'])} ms, p99 {_f(floor['echo_p99_ms'])} ms. Kefu steady: p50 "
+    for floor in result.get("floor") or []:
+        lines += ["", f"**Floor and ratio ({floor['kefu']}).** The bare Channels echo server, same clients and "
+                      f"pattern: p50 {_f(floor['echo_p50_ms'])} ms, p99 {_f(floor['echo_p99_ms'])} ms. Kefu: p50 "
                       f"{_f(floor['kefu_p50_ms'])} ms ({floor['p50_ratio']}× the floor), p99 "
                       f"{_f(floor['kefu_p99_ms'])} ms ({floor['p99_ratio']}× the floor)."]
     lines += ["", "Per scenario:", ""]
@@ -1179,7 +1196,10 @@ def main() -> None:
     parser.add_argument("--no-typing", action="store_true", help="no typing signal before each message")
     parser.add_argument("--no-reads", action="store_true", help="customers send no read receipts")
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes (Kefu and the floor)")
-    parser.add_argument("--scenarios", default="echo,steady,worker,postgres")
+    parser.add_argument("--scenarios", default="echo,steady,worker,postgres",
+                        help="of echo, steady, worker, postgres, paces (steady phases at each of --paces)")
+    parser.add_argument("--paces", default="", help="e.g. 10-20,5-10,2-4: one steady phase (and one of the floor) "
+                                                     "per pace, after the other scenarios")
     parser.add_argument("--disrupt-at", type=float, default=None,
                         help="seconds into a scenario (default: a quarter of it)")
     parser.add_argument("--worker-down", type=float, default=5, help="seconds the worker stays dead")
@@ -1193,6 +1213,9 @@ def main() -> None:
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if args.disrupt_at is None:
         args.disrupt_at = args.seconds / 4
+    args.paces = [tuple(float(x) for x in pace.split("-")) for pace in args.paces.split(",") if pace.strip()]
+    if args.paces and "paces" not in scenarios:
+        scenarios.append("paces")
     teams = max(1, -(-args.conversations // AGENTS_PER_TEAM))
 
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
@@ -1218,44 +1241,46 @@ def main() -> None:
         setup = json.loads(django_run(env, SETUP, str(teams), str(AGENTS_PER_TEAM), ORIGIN))
         agents_setup = setup["agents"][: args.conversations]
         rows: list[dict[str, Any]] = []
-        echo_row = kefu_rows = None
-        if "echo" in scenarios:
+        if "echo" in scenarios or (args.paces and "paces" in scenarios):
             log("floor: bare Channels echo server")
-            echo = run_echo(args, agents_setup, logs)
-            echo_rows = [r for r in summarize(echo["run"], None) if r["phase"] == "echo"]
-            rows += echo_rows
-            echo_row = echo_rows[0] if echo_rows else None
+            echo = run_echo(args, agents_setup, logs, scenarios)
+            rows += [r for r in summarize(echo["run"], None) if r["phase"].startswith("echo")]
         kefu_scenarios = [s for s in scenarios if s in ("steady", "worker", "postgres")]
-        if kefu_scenarios:
-            log(f"Kefu: {', '.join(kefu_scenarios)}")
+        if kefu_scenarios or args.paces:
+            log(f"Kefu: {', '.join(kefu_scenarios)}" + (f"; paces {args.paces}" if args.paces else ""))
             kefu = run_kefu(args, env, agents_setup, pg, logs, kefu_scenarios)
-            kefu_rows = summarize(kefu["run"], kefu["stored"])
-            rows += kefu_rows
+            rows += summarize(kefu["run"], kefu["stored"])
             result["server_log"], result["worker_log"] = kefu["server_log"], kefu["worker_log"]
             result["frames_seen"] = {k: dict(v) for k, v in kefu["run"].frames.items()}
             result["counts_after_the_scenarios"] = dict(kefu["run"].counters["ending"])
             result["stored_messages"] = sum(kefu["stored"].values())
         for row in rows:
-            row["label"] = LABELS.get(row["phase"], row["phase"])
+            row["label"] = LABELS.get(row["phase"], row["phase"].replace("echo at", "floor (echo) at"))
         result["config"] = {"title": args.title or f"{args.conversations} conversations, a message every "
                                      f"{args.min_gap:g}–{args.max_gap:g} s per side",
                             "conversations": args.conversations, "clients": 2 * args.conversations,
                             "teams": teams, "agents_per_team": AGENTS_PER_TEAM, "seconds": args.seconds,
-                            "warmup": args.warmup, "min_gap": args.min_gap, "max_gap": args.max_gap,
+                            "warmup": args.warmup, "arrival": args.arrival, "min_gap": args.min_gap,
+                            "max_gap": args.max_gap, "paces": args.paces,
                             "typing": not args.no_typing, "reads": not args.no_reads,
                             "server_workers": args.server_workers, "postgres": args.postgres,
                             "disrupt_at": args.disrupt_at, "worker_down": args.worker_down,
                             "settings": "kefu.config.settings.base" if args.as_configured
-                            else "bench/chat_settings.py (channel layer socket_timeout None)",
+                            else "bench/chat_settings.py (channel layer: socket_timeout None, max_connections "
+                                 "1000)",
                             "scenarios": scenarios}
         result["rows"] = rows
-        steady = next((r for r in kefu_rows or [] if r["phase"] == "steady"), None)
-        if echo_row and steady and echo_row["latency_ms"]["p50"] and echo_row["latency_ms"]["p99"]:
-            result["floor"] = {
-                "echo_p50_ms": echo_row["latency_ms"]["p50"], "echo_p99_ms": echo_row["latency_ms"]["p99"],
-                "kefu_p50_ms": steady["latency_ms"]["p50"], "kefu_p99_ms": steady["latency_ms"]["p99"],
-                "p50_ratio": round(steady["latency_ms"]["p50"] / echo_row["latency_ms"]["p50"], 1),
-                "p99_ratio": round(steady["latency_ms"]["p99"] / echo_row["latency_ms"]["p99"], 1)}
+        by_phase = {r["phase"]: r for r in rows}
+        result["floor"] = []
+        for kefu_phase in [r["phase"] for r in rows if r["phase"] == "steady" or r["phase"].startswith("steady at")]:
+            echo_row = by_phase.get(kefu_phase.replace("steady", "echo"))
+            lat, floor = by_phase[kefu_phase]["latency_ms"], (echo_row or {}).get("latency_ms") or {}
+            if floor.get("p50") and floor.get("p99") and lat["p50"] is not None and lat["p99"] is not None:
+                result["floor"].append({
+                    "kefu": kefu_phase, "echo": echo_row["phase"],  # type: ignore[index]
+                    "echo_p50_ms": floor["p50"], "echo_p99_ms": floor["p99"],
+                    "kefu_p50_ms": lat["p50"], "kefu_p99_ms": lat["p99"],
+                    "p50_ratio": round(lat["p50"] / floor["p50"], 1), "p99_ratio": round(lat["p99"] / floor["p99"], 1)})
         meta["load_average_end"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
         meta["logs"] = str(logs)
         write(args.out, result, args.append)
