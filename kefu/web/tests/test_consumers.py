@@ -11,9 +11,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
-from django.db import connections
 
 from kefu.core.models import OutboxEvent
+from kefu.core.testing import in_thread as _in_thread
 from kefu.tickets import services
 from kefu.web.consumers import WorkspaceConsumer
 from kefu.web.live import HUB, audience_groups, build_messages
@@ -111,30 +111,6 @@ def test_a_committed_change_is_pushed_without_any_request(agent: Any, team_lead:
         await _close(lead)
 
     async_to_sync(run)()
-
-
-async def _in_thread(work: Any) -> Any:
-    """Run ORM work in a thread of its own (committing as a request would), then close its connection."""
-    result: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    import asyncio
-
-    while thread.is_alive():
-        await asyncio.sleep(0.01)
-    if errors:
-        raise errors[0]
-    return result[0]
 
 
 @pytest.mark.django_db(transaction=False)

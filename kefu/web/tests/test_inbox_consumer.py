@@ -19,9 +19,9 @@ from kefu.conversations import services
 from kefu.conversations.live import typing_group
 from kefu.conversations.models import Message, Participant
 from kefu.conversations.tests.factories import ChannelFactory, inbound
+from kefu.core.testing import in_thread as _in_thread
 from kefu.web.consumers import InboxConsumer
 from kefu.web.inbox import online_key
-from kefu.web.tests.test_consumers import _in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

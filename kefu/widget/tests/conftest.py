@@ -3,14 +3,11 @@ and their token, and a websocket client speaking the protocol through Kefu's rea
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
-from django.db import connections
 
 from kefu.conversations.tests.factories import ChannelFactory
 from kefu.widget.visitors import Visitor, new_visitor_id, token_for
@@ -112,24 +109,3 @@ def socket() -> Any:
 
     return make
 
-
-async def in_thread(work: Any) -> Any:
-    """ORM work in a thread of its own, committed as a request's would be (then its connection closed)."""
-    result: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    while thread.is_alive():
-        await asyncio.sleep(0.01)
-    if errors:
-        raise errors[0]
-    return result[0]

@@ -17,8 +17,9 @@ from django.core.cache import cache
 from kefu.conversations import services
 from kefu.conversations.choices import CloseReason, ConversationStatus, DeliveryState, Direction
 from kefu.conversations.models import Conversation, Message
+from kefu.core.testing import in_thread
 from kefu.widget.consumers import BAD_ORIGIN, BAD_TOKEN, presence_key
-from kefu.widget.tests.conftest import SHOP, in_thread
+from kefu.widget.tests.conftest import SHOP
 from kefu.widget.visitors import Visitor, new_visitor_id, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
