@@ -506,8 +506,7 @@ class Side:
             sent.acked = time.monotonic()
             sent.message_id = frame.get("id")
             sent.seq = seq if isinstance(seq, int) else None
-        if isinstance(seq, int) and seq > self.last_seq:  # the widget moves its place on acks too
-            self.last_seq = seq
+        self.saw_seq(seq, "ack")  # the widget moves its place on acks too
 
     def refused(self, frame: dict[str, Any]) -> None:
         self.run.count(f"error frame {frame.get('code')}")
@@ -532,14 +531,21 @@ class Side:
         if self.shown.setdefault(sent.client_id, message_id) != message_id:
             self.run.count("shown twice")  # one message under two ids: stored twice
         seq = message.get("seq")
-        if via == "live" and isinstance(seq, int) and seq > self.last_seq + 1:
-            self.gap()
-        if isinstance(seq, int) and seq > self.last_seq:
-            self.last_seq = seq
+        self.saw_seq(seq, via)
         if sent.side != self.role and sent.received is None:
             sent.received, sent.via = time.monotonic(), via
             return seq if isinstance(seq, int) else 0
         return None
+
+    def saw_seq(self, seq: Any, via: str) -> None:
+        """A seq seen (a message, live or resumed, or an ack): the inbox page reads what it missed when a live
+        message is beyond the next seq, and resumes after the highest seq seen."""
+        if not isinstance(seq, int):
+            return
+        if via == "live" and seq > self.last_seq + 1:
+            self.gap()
+        if seq > self.last_seq:
+            self.last_seq = seq
 
     def gap(self) -> None:
         """A live message beyond the next seq: what the inbox page does then (it reads what it missed)."""
@@ -566,11 +572,32 @@ class Visitor(Side):
         super().__init__(run, pair, base, http)
         self.code = code
         self.token = ""
+        self.ahead: set[int] = set()  # seqs seen beyond last_seq
+        self.gap_check: asyncio.Task[None] | None = None
         self.history = asyncio.Event()
         self.opened = asyncio.Event()
 
     def origin(self) -> str:
         return ORIGIN
+
+    def saw_seq(self, seq: Any, via: str) -> None:
+        """As the widget (frame.js `sawSeq`): its place moves only over seqs all seen; a gap still there 1.5 s
+        later asks for the messages after its place again."""
+        if not isinstance(seq, int) or seq <= self.last_seq:
+            return
+        self.ahead.add(seq)
+        while self.last_seq + 1 in self.ahead:
+            self.ahead.discard(self.last_seq + 1)
+            self.last_seq += 1
+        if self.ahead and self.run.mode == "kefu" and (self.gap_check is None or self.gap_check.done()):
+            self.gap_check = asyncio.get_running_loop().create_task(self._gap_later())
+
+    async def _gap_later(self) -> None:
+        await asyncio.sleep(1.5)
+        if self.ahead:
+            self.run.count("gap fetches")
+            with contextlib.suppress(Exception):
+                await self.resume()
 
     def url(self) -> str:
         if self.run.mode == "echo":
@@ -1149,7 +1176,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"{row['over_1s']} | {_f(cpu.get('servers'))} / {_f(cpu.get('worker'))} / "
             f"{_f(cpu.get('postgres (approx.)'))} / {_f(cpu.get('bench clients'))} | "
             f"{_f(cpu.get('machine busy %'))} % |")
-    for floor in result.get("floor") or []:
+    floors = result.get("floor") or []
+    for floor in [floors] if isinstance(floors, dict) else floors:  # the first recorded run had one, as a dict
+        floor = {"kefu": "steady", **floor}
         lines += ["", f"**Floor and ratio ({floor['kefu']}).** The bare Channels echo server, same clients and "
                       f"pattern: p50 {_f(floor['echo_p50_ms'])} ms, p99 {_f(floor['echo_p99_ms'])} ms. Kefu: p50 "
                       f"{_f(floor['kefu_p50_ms'])} ms ({floor['p50_ratio']}× the floor), p99 "

@@ -1,5 +1,6 @@
 """Kefu's settings as installed (kefu.config.settings.base), for bench/chat_load.py, with the Redis channel layer's
-connections set back to what they were before redis-py 8, while Kefu's own settings do not say so:
+connections set back to what they were before redis-py 8. Since 2026-12-06 the installed settings say the same
+(this module found both); it stays so that the runs recorded before then and after compare like with like:
 
 * `socket_timeout` None: redis-py 8 made it 5 s by default. The channel layer (channels_redis) reads each process's
   channel with a blocking BZPOPMIN of 5 s; the client gives up at the same moment, raises TimeoutError inside the

@@ -9,6 +9,10 @@ class ClocksConfig(AppConfig):
 
     def ready(self) -> None:
         from kefu.clocks import events, handlers
+        from kefu.clocks.tasks import start_sweep_thread
+        from kefu.core.workers import register_worker_thread
 
         assert events.CLOCK_BREACHED
         handlers.register()
+        # warnings and breaches within seconds (the minute's periodic sweep backs it up)
+        register_worker_thread("clocks.sweep", start_sweep_thread)

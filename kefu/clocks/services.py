@@ -156,7 +156,9 @@ _SAVED_FIELDS = ["calendar", "origin", "target_seconds", "warning_fraction", "st
 
 def clocks_save(clocks: Iterable[Clock]) -> None:
     changed = list(clocks)
-    if changed:
+    if len(changed) == 1:  # the usual case (one response target stopped): a plain UPDATE, not a CASE per field
+        changed[0].save(update_fields=_SAVED_FIELDS)
+    elif changed:
         Clock.objects.bulk_update(changed, _SAVED_FIELDS)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kefu.conversations.models import Conversation, Message
-from kefu.core.events import Audience, emit, event_type
+from kefu.core.events import Audience, emit, emit_many, event_type
 from kefu.core.policy import rights
 
 
@@ -142,6 +142,34 @@ def message_audience(conversation: Conversation) -> list[Audience]:
     elif conversation.team_id:
         audience.append(Audience.team(conversation.team_id))
     return audience
+
+
+def clock_audience(conversation: Conversation) -> list[Audience]:
+    """Who hears that a conversation's first-response target is near or missed: whoever must answer it (its
+    agent, or its team's inbox while nobody has it), the team's lead, and the roles that watch every
+    conversation. Not the whole team once an agent has it: with hundreds of chats a minute, a warning to twenty
+    colleagues about each of them is noise (and load)."""
+    audience = message_audience(conversation)
+    if conversation.assignee_id and conversation.team_id:
+        from kefu.accounts.models import Team
+
+        lead = Team.objects.filter(pk=conversation.team_id).values_list("lead_id", flat=True).first()
+        if lead:
+            audience.append(Audience.user(lead))
+    return audience
+
+
+def announce_messages(event: Any, conversation: Conversation, messages: list[Message], *, actor: Any = None) -> None:
+    """One event per message (one insert), e.g. the delivery changes of a read receipt covering several."""
+    from django.db.models import Count
+
+    from kefu.conversations.models import MessageAttachment
+
+    counts = dict(MessageAttachment.objects.filter(message_id__in=[m.pk for m in messages])
+                  .values("message_id").annotate(n=Count("id")).values_list("message_id", "n"))
+    info, audience = conversation_info(conversation), message_audience(conversation)
+    emit_many(event, [({"conversation": info, "message": message_info(m, attachments=counts.get(m.pk, 0))},
+                       audience, conversation) for m in messages], actor=actor)
 
 
 def announce_message(event: Any, conversation: Conversation, message: Message, *, actor: Any = None,

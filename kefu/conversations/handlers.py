@@ -10,9 +10,9 @@ from kefu.core.relay import Consumer, register_consumer
 
 
 def _audience(conversation: object) -> list:
-    from kefu.conversations.events import conversation_audience
+    from kefu.conversations.events import clock_audience
 
-    return conversation_audience(conversation)  # type: ignore[arg-type]
+    return clock_audience(conversation)  # type: ignore[arg-type]
 
 
 def register() -> None:

@@ -22,7 +22,8 @@ import nh3
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -746,19 +747,32 @@ def _advance(message: Message, state: str, *, error: str = "", at: datetime) -> 
     return message
 
 
-@transaction.atomic
 def messages_mark_read(*, conversation: Conversation, up_to_seq: int, direction: str = Direction.OUTBOUND,
                        at: datetime | None = None) -> int:
     """The customer (direction out) has read the agents' messages up to `up_to_seq` (a read receipt). Returns
     how many messages changed."""
-    at = at or timezone.now()
-    changed = 0
-    for message in (Message.objects.select_for_update()
-                    .filter(conversation=conversation, direction=direction, seq__lte=up_to_seq)
-                    .exclude(delivery_state__in=[DeliveryState.READ, DeliveryState.FAILED, DeliveryState.QUEUED])):
-        _advance(message, DeliveryState.READ, at=at)
-        changed += 1
-    return changed
+    unread = (Message.objects.filter(conversation=conversation, direction=direction, seq__lte=up_to_seq)
+              .exclude(delivery_state__in=[DeliveryState.READ, DeliveryState.FAILED, DeliveryState.QUEUED]))
+    if not unread.exists():  # the usual answer to a receipt, and one query without a transaction
+        return 0
+    return _mark_read(conversation, unread, at or timezone.now())
+
+
+@transaction.atomic
+def _mark_read(conversation: Conversation, unread: Any, at: datetime) -> int:
+    messages = list(unread.select_for_update(of=("self",)).select_related("author").order_by("seq"))
+    if not messages:  # a concurrent receipt marked them
+        return 0
+    # one update and one insert of events for all of them, however many a receipt covers
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(
+        delivery_state=DeliveryState.READ, read_at=at, delivered_at=Coalesce(F("delivered_at"), Value(at)))
+    for message in messages:
+        message.delivery_state, message.read_at = DeliveryState.READ, at
+        message.delivered_at = message.delivered_at or at
+    if conversation.channel_id and "channel" not in conversation._state.fields_cache:
+        conversation = Conversation.objects.select_related("channel").get(pk=conversation.pk)
+    events.announce_messages(events.MESSAGE_DELIVERY, conversation, messages, actor=CHANNEL_ACTOR)
+    return len(messages)
 
 
 def participant_read(*, user: Any, conversation: Conversation, up_to_seq: int) -> None:

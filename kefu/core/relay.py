@@ -56,6 +56,9 @@ class Consumer:
     description: str = ""
     # whether it has anything to do at all (one cheap read); when not, its loop passes only on the timed passes
     active: Callable[[], bool] | None = None
+    # False: its loop is not woken by commits and passes every POLL_SECONDS only, over what came meanwhile in
+    # one batch (for a consumer that only backs up a faster path, e.g. the live pushes made at commit)
+    woken_by_commits: bool = True
 
     def wants(self, event: OutboxEvent) -> bool:
         return self.types is None or event.type in self.types
@@ -274,9 +277,12 @@ class RelayLoop:
     def wake(self, types: frozenset[str] = frozenset()) -> None:
         """Called after a commit with the types of the events it wrote (none known: any may be news). A loop
         whose consumers want none of them sleeps on."""
+        consumers = [c for c in self._consumers() if c.woken_by_commits]
+        if not consumers:
+            return
         if not types:
             self.woken.set()
-        elif any(c.types is None or c.types & types for c in self._consumers()):
+        elif any(c.types is None or c.types & types for c in consumers):
             self.news = True
             self.woken.set()
 
@@ -293,7 +299,7 @@ class RelayLoop:
         due = self.last_pass is None or self.clock() - self.last_pass >= self.poll_seconds
         news, self.news = self.news, False
         if not due:
-            working = [c for c in self._consumers() if c.active is None or c.active()]
+            working = [c for c in self._consumers() if c.woken_by_commits and (c.active is None or c.active())]
             if not working or not (news or any(has_news(c, self.seen) for c in working)):
                 return None
         top = latest_event_id()

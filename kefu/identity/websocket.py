@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
-
+from kefu.core.asyncdb import socket_db
 from kefu.identity.second_factor import Step, session_verified, step_for
 
 REFUSED = 4401
@@ -30,7 +29,7 @@ class SecondFactorGuard:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope.get("type") == "websocket" and await database_sync_to_async(_step)(scope) != Step.DONE:
+        if scope.get("type") == "websocket" and await socket_db(_step)(scope) != Step.DONE:
             message = await receive()
             if message.get("type") == "websocket.connect":
                 await send({"type": "websocket.close", "code": REFUSED})

@@ -14,12 +14,12 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from kefu.core.asyncdb import socket_db
 from kefu.web.live import HUB, LocalRelay, audience_groups
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         await LocalRelay.ensure_started()
-        self.groups_joined = await database_sync_to_async(audience_groups)(user)
+        self.groups_joined = await socket_db(audience_groups)(user)
         self.inbox = _may_see_inbox(user)
         await self.accept()
         self.writer = asyncio.get_running_loop().create_task(self._write())
@@ -112,7 +112,7 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         self.counts_pending = False
         self.counts_at = loop.time()
         try:
-            counts = await database_sync_to_async(_inbox_counts)(self.scope["user"])
+            counts = await socket_db(_inbox_counts)(self.scope["user"])
             await self.send_frame({"type": "inbox_counts", "counts": counts})
         except Exception:  # a closed socket or a database hiccup: the next event asks again
             log.warning("inbox counts not sent", exc_info=True)
@@ -137,7 +137,7 @@ class FrameError(Exception):
 # --- the agent's side of the live chat ------------------------------------------------------------------------
 
 
-# Run in database_sync_to_async (which closes the thread's old connections before and after).
+# Run in socket_db (which, like database_sync_to_async, closes the thread's old connections before and after).
 
 
 def _visible_conversation(user: Any, conversation_id: int) -> Any:
@@ -232,7 +232,7 @@ class InboxConsumer(WorkspaceConsumer):
         conversation_id = _number(frame, "conversation")
         if self.watching is not None and self.watching.pk == conversation_id:
             return self.watching
-        found = await database_sync_to_async(_visible_conversation)(self.scope["user"], conversation_id)
+        found = await socket_db(_visible_conversation)(self.scope["user"], conversation_id)
         if found is None:
             raise FrameError("not_found", _("会话不存在或无权查看"), "conversation")
         return found
@@ -265,7 +265,7 @@ class InboxConsumer(WorkspaceConsumer):
 
     async def _read(self, frame: dict[str, Any]) -> None:
         conversation = await self._conversation(frame)
-        await database_sync_to_async(_mark_read)(self.scope["user"], conversation, _number(frame, "seq"))
+        await socket_db(_mark_read)(self.scope["user"], conversation, _number(frame, "seq"))
 
     async def _send(self, frame: dict[str, Any]) -> None:
         conversation_id = _number(frame, "conversation")
@@ -274,7 +274,7 @@ class InboxConsumer(WorkspaceConsumer):
             raise FrameError("bad_request", _("回复内容不能为空"), "text")
         if not isinstance(client_id, str) or len(client_id) > 64:
             raise FrameError("bad_request", _("client_id 须为不超过 64 个字符的文本"), "client_id")
-        message = await database_sync_to_async(_send_reply)(self.scope["user"], conversation_id, text, client_id)
+        message = await socket_db(_send_reply)(self.scope["user"], conversation_id, text, client_id)
         # after the commit (the service's transaction has ended): the reply is stored
         await self.send_frame({"type": "ack", "client_id": client_id, "id": message.pk, "seq": message.seq,
                                "conversation": conversation_id})

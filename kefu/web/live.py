@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils import timezone
 
-from kefu.core.events import Audience, on_wake
+from kefu.core.events import Audience, on_committed, on_wake
 from kefu.core.models import OutboxEvent
 from kefu.core.policy import has_right, rights
 from kefu.core.relay import Consumer, Position, fetch_pending, latest_event_id, register_consumer
@@ -210,13 +210,12 @@ HUB = LiveHub()
 
 
 def handle(batch: list[OutboxEvent]) -> None:
-    """The durable consumer "web.live" (worker, with Redis): publish the batch's events once, to every server;
-    then the counters they change, computed by `COUNTERS` beside the relay so that the next events need not wait
-    for them (and a burst of changes costs one computation per scope, not one per batch)."""
+    """The durable consumer "web.live" (worker, with Redis): publish each of the batch's events once, to every
+    server, unless the committing process has published it already (`push_committed`); then the counters they
+    change, computed by `COUNTERS` beside the relay so that the next events need not wait for them (and a burst
+    of changes costs one computation per scope, not one per batch)."""
     events = _fresh(batch)
-    pushes = event_pushes(events)
-    if pushes:
-        _publish(pushes)
+    publish_once(events)
     scopes = touched_scopes(events)
     if scopes:
         if getattr(settings, "KEFU_OUTBOX_INLINE", False):  # tests: at once, in order
@@ -228,6 +227,52 @@ def handle(batch: list[OutboxEvent]) -> None:
 def _publish(pushes: list[Push]) -> None:
     if pushes:
         _redis().publish(settings.KEFU_LIVE_CHANNEL, json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
+
+
+# --- the fast path: pushed by the process that committed ----------------------------------------------------
+# Waiting for the worker's relay (woken through Redis, then a pass of its consumer) adds a hop and the worker's
+# load to every chat message. So the process that commits events publishes their pushes itself, right after the
+# commit. Both it and the worker's consumer publish through `publish_once`: a script that Redis runs atomically
+# claims each event's mark (SET NX) and publishes the event only when the claim is new. Whoever comes first
+# publishes, the other finds the mark: each event is published exactly once while Redis is reachable, by the
+# worker when the committing process died after its commit or could not reach Redis.
+
+PUSHED_TTL = 3600  # seconds a mark is kept: longer than STALE_AFTER, after which the relay pushes nothing anyway
+_PUBLISH_ONCE = """
+local published = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('PUBLISH', ARGV[2], ARGV[i + 2])
+    published = published + 1
+  end
+end
+return published
+"""
+
+
+def _pushed_key(event_id: int) -> str:
+    return f"{settings.KEFU_LIVE_CHANNEL}:pushed:{event_id}"
+
+
+def publish_once(events: list[OutboxEvent]) -> int:
+    """Publish each event's pushes to every server unless another process has → events published here."""
+    keys, messages = [], []
+    for event in events:
+        pushes = event_pushes([event])
+        if pushes:
+            keys.append(_pushed_key(event.pk))
+            messages.append(json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
+    if not keys:
+        return 0
+    return int(_redis().eval(_PUBLISH_ONCE, len(keys), *keys, PUSHED_TTL, settings.KEFU_LIVE_CHANNEL, *messages))
+
+
+def push_committed(rows: list[OutboxEvent]) -> None:
+    """After a commit (kefu.core.events.on_committed): publish the events' pushes at once. A failure here only
+    leaves the events to the worker's relay."""
+    if live_relay_is_local() or getattr(settings, "KEFU_OUTBOX_INLINE", False):
+        return  # without Redis the server's own relay is woken by the same commit; tests run the relay inline
+    publish_once([r for r in rows if r.pk is not None])
 
 
 class CounterPusher:
@@ -395,6 +440,9 @@ def register() -> None:
     from kefu.web.live_counters import scope_counters
 
     register_counter_provider(scope_counters)
+    on_committed(push_committed)
     if not live_relay_is_local():
-        register_consumer(Consumer(name="web.live", handle=handle,
+        # events are pushed at commit by the process that made them (`push_committed`): the relay's pass each
+        # second publishes what that missed, and the counters of the second's changes, once per scope
+        register_consumer(Consumer(name="web.live", handle=handle, woken_by_commits=False,
                                    description="live pages: events and counters pushed to browsers"))

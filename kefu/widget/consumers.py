@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.cache import cache
 from django.utils import translation
@@ -28,6 +27,7 @@ from django.utils.translation import gettext as _
 from kefu.conversations.choices import ConversationStatus
 from kefu.conversations.live import typing_group, visitor_group
 from kefu.conversations.models import Channel, Conversation
+from kefu.core.asyncdb import socket_db
 from kefu.core.errors import ApplicationError
 from kefu.web.live import HUB, LocalRelay
 from kefu.widget import inbound, selectors
@@ -90,7 +90,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         origin = headers.get(b"origin", b"").decode("latin-1") or None
         host = headers.get(b"host", b"").decode("latin-1")
         code = str(self.scope["url_route"]["kwargs"]["code"])
-        found = await database_sync_to_async(_open)(code, self.token, origin, host)
+        found = await socket_db(_open)(code, self.token, origin, host)
         await self.accept()  # then close with a code the page can read (a refused handshake only says 1006)
         if isinstance(found, int):
             await self.close(code=found)
@@ -253,7 +253,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             start = after if known in (None, conversation.pk) else 0  # another conversation: all of this one
             return conversation, selectors.history(conversation, after=start, code=channel.code, token=token)
 
-        conversation, messages = await database_sync_to_async(read)()
+        conversation, messages = await socket_db(read)()
         if conversation is not None:
             await self._follow(conversation.pk, conversation.status == ConversationStatus.OPEN)
         self.answer({"type": "history", "conversation": selectors.conversation_summary(conversation),
@@ -273,7 +273,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
     async def _store(self, client_id: str, text: str, *, details: inbound.Details | None = None,
                      meta: dict[str, Any]) -> None:
         channel, visitor = self._who()
-        received = await database_sync_to_async(inbound.receive)(
+        received = await socket_db(inbound.receive)(
             channel=channel, visitor=visitor, client_id=client_id, text=text, details=details,
             meta={"page_url": meta.get("page_url")})
         # committed: only now is the visitor told
@@ -288,28 +288,32 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             self.typing_at = now
             await self._signal({"type": "typing", "from": "customer", "conversation": self.conversation_id})
 
-    async def _conversation(self) -> Conversation:
+    def _conversation_id(self) -> int:
         if self.conversation_id is None:
             raise ApplicationError(_("还没有会话"), code="no_conversation")
-        found = await database_sync_to_async(
-            lambda: Conversation.objects.select_related("channel").filter(pk=self.conversation_id).first())()
+        return self.conversation_id
+
+    @staticmethod
+    def _conversation(conversation_id: int) -> Conversation:
+        """The conversation (in the database thread, with the work on it: one hop per frame)."""
+        found = Conversation.objects.select_related("channel").filter(pk=conversation_id).first()
         if found is None:
             raise ApplicationError(_("还没有会话"), code="no_conversation")
         return found  # type: ignore[no-any-return]
 
     async def on_read(self, frame: dict[str, Any]) -> None:
-        conversation = await self._conversation()
-        await database_sync_to_async(inbound.read)(conversation=conversation, seq=frame.get("seq"))
+        conversation_id, seq = self._conversation_id(), frame.get("seq")
+        await socket_db(lambda: inbound.read(conversation=self._conversation(conversation_id), seq=seq))()
 
     async def on_rate(self, frame: dict[str, Any]) -> None:
-        conversation = await self._conversation()
-        rated = await database_sync_to_async(inbound.rate)(conversation=conversation, score=frame.get("score"),
-                                                          comment=frame.get("comment"))
+        conversation_id, score, comment = self._conversation_id(), frame.get("score"), frame.get("comment")
+        rated = await socket_db(lambda: inbound.rate(conversation=self._conversation(conversation_id), score=score,
+                                                     comment=comment))()
         self.answer({"type": "rated", "conversation": rated.pk, "score": rated.csat_score})
 
     async def on_end(self, frame: dict[str, Any]) -> None:
-        conversation = await self._conversation()
-        closed = await database_sync_to_async(inbound.end)(conversation=conversation)
+        conversation_id = self._conversation_id()
+        closed = await socket_db(lambda: inbound.end(conversation=self._conversation(conversation_id)))()
         self.conversation_open = False
         # the relay says so too; the visitor who ended it need not wait for it (the page takes either once)
         self.answer({"type": "closed", "reason": closed.close_reason})

@@ -392,3 +392,58 @@ def test_the_launcher_is_keyboard_usable(browser: Any, host_site: HostSite, chan
     with contextlib.suppress(Exception):
         customer.context.close()
 
+
+
+def test_a_message_whose_push_was_lost_is_fetched_when_the_next_one_arrives(
+        browser: Any, new_page: Any, sign_in: Any, server: str, host_site: HostSite, channels: dict[str, str]) -> None:
+    """A live frame lost on the way (a server's subscription reconnecting, say) while the socket stays open: the
+    widget sees the next message's seq beyond the one it expected, asks for what follows the last message it has
+    in full, and shows the lost one in its place — once."""
+    code = channels["zh-hans"]
+    agent_page = new_page()
+    sign_in(agent_page, "agent1", "zh-hans")
+    agent = Agent(agent_page, server)
+
+    customer = _customer(browser, "zh-hans")
+    dropped: list[str] = []
+
+    def relay(ws: Any) -> None:  # the widget's socket, through a relay that loses the push of one message
+        kefu = ws.connect_to_server()
+
+        def from_kefu(message: Any) -> None:
+            if isinstance(message, str) and "第一条答复" in message and not dropped:
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        kefu.on_message(from_kefu)
+        ws.on_message(lambda message: kefu.send(message))
+
+    customer.context.route_web_socket(re.compile(r".*/ws/chat/.*"), relay)
+    customer.goto(host_site.url(code, "zh-hans"))
+    frame = _open_widget(customer, code)
+    frame.get_by_test_id("chat-prechat").wait_for()
+    frame.locator("#kw-pc-name").fill("孙女士")
+    frame.locator("#kw-pc-question").fill("电梯一直停在 8 楼不动。")
+    frame.get_by_test_id("chat-prechat-submit").click()
+    frame.locator(".kw-msg[data-side=me][data-state=received]").first.wait_for()
+    conversation = wait_for(lambda: [c for c in agent.get(f"/conversations?channel={code}&view=waiting")["items"]
+                                     if c["customer_name"] == "孙女士"], "the conversation in the inbox")[0]
+    agent.post(f"/conversations/{conversation['id']}/claim")
+    messages = f"/conversations/{conversation['id']}/messages"
+    agent.post(messages, {"text": "第一条答复：已通知电梯维保。", "client_id": "g1"})
+    for _ in range(600):  # the route's handlers run while Playwright is called: poll through it
+        if dropped:
+            break
+        customer.wait_for_timeout(100)
+    assert dropped, "the first reply's push never came to be dropped"
+    replies = frame.locator(".kw-msg[data-side=agent]", has_text="条答复")
+    assert replies.count() == 0  # lost on the way: not shown
+    agent.post(messages, {"text": "第二条答复：师傅 10 分钟到。", "client_id": "g2"})
+    replies.filter(has_text="第二条答复").wait_for()
+    replies.filter(has_text="第一条答复").wait_for()  # fetched after the gap
+    texts = [frame.locator(".kw-msg[data-side=agent] .kw-bubble").nth(i).inner_text()
+             for i in range(frame.locator(".kw-msg[data-side=agent]").count())]
+    assert [t[:5] for t in texts if "条答复" in t] == ["第一条答复", "第二条答复"]  # in order, once each
+    assert not customer.js_errors
+    customer.context.close()

@@ -228,9 +228,11 @@ if REDIS_URL:
     # The channel layer (typing and presence of live chats) waits for messages in a 5 s blocking pop; redis-py 8
     # gives up reading after 5 s by default, which would end every idle chat socket every 5 s. No read timeout here
     # (redis-py 7's default; with a longer one, the pop of a closed socket is not cancelled and its task lingers).
+    # redis-py 8's asyncio pool also fails at once beyond 100 connections (it was unbounded): a burst of typing
+    # signals from a few hundred chat sockets in one process needs more.
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]}}
+                    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}]}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     HUEY = {

@@ -319,3 +319,19 @@ def test_conversations_are_on_the_customer_timeline_and_move_with_a_merge(app_ch
     customer_merge(actor=manager, target=keeper, duplicates=[duplicate])
     assert Conversation.objects.get(pk=got.conversation.pk).customer == keeper
     assert ChannelIdentity.objects.get(channel=app_channel, value="u1").customer == keeper
+
+
+def test_a_missed_first_response_is_told_to_whoever_must_answer_and_the_lead_not_the_whole_team(
+        app_channel: Any, agent: Any, team: Any, team_lead: Any) -> None:
+    """While nobody has the conversation its team's inbox hears of the breach; once an agent has it, the agent
+    and the team's lead do (and the roles watching every conversation), not twenty colleagues."""
+    from kefu.clocks.services import clock_sweep
+
+    waiting = services.message_receive(channel=app_channel, inbound=inbound("w1", external_id="u-1")).conversation
+    taken = services.message_receive(channel=app_channel, inbound=inbound("t1", external_id="u-2")).conversation
+    services.conversation_claim(actor=agent, conversation=taken)
+    clock_sweep(now=timezone.now() + timedelta(minutes=5))
+    audience = {int(e.object_id): set(e.audience) for e in OutboxEvent.objects.filter(type="clock.breached")}
+    assert f"team.{team.pk}" in audience[waiting.pk]
+    assert f"team.{team.pk}" not in audience[taken.pk]
+    assert {f"user.{agent.pk}", f"user.{team_lead.pk}"} <= audience[taken.pk]

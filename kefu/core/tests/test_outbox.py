@@ -276,6 +276,30 @@ def test_a_loop_woken_by_events_it_does_not_want_skips_its_turn(monkeypatch: pyt
 
 
 @pytest.mark.django_db
+def test_a_loop_not_woken_by_commits_passes_on_its_timer_over_what_came_meanwhile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live pushes' backup consumer: commits do not wake it (the committing process pushed already); each
+    timed pass takes what came since, in one batch."""
+    from kefu.core import relay
+
+    recorder = Recorder()
+    recorder.consumer = Consumer(name="test.backup", handle=recorder.consumer.handle, woken_by_commits=False)
+    monkeypatch.setattr(relay, "_CONSUMERS", {"test.backup": recorder.consumer})
+    now = [100.0]
+    loop = relay.RelayLoop(["test.backup"], poll_seconds=1.0, clock=lambda: now[0])
+    assert loop.step() == {"test.backup": 0}
+    _probe(1)
+    _probe(2)
+    loop.wake(frozenset({"test.probed"}))
+    loop.wake()
+    assert not loop.woken.is_set()  # commits do not wake it
+    assert loop.step() is None  # and a turn before its time does not pass
+    now[0] += 1.0
+    assert loop.step() == {"test.backup": 2}
+    assert recorder.seen == [1, 2]
+
+
+@pytest.mark.django_db
 def test_a_missing_cursor_row_is_made_on_first_use() -> None:
     recorder = Recorder()
     assert not ConsumerCursor.objects.filter(name="test.recorder").exists()

@@ -146,3 +146,67 @@ def test_counters_computed_beside_the_relay_merge_what_came_meanwhile(monkeypatc
     assert done.wait(10)
     assert rounds == [["team.1"], ["centre", "team.2"]]
     assert published == [["team.1"], ["centre", "team.2"]]
+
+
+class _FakeRedis:
+    """Redis as `publish_once` uses it: the script's claim-and-publish, run as Redis runs a script (whole)."""
+
+    def __init__(self) -> None:
+        self.published: list[list[Any]] = []
+        self.keys: dict[str, Any] = {}
+        self.down = False
+
+    def eval(self, script: str, numkeys: int, *args: Any) -> int:
+        if self.down:
+            raise ConnectionError("redis is down")
+        keys, (_ttl, _channel, *messages) = args[:numkeys], args[numkeys:]
+        published = 0
+        for key, message in zip(keys, messages, strict=True):
+            if key not in self.keys:
+                self.keys[key] = "1"
+                self.published.append(json.loads(message))
+                published += 1
+        return published
+
+
+@pytest.mark.django_db
+def test_the_committing_process_pushes_its_events_and_the_worker_only_what_nobody_pushed(
+        agent: Any, monkeypatch: pytest.MonkeyPatch, settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+    """The fast path: right after a commit the process that committed publishes the events' pushes; the worker's
+    durable consumer publishes only the events nobody published (a process that died between commit and publish,
+    or could not reach Redis): each event exactly once while Redis answers."""
+    from django.db import transaction
+
+    from kefu.web import live
+
+    fake = _FakeRedis()
+    monkeypatch.setattr(live, "_redis", lambda: fake)
+    monkeypatch.setattr(live, "live_relay_is_local", lambda: False)
+    monkeypatch.setattr(live, "COUNTERS", type("Counters", (), {"add": lambda self, scopes: None})())
+    settings.KEFU_OUTBOX_INLINE = False
+
+    def create(subject: str) -> Any:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            ticket = services.ticket_create(actor=agent, subject=subject, assignee=agent)
+        return ticket
+
+    first = create("推送一")
+    # the commit hook ran: the events are published, and marked
+    ids = {m["ticket"]["id"] for pushes in fake.published for _groups, m in pushes if m.get("ticket")}
+    assert ids == {first.pk}
+    marked = set(fake.keys)
+    assert marked
+    assert all(k.startswith(f"{settings.KEFU_LIVE_CHANNEL}:pushed:") for k in marked)
+
+    fake.down = True  # the next commit cannot reach Redis: nothing is marked, and the request does not fail
+    second = create("推送二")
+    fake.down = False
+    fake.published.clear()
+    live.handle(list(OutboxEvent.objects.order_by("id")))  # the worker's consumer over every event
+    pushed = [m["ticket"]["id"] for pushes in fake.published for _groups, m in pushes
+              if m.get("type") == "event" and m.get("ticket")]
+    assert second.pk in pushed
+    assert first.pk not in pushed
+    fake.published.clear()
+    live.handle(list(OutboxEvent.objects.order_by("id")))  # a replay of the batch (a crash before the cursor moved)
+    assert fake.published == []

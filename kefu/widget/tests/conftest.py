@@ -88,8 +88,13 @@ class Socket:
                 return frame
         raise AssertionError(f"no {kind} frame")
 
-    async def nothing(self, timeout: float = 0.3) -> bool:
-        return bool(await self.communicator.receive_nothing(timeout=timeout))
+    async def none_of_type(self, kind: str, timeout: float = 0.3) -> bool:
+        """True when no frame of this type arrives within the timeout. Other frames (a delivery report or the
+        live copy of the visitor's own message, which may come late on a loaded machine) are read and skipped."""
+        while not await self.communicator.receive_nothing(timeout=timeout):
+            if (await self.receive())["type"] == kind:
+                return False
+        return True
 
     async def ask(self, frame: Any, kind: str) -> dict[str, Any]:
         await self.send(frame)

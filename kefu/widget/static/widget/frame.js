@@ -35,7 +35,9 @@
     token: "",
     conversation: null,
     status: null,
-    lastSeq: 0,
+    lastSeq: 0,  // where a reconnect resumes: every message up to it has been seen
+    seen: {},  // seqs seen beyond lastSeq (a gap before them)
+    gapTimer: null,
     outbox: [],
     leaveId: "",
     gotState: !embedded,
@@ -65,7 +67,8 @@
     state.token = typeof saved.token === "string" ? saved.token : "";
     state.conversation = saved.conversation || null;
     state.status = saved.status || null;
-    state.lastSeq = 0;  // a fresh page shows nothing yet: the whole history is asked for (reconnects ask after it)
+    // a fresh page shows nothing yet: the whole history is asked for (reconnects ask after it)
+    state.lastSeq = 0; state.seen = {};
     state.outbox = Array.isArray(saved.outbox) ? saved.outbox.slice(0, 50) : [];
     state.leaveId = saved.leaveId || "";
   }
@@ -184,13 +187,13 @@
       state.identified = !!answer.identified;
       var known = answer.conversation;
       if (known) {
-        if (known.id !== state.conversation) { resetLog(); state.lastSeq = 0; }
+        if (known.id !== state.conversation) { resetLog(); state.lastSeq = 0; state.seen = {}; }
         state.conversation = known.id;
         state.status = known.status;
         state.csat = known.csat_score;
       } else if (state.conversation) {
         resetLog();
-        state.conversation = null; state.status = null; state.lastSeq = 0;
+        state.conversation = null; state.status = null; state.lastSeq = 0; state.seen = {};
       }
       persist();
       state.answer = answer;
@@ -304,9 +307,26 @@
     }
   }
 
+  /* A message or an ack with its seq. lastSeq moves only over seqs all seen; a seq beyond the next one means a
+     live frame went missing (or is still on its way): if the gap is still there a moment later, the messages
+     after lastSeq are asked for again (those already shown are matched by id, not shown twice). */
+  function sawSeq(seq) {
+    if (!seq || seq <= state.lastSeq) { return; }
+    state.seen[seq] = true;
+    while (state.seen[state.lastSeq + 1]) { delete state.seen[state.lastSeq + 1]; state.lastSeq += 1; }
+    if (Object.keys(state.seen).length && !state.gapTimer) {
+      state.gapTimer = setTimeout(function () {
+        state.gapTimer = null;
+        if (Object.keys(state.seen).length) {
+          send({type: "resume", after: state.lastSeq, conversation: state.conversation});
+        }
+      }, 1500);
+    }
+  }
+
   function onHistory(frame) {
     var conversation = frame.conversation;
-    if (conversation && conversation.id !== state.conversation) { resetLog(); state.lastSeq = 0; }
+    if (conversation && conversation.id !== state.conversation) { resetLog(); state.lastSeq = 0; state.seen = {}; }
     if (conversation) {
       state.conversation = conversation.id;
       state.status = conversation.status;
@@ -530,7 +550,7 @@
       li.remove();
       place(li, message.seq);
     }
-    if (message.seq > state.lastSeq && message.seq && !message.truncated) { state.lastSeq = message.seq; }
+    if (!message.truncated) { sawSeq(message.seq); }
     if ((message.truncated || (message.attachments && !message.files)) && !state.fetched[message.id]) {
       state.fetched[message.id] = true;  // the relay's frame is a preview: fetch the whole message once
       send({type: "resume", after: Math.max(0, message.seq - 1), conversation: state.conversation});
@@ -606,10 +626,10 @@
     delete state.pending[frame.client_id];
     if (frame.conversation_id && frame.conversation_id !== state.conversation) {
       state.conversation = frame.conversation_id;
-      state.lastSeq = 0;
+      state.lastSeq = 0; state.seen = {};
     }
     state.status = "open";
-    if (frame.seq > state.lastSeq) { state.lastSeq = frame.seq; }
+    sawSeq(frame.seq);
     persist();
     $("kw-end").hidden = false;
     if (!li) { return; }
@@ -765,7 +785,7 @@
   });
   $("kw-new").addEventListener("click", function () {
     resetLog();
-    state.conversation = null; state.status = null; state.lastSeq = 0; state.csat = null;
+    state.conversation = null; state.status = null; state.lastSeq = 0; state.seen = {}; state.csat = null;
     persist();
     choose(state.answer || {});
     focusCurrent();
@@ -880,7 +900,7 @@
                    page_url: pageUrl}).then(function (answer) {
       $("kw-left-number").textContent = fill(T.leftNumber, {number: answer.ticket_number});
       state.leaveId = "";
-      state.conversation = null; state.status = null; state.lastSeq = 0;
+      state.conversation = null; state.status = null; state.lastSeq = 0; state.seen = {};
       persist();
       setMode("left");
       $("kw-left-card").focus();
