@@ -8,7 +8,7 @@ mid-run — and, as the floor, a bare Channels echo server (bench/chat_echo.py) 
 served the same way and driven by the same clients with the same pattern. Not a test: numbers are measured, the
 bench never fails on them.
 
-    .venv/bin/python bench/chat_load.py                                   # the full run (about 8 minutes)
+    .venv/bin/python bench/chat_load.py                                   # the full run (about 13 minutes)
     .venv/bin/python bench/chat_load.py --conversations 50 --seconds 10 --out /tmp/cl   # quick look
     .venv/bin/python bench/chat_load.py --scenarios steady,echo --server-workers 1
 
@@ -1191,7 +1191,7 @@ def markdown(result: dict[str, Any]) -> str:
                      + f"; ack p50 {_f(row['ack_ms']['p50'])} / p99 {_f(row['ack_ms']['p99'])} ms"
                      + f"; client event-loop lag p99 {_f(row['client_loop_lag_ms']['p99'])} ms"
                      + (f"; error frames {row['error_frames']}" if row["error_frames"] else "")
-                     + (f"; lost {row['lost_acked']} acked (of which {row['lost_behind_resume_point']} at or "
+                     + (f"; lost {row['lost_acked']} acked (of which {_f(row.get('lost_behind_resume_point'))} at or "
                         f"below the seq the other side resumed after) + {row['lost_never_acked']} never acked "
                         f"(e.g. {', '.join(row['lost_examples'][:5])})" if row["lost"] else "")
                      + (f"; other {row['other_counts']}" if row["other_counts"] else "")
@@ -1220,14 +1220,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--arrival", type=float, default=30, help="seconds over which the customers arrive")
     parser.add_argument("--settle", type=float, default=5, help="seconds after the last message before resuming")
-    parser.add_argument("--min-gap", type=float, default=2.0, help="seconds between one side's messages: from")
-    parser.add_argument("--max-gap", type=float, default=4.0, help="… to")
+    parser.add_argument("--min-gap", type=float, default=20.0, help="seconds between one side's messages: from")
+    parser.add_argument("--max-gap", type=float, default=40.0, help="… to")
     parser.add_argument("--no-typing", action="store_true", help="no typing signal before each message")
     parser.add_argument("--no-reads", action="store_true", help="customers send no read receipts")
     parser.add_argument("--server-workers", type=int, default=2, help="uvicorn processes (Kefu and the floor)")
     parser.add_argument("--scenarios", default="echo,steady,worker,postgres",
                         help="of echo, steady, worker, postgres, paces (steady phases at each of --paces)")
-    parser.add_argument("--paces", default="", help="e.g. 10-20,5-10,2-4: one steady phase (and one of the floor) "
+    parser.add_argument("--paces", default="10-20", help="e.g. 10-20,5-10,2-4: one steady phase (and one of the floor) "
                                                      "per pace, after the other scenarios")
     parser.add_argument("--disrupt-at", type=float, default=None,
                         help="seconds into a scenario (default: a quarter of it)")
