@@ -105,6 +105,9 @@ def kefu_env(data: Path, smtp_catcher: SmtpCatcher) -> dict[str, str]:
         KEFU_MAIL_FROM="Kefu <kefu@demo.kefu.local>",
         KEFU_WECOM_TRANSPORT="tests.e2e.fakes.RecordingRobotTransport",
         KEFU_E2E_ROBOT_LOG=str(data / "robot.jsonl"),
+        # the tests move the clocks themselves (`kefu sla_sweep --at`): the worker's 5-second sweep would announce
+        # the demo orders' targets falling due in real time, and their notices would race the tests' own
+        KEFU_CLOCK_SWEEP_SECONDS="0",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
     )
     return env
