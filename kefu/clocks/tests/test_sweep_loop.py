@@ -29,6 +29,14 @@ class _Turns(threading.Event):
         return self.turns < 0
 
 
+@pytest.fixture(autouse=True)
+def _connections_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop closes its thread's old connections around each pass; here it runs in the test's transaction."""
+    import django.db
+
+    monkeypatch.setattr(django.db, "close_old_connections", lambda **kwargs: None)
+
+
 def test_each_pass_of_the_loop_announces_what_fell_due(team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     channel = ChannelFactory(code="app", team=team)
     conversation = services.message_receive(channel=channel, inbound=inbound("m1")).conversation

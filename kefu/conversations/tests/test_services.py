@@ -331,7 +331,8 @@ def test_a_missed_first_response_is_told_to_whoever_must_answer_and_the_lead_not
     taken = services.message_receive(channel=app_channel, inbound=inbound("t1", external_id="u-2")).conversation
     services.conversation_claim(actor=agent, conversation=taken)
     clock_sweep(now=timezone.now() + timedelta(minutes=5))
-    audience = {int(e.object_id): set(e.audience) for e in OutboxEvent.objects.filter(type="clock.breached")}
+    audience = {e.payload["clock"]["subject_id"]: set(e.audience)
+                for e in OutboxEvent.objects.filter(type="clock.breached")}
     assert f"team.{team.pk}" in audience[waiting.pk]
     assert f"team.{team.pk}" not in audience[taken.pk]
     assert {f"user.{agent.pk}", f"user.{team_lead.pk}"} <= audience[taken.pk]
