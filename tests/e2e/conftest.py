@@ -230,6 +230,14 @@ def _sign_in(page: Any, username: str, language: str = "zh-hans") -> None:
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("[data-testid=login-submit]")
     page.wait_for_url(lambda url: "/login/" not in url)
+    # the account keeps the last language chosen, perhaps by another test: notices, e-mails and pushes are
+    # written in the account's language, so make it the one asked for
+    switch = page.get_by_test_id("lang-switch")
+    wanted = "English" if language == "zh-hans" else "简体中文"
+    if switch.count() and switch.inner_text().strip() != wanted:
+        switch.click()
+        page.wait_for_function(
+            f"document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === '{wanted}'")
 
 
 def _screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:

@@ -272,12 +272,8 @@ def test_a_customer_chats_with_an_agent_through_the_widget(browser: Any, new_pag
 
 
 def _enter_inbox(page: Any, sign_in: Any, username: str) -> None:
-    """Sign in (in Chinese: the account remembers the last language chosen) and open the inbox's waiting list."""
+    """Sign in (in Chinese) and open the inbox's waiting list."""
     sign_in(page, username)
-    switch = page.get_by_test_id("lang-switch")
-    if switch.inner_text().strip() != "English":
-        switch.click()
-        page.wait_for_function("document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === 'English'")
     page.goto("/conversations/?view=waiting")
     page.wait_for_function("document.body.dataset.liveState === 'open'")
 

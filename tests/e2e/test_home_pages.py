@@ -30,18 +30,6 @@ def _whole_page(page: Any, screenshot: Any, name: str) -> Path:
     return screenshot(page, name)  # type: ignore[no-any-return]
 
 
-def _enter(page: Any, sign_in: Any, username: str, language: str = "zh-hans") -> None:
-    """Sign in and make sure of the interface language (the account remembers the last one chosen)."""
-    sign_in(page, username, language)
-    switch = page.get_by_test_id("lang-switch")
-    wanted_switch = "English" if language == "zh-hans" else "简体中文"
-    if switch.inner_text().strip() != wanted_switch:
-        switch.click()
-        # the switch reloads the page: between the two documents there is no switch to read (hence "?.")
-        page.wait_for_function(f"document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === "
-                               f"'{wanted_switch}'")
-
-
 def _figure(page: Any, key: str) -> tuple[int, str]:
     card = page.locator(f"[data-testid=kpi-{key}]")
     return int(card.locator(".value").inner_text()), str(card.get_attribute("href"))
@@ -61,7 +49,7 @@ def _charts_drawn(page: Any) -> None:
 @pytest.mark.parametrize(("language", "suffix"), LANGUAGES)
 def test_manager_home(new_page: Any, sign_in: Any, screenshot: Any, language: str, suffix: str) -> None:
     page = new_page()
-    _enter(page, sign_in, "manager", language)
+    sign_in(page, "manager", language)
     page.goto("/")
     assert page.get_by_test_id("home-kind").get_attribute("data-home") == "centre"
     _charts_drawn(page)
@@ -87,7 +75,7 @@ def test_manager_home(new_page: Any, sign_in: Any, screenshot: Any, language: st
 @pytest.mark.parametrize(("language", "suffix"), LANGUAGES)
 def test_team_lead_home(new_page: Any, sign_in: Any, screenshot: Any, language: str, suffix: str) -> None:
     page = new_page()
-    _enter(page, sign_in, "lead1", language)
+    sign_in(page, "lead1", language)
     page.goto("/")
     assert page.get_by_test_id("home-kind").get_attribute("data-home") == "team"
     _charts_drawn(page)
@@ -99,7 +87,7 @@ def test_team_lead_home(new_page: Any, sign_in: Any, screenshot: Any, language: 
 @pytest.mark.parametrize(("language", "suffix"), LANGUAGES)
 def test_agent_home(new_page: Any, sign_in: Any, screenshot: Any, language: str, suffix: str) -> None:
     page = new_page()
-    _enter(page, sign_in, "agent2", language)
+    sign_in(page, "agent2", language)
     page.goto("/")
     assert page.get_by_test_id("home-kind").get_attribute("data-home") == "agent"
     _charts_drawn(page)
@@ -113,7 +101,7 @@ def test_agent_home(new_page: Any, sign_in: Any, screenshot: Any, language: str,
 def test_department_home_shows_what_is_needed_on_site(new_page: Any, sign_in: Any, screenshot: Any,
                                                       language: str, suffix: str) -> None:
     page = new_page()
-    _enter(page, sign_in, "repair1", language)
+    sign_in(page, "repair1", language)
     page.goto("/")
     page.wait_for_url(re.compile(r"/department/"))
     rows = page.get_by_test_id("queue-row")
@@ -130,7 +118,7 @@ def test_department_home_shows_what_is_needed_on_site(new_page: Any, sign_in: An
 
 def test_the_department_filter_works(new_page: Any, sign_in: Any) -> None:
     page = new_page()
-    _enter(page, sign_in, "manager")
+    sign_in(page, "manager")
     page.goto("/department/")
     before = page.get_by_test_id("queue-row").count()
     page.select_option("[data-testid=queue-department]", label="财务部")
@@ -148,7 +136,7 @@ def test_the_department_filter_works(new_page: Any, sign_in: Any) -> None:
 def test_the_list_opens_on_the_view_that_suits_the_role(new_page: Any, sign_in: Any, screenshot: Any,
                                                         username: str, view: str) -> None:
     page = new_page()
-    _enter(page, sign_in, username)
+    sign_in(page, username)
     page.get_by_test_id("nav-tickets").click()
     page.wait_for_url(re.compile(rf"scope={view}&status=open"))
     assert "active" in str(page.get_by_test_id(f"scope-{view}").get_attribute("class"))

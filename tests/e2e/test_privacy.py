@@ -37,21 +37,13 @@ def _keep(path: Path, name: str) -> None:
     shutil.copyfile(path, DOCS_IMAGES / f"{name}.png")
 
 
-def _enter(page: Any, sign_in: Any, username: str) -> None:
-    sign_in(page, username)
-    switch = page.get_by_test_id("lang-switch")
-    if switch.inner_text().strip() != "English":  # the account may remember English from another test
-        switch.click()
-        page.wait_for_function("document.querySelector('[data-testid=lang-switch]')?.innerText.trim() === 'English'")
-
-
 def test_export_consent_erasure_and_approval(new_page: Any, sign_in: Any, screenshot: Any, server_env: Any,
                                              tmp_path: Path) -> None:
     customer_id = int(kefu_command(server_env, "shell", "-c", MAKE_CUSTOMER).strip().splitlines()[-1])
 
     # the agent records a consent given on a call
     page = new_page()
-    _enter(page, sign_in, "agent1")
+    sign_in(page, "agent1")
     page.goto(f"/customers/{customer_id}/")
     page.get_by_test_id("edit-consents").click()
     page.wait_for_url(re.compile(r"/consents/$"))
@@ -71,7 +63,7 @@ def test_export_consent_erasure_and_approval(new_page: Any, sign_in: Any, screen
 
     # the manager exports everything held about the customer, then files an erasure request
     page = new_page()
-    _enter(page, sign_in, "manager")
+    sign_in(page, "manager")
     page.goto(f"/customers/{customer_id}/")
     page.get_by_test_id("personal-data-menu").locator("summary").click()
     _keep(screenshot(page, "customer-privacy-zh"), "customer-privacy-zh")
@@ -100,7 +92,7 @@ def test_export_consent_erasure_and_approval(new_page: Any, sign_in: Any, screen
 
     # the administrator, a second person, approves it
     page = new_page()
-    _enter(page, sign_in, "admin")
+    sign_in(page, "admin")
     page.goto("/admin/")
     page.get_by_role("link", name="删除申请").click()
     page.get_by_test_id("erasure-table").wait_for()
