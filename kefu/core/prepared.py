@@ -43,6 +43,8 @@ class _Compiled:
     model: Any
     annotations: tuple[tuple[str, int], ...]
     using: str
+    converters: dict[int, Any]  # how Django converts each column it reads, worked out once (not per run)
+    composite: bool
 
 
 class Prepared:
@@ -109,14 +111,23 @@ class Prepared:
             init_list = tuple(f[0].target.attname for f in compiler.select[model_slice[0]:model_slice[1]])
             model = klass_info["model"]
             annotations = tuple(compiler.annotation_col_map.items())
+        fields = [column[0] for column in compiler.select[0:compiler.col_count]]
         return _Compiled(sql=sql, params=tuple(params), slots=slots, compiler=compiler, kind=kind,
                          model_slice=model_slice, init_list=init_list, model=model, annotations=annotations,
-                         using=using)
+                         using=using, converters=compiler.get_converters(fields),
+                         composite=compiler.has_composite_fields(fields))
 
     @staticmethod
     def _read(compiled: _Compiled, rows: list[tuple[Any, ...]]) -> list[Any]:
         compiler = compiled.compiler
-        results = list(compiler.results_iter(results=[rows], tuple_expected=compiled.kind != "models"))
+        if compiled.composite:
+            results = list(compiler.results_iter(results=[rows], tuple_expected=compiled.kind != "models"))
+        elif compiled.converters:  # what results_iter does, without working out the converters again
+            results = list(compiler.apply_converters(rows, compiled.converters))
+            if compiled.kind != "models":
+                results = [tuple(row) for row in results]
+        else:
+            results = list(rows)
         if compiled.kind == "tuples":
             return results
         if compiled.kind == "flat":

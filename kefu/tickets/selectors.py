@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -556,19 +557,26 @@ class ScopeCounters:
         return self.scope[0]
 
 
+@lru_cache(maxsize=4096)
+def _figure_links(scope: Scope, script_prefix: str) -> tuple[tuple[str, str], ...]:
+    """(figure name, link to its list) of a scope's counters: the same for every request (per URL prefix)."""
+    from django.urls import reverse
+
+    if scope[0] == "department":
+        queue = reverse("web:department_queue")
+        return tuple((name, f"{queue}?{urlencode({'tab': tab})}")
+                     for name, tab in (("pending", DispatchStatus.PENDING.value), ("overdue", "overdue")))
+    return tuple((name, list_url(f)) for name, f in counter_filters(scope).items())
+
+
 def counters_for(user: Any, *, fresh: bool = False) -> list[ScopeCounters]:
     """The header's counters of `user`, each figure with the link to its list."""
-    from django.urls import reverse
+    from django.urls import get_script_prefix
 
     out = []
     for scope in counter_scopes_for(user):
         values = ticket_counters_cached(scope=scope, fresh=fresh)
-        if scope[0] == "department":
-            queue = reverse("web:department_queue")
-            figures = [Figure(name, values[name], f"{queue}?{urlencode({'tab': tab})}")
-                       for name, tab in (("pending", DispatchStatus.PENDING.value), ("overdue", "overdue"))]
-        else:
-            figures = [Figure(name, values[name], list_url(f)) for name, f in counter_filters(scope).items()]
+        figures = [Figure(name, values[name], url) for name, url in _figure_links(scope, get_script_prefix())]
         out.append(ScopeCounters(scope=scope, key=scope_key(scope), figures=figures))
     return out
 

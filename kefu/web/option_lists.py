@@ -4,6 +4,8 @@ Services that change people, teams or departments bump the directory's version (
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.cache import cache
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -14,6 +16,24 @@ from kefu.accounts.models import Department, User
 from kefu.core.versions import DIRECTORY, current
 
 TTL_SECONDS = 60
+
+
+# Fixed choices (an enum of the code) rendered once per process and language: (value, "<option value=…", ">label…")
+_FIXED: dict[tuple[Any, str], tuple[tuple[str, str, str], ...]] = {}
+
+
+def choice_options(choices: Any, selected: Any) -> SafeString:
+    """`<option>`s of a `TextChoices` enum, `selected` marked: the labels are translated and escaped once per
+    language, not on every page."""
+    language = get_language()
+    rendered = _FIXED.get((choices, language))
+    if rendered is None:
+        rendered = tuple((str(value), format_html('<option value="{}"', value), format_html(">{}</option>", label))
+                         for value, label in choices.choices)
+        _FIXED[(choices, language)] = rendered
+    chosen = "" if selected is None else str(selected)
+    return mark_safe("".join(  # noqa: S308 - parts built with format_html from escaped values
+        f"{start}{' selected' if value == chosen else ''}{end}" for value, start, end in rendered))
 
 
 def _key(name: str) -> str:

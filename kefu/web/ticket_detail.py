@@ -23,7 +23,7 @@ from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, Ticke
 from kefu.tickets.permissions import TicketRight, can_handle_dispatch
 from kefu.tickets.services import ASSIGNABLE_ROLES
 from kefu.web.history import event_sentence
-from kefu.web.option_lists import assignee_options, department_options
+from kefu.web.option_lists import assignee_options, choice_options, department_options
 
 # The order is read with the small things it names; the people it names are read together with the others the
 # page names (one query, see ticket_detail_context).
@@ -170,9 +170,11 @@ def ticket_detail_context(user: Any, ticket: Ticket) -> dict[str, Any]:
         "front_line": front_line,
         "now": timezone.now(),
         "errors": {},
-        "ticket_type_choices": TicketType.choices,
-        "priority_choices": Priority.choices,
-        "channel_choices": Channel.choices,
+        "edit_options": {
+            "ticket_type": choice_options(TicketType, ticket.ticket_type),
+            "priority": choice_options(Priority, ticket.priority),
+            "channel": choice_options(Channel, ticket.channel),
+        } if has_right(user, TicketRight.EDIT) else {},
         "attachment_max_mb": settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024),
         "act": {
             name: has_right(user, action)

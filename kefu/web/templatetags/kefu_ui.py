@@ -8,11 +8,12 @@ from typing import Any
 
 from django import template
 from django.template.defaultfilters import date as date_filter
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 register = template.Library()
 
@@ -206,3 +207,21 @@ def category_name(category: Any) -> str:
     if (get_language() or "").startswith("en") and getattr(category, "name_en", ""):
         return str(category.name_en)
     return str(category)
+
+
+_COUNTERS_RENDERED: dict[Any, str] = {}
+_COUNTERS_KEPT = 512
+
+
+@register.simple_tag
+def counters_bar(groups: Any) -> SafeString:
+    """The header's counters (web/_counters.html), rendered once per language and set of figures: on every
+    page, and the figures change a few times an hour."""
+    key = (get_language(), tuple((g.key, tuple((f.name, f.value, f.url) for f in g.figures)) for g in groups))
+    html = _COUNTERS_RENDERED.get(key)
+    if html is None:
+        html = render_to_string("web/_counters.html", {"header_counters": groups})
+        if len(_COUNTERS_RENDERED) >= _COUNTERS_KEPT:
+            _COUNTERS_RENDERED.clear()
+        _COUNTERS_RENDERED[key] = html
+    return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
