@@ -27,7 +27,7 @@ from kefu.web.option_lists import assignee_options, choice_options, department_o
 
 # The order is read with the small things it names; the people it names are read together with the others the
 # page names (one query, see ticket_detail_context).
-DETAIL_RELATED = ("customer", "team", "category", "sla_policy")
+DETAIL_RELATED = ("customer", "customer__dedicated_agent", "team", "category", "sla_policy")
 DETAIL_DEFERRED: tuple[str, ...] = ()
 
 

@@ -212,7 +212,8 @@ def _customer_context(request: HttpRequest, ticket: Ticket, dispatches: list[Any
         return _onsite_context(request, ticket, dispatches or [])
     if ticket.customer_id is None or not has_right(request.user, CustomerRight.VIEW):
         return {"customer_card": None, "timeline": None}
-    card = customer_detail(request.user, ticket.customer_id, brief=True)  # the page shows no tags or sites
+    # the page shows no tags or sites; the order was read with its customer and the customer's agent
+    card = customer_detail(request.user, ticket.customer_id, brief=True, loaded=ticket.customer)
     timeline = customer_timeline(request.user, ticket.customer, limit=12)
     return {"customer_card": card, "timeline": timeline}
 
