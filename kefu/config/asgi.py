@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+from kefu.core.asgi_http import get_asgi_handler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.config.settings.base")
-django_asgi = get_asgi_application()
+django_asgi = get_asgi_handler()  # one switch into the synchronous thread per request (kefu.core.asgi_http)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (Django must be set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
