@@ -331,7 +331,9 @@ def build_report(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         f"{data['peer']['data']['orders']:,} tickets / {data['peer']['data']['customers']:,} distinct submitters "
         f"(django-helpdesk). {c['clients']} concurrent clients over loopback, {c['seconds']:.0f} s per operation "
         f"after {c['warmup']:.0f} s warm-up, a fresh server for each; both under uvicorn with {c['workers']} "
-        f"worker processes, Django's ASGI handler, DEBUG off, CONN_MAX_AGE={c['conn_max_age']}"
+        f"worker processes, Django's ASGI handler (Kefu from the 2026-12-06 run on: its subclass running "
+        f"middleware and view in one switch into the sync thread, kefu.core.asgi_http), DEBUG off, "
+        f"CONN_MAX_AGE={c['conn_max_age']}"
         + (", Django's psycopg connection pool in each worker (max 10)." if c.get("db_pool") else ", no pool."),
         "",
         "Latency is **server-side** (ASGI server hands the request to the application → response start), in ms; "

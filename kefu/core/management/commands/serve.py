@@ -21,13 +21,19 @@ class Command(BaseCommand):
         import uvicorn
         from django.core.management import call_command
 
+        from kefu.core.gc_tuning import threshold
+
         if not 0 < options["port"] < 65536:
             raise CommandError("--port must be between 1 and 65535")
+        try:
+            threshold()  # checked here, before the server's processes read it
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         if not options["no_static"]:
             call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"Kefu is running at http://{options['host']}:{options['port']}/  (Ctrl+C to stop)")
         uvicorn.run(
-            "kefu.config.asgi:application",
+            "kefu.config.serving:application",  # kefu.config.asgi, with the GC set for serving
             host=options["host"],
             port=options["port"],
             workers=options["workers"],
