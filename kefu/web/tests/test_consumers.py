@@ -83,14 +83,18 @@ def test_team_b_changes_reach_team_b_and_supervisors_not_team_a(agent: Any, othe
         assert await _received(mine) == []
         assert await _received(department) == []
         got = await _received(theirs)
-        assert {"type": "event", "event": "ticket.created"}.items() <= got[0].items()
-        assert {m["id"] for m in got if m["type"] == "event"} == {got[0]["id"]}
-        assert got[0]["ticket"]["id"] == ticket.pk
+        # the frames' order is not fixed: with Redis the committing process pushes the event and its counters
+        # itself, and the relay's pass (HUB.deliver) may push the counters before its copy of the event
+        events = [m for m in got if m["type"] == "event"]
+        assert events
+        assert {"type": "event", "event": "ticket.created"}.items() <= events[0].items()
+        assert {m["id"] for m in events} == {events[0]["id"]}
+        assert events[0]["ticket"]["id"] == ticket.pk
         team = next(m for m in got if m["type"] == "counters" and m["scope"] == f"team.{other_agent.team_id}")
         assert team["counters"]["open"] == 1
         seen = await _received(supervisor)
         # at least once: the relay of this process may have pushed the same event too (same id)
-        assert {(m["id"], m["event"]) for m in seen if m["type"] == "event"} == {(got[0]["id"], "ticket.created")}
+        assert {(m["id"], m["event"]) for m in seen if m["type"] == "event"} == {(events[0]["id"], "ticket.created")}
         assert next(m for m in seen if m["type"] == "counters" and m["scope"] == "centre")["counters"]["open"] == 1
         await _close(mine, theirs, supervisor, department)
 
