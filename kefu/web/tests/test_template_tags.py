@@ -53,3 +53,39 @@ def test_stamp_writes_what_the_date_filter_writes() -> None:
         django = Template(DJANGO + '{{ when|date:"' + fmt + '" }}').render(Context({"when": when}))
         assert ours == django, fmt
     assert Template(OURS + "{{ when|stamp }}").render(Context({"when": None})) == ""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_fixed_choices_render_what_the_form_s_loop_rendered(language: str) -> None:
+    from kefu.tickets.choices import Priority, TicketType
+    from kefu.web.option_lists import choice_options
+
+    loop = Template('{% for v, l in choices %}<option value="{{ v }}"{% if v == selected %} selected{% endif %}>'
+                    "{{ l }}</option>{% endfor %}")
+    with translation.override(language):
+        for enum, selected in ((TicketType, TicketType.REPAIR), (Priority, "urgent"), (Priority, None)):
+            expected = loop.render(Context({"choices": enum.choices, "selected": selected}))
+            assert [str(choice_options(enum, selected)) for _ in range(2)] == [expected, expected]
+    with translation.override("en"):
+        assert ">Repair</option>" in str(choice_options(TicketType, None))
+    with translation.override("zh-hans"):
+        assert ">报修</option>" in str(choice_options(TicketType, None))
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_counters_bar_is_the_counters_template_and_follows_its_figures(language: str) -> None:
+    from django.template.loader import render_to_string
+
+    from kefu.tickets.selectors import Figure, ScopeCounters
+    from kefu.web.templatetags.kefu_ui import counters_bar
+
+    def groups(breached: int) -> list[ScopeCounters]:
+        return [ScopeCounters(scope=("user", 7), key="user.7", figures=[
+                    Figure("open", 3, "/tickets/?view=mine"), Figure("breached", breached, "/tickets/?sla=b")]),
+                ScopeCounters(scope=("team", 2), key="team.2", figures=[Figure("due_soon", 1, "/tickets/?t")])]
+
+    with translation.override(language):
+        for breached in (0, 4, 0):
+            expected = render_to_string("web/_counters.html", {"header_counters": groups(breached)})
+            assert str(counters_bar(groups(breached))) == expected
+        assert 'data-counter="breached">4</b>' in str(counters_bar(groups(4)))
