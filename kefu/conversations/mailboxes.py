@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from kefu.conversations.adapters.email import EmailAdapter, EmailParseError, MailboxSettings, mailbox_settings
 from kefu.conversations.adapters.imap import ImapError, ImapMailbox
+from kefu.conversations.adapters.mailauth import imap_credentials
 from kefu.conversations.adapters.registry import adapter_for
 from kefu.conversations.choices import ChannelKind
 from kefu.conversations.models import Channel
@@ -88,7 +89,7 @@ def _poll(channel: Channel, result: PollResult, now: datetime) -> PollResult:
     state = dict(channel.state or {})
     seen: list[int] = []
     try:
-        with ImapMailbox(settings, channel.secret("password")) as box:
+        with ImapMailbox(settings, imap_credentials(channel, settings.username)) as box:
             key = _mailbox_key(settings)
             if state.get("uidvalidity") != box.uidvalidity or state.get("mailbox") != key:
                 # a new mailbox (or it was rebuilt): start at its end, and take what is still unread

@@ -4,13 +4,20 @@ timeout, no redirects followed and no proxy taken from the environment. Tests sw
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from django.core.cache import cache
+
+if TYPE_CHECKING:
+    from kefu.conversations.models import Channel
 
 TIMEOUT = 10.0  # seconds for a whole request (connect, send, read)
 MAX_MEDIA_BYTES = 20 * 1024 * 1024  # a downloaded image, voice or file larger than this is refused
 USER_AGENT = "Kefu/1"
+TOKEN_EARLY = 300  # seconds before its expiry a cached access token is replaced
 
 _transport: httpx.BaseTransport | None = None
 
@@ -84,3 +91,40 @@ def download(url: str, params: dict[str, Any] | None = None) -> tuple[bytes, dic
         raise ApiError("timeout") from None
     except httpx.HTTPError as exc:
         raise ApiError(f"{type(exc).__name__}: {exc}"[:300]) from None
+
+
+class CachedTokens:
+    """A provider's access tokens, cached per channel (the Django cache: shared by every process when Redis is
+    configured) until TOKEN_EARLY seconds before they expire. The cache key includes a fingerprint of the
+    credentials, so a changed secret never uses an old token. `fetch(channel)` returns (token, expires_in
+    seconds) or raises."""
+
+    prefix = "kefu:apitoken"
+
+    def __init__(self, name: str, fetch: Callable[[Channel], tuple[str, int]],
+                 credentials: Callable[[Channel], str]) -> None:
+        self.name = name
+        self.fetch = fetch
+        self.credentials = credentials
+
+    def _key(self, channel: Channel) -> str:
+        fingerprint = hashlib.sha256(self.credentials(channel).encode()).hexdigest()[:16]
+        return f"{self.prefix}:{self.name}:{channel.pk}:{fingerprint}"
+
+    def get(self, channel: Channel) -> str:
+        key = self._key(channel)
+        token = cache.get(key)
+        if token:
+            return str(token)
+        token, expires_in = self.fetch(channel)
+        cache.set(key, token, max(60, int(expires_in) - TOKEN_EARLY))
+        return token
+
+    def cached(self, channel: Channel) -> bool:
+        return bool(cache.get(self._key(channel)))
+
+    def invalidate(self, channel: Channel, token: str) -> None:
+        """Forget a token the provider refused (unless another process has already replaced it)."""
+        key = self._key(channel)
+        if cache.get(key) == token:
+            cache.delete(key)

@@ -49,6 +49,15 @@ from kefu.conversations.adapters.base import (
     OutboundMessage,
     SendResult,
 )
+from kefu.conversations.adapters.mailauth import (
+    Credentials,
+    PasswordCredentials,
+    SignIn,
+    SignInError,
+    check_auth_config,
+    check_auth_secrets,
+    smtp_credentials,
+)
 from kefu.conversations.adapters.registry import register
 
 if TYPE_CHECKING:
@@ -168,6 +177,7 @@ def check_mailbox_config(config: dict[str, Any]) -> dict[str, str]:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             problems[field] = _("必须是 %(low)s 到 %(high)s 之间的数") % {"low": low, "high": high}
+    problems.update(check_auth_config(config))
     return problems
 
 
@@ -675,19 +685,45 @@ def _failure(code: int, text: str) -> SendResult:
     return SendResult(ok=False, error=f"SMTP {code}: {text}"[:500], permanent=500 <= code < 600)
 
 
-def smtp_send(settings: MailboxSettings, password: str, msg: EmailMessage, recipient: str) -> SendResult:
-    """Hand a message to the mailbox's SMTP server: 5xx answers are permanent, 4xx and network errors retried."""
+def _smtp_sign_in(client: smtplib.SMTP, sign_in: SignIn) -> None:
+    if not sign_in.oauth:
+        if sign_in.password:
+            client.login(sign_in.username, sign_in.password)
+        return
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("auth") or "XOAUTH2" not in client.esmtp_features.get("auth", "").upper().split():
+        raise smtplib.SMTPNotSupportedError("the server does not offer XOAUTH2 sign-in (AUTH XOAUTH2)")
+    # the token goes with the command; a refusal comes as a 334 error report, answered with an empty line
+    client.auth("XOAUTH2", lambda challenge=None: "" if challenge is not None else sign_in.xoauth2())
+
+
+def smtp_send(settings: MailboxSettings, credentials: Credentials | str, msg: EmailMessage,
+              recipient: str) -> SendResult:
+    """Hand a message to the mailbox's SMTP server: 5xx answers are permanent, 4xx and network errors retried.
+    A refused access token is replaced once (a new connection); `credentials` as a string is a password."""
+    if isinstance(credentials, str):
+        credentials = PasswordCredentials(settings.smtp_username, credentials)
     try:
-        client = _smtp_connect(settings)
-        try:
-            if password:
-                client.login(settings.smtp_username, password)
-            refused = client.send_message(msg, from_addr=settings.address, to_addrs=[recipient])
-        finally:
+        while True:
             try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+                sign_in = credentials.sign_in()
+            except SignInError as exc:
+                return SendResult(ok=False, error=f"sign-in: {exc}"[:500], permanent=exc.permanent)
+            client = _smtp_connect(settings)
+            try:
+                try:
+                    _smtp_sign_in(client, sign_in)
+                except smtplib.SMTPAuthenticationError:
+                    if credentials.refused(sign_in):
+                        continue
+                    raise
+                refused = client.send_message(msg, from_addr=settings.address, to_addrs=[recipient])
+                break
+            finally:
+                try:
+                    client.quit()
+                except (smtplib.SMTPException, OSError):
+                    client.close()
     except smtplib.SMTPRecipientsRefused as exc:
         code, answer = next(iter(exc.recipients.values()), (550, b"refused"))
         return _failure(int(code), _text_of(answer))
@@ -736,8 +772,10 @@ class EmailAdapter:
             return SendResult(ok=False, error=f"attachment missing: {exc}"[:500], permanent=True)
         except (ValueError, TypeError) as exc:  # an address or header the e-mail library refuses
             return SendResult(ok=False, error=f"cannot build the message: {exc}"[:500], permanent=True)
-        password = channel.secret("smtp_password") or channel.secret("password")
-        return smtp_send(settings, password, msg, recipient)
+        return smtp_send(settings, smtp_credentials(channel, settings.smtp_username), msg, recipient)
 
     def check_config(self, config: dict[str, Any]) -> dict[str, str]:
         return check_mailbox_config(config)
+
+    def check_secrets(self, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+        return check_auth_secrets(config, secrets)

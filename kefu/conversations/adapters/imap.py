@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from kefu.conversations.adapters.email import MailboxSettings
+from kefu.conversations.adapters.mailauth import Credentials, PasswordCredentials, SignIn, SignInError
 
 
 class ImapError(Exception):
@@ -26,6 +27,15 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _authenticate_xoauth2(client: imaplib.IMAP4, sign_in: SignIn) -> None:
+    """AUTHENTICATE XOAUTH2: the token answers the server's first (empty) challenge; a refusal comes as a second
+    challenge holding an error report, answered with an empty line, after which the server says NO."""
+    if "AUTH=XOAUTH2" not in client.capabilities:
+        raise ImapError("the server does not offer XOAUTH2 sign-in (AUTH=XOAUTH2)")
+    answers = iter((sign_in.xoauth2().encode(),))
+    _check(client.authenticate("XOAUTH2", lambda _challenge: next(answers, b"")), "AUTHENTICATE XOAUTH2")
+
+
 def _check(result: tuple[str, Any], what: str) -> list[object]:
     status, data = result
     if status != "OK":
@@ -35,11 +45,13 @@ def _check(result: tuple[str, Any], what: str) -> list[object]:
 
 
 class ImapMailbox:
-    """One IMAP session on a mailbox's folder: `with ImapMailbox(settings, password) as box: …`."""
+    """One IMAP session on a mailbox's folder: `with ImapMailbox(settings, credentials) as box: …` (a plain
+    string is a password)."""
 
-    def __init__(self, settings: MailboxSettings, password: str) -> None:
+    def __init__(self, settings: MailboxSettings, credentials: Credentials | str) -> None:
         self.settings = settings
-        self.password = password
+        self.credentials = (PasswordCredentials(settings.username, credentials) if isinstance(credentials, str)
+                            else credentials)
         self.client: imaplib.IMAP4 | None = None
         self.uidvalidity = 0
         self.uidnext = 0
@@ -52,19 +64,41 @@ class ImapMailbox:
                  traceback: TracebackType | None) -> None:
         self.close()
 
+    def _connect(self) -> imaplib.IMAP4:
+        s = self.settings
+        if s.imap_security == "ssl":
+            return imaplib.IMAP4_SSL(s.imap_host, s.imap_port, ssl_context=ssl.create_default_context(),
+                                     timeout=s.timeout)
+        client = imaplib.IMAP4(s.imap_host, s.imap_port, timeout=s.timeout)
+        if s.imap_security == "starttls":
+            client.starttls(ssl_context=ssl.create_default_context())
+        return client
+
+    def _sign_in(self) -> imaplib.IMAP4:
+        """A connected, signed-in client. A refused token is replaced once, on a new connection (servers close
+        the connection after a failed AUTHENTICATE or count it against the client)."""
+        while True:
+            try:
+                sign_in = self.credentials.sign_in()
+            except SignInError as exc:
+                raise ImapError(f"sign-in: {exc}") from exc
+            client = self._connect()
+            self.client = client
+            try:
+                if sign_in.oauth:
+                    _authenticate_xoauth2(client, sign_in)
+                else:
+                    _check(client.login(sign_in.username, sign_in.password), "LOGIN")
+                return client
+            except imaplib.IMAP4.error:
+                self.close()
+                if not self.credentials.refused(sign_in):
+                    raise
+
     def open(self) -> None:
         s = self.settings
         try:
-            if s.imap_security == "ssl":
-                client: imaplib.IMAP4 = imaplib.IMAP4_SSL(s.imap_host, s.imap_port,
-                                                          ssl_context=ssl.create_default_context(),
-                                                          timeout=s.timeout)
-            else:
-                client = imaplib.IMAP4(s.imap_host, s.imap_port, timeout=s.timeout)
-                if s.imap_security == "starttls":
-                    client.starttls(ssl_context=ssl.create_default_context())
-            self.client = client
-            _check(client.login(s.username, self.password), "LOGIN")
+            client = self._sign_in()
             if "ID" in client.capabilities:
                 # NetEase (163/126) refuses SELECT from a client that has not said who it is (RFC 2971)
                 with contextlib.suppress(imaplib.IMAP4.error):

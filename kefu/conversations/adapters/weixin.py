@@ -26,6 +26,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from django.core.cache import cache
 
+from kefu.conversations.adapters.apiclient import CachedTokens
+
 if TYPE_CHECKING:
     from kefu.conversations.models import Channel
 
@@ -34,7 +36,6 @@ log = logging.getLogger("kefu.conversations.weixin")
 TIMESTAMP_WINDOW = 300  # seconds a push's timestamp may be off from our clock
 BLOCK = 32  # WeChat pads to 32 bytes (PKCS#7 with a 32-byte block), not AES's 16
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid / expired access_token: fetch a new one, try once more
-TOKEN_EARLY = 300  # seconds before its expiry a cached access token is replaced
 
 
 # --- signatures and the time window ---------------------------------------------------------------------------
@@ -186,35 +187,11 @@ def checked(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class AccessTokens:
-    """Access tokens of one API, cached (the Django cache: shared by every process when Redis is configured) until
-    TOKEN_EARLY seconds before they expire. The cache key includes a fingerprint of the credentials, so a changed
-    secret never uses an old token. `fetch(channel)` returns (token, expires_in seconds) or raises."""
+class AccessTokens(CachedTokens):
+    """Access tokens of a WeChat or WeCom API (see CachedTokens), and calls that fetch a new one when the API
+    says the old one is invalid or expired."""
 
-    def __init__(self, name: str, fetch: Callable[[Channel], tuple[str, int]],
-                 credentials: Callable[[Channel], str]) -> None:
-        self.name = name
-        self.fetch = fetch
-        self.credentials = credentials
-
-    def _key(self, channel: Channel) -> str:
-        fingerprint = hashlib.sha256(self.credentials(channel).encode()).hexdigest()[:16]
-        return f"kefu:wxtoken:{self.name}:{channel.pk}:{fingerprint}"
-
-    def get(self, channel: Channel) -> str:
-        key = self._key(channel)
-        token = cache.get(key)
-        if token:
-            return str(token)
-        token, expires_in = self.fetch(channel)
-        cache.set(key, token, max(60, int(expires_in) - TOKEN_EARLY))
-        return token
-
-    def invalidate(self, channel: Channel, token: str) -> None:
-        """Forget a token the API refused (unless another process has already replaced it)."""
-        key = self._key(channel)
-        if cache.get(key) == token:
-            cache.delete(key)
+    prefix = "kefu:wxtoken"
 
     def call(self, channel: Channel, request: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
         """Run `request(access_token)`; on an invalid or expired token, fetch a new one and run it once more."""

@@ -7,10 +7,14 @@
     kefu channel add email CODE --address A --imap-host H --smtp-host H [--imap-port P] [--imap-security S]
                               [--smtp-port P] [--smtp-security S] [--username U] [--folder F] [--display-name N]
                               (the mailbox password or app password from KEFU_MAILBOX_PASSWORD, or asked for)
+                              [--auth oauth2 --oauth-tenant T --oauth-client-id ID]
+                              (Microsoft 365: the application's client secret from KEFU_MAILBOX_CLIENT_SECRET,
+                              or asked for)
     kefu channel poll CODE             (read an e-mail channel's new mail now)
     kefu channel list
     kefu channel secret CODE           (a new webhook secret, printed once; for an e-mail channel: its new
-                                        password, from KEFU_MAILBOX_PASSWORD or asked for)
+                                        password, from KEFU_MAILBOX_PASSWORD or asked for, or with OAuth its
+                                        application's new client secret, from KEFU_MAILBOX_CLIENT_SECRET)
 
 Exit status 2 with a message naming the argument on bad input; nothing is written then.
 """
@@ -55,7 +59,12 @@ class Command(BaseCommand):
                 ("--imap-security", "email: ssl (default), starttls or none"),
                 ("--smtp-host", "email: SMTP server"), ("--smtp-port", "email: SMTP port (default by security)"),
                 ("--smtp-security", "email: ssl (default), starttls or none"),
-                ("--folder", "email: the folder to read (default INBOX)")):
+                ("--folder", "email: the folder to read (default INBOX)"),
+                ("--auth", "email: password (default: a password or app password) or oauth2 (Microsoft 365)"),
+                ("--oauth-tenant", "email, oauth2: the directory (tenant) id or domain"),
+                ("--oauth-client-id", "email, oauth2: the application (client) id"),
+                ("--oauth-token-url", "email, oauth2: the token endpoint (default: Microsoft's, for the tenant)"),
+                ("--oauth-scope", "email, oauth2: the scope asked for (default: Exchange Online's)")):
             add.add_argument(option, default="", help=help_text)
         add.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="wechat_oa, wecom_kf, sms: a setting, e.g. appid=wx…, corpid=ww…, provider=aliyun "
@@ -182,6 +191,14 @@ class Command(BaseCommand):
         channel = Channel.objects.filter(code=code, kind__in=("webhook", "email")).first()
         if channel is None:
             raise CommandError(f"code: no webhook or e-mail channel '{code}'", returncode=2)
+        if channel.kind == "email" and (channel.config or {}).get("auth") == "oauth2":
+            client_secret = self._client_secret()
+            if not client_secret:
+                raise CommandError("oauth_client_secret: set KEFU_MAILBOX_CLIENT_SECRET or type it", returncode=2)
+            channel_update(actor=CLI, channel=channel, expected_version=None,
+                           changes=ChannelChanges(secrets={"oauth_client_secret": client_secret}))
+            self.stdout.write(f"{channel.code}: the application's client secret changed")
+            return
         if channel.kind == "email":  # a changed mailbox password or a new app password
             password = self._mailbox_password()
             if not password:
@@ -198,7 +215,8 @@ class Command(BaseCommand):
     def _mailbox(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         config: dict[str, Any] = {}
         for key in ("address", "display_name", "username", "imap_host", "imap_security", "smtp_host",
-                    "smtp_security", "folder"):
+                    "smtp_security", "folder", "auth", "oauth_tenant", "oauth_client_id", "oauth_token_url",
+                    "oauth_scope"):
             if options[key]:
                 config[key] = options[key]
         for key in ("imap_port", "smtp_port"):
@@ -206,17 +224,26 @@ class Command(BaseCommand):
                 if not str(options[key]).isdigit():
                     raise CommandError(f"--{key.replace('_', '-')}: a port number", returncode=2)
                 config[key] = int(options[key])
+        if config.get("auth") == "oauth2":
+            client_secret = self._client_secret()
+            return config, ({"oauth_client_secret": client_secret} if client_secret else {})
         password = self._mailbox_password()
         return config, ({"password": password} if password else {})
 
     def _mailbox_password(self) -> str:
+        return self._ask("KEFU_MAILBOX_PASSWORD", "mailbox password (or app password): ")
+
+    def _client_secret(self) -> str:
+        return self._ask("KEFU_MAILBOX_CLIENT_SECRET", "the application's client secret: ")
+
+    def _ask(self, variable: str, prompt: str) -> str:
         import os
         from getpass import getpass
 
-        password = os.environ.get("KEFU_MAILBOX_PASSWORD", "")
-        if not password and self.stdin_is_terminal():
-            password = getpass("mailbox password (or app password): ")
-        return password
+        value = os.environ.get(variable, "")
+        if not value and self.stdin_is_terminal():
+            value = getpass(prompt)
+        return value
 
     def stdin_is_terminal(self) -> bool:
         import sys

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from kefu.conversations import services
-from kefu.conversations.adapters.weixin import TOKEN_EARLY
+from kefu.conversations.adapters.apiclient import TOKEN_EARLY
 from kefu.conversations.choices import DeliveryState
 from kefu.conversations.services import AttachmentIn
 from kefu.conversations.tests.wechat.conftest import APPID, OPENID, token_answer
