@@ -40,6 +40,18 @@ def _fresh_cache() -> Any:
     clear()
 
 
+@pytest.fixture(autouse=True)
+def _site_language() -> Any:
+    """Each test starts in the site's language: a request by an English-speaking user activates English in the
+    thread, and it must not leak into the next test (a reply's subject, a notice's wording)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def login(client: Any) -> Any:
     """`login(user)` signs `user` in on the test client and returns the client."""

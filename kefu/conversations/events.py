@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from pydantic import BaseModel
 
 from kefu.conversations.models import Conversation, Message
 from kefu.core.events import Audience, emit, emit_many, event_type
 from kefu.core.policy import rights
+from kefu.core.versions import DIRECTORY, current
 
 
 class ConversationInfo(BaseModel):
@@ -52,11 +54,16 @@ class MessageEvent(BaseModel):
     message: MessageInfo
 
 
+class FailedMessageEvent(MessageEvent):
+    error: str  # why the channel did not take it (the last attempt's answer)
+
+
 class ConversationEvent(BaseModel):
     conversation: ConversationInfo
     data: dict[str, Any] = {}
 
 
+LEADS_SECONDS = 600  # the team → lead map is also rebuilt this often (a change made outside the services)
 PREVIEW = 2000
 
 CONVERSATION_OPENED = event_type(
@@ -73,6 +80,10 @@ MESSAGE_DELIVERY = event_type(
     object_type="conversations.conversation",
     description="A message to the customer was delivered, read, or given up (`failed`); on the chat widget also a "
                 "customer's message read by the agent (`read`, shown to the visitor as 已读).")
+MESSAGE_FAILED = event_type(
+    "conversation.message_failed", version=1, schema=FailedMessageEvent, object_type="conversations.conversation",
+    description="A message to the customer was given up: refused for good, or still refused after its last retry; "
+                "`error` says why. Its author and the conversation's agent are notified.")
 CONVERSATION_ASSIGNED = event_type(
     "conversation.assigned", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="Picked up, assigned or transferred; `data`: `from_id`, `to_id`, `from_team_id`, `how` "
@@ -131,14 +142,33 @@ def announce(event: Any, conversation: Conversation, *, actor: Any = None, data:
          audience=conversation_audience(conversation, *extra_users))
 
 
+def team_lead_of(team_id: int | None) -> int | None:
+    """A team's lead (a user id), from a map of every team's lead kept in the cache until the directory changes
+    (creating or editing a team bumps its version): a message's audience costs no query."""
+    if not team_id:
+        return None
+    from kefu.accounts.models import Team
+
+    key = f"kefu:team-leads:{current(DIRECTORY)}"
+    leads = cache.get(key)
+    if leads is None:
+        leads = dict(Team.objects.exclude(lead=None).values_list("pk", "lead_id"))
+        cache.set(key, leads, LEADS_SECONDS)
+    return leads.get(team_id)
+
+
 def message_audience(conversation: Conversation) -> list[Audience]:
-    """A message concerns its conversation's agent, or, while nobody has it, the team's inbox (and the roles
-    that watch every conversation): the rest of a team is not told of each line of a colleague's chat."""
+    """A message concerns its conversation's agent and the team's lead, or, while nobody has it, the team's inbox
+    (and the roles that watch every conversation): the rest of a team is not told of each line of a colleague's
+    chat."""
     from kefu.conversations.permissions import ConversationRight
 
     audience = [Audience.role(role) for role in rights().get(ConversationRight.VIEW_ALL, ())]
     if conversation.assignee_id:
         audience.append(Audience.user(conversation.assignee_id))
+        lead = team_lead_of(conversation.team_id)
+        if lead and lead != conversation.assignee_id:
+            audience.append(Audience.user(lead))
     elif conversation.team_id:
         audience.append(Audience.team(conversation.team_id))
     return audience
@@ -149,14 +179,7 @@ def clock_audience(conversation: Conversation) -> list[Audience]:
     agent, or its team's inbox while nobody has it), the team's lead, and the roles that watch every
     conversation. Not the whole team once an agent has it: with hundreds of chats a minute, a warning to twenty
     colleagues about each of them is noise (and load)."""
-    audience = message_audience(conversation)
-    if conversation.assignee_id and conversation.team_id:
-        from kefu.accounts.models import Team
-
-        lead = Team.objects.filter(pk=conversation.team_id).values_list("lead_id", flat=True).first()
-        if lead:
-            audience.append(Audience.user(lead))
-    return audience
+    return message_audience(conversation)
 
 
 def announce_messages(event: Any, conversation: Conversation, messages: list[Message], *, actor: Any = None) -> None:
@@ -170,6 +193,17 @@ def announce_messages(event: Any, conversation: Conversation, messages: list[Mes
     info, audience = conversation_info(conversation), message_audience(conversation)
     emit_many(event, [({"conversation": info, "message": message_info(m, attachments=counts.get(m.pk, 0))},
                        audience, conversation) for m in messages], actor=actor)
+
+
+def announce_failure(conversation: Conversation, message: Message, *, actor: Any = None) -> None:
+    """A reply given up: its author hears of it too, wherever the conversation now is."""
+    audience = message_audience(conversation)
+    if message.author_id and Audience.user(message.author_id) not in audience:
+        audience.append(Audience.user(message.author_id))
+    emit(MESSAGE_FAILED, obj=conversation, actor=actor,
+         payload={"conversation": conversation_info(conversation), "message": message_info(message),
+                  "error": message.last_error[:500]},
+         audience=audience)
 
 
 def announce_message(event: Any, conversation: Conversation, message: Message, *, actor: Any = None,

@@ -692,6 +692,8 @@ def _record_attempt(message: Message, result: SendResult, *, now: datetime,
     if updated and state is not None:
         conversation = Conversation.objects.select_related("channel").get(pk=message.conversation_id)
         events.announce_message(events.MESSAGE_DELIVERY, conversation, message, actor=CHANNEL_ACTOR)
+        if state == DeliveryState.FAILED:
+            events.announce_failure(conversation, message, actor=CHANNEL_ACTOR)
     return message
 
 
@@ -744,6 +746,8 @@ def _advance(message: Message, state: str, *, error: str = "", at: datetime) -> 
     message.save(update_fields=fields)
     conversation = Conversation.objects.select_related("channel").get(pk=message.conversation_id)
     events.announce_message(events.MESSAGE_DELIVERY, conversation, message, actor=CHANNEL_ACTOR)
+    if state == DeliveryState.FAILED:
+        events.announce_failure(conversation, message, actor=CHANNEL_ACTOR)
     return message
 
 

@@ -30,6 +30,7 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_MESSAGE_RECEIVED = "conversation.message_received", _("会话：客户消息")
     CONVERSATION_MESSAGE_SENT = "conversation.message_sent", _("会话：客服回复")
     CONVERSATION_MESSAGE_DELIVERY = "conversation.message_delivery_changed", _("会话：消息送达状态")
+    CONVERSATION_MESSAGE_FAILED = "conversation.message_failed", _("会话：回复未能送达")
     CONVERSATION_ASSIGNED = "conversation.assigned", _("会话接入/转接")
     CONVERSATION_CLOSED = "conversation.closed", _("会话结束")
     CONVERSATION_TICKET_LINKED = "conversation.ticket_linked", _("会话转工单")

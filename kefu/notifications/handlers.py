@@ -1,4 +1,4 @@
-"""Who is told what: the outbox consumer that turns work-order events into notices.
+"""Who is told what: the outbox consumer that turns work-order (and conversation) events into notices.
 
 - SLA warning → the owner (the assignee, else the first-contact owner);
 - SLA breach → by the escalation level it caused: the owner, then also the team lead (level 1), then also the
@@ -7,7 +7,8 @@
 - assignment and hand-over → the new assignee, unless they took it themselves;
 - dispatch received → the active staff of the department; dispatch overdue → them and the order's owner;
 - @mention in an internal note → the people mentioned;
-- a customer message on an order → its owner.
+- a customer message on an order → its owner;
+- a reply to a customer given up (`conversation.message_failed`) → its author and the conversation's agent.
 
 Never the actor of the change, never someone who may not see the order. The consumer's cursor moves in the same
 transaction as the notices it writes: a replayed event adds nothing. Events older than MAX_AGE are passed over:
@@ -52,10 +53,44 @@ def _link(ticket_id: int) -> str:
         return f"/tickets/{ticket_id}/"
 
 
+def _conversation_link(conversation_id: int) -> str:
+    try:
+        return reverse("web:conversation_detail", kwargs={"conversation_id": conversation_id})
+    except NoReverseMatch:
+        return f"/conversations/{conversation_id}/"
+
+
+def _conversation_notices(event: OutboxEvent) -> list[Notice]:
+    """A reply given up: its author (who believes it went out) and the conversation's agent now."""
+    from kefu.accounts.models import User
+    from kefu.conversations.models import Conversation
+
+    payload = event.payload or {}
+    message = payload.get("message") or {}
+    conversation = (Conversation.objects.filter(pk=(payload.get("conversation") or {}).get("id"))
+                    .select_related("channel", "customer").first())
+    if conversation is None:
+        return []
+    ids = [i for i in dict.fromkeys((message.get("author_id"), conversation.assignee_id))
+           if i and i != event.actor_id]
+    people = list(User.objects.filter(pk__in=ids, is_active=True))
+    if not people:
+        return []
+    params = {"customer": conversation.customer.name[:40], "channel": conversation.channel.name[:40],
+              "error": str(payload.get("error") or "")[:200], "message_id": message.get("id")}
+    link = _conversation_link(conversation.pk)
+    return [Notice(recipient=person, kind=event.type, params=params, link=link,
+                   object_type="conversations.conversation", object_id=str(conversation.pk))
+            for person in who_sees(people, conversation)]
+
+
 def notices_for(event: OutboxEvent) -> list[Notice]:
-    """The notices one work-order event gives, after the rules above."""
+    """The notices one event gives, after the rules above."""
     from kefu.accounts.models import Team, User
     from kefu.tickets.models import Ticket
+
+    if event.type.startswith("conversation."):
+        return _conversation_notices(event)
 
     ticket_info = (event.payload or {}).get("ticket") or {}
     data = (event.payload or {}).get("data") or {}

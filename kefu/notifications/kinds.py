@@ -60,6 +60,10 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
     Kind("ticket.customer_message", gettext_lazy("客户回复了我的工单"),
          lambda p: _("客户回复了工单：%(order)s") % {"order": _order(p)},
          frozenset({Channel.IN_APP})),
+    Kind("conversation.message_failed", gettext_lazy("我的回复未能送达"),
+         lambda p: _("给%(customer)s的回复未能送达（%(channel)s）：%(error)s") % {
+             "customer": p.get("customer", ""), "channel": p.get("channel", ""), "error": p.get("error", "")},
+         frozenset({Channel.IN_APP})),
 )}
 
 

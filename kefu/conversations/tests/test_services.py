@@ -160,7 +160,40 @@ def test_give_up_after_the_last_attempt(app_channel: Any, agent: Any, transport:
     message.refresh_from_db()
     assert message.delivery_state == DeliveryState.FAILED
     assert "503" in message.last_error
-    assert _types()[-1] == "conversation.message_delivery_changed"
+    assert _types()[-2:] == ["conversation.message_delivery_changed", "conversation.message_failed"]
+    failed = OutboxEvent.objects.get(type="conversation.message_failed")
+    assert failed.payload["error"] == message.last_error
+    assert failed.payload["message"]["id"] == message.pk
+    assert f"user.{agent.pk}" in failed.audience
+
+
+def test_the_author_of_a_reply_given_up_is_notified_with_the_reason(app_channel: Any, agent: Any, team: Any,
+                                                                     other_agent: Any, transport: Any) -> None:
+    """The agent who wrote it (who believes it went out) and the conversation's agent now, not the whole team;
+    in the notification centre, with the channel's reason, linked to the conversation."""
+    from kefu.core.relay import drain
+    from kefu.notifications.kinds import title_of
+    from kefu.notifications.models import Notification
+
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    services.conversation_claim(actor=agent, conversation=conversation)
+    transport.statuses = [410]
+    message = services.message_send(actor=agent, conversation=conversation, text="您的订单已发货")
+    at = timezone.now()
+    for _ in range(services.MAX_ATTEMPTS):
+        result = services.message_deliver(message_id=message.pk, now=at)
+        if result is None or result.delivery_state == DeliveryState.FAILED:
+            break
+        at = result.next_attempt_at or at
+        transport.statuses = [410]
+    drain()
+    (notice,) = Notification.objects.filter(kind="conversation.message_failed")
+    assert notice.recipient == agent
+    assert notice.link.endswith(f"/conversations/{conversation.pk}/")
+    assert "410" in notice.params["error"]
+    assert "的回复未能送达（" in title_of(notice.kind, notice.params, "zh-hans")
+    assert title_of(notice.kind, notice.params, "en").startswith("A reply to ")
+    assert not Notification.objects.filter(recipient=other_agent).exists()
 
 
 def test_claim_is_atomic(app_channel: Any, agent: Any, team_lead: Any) -> None:
@@ -336,3 +369,58 @@ def test_a_missed_first_response_is_told_to_whoever_must_answer_and_the_lead_not
     assert f"team.{team.pk}" in audience[waiting.pk]
     assert f"team.{team.pk}" not in audience[taken.pk]
     assert {f"user.{agent.pk}", f"user.{team_lead.pk}"} <= audience[taken.pk]
+
+
+def test_each_line_of_a_chat_reaches_its_agent_and_the_teams_lead_not_the_team(
+        app_channel: Any, agent: Any, team: Any, team_lead: Any, other_agent: Any,
+        django_capture_on_commit_callbacks: Any) -> None:
+    """The lead follows a colleague's chat live (their inbox shows every conversation of the team); the rest of
+    the team hears of it only while nobody has it. The lead is looked up without a query per message."""
+    from kefu.accounts.staff import TeamData, team_update
+
+    got = services.message_receive(channel=app_channel, inbound=inbound("l1", external_id="u-9"))
+    first = OutboxEvent.objects.get(type="conversation.message_received", payload__message__id=got.message.pk)
+    assert f"team.{team.pk}" in first.audience  # nobody has it: the team's inbox
+    services.conversation_claim(actor=agent, conversation=got.conversation)
+
+    services.message_receive(channel=app_channel, inbound=inbound("l2", external_id="u-9"))  # the map is cached
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.conversations.events import message_audience
+
+    taken = Conversation.objects.get(pk=got.conversation.pk)
+    with CaptureQueriesContext(connection) as queries:
+        message_audience(taken)
+    assert len(queries) == 0
+    with_lead = OutboxEvent.objects.filter(type="conversation.message_received").latest("pk")
+    assert {f"user.{agent.pk}", f"user.{team_lead.pk}"} <= set(with_lead.audience)
+    assert f"team.{team.pk}" not in with_lead.audience
+    assert not any(a == f"user.{other_agent.pk}" for a in with_lead.audience)
+    reply = services.message_send(actor=agent, conversation=got.conversation, text="您好")
+    sent = OutboxEvent.objects.filter(type="conversation.message_sent", payload__message__id=reply.pk).get()
+    assert f"user.{team_lead.pk}" in sent.audience
+
+    # a new lead is heard at once: editing the team changes the directory's version
+    with django_capture_on_commit_callbacks(execute=True):
+        team_update(actor=_admin(), team=team, expected_version=None, data=TeamData(
+            name=team.name, department=team.department, lead=other_agent_as_lead(other_agent), is_active=True))
+    services.message_receive(channel=app_channel, inbound=inbound("l3", external_id="u-9"))
+    latest = OutboxEvent.objects.filter(type="conversation.message_received").latest("pk")
+    assert f"user.{other_agent.pk}" in latest.audience
+    assert f"user.{team_lead.pk}" not in latest.audience
+
+
+def _admin() -> Any:
+    from kefu.accounts.tests.factories import UserFactory
+
+    return UserFactory(username="admin-x", admin=True)
+
+
+def other_agent_as_lead(user: Any) -> Any:
+    """Another team's agent made a team lead without a team of their own, as the lead of this team."""
+    from kefu.accounts.choices import Role
+
+    user.role, user.team = Role.TEAM_LEAD, None
+    user.save(update_fields=["role", "team"])
+    return user
