@@ -6,7 +6,8 @@ Replaced or removed: the customer's name, code, company, birthday, ID number, no
 contact (with its consents) and address; an order's subject, description and external reference, the text of its
 messages, dispatch instructions and results, free text and file names in its history, its attachments (files
 deleted from storage after commit), and the subject where copies of it were kept (notifications, the outbox,
-webhook deliveries, idempotency replays)."""
+webhook deliveries, idempotency replays). A conversation loses every word and file (`scrub_conversation_texts`);
+an erased customer's conversations also lose the addresses that would find them again."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from kefu.core.models import IdempotencyRecord, OutboxEvent
 from kefu.customers.models import ContactPoint, Customer, Site
 from kefu.integrations.models import WebhookDelivery
 from kefu.notifications.models import Notification
-from kefu.privacy.models import TicketScrub
+from kefu.privacy.models import ConversationScrub, TicketScrub
 from kefu.tickets.models import Attachment, Dispatch, Ticket, TicketEvent, TicketMessage
 
 # Stored text (the database keeps one language); pages show the anonymised state in the reader's language.
@@ -149,34 +150,67 @@ def anonymise_customers(customer_ids: list[int], *, now: datetime) -> dict[str, 
     ticket_ids = list(Ticket.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True))
     counts.update(scrub_tickets(ticket_ids, cause="erasure", now=now))
     counts["orders_of_customer"] = len(ticket_ids)
-    counts.update(scrub_conversations(customer_ids))
+    counts.update(scrub_conversations(customer_ids, now=now))
     IdempotencyRecord.objects.filter(path__startswith="/api/v1/customers", response__id__in=customer_ids).delete()
     return counts
 
 
-def scrub_conversations(customer_ids: list[int]) -> dict[str, int]:
+def scrub_conversations(customer_ids: list[int], *, now: datetime) -> dict[str, int]:
     """The customers' conversations keep their shape (channel, times, who served, ratings: statistics) but lose
-    every word, file and address: message texts and transport details, attachments, the identities that would
-    let a new message find the record again, and the copies in the outbox."""
+    every word and file (`scrub_conversation_texts`), and every address: the identities that would let a new
+    message find the record again."""
     conversation_ids = list(Conversation.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True))
-    counts = {"conversations": len(conversation_ids), "conversation_messages": 0}
-    counts["channel_identities"] = ChannelIdentity.objects.filter(customer_id__in=customer_ids).delete()[0]
+    counts = {"channel_identities": ChannelIdentity.objects.filter(customer_id__in=customer_ids).delete()[0]}
     for part in _chunks(conversation_ids):
+        for pk in part:
+            Conversation.objects.filter(pk=pk).update(identity_value=f"anon-{pk}")
+    counts.update(scrub_conversation_texts(conversation_ids, cause="erasure", now=now))
+    return counts
+
+
+def scrub_conversation_texts(conversation_ids: Iterable[int], *, cause: str, now: datetime) -> dict[str, int]:
+    """Remove the words and files of these conversations: message texts (and their HTML and transport details),
+    attachments (files deleted after commit), the subject, the transport context, the rating comment and the
+    closing note, and the copies kept in the outbox, webhook deliveries and notices. Channel, times, who served,
+    delivery states, ratings and counts stay. Recorded in ConversationScrub (its time renewed when done again)."""
+    ids = sorted(set(conversation_ids))
+    counts = {"conversations": len(ids), "conversation_messages": 0, "conversation_attachments": 0}
+    for part in _chunks(ids):
         counts["conversation_messages"] += Message.objects.filter(conversation_id__in=part).update(
             body=REMOVED, body_html="", meta={})
-        counts["conversation_attachments"] = counts.get("conversation_attachments", 0) + remove_attachments(
+        counts["conversation_attachments"] += remove_attachments(
             MessageAttachment.objects.filter(conversation_id__in=part))
-        for pk in part:
-            Conversation.objects.filter(pk=pk).update(identity_value=f"anon-{pk}", subject="", context={},
-                                                      csat_comment="", close_note="")
+        Conversation.objects.filter(pk__in=part).update(subject="", context={}, csat_comment="", close_note="")
+        str_ids = [str(pk) for pk in part]
         outbox = list(OutboxEvent.objects.filter(object_type="conversations.conversation",
-                                                 object_id__in=[str(pk) for pk in part]).only("pk", "payload"))
+                                                 object_id__in=str_ids).only("pk", "payload"))
         for event in outbox:
-            payload = dict(event.payload or {})
-            if isinstance(payload.get("message"), dict):
-                payload["message"] = {**payload["message"], "body": REMOVED}
-            if isinstance(payload.get("conversation"), dict):
-                payload["conversation"] = {**payload["conversation"], "subject": ""}
-            event.payload = payload
+            event.payload = _scrub_conversation_payload(event.payload)
         OutboxEvent.objects.bulk_update(outbox, ["payload"], batch_size=CHUNK)
+        deliveries = list(WebhookDelivery.objects.filter(payload__conversation__id__in=part)
+                          .only("pk", "payload"))
+        for delivery in deliveries:
+            delivery.payload = _scrub_conversation_payload(delivery.payload)
+        WebhookDelivery.objects.bulk_update(deliveries, ["payload"], batch_size=CHUNK)
+        notices = list(Notification.objects.filter(object_type="conversations.conversation",
+                                                   object_id__in=str_ids).only("pk", "params"))
+        for notice in notices:
+            notice.params = {**(notice.params or {}), "customer": "", "error": ""}
+        Notification.objects.bulk_update(notices, ["params"], batch_size=CHUNK)
+        ConversationScrub.objects.bulk_create(
+            [ConversationScrub(conversation_id=pk, cause=cause, at=now) for pk in part],
+            update_conflicts=True, unique_fields=["conversation"], update_fields=["cause", "at"])
     return counts
+
+
+def _scrub_conversation_payload(payload: Any) -> Any:
+    """An event's or a delivery's copy of a conversation's words: the message text, the subject, the reason a
+    reply failed (it may quote the address)."""
+    payload = dict(payload or {})
+    if isinstance(payload.get("message"), dict):
+        payload["message"] = {**payload["message"], "body": REMOVED}
+    if isinstance(payload.get("conversation"), dict):
+        payload["conversation"] = {**payload["conversation"], "subject": ""}
+    if "error" in payload:
+        payload["error"] = ""
+    return payload

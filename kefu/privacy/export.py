@@ -280,6 +280,7 @@ SECTIONS: tuple[Section, ...] = (
 # Models that reference a customer (or one of their records) but hold nothing of theirs to hand over, and why.
 NOT_EXPORTED: dict[str, str] = {
     "privacy.ticketscrub": "a marker that an order's text was anonymised: no personal data",
+    "privacy.conversationscrub": "a marker that a conversation's words were removed: no personal data",
     "core.outboxevent": "the queue of announcements to live pages and webhooks, purged after 30 days; copies of "
                         "what the sections hold (subjects are anonymised with the order)",
     "notifications.delivery": "the sending of a notice to a staff member (their address, not the customer's)",

@@ -1,5 +1,5 @@
-"""Personal-data protection (个人信息保护): erasure requests with a second person's approval, the marker of work
-orders whose personal text was removed, and the retention rule of each kind of data."""
+"""Personal-data protection (个人信息保护): erasure requests with a second person's approval, the markers of work
+orders and conversations whose personal text was removed, and the retention rule of each kind of data."""
 
 from __future__ import annotations
 
@@ -62,6 +62,23 @@ class TicketScrub(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.cause}"
+
+
+class ConversationScrub(models.Model):
+    """A conversation whose words and files were removed (by an erasure or a retention rule), and when: a
+    conversation continued later and closed again is due again for what it gained since."""
+
+    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE, primary_key=True,
+                                        related_name="+", verbose_name=_("会话"))
+    cause = models.CharField(_("原因"), max_length=10, choices=ScrubCause.choices)
+    at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("已匿名化会话")
+        verbose_name_plural = _("已匿名化会话")
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.cause}"
 
 
 class RetentionRule(models.Model):

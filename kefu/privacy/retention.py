@@ -1,6 +1,6 @@
 """Kinds of data with a retention period (保存期限), registered in code; the period of each is a RetentionRule row
 administrators edit. A kind names the rows due once older than a cutoff and what removes them. Channels that
-bring new kinds of data (call recordings, chat transcripts) register theirs when their app is ready:
+bring new kinds of data (call recordings) register theirs when their app is ready:
 
     register_retention_kind(RetentionKind("call_recordings", _("通话录音"), help=…, default_days=180,
                                           due=recordings_due, apply=recordings_delete))
@@ -83,6 +83,23 @@ def _attachments_apply(ids: list[int], now: datetime) -> int:
     return remove_attachments(Attachment.objects.filter(pk__in=ids))
 
 
+def _conversations_due(cutoff: datetime) -> QuerySet[Any]:
+    from kefu.conversations.choices import ConversationStatus
+    from kefu.conversations.models import Conversation
+    from kefu.privacy.models import ConversationScrub
+
+    # not done yet, or continued (and closed again) since it was done
+    return (Conversation.objects.filter(status=ConversationStatus.CLOSED, closed_at__lt=cutoff)
+            .exclude(Exists(ConversationScrub.objects.filter(conversation_id=OuterRef("pk"),
+                                                             at__gte=OuterRef("closed_at")))))
+
+
+def _conversations_apply(ids: list[int], now: datetime) -> int:
+    from kefu.privacy.anonymise import scrub_conversation_texts
+
+    return scrub_conversation_texts(ids, cause="retention", now=now)["conversations"]
+
+
 def register_builtin_kinds() -> None:
     register_retention_kind(RetentionKind(
         "closed_tickets", _("已关闭工单的个人文字"), default_days=1095, action=_("匿名化"),
@@ -93,7 +110,12 @@ def register_builtin_kinds() -> None:
         "attachments", _("工单附件"), default_days=730, action=_("删除"),
         help=_("已关闭工单上、上传超过保存天数的附件：文件从存储中删除"),
         due=_attachments_due, apply=_attachments_apply))
-    for key, label, days in (("call_recordings", _("通话录音"), 180), ("chat_transcripts", _("在线聊天记录"), 365)):
+    register_retention_kind(RetentionKind(
+        "chat_transcripts", _("会话记录（在线聊天、邮件、微信、短信）"), default_days=365, action=_("匿名化"),
+        help=_("结束超过保存天数的会话：消息正文、邮件原文信息、附件、主题、评价留言和结束备注被删除；渠道、"
+               "时间、接待人、送达状态和评分保留，统计不变。会话之后又继续的，再次结束后重新计算"),
+        due=_conversations_due, apply=_conversations_apply))
+    for key, label, days in (("call_recordings", _("通话录音"), 180),):
         if key not in KINDS:  # a channel app that holds this data may have registered the real kind already
             register_retention_kind(RetentionKind(
                 key, label, default_days=days, action=_("删除"),

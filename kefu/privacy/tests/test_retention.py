@@ -40,6 +40,7 @@ def test_rules_are_off_by_default_and_nothing_runs(agent: Any, admin_user: Any) 
     assert rows["closed_tickets"].would_remove == 1
     assert rows["call_recordings"].available is False
     assert rows["call_recordings"].would_remove is None
+    assert rows["chat_transcripts"].available is True
     assert retention_apply() == []
     assert Ticket.objects.get(subject="王五家漏水")
 
@@ -176,3 +177,85 @@ def test_api_and_page(agent: Any, admin_user: Any, manager: Any, login: Any) -> 
     assert junk.status_code == 302
     assert RetentionRule.objects.get(kind="attachments").keep_days == 365
     assert login(admin_user).post("/admin/privacy/retention/nope/", {}).status_code == 404
+
+
+# --- conversations -------------------------------------------------------------------------------------------------
+
+
+def _old_conversation(agent: Any, channel: Any, who: str, days_ago: int) -> Any:
+    from kefu.conversations import services as conversations
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.tests.factories import inbound
+
+    got = conversations.message_receive(channel=channel, inbound=inbound(f"{who}-1", external_id=who,
+                                                                         text=f"我家住在{who}路 8 号"))
+    conversations.message_send(actor=agent, conversation=got.conversation, text="收到，马上安排",
+                               attachments=[conversations.AttachmentIn("地址.txt", "text/plain", b"8 hao")])
+    conversations.conversation_close(actor=agent, conversation=got.conversation, reason="resolved",
+                                     note=f"{who}路的客户")
+    conversations.conversation_rate(conversation=got.conversation, score=5, comment="师傅很好")
+    closed_at = timezone.now() - timedelta(days=days_ago)
+    Conversation.objects.filter(pk=got.conversation.pk).update(closed_at=closed_at)
+    return Conversation.objects.get(pk=got.conversation.pk)
+
+
+def test_closed_conversations_lose_their_words_and_files_keep_their_shape(agent: Any, admin_user: Any,
+                                                                         team: Any) -> None:
+    from kefu.conversations import services as conversations
+    from kefu.conversations.models import Message, MessageAttachment
+    from kefu.conversations.tests.factories import ChannelFactory, inbound
+    from kefu.core.models import OutboxEvent
+    from kefu.privacy.models import ConversationScrub
+
+    channel = ChannelFactory(code="app", team=team, config={})
+    old = _old_conversation(agent, channel, "桃源", days_ago=400)
+    recent = _old_conversation(agent, channel, "梅林", days_ago=10)
+    ongoing = conversations.message_receive(channel=channel, inbound=inbound("o-1", external_id="莲花",
+                                                                             text="还在处理吗")).conversation
+    stored_file = MessageAttachment.objects.get(conversation=old).file.name
+    assert retention_preview(kind="chat_transcripts", keep_days=365) == 1
+    retention_rule_update(actor=admin_user, kind="chat_transcripts", enabled=True, keep_days=365,
+                          expected_version=0)
+
+    [outcome] = retention_apply()
+    assert outcome.removed == 1
+    old.refresh_from_db()
+    assert (old.subject, old.close_note, old.csat_comment, old.context) == ("", "", "", {})
+    assert (old.csat_score, old.close_reason, old.assignee_id) == (5, "resolved", agent.pk)  # statistics stay
+    assert old.identity_value == "桃源"  # the customer is still a customer: their address stays
+    assert set(Message.objects.filter(conversation=old).values_list("body", flat=True)) == {"（已匿名化）"}
+    assert Message.objects.filter(conversation=old).count() == 2
+    assert not MessageAttachment.objects.filter(conversation=old).exists()
+    assert not Path(stored_file).exists()
+    copies = OutboxEvent.objects.filter(object_type="conversations.conversation", object_id=str(old.pk))
+    assert not any("桃源路" in str(e.payload) for e in copies)
+    assert "梅林路" in Message.objects.filter(conversation=recent).first().body
+    assert ongoing.messages.get().body == "还在处理吗"
+    assert ConversationScrub.objects.get(conversation=old).cause == "retention"
+    assert retention_apply()[0].removed == 0  # once
+
+    # continued after that (a customer answering an old mail thread reopens it), and closed again: due again
+    newer = conversations.message_receive(channel=channel, inbound=inbound("桃源-2", external_id="桃源",
+                                                                           text="又漏水了")).message
+    Message.objects.filter(pk=newer.pk).update(conversation=old, seq=3)
+    ConversationScrub.objects.filter(conversation=old).update(at=timezone.now() - timedelta(days=380))
+    type(old).objects.filter(pk=old.pk).update(closed_at=timezone.now() - timedelta(days=370))
+    assert retention_preview(kind="chat_transcripts", keep_days=365) == 1
+    assert retention_apply()[0].removed == 1
+    assert not Message.objects.filter(body="又漏水了").exists()
+    assert ConversationScrub.objects.get(conversation=old).at > timezone.now() - timedelta(minutes=5)
+
+
+def test_an_erased_customer_marks_their_conversations(agent: Any, admin_user: Any, team: Any) -> None:
+    """Erasure and retention share the work: an erased customer's conversation is not done again by a rule."""
+    from kefu.conversations.tests.factories import ChannelFactory
+    from kefu.privacy.anonymise import anonymise_customers
+    from kefu.privacy.models import ConversationScrub
+
+    channel = ChannelFactory(code="app", team=team, config={})
+    old = _old_conversation(agent, channel, "桃源", days_ago=400)
+    anonymise_customers([old.customer_id], now=timezone.now())
+    assert ConversationScrub.objects.get(conversation=old).cause == "erasure"
+    old.refresh_from_db()
+    assert old.identity_value == f"anon-{old.pk}"
+    assert retention_preview(kind="chat_transcripts", keep_days=365) == 0
