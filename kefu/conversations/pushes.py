@@ -92,6 +92,24 @@ def wecom_sync(*, channel: Channel, token: str = "", open_kfid: str = "", last_t
     return stored
 
 
+def wecom_accounts_synced(channel: Channel) -> list[str]:
+    """The customer-service accounts of a channel that have been pulled before (a cursor is kept): those a
+    catch-up pull may go on with. "" stands for "every account of the application"."""
+    keys = ((channel.state or {}).get(CURSORS) or {}).keys()
+    return sorted("" if key == "*" else str(key) for key in keys)
+
+
+def wecom_catch_up(*, channel: Channel) -> int:
+    """Pull what WeCom holds beyond the cursors even though no callback said so (a callback lost on the way, a
+    restart while one was queued). Without the callback's token (WeCom limits such pulls more strictly: this
+    runs every few minutes). Never starts an account from no cursor: that would bring back days of history.
+    Returns how many messages were stored."""
+    stored = 0
+    for open_kfid in wecom_accounts_synced(channel):
+        stored += wecom_sync(channel=channel, token="", open_kfid=open_kfid)
+    return stored
+
+
 def _wecom_item(channel: Channel, adapter: Any, item: dict[str, Any], *, last_try: bool) -> int:
     failed = adapter.failed_send(item)
     if failed is not None:

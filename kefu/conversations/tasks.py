@@ -48,6 +48,30 @@ def wecom_sync_task(channel_id: int, token: str, open_kfid: str, task: Any = Non
         wecom_sync(channel=channel, token=token, open_kfid=open_kfid, last_try=task is None or not task.retries)
 
 
+@db_periodic_task(crontab(minute="*/5"))
+def wecom_catch_up_task() -> None:
+    """Every five minutes: pull each WeCom customer-service account from its cursor, so a lost callback delays
+    messages by minutes, not until the customer writes again. A channel being pulled right now is skipped."""
+    import logging
+
+    from huey.exceptions import TaskLockedException
+
+    from kefu.conversations.adapters.apiclient import ApiError
+    from kefu.conversations.adapters.weixin import WxError
+    from kefu.conversations.choices import ChannelKind
+    from kefu.conversations.models import Channel
+    from kefu.conversations.pushes import wecom_catch_up
+
+    for channel in Channel.objects.filter(kind=ChannelKind.WECOM_KF, is_active=True):
+        try:
+            with HUEY.lock_task(f"wecom-sync-{channel.pk}"):
+                wecom_catch_up(channel=channel)
+        except TaskLockedException:
+            continue
+        except (ApiError, WxError) as exc:  # WeCom out of reach or refusing: the next round tries again
+            logging.getLogger(__name__).warning("wecom %s: catch-up pull failed: %s", channel.code, exc)
+
+
 @db_periodic_task(crontab(minute="*"))
 def mailboxes_poll_task() -> None:
     """Every minute: a poll for each e-mail channel that is due (its `poll_minutes`, default 1)."""

@@ -128,6 +128,56 @@ def test_callback_pulls_the_new_messages_and_keeps_the_cursor(client: Client, kf
     assert len(api.to("/cgi-bin/gettoken")) == 1
 
 
+def test_a_lost_callback_is_caught_up_within_minutes_from_the_cursor(client: Client, kf: Any, api: Any,
+                                                                   django_capture_on_commit_callbacks: Any) -> None:
+    """The periodic catch-up pulls every account already pulled once, from its cursor and without a callback
+    token; a channel never pulled is left alone (an empty cursor would bring back days of history), and a
+    channel being pulled right now is skipped."""
+    from huey.contrib.djhuey import HUEY
+
+    from kefu.conversations.tasks import wecom_catch_up_task
+
+    never = ChannelFactory(kind="wecom_kf", code="kf-new", config={"corpid": "ww1234567890abcdee"},
+                           secrets={"secret": "s2", "token": TOKEN, "encoding_aes_key": AES_KEY})
+    api.on("/cgi-bin/gettoken", gettoken())
+    api.on(SYNC, page(text_item("m1", "我要退款"), next_cursor="C1"),
+           page(text_item("m2", "有人在吗"), next_cursor="C2"), page(next_cursor="C2"))
+    body, query = callback(token="T-1")
+    push(client, django_capture_on_commit_callbacks, body, query)
+    assert Message.objects.count() == 1
+
+    # WeCom had a second message, but its callback never arrived
+    wecom_catch_up_task.call_local()
+    assert list(Message.objects.order_by("pk").values_list("body", flat=True)) == ["我要退款", "有人在吗"]
+    catch_up = api.json(api.to(SYNC)[1])
+    assert catch_up == {"cursor": "C1", "limit": 1000, "voice_format": 0, "open_kfid": OPEN_KFID}
+    assert all(c.url.params.get("access_token") == "KF_TOKEN" for c in api.to(SYNC))
+    kf.refresh_from_db()
+    assert wecom_cursor(kf, OPEN_KFID) == "C2"
+    assert wecom_cursor(never, "") == ""
+    assert len(api.to(SYNC)) == 2  # nothing asked for the channel never pulled
+
+    with HUEY.lock_task(f"wecom-sync-{kf.pk}"):  # a callback's pull is running
+        wecom_catch_up_task.call_local()
+    assert len(api.to(SYNC)) == 2
+    wecom_catch_up_task.call_local()
+    assert len(api.to(SYNC)) == 3
+    assert Message.objects.count() == 2
+
+
+def test_a_catch_up_that_cannot_reach_wecom_waits_for_the_next_round(client: Client, kf: Any, api: Any,
+                                                                    django_capture_on_commit_callbacks: Any) -> None:
+    from kefu.conversations.tasks import wecom_catch_up_task
+
+    api.on("/cgi-bin/gettoken", gettoken())
+    api.on(SYNC, page(text_item("m1"), next_cursor="C1"), httpx.Response(502))
+    body, query = callback(token="T-1")
+    push(client, django_capture_on_commit_callbacks, body, query)
+    wecom_catch_up_task.call_local()  # logged, not raised
+    kf.refresh_from_db()
+    assert wecom_cursor(kf, OPEN_KFID) == "C1"
+
+
 def test_has_more_pulls_the_next_page_in_the_same_run(client: Client, kf: Any, api: Any,
                                                       django_capture_on_commit_callbacks: Any) -> None:
     api.on("/cgi-bin/gettoken", gettoken())
