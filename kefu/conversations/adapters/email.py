@@ -91,6 +91,7 @@ class MailboxSettings:
     imap_port: int
     imap_security: str
     folder: str
+    sent_folder: str
     smtp_host: str
     smtp_port: int
     smtp_security: str
@@ -115,6 +116,7 @@ def mailbox_settings(config: dict[str, Any]) -> MailboxSettings:
         imap_port=int(config.get("imap_port") or IMAP_PORTS.get(imap_security, 993)),
         imap_security=imap_security,
         folder=str(config.get("folder") or "INBOX"),
+        sent_folder=str(config.get("sent_folder") or "").strip(),
         smtp_host=str(config.get("smtp_host", "")).strip(),
         smtp_port=int(config.get("smtp_port") or SMTP_PORTS.get(smtp_security, 465)),
         smtp_security=smtp_security,
@@ -167,6 +169,9 @@ def check_mailbox_config(config: dict[str, Any]) -> dict[str, str]:
     folder = config.get("folder", "INBOX")
     if not isinstance(folder, str) or not folder.strip() or any(c in folder for c in '\r\n"'):
         problems["folder"] = _("请填写邮件文件夹名称，例如 INBOX")
+    sent = config.get("sent_folder", "")
+    if sent and (not isinstance(sent, str) or len(sent) > 200 or any(c in sent for c in '\r\n"')):
+        problems["sent_folder"] = _("请填写“已发送”文件夹的名称，例如 Sent Messages")
     domain = config.get("message_id_domain", "")
     if domain and (not isinstance(domain, str) or not _HOST.match(domain)):
         problems["message_id_domain"] = _("请填写域名")
@@ -739,6 +744,23 @@ def smtp_send(settings: MailboxSettings, credentials: Credentials | str, msg: Em
     return SendResult(ok=True, external_id=str(msg["Message-ID"]).strip().strip("<>"))
 
 
+def keep_sent_copy(channel: Channel, settings: MailboxSettings, msg: EmailMessage) -> bool:
+    """Put a reply that went out into the mailbox's "sent" folder over IMAP, flagged read, so people looking at
+    the mailbox itself see the whole thread (Exmail, Aliyun, QQ and NetEase keep no copy of mail sent over SMTP).
+    The reply has gone: a copy that cannot be kept is logged, never a failed reply. False when it was not kept."""
+    from kefu.conversations.adapters.imap import ImapError, ImapMailbox
+    from kefu.conversations.adapters.mailauth import imap_credentials
+
+    try:
+        with ImapMailbox(settings, imap_credentials(channel, settings.username), select=False) as box:
+            box.append(settings.sent_folder, msg.as_bytes(policy=email_policy.SMTP))
+    except ImapError as exc:
+        log.warning("channel %s: reply %s sent, but no copy kept in %r: %s", channel.code,
+                    msg["Message-ID"], settings.sent_folder, exc)
+        return False
+    return True
+
+
 @register
 class EmailAdapter:
     """A mailbox: read over IMAP (see adapters/imap.py and the poller), answered over SMTP."""
@@ -772,7 +794,10 @@ class EmailAdapter:
             return SendResult(ok=False, error=f"attachment missing: {exc}"[:500], permanent=True)
         except (ValueError, TypeError) as exc:  # an address or header the e-mail library refuses
             return SendResult(ok=False, error=f"cannot build the message: {exc}"[:500], permanent=True)
-        return smtp_send(settings, smtp_credentials(channel, settings.smtp_username), msg, recipient)
+        result = smtp_send(settings, smtp_credentials(channel, settings.smtp_username), msg, recipient)
+        if result.ok and settings.sent_folder:
+            keep_sent_copy(channel, settings, msg)
+        return result
 
     def check_config(self, config: dict[str, Any]) -> dict[str, str]:
         return check_mailbox_config(config)

@@ -3,10 +3,12 @@ Bytes only — parsing is `adapters/email.py`'s, deciding is the services'."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import imaplib
 import re
 import ssl
+import time
 from types import TracebackType
 from typing import Any
 
@@ -23,7 +25,30 @@ _FETCH_UID = re.compile(rb"UID\s+(\d+)", re.IGNORECASE)
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE\s+(\d+)", re.IGNORECASE)
 
 
+def encode_folder(name: str) -> str:
+    """A folder name as IMAP writes it (RFC 3501 §5.1.3, "modified UTF-7"): printable ASCII as is ("&" as "&-"),
+    every other run as "&" + base64 of its UTF-16 with "," for "/" + "-". "已发送" is "&XfJT0ZAB-"."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            encoded = base64.b64encode("".join(run).encode("utf-16-be")).decode().rstrip("=")
+            out.append("&" + encoded.replace("/", ",") + "-")
+            run.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            run.append(char)
+    flush()
+    return "".join(out)
+
+
 def _quote(folder: str) -> str:
+    folder = encode_folder(folder)
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -48,8 +73,9 @@ class ImapMailbox:
     """One IMAP session on a mailbox's folder: `with ImapMailbox(settings, credentials) as box: …` (a plain
     string is a password)."""
 
-    def __init__(self, settings: MailboxSettings, credentials: Credentials | str) -> None:
+    def __init__(self, settings: MailboxSettings, credentials: Credentials | str, *, select: bool = True) -> None:
         self.settings = settings
+        self.select = select
         self.credentials = (PasswordCredentials(settings.username, credentials) if isinstance(credentials, str)
                             else credentials)
         self.client: imaplib.IMAP4 | None = None
@@ -103,15 +129,17 @@ class ImapMailbox:
                 # NetEase (163/126) refuses SELECT from a client that has not said who it is (RFC 2971)
                 with contextlib.suppress(imaplib.IMAP4.error):
                     client.xatom("ID", '("name" "Kefu")')
-            _check(client.select(_quote(s.folder)), f"SELECT {s.folder}")
+            if self.select:
+                _check(client.select(_quote(s.folder)), f"SELECT {s.folder}")
         except (imaplib.IMAP4.error, OSError) as exc:
             self.close()
             raise ImapError(f"{type(exc).__name__}: {exc}") from exc
         except ImapError:
             self.close()
             raise
-        self.uidvalidity = self._response_number("UIDVALIDITY")
-        self.uidnext = self._response_number("UIDNEXT")
+        if self.select:
+            self.uidvalidity = self._response_number("UIDVALIDITY")
+            self.uidnext = self._response_number("UIDNEXT")
 
     def _response_number(self, code: str) -> int:
         """A number the server sent with SELECT (`* OK [UIDVALIDITY 3857529045]`), 0 when it sent none."""
@@ -179,3 +207,19 @@ class ImapMailbox:
     def mark_seen(self, uids: list[int]) -> None:
         if uids:
             self._uid("STORE", ",".join(map(str, uids)), "+FLAGS.SILENT", r"(\Seen)")
+
+    def append(self, folder: str, raw: bytes, *, seen: bool = True) -> None:
+        """Put a message into a folder (flagged read unless `seen` is False), creating the folder when the server
+        says it does not exist yet ([TRYCREATE])."""
+        if self.client is None:
+            raise ImapError("not connected")
+        flags = r"(\Seen)" if seen else None
+        when = imaplib.Time2Internaldate(time.time())
+        try:
+            status, data = self.client.append(_quote(folder), flags, when, raw)
+            if status != "OK" and b"TRYCREATE" in b" ".join(d for d in data if isinstance(d, bytes)).upper():
+                _check(self.client.create(_quote(folder)), f"CREATE {folder}")
+                status, data = self.client.append(_quote(folder), flags, when, raw)
+            _check((status, data), f"APPEND {folder}")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ImapError(f"{type(exc).__name__}: {exc}") from exc

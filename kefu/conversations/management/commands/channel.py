@@ -6,6 +6,7 @@
     kefu channel add wechat_oa|wecom_kf|sms CODE [--name N] [--team T] --set KEY=VALUE … --secret-value KEY=VALUE …
     kefu channel add email CODE --address A --imap-host H --smtp-host H [--imap-port P] [--imap-security S]
                               [--smtp-port P] [--smtp-security S] [--username U] [--folder F] [--display-name N]
+                              [--sent-folder F]
                               (the mailbox password or app password from KEFU_MAILBOX_PASSWORD, or asked for)
                               [--auth oauth2 --oauth-tenant T --oauth-client-id ID]
                               (Microsoft 365: the application's client secret from KEFU_MAILBOX_CLIENT_SECRET,
@@ -60,6 +61,7 @@ class Command(BaseCommand):
                 ("--smtp-host", "email: SMTP server"), ("--smtp-port", "email: SMTP port (default by security)"),
                 ("--smtp-security", "email: ssl (default), starttls or none"),
                 ("--folder", "email: the folder to read (default INBOX)"),
+                ("--sent-folder", "email: keep a copy of each reply in this folder (e.g. 'Sent Messages')"),
                 ("--auth", "email: password (default: a password or app password) or oauth2 (Microsoft 365)"),
                 ("--oauth-tenant", "email, oauth2: the directory (tenant) id or domain"),
                 ("--oauth-client-id", "email, oauth2: the application (client) id"),
@@ -215,8 +217,8 @@ class Command(BaseCommand):
     def _mailbox(self, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         config: dict[str, Any] = {}
         for key in ("address", "display_name", "username", "imap_host", "imap_security", "smtp_host",
-                    "smtp_security", "folder", "auth", "oauth_tenant", "oauth_client_id", "oauth_token_url",
-                    "oauth_scope"):
+                    "smtp_security", "folder", "sent_folder", "auth", "oauth_tenant", "oauth_client_id",
+                    "oauth_token_url", "oauth_scope"):
             if options[key]:
                 config[key] = options[key]
         for key in ("imap_port", "smtp_port"):

@@ -166,3 +166,48 @@ def test_inline_images_point_at_the_stored_attachments(mailbox_channel: Channel,
     assert f'src="/conversations/attachments/{image.pk}/"' in message.body_html
     assert "alert" not in message.body_html
     assert "cid:" not in message.body_html
+
+
+def test_replies_are_kept_in_the_mailboxs_sent_folder_when_asked(
+        mailbox_channel: Channel, dovecot: Dovecot, smtp: SmtpServer, agent: Any,
+        django_capture_on_commit_callbacks: Any) -> None:
+    """Exmail, Aliyun, QQ and NetEase keep no copy of mail sent over SMTP: with `sent_folder` Kefu puts each
+    reply there itself (a Chinese folder name written the IMAP way; the folder made when missing), read."""
+    from kefu.conversations.adapters.imap import encode_folder
+
+    address = mailbox_channel.config["address"]
+    mailbox_channel.config = {**mailbox_channel.config, "sent_folder": "已发送"}
+    mailbox_channel.save(update_fields=["config"])
+    dovecot.append(address, first_mail(address))
+    poll(mailbox_channel)
+    conversation = Conversation.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.message_send(actor=agent, conversation=conversation, text="您好，已为您加急处理。")
+    reply.refresh_from_db()
+    assert reply.delivery_state == "sent", reply.last_error
+    with dovecot.connect(address) as client:
+        status, _data = client.select(f'"{encode_folder("已发送")}"')
+        assert status == "OK"
+        _status, found = client.uid("SEARCH", "ALL")
+        (uid,) = found[0].split()
+        _status, fetched = client.uid("FETCH", uid, "(FLAGS BODY.PEEK[])")
+    assert b"\\Seen" in fetched[0][0]
+    kept = message_from_bytes(fetched[0][1], policy=email_policy.default)
+    assert kept["Message-ID"] == f"<{reply.external_id}>"
+    assert "已为您加急处理" in kept.get_body(("plain",)).get_content()
+    assert len(smtp.messages) == 1
+
+
+def test_a_copy_that_cannot_be_kept_does_not_fail_the_reply(mailbox_channel: Channel, dovecot: Dovecot,
+                                                            smtp: SmtpServer, caplog: Any) -> None:
+    from kefu.conversations.adapters.base import Identity, OutboundMessage
+    from kefu.conversations.adapters.registry import adapter_for
+    from kefu.conversations.tests.email.conftest import free_port
+
+    mailbox_channel.config = {**mailbox_channel.config, "sent_folder": "Sent Messages", "imap_port": free_port()}
+    sent = adapter_for("email").send(mailbox_channel, OutboundMessage(
+        message_id=5, conversation_id=2, text="您好", subject="问题",
+        to=Identity(kind="email", value="li.na@example.cn", name="李娜")))
+    assert sent.ok, sent.error
+    assert len(smtp.messages) == 1
+    assert "no copy kept in 'Sent Messages'" in caplog.text
