@@ -12,7 +12,8 @@ from typing import Any
 from django.core.cache import cache
 from pydantic import BaseModel
 
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import Activity, Conversation, Message
+from kefu.core.actors import person
 from kefu.core.events import Audience, emit, emit_many, event_type
 from kefu.core.policy import rights
 from kefu.core.versions import DIRECTORY, current
@@ -135,11 +136,20 @@ def conversation_audience(conversation: Conversation, *extra_users: int) -> list
     return audience
 
 
+KEPT = frozenset({"conversation.assigned", "conversation.closed", "conversation.ticket_linked"})
+
+
 def announce(event: Any, conversation: Conversation, *, actor: Any = None, data: dict[str, Any] | None = None,
              extra_users: tuple[int, ...] = ()) -> None:
-    emit(event, obj=conversation, actor=actor,
-         payload={"conversation": conversation_info(conversation), "data": data or {}},
-         audience=conversation_audience(conversation, *extra_users))
+    """Announce a change of the conversation; the changes people make to it (pick-up, assignment, transfer,
+    close, an order made of it) are also kept in its history (Activity), written here in the same transaction
+    so the two never disagree."""
+    row = emit(event, obj=conversation, actor=actor,
+               payload={"conversation": conversation_info(conversation), "data": data or {}},
+               audience=conversation_audience(conversation, *extra_users))
+    if event.name in KEPT:
+        Activity.objects.create(conversation=conversation, created_at=row.created_at, kind=event.name,
+                                actor=person(actor), team_id=conversation.team_id, data=data or {})
 
 
 def team_lead_of(team_id: int | None) -> int | None:

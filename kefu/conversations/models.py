@@ -231,6 +231,32 @@ class Participant(models.Model):
         return f"{self.conversation_id}:{self.user_id}"
 
 
+class Activity(models.Model):
+    """What people (and the system) did with a conversation, kept as long as the conversation: who picked it up,
+    assigned or transferred it (with the note), closed it (with the reason), made an order of it. Written with
+    the event that announces it (kefu.conversations.events.announce), in the same transaction. `kind` is the
+    event's type; `data` its data (`to_id`, `from_id`, `from_team_id`, `how`, `note`, `reason`, `number`…);
+    `team` the conversation's team after the change."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="activity",
+                                     verbose_name=_("会话"))
+    created_at = models.DateTimeField(_("时间"))
+    kind = models.CharField(_("类型"), max_length=40)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("操作人"))
+    team = models.ForeignKey("accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name=_("班组"))
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("会话处理记录")
+        verbose_name_plural = _("会话处理记录")
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.kind}"
+
+
 class CannedReply(models.Model):
     """A prepared reply agents insert with a shortcut. No team: everybody's."""
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from kefu.conversations.choices import ConversationStatus, Direction
-from kefu.conversations.models import CannedReply, Channel, Conversation, Message, Participant
+from kefu.conversations.models import Activity, CannedReply, Channel, Conversation, Message, Participant
 from kefu.core.errors import ValidationFailed
 from kefu.core.policy import visible
 
@@ -102,17 +102,11 @@ def messages_before(conversation: Conversation, before_seq: int, limit: int = 50
     return list(reversed(list(rows)))
 
 
-ACTIVITY = ("conversation.assigned", "conversation.closed", "conversation.ticket_linked")
-
-
-def conversation_activity(conversation_id: int, limit: int = 50) -> list[Any]:
+def conversation_activity(conversation_id: int, limit: int = 200) -> list[Activity]:
     """Who picked the conversation up, transferred (with the note), assigned or closed it, and the order made of
-    it, oldest first: its events as the outbox keeps them (the relay purges them after 30 days)."""
-    from kefu.core.models import OutboxEvent
-
-    rows = (OutboxEvent.objects.filter(object_type="conversations.conversation", object_id=str(conversation_id),
-                                       type__in=ACTIVITY)
-            .select_related("actor").order_by("-id")[:limit])
+    it, oldest first (the latest `limit`)."""
+    rows = (Activity.objects.filter(conversation_id=conversation_id).select_related("actor", "team")
+            .order_by("-created_at", "-id")[:limit])
     return list(reversed(list(rows)))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from kefu.conversations.models import ChannelIdentity, Conversation, Message, MessageAttachment
+from kefu.conversations.models import Activity, ChannelIdentity, Conversation, Message, MessageAttachment
 from kefu.core.models import IdempotencyRecord, OutboxEvent
 from kefu.customers.models import ContactPoint, Customer, Site
 from kefu.integrations.models import WebhookDelivery
@@ -170,9 +170,10 @@ def scrub_conversations(customer_ids: list[int], *, now: datetime) -> dict[str, 
 
 def scrub_conversation_texts(conversation_ids: Iterable[int], *, cause: str, now: datetime) -> dict[str, int]:
     """Remove the words and files of these conversations: message texts (and their HTML and transport details),
-    attachments (files deleted after commit), the subject, the transport context, the rating comment and the
-    closing note, and the copies kept in the outbox, webhook deliveries and notices. Channel, times, who served,
-    delivery states, ratings and counts stay. Recorded in ConversationScrub (its time renewed when done again)."""
+    attachments (files deleted after commit), the subject, the transport context, the rating comment, the
+    closing note and the notes of transfers in its history, and the copies kept in the outbox, webhook
+    deliveries and notices. Channel, times, who served, delivery states, ratings and counts stay. Recorded in
+    ConversationScrub (its time renewed when done again)."""
     ids = sorted(set(conversation_ids))
     counts = {"conversations": len(ids), "conversation_messages": 0, "conversation_attachments": 0}
     for part in _chunks(ids):
@@ -181,6 +182,10 @@ def scrub_conversation_texts(conversation_ids: Iterable[int], *, cause: str, now
         counts["conversation_attachments"] += remove_attachments(
             MessageAttachment.objects.filter(conversation_id__in=part))
         Conversation.objects.filter(pk__in=part).update(subject="", context={}, csat_comment="", close_note="")
+        noted = list(Activity.objects.filter(conversation_id__in=part, data__has_key="note").only("pk", "data"))
+        for row in noted:
+            row.data = {**row.data, "note": ""}
+        Activity.objects.bulk_update(noted, ["data"], batch_size=CHUNK)
         str_ids = [str(pk) for pk in part]
         outbox = list(OutboxEvent.objects.filter(object_type="conversations.conversation",
                                                  object_id__in=str_ids).only("pk", "payload"))
@@ -204,8 +209,8 @@ def scrub_conversation_texts(conversation_ids: Iterable[int], *, cause: str, now
 
 
 def _scrub_conversation_payload(payload: Any) -> Any:
-    """An event's or a delivery's copy of a conversation's words: the message text, the subject, the reason a
-    reply failed (it may quote the address)."""
+    """An event's or a delivery's copy of a conversation's words: the message text, the subject, a transfer's
+    note, the reason a reply failed (it may quote the address)."""
     payload = dict(payload or {})
     if isinstance(payload.get("message"), dict):
         payload["message"] = {**payload["message"], "body": REMOVED}
@@ -213,4 +218,6 @@ def _scrub_conversation_payload(payload: Any) -> Any:
         payload["conversation"] = {**payload["conversation"], "subject": ""}
     if "error" in payload:
         payload["error"] = ""
+    if isinstance(payload.get("data"), dict) and payload["data"].get("note"):
+        payload["data"] = {**payload["data"], "note": ""}
     return payload

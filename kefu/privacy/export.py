@@ -248,6 +248,17 @@ def _conversation_message_rows(ctx: ExportContext) -> list[dict[str, Any]]:
             .select_related("author").prefetch_related("attachments").order_by("conversation_id", "seq")]
 
 
+def _conversation_history_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    from kefu.conversations.models import Activity
+
+    return [{"id": a.pk, "conversation": a.conversation_id, "what": a.kind, "by": _person(a.actor),
+             "team": a.team.name if a.team_id else "", "note": str(a.data.get("note") or ""),
+             "reason": str(a.data.get("reason") or ""), "order": str(a.data.get("number") or ""),
+             "at": _value(a.created_at)}
+            for a in Activity.objects.filter(conversation__customer_id__in=ctx.customer_ids)
+            .select_related("actor", "team").order_by("conversation_id", "created_at", "pk")]
+
+
 def _identity_rows(ctx: ExportContext) -> list[dict[str, Any]]:
     from kefu.conversations.models import ChannelIdentity
 
@@ -274,6 +285,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("conversations", gettext_lazy("会话"), ("conversations.conversation",), _conversation_rows),
     Section("conversation_messages", gettext_lazy("会话消息"),
             ("conversations.message", "conversations.messageattachment"), _conversation_message_rows),
+    Section("conversation_history", gettext_lazy("会话处理记录"), ("conversations.activity",),
+            _conversation_history_rows),
     Section("channel_identities", gettext_lazy("渠道身份"), ("conversations.channelidentity",), _identity_rows),
 )
 

@@ -205,23 +205,21 @@ class Activity:
     activity: bool = True
 
 
-def activity_lines(events: list[Any]) -> list[Activity]:
-    """The events in words; the people and teams they name read together (two small queries at most)."""
-    from kefu.accounts.models import USER_LABEL_FIELDS, Team, User
+def activity_lines(rows: list[Any]) -> list[Activity]:
+    """The conversation's history in words; the people it names read together (one small query at most)."""
+    from kefu.accounts.models import USER_LABEL_FIELDS, User
 
-    people_ids = {e.payload.get("data", {}).get("to_id") for e in events} - {None}
-    team_ids = {(e.payload.get("conversation") or {}).get("team_id") for e in events} - {None}
+    people_ids = {row.data.get("to_id") for row in rows} - {None}
     people = {u.pk: str(u) for u in User.objects.only(*USER_LABEL_FIELDS).filter(pk__in=people_ids)} \
         if people_ids else {}
-    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
     today = timezone.localtime().date()
     lines = []
-    for event in events:
-        data = event.payload.get("data") or {}
-        who = str(event.actor) if event.actor_id else _("系统")
+    for row in rows:
+        data = row.data or {}
+        who = str(row.actor) if row.actor_id else _("系统")
         to = people.get(data.get("to_id"), "")
-        team = teams.get((event.payload.get("conversation") or {}).get("team_id"), "")
-        if event.type == "conversation.assigned":
+        team = row.team.name if row.team_id else ""
+        if row.kind == "conversation.assigned":
             how = data.get("how")
             if how == "claimed":
                 text = _("%(who)s 接入了会话") % {"who": who}
@@ -231,15 +229,15 @@ def activity_lines(events: list[Any]) -> list[Activity]:
             else:
                 text = (_("%(who)s 将会话分配给 %(to)s") % {"who": who, "to": to} if to else
                         _("%(who)s 将会话放回待接入队列") % {"who": who})
-        elif event.type == "conversation.closed":
+        elif row.kind == "conversation.closed":
             reason = data.get("reason", "")
             label = CloseReason(reason).label if reason in CloseReason.values else ""
             text = (_("客户结束了会话") if reason == CloseReason.CUSTOMER_LEFT else
                     _("%(who)s 结束了会话：%(reason)s") % {"who": who, "reason": label})
         else:
             text = _("%(who)s 由会话创建了工单 %(n)s") % {"who": who, "n": data.get("number", "")}
-        local = timezone.localtime(event.created_at)
-        lines.append(Activity(created_at=event.created_at, text=text, note=str(data.get("note") or ""),
+        local = timezone.localtime(row.created_at)
+        lines.append(Activity(created_at=row.created_at, text=text, note=str(data.get("note") or ""),
                               when=local.strftime("%H:%M" if local.date() == today else "%m-%d %H:%M")))
     return lines
 

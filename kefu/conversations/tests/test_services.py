@@ -424,3 +424,48 @@ def other_agent_as_lead(user: Any) -> Any:
     user.role, user.team = Role.TEAM_LEAD, None
     user.save(update_fields=["role", "team"])
     return user
+
+
+def test_the_history_of_a_conversation_outlives_the_outbox(app_channel: Any, agent: Any, team: Any,
+                                                           team_lead: Any, other_team: Any) -> None:
+    """Pick-up, transfer (with its note), close and the order made of it are kept with the conversation, written
+    with their events: the outbox is purged after 30 days, a QA review months later still reads who did what."""
+    from kefu.conversations.selectors import conversation_activity
+    from kefu.web.inbox import activity_lines
+
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    services.conversation_claim(actor=agent, conversation=conversation)
+    services.conversation_transfer(actor=agent, conversation=conversation, to_user=team_lead, note="需要组长确认")
+    services.conversation_create_ticket(actor=team_lead, conversation=conversation)
+    services.conversation_close(actor=team_lead, conversation=conversation, reason="ticket")
+    OutboxEvent.objects.all().delete()  # the relay's purge
+
+    rows = conversation_activity(conversation.pk)
+    assert [(r.kind, r.actor_id, r.data.get("how")) for r in rows] == [
+        ("conversation.assigned", agent.pk, "claimed"), ("conversation.assigned", agent.pk, "transferred"),
+        ("conversation.ticket_linked", team_lead.pk, None), ("conversation.closed", team_lead.pk, None)]
+    assert rows[1].data["note"] == "需要组长确认"
+    lines = [line.text for line in activity_lines(rows)]
+    assert lines[0] == "李客服 接入了会话"
+    assert lines[1] == "李客服 将会话转接给 王组长"
+    assert lines[2].startswith("王组长 由会话创建了工单 GD")
+    assert lines[3] == "王组长 结束了会话：已转工单跟进"
+
+
+def test_the_upgrade_keeps_the_history_still_in_the_outbox(app_channel: Any, agent: Any, team: Any) -> None:
+    """Migration 0002 turns the outbox's last 30 days of pick-ups, transfers and closes into kept history."""
+    import importlib
+
+    from django.apps import apps
+
+    from kefu.conversations.models import Activity
+
+    migration = importlib.import_module("kefu.conversations.migrations.0002_activity")
+    conversation = services.message_receive(channel=app_channel, inbound=inbound("m1")).conversation
+    services.conversation_claim(actor=agent, conversation=conversation)
+    services.conversation_close(actor=agent, conversation=conversation, reason="resolved")
+    expected = [(a.kind, a.actor_id, a.team_id, a.data, a.created_at) for a in Activity.objects.order_by("pk")]
+    Activity.objects.all().delete()  # as before the upgrade
+    migration.from_the_outbox(apps, None)
+    assert [(a.kind, a.actor_id, a.team_id, a.data, a.created_at) for a in Activity.objects.order_by("pk")] == \
+        expected

@@ -65,11 +65,18 @@ def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settin
     from kefu.conversations.models import Channel
     from kefu.conversations.services import message_receive
 
-    chat = Channel.objects.create(code="privacy-app", kind="webhook", name="App", secrets={"secret": "x"})
+    chat = Channel.objects.create(code="privacy-app", kind="webhook", name="App", secrets={"secret": "x"},
+                                  team=agent.team)
     message_receive(channel=chat, inbound=InboundMessage(
         external_id="p-1", identity=Identity(kind="phone", value="13800138000", name="张三"),
         text="我家在桃源路88号，空调又漏水了",
         attachments=(InboundAttachment("漏水照片.png", "image/png", b"png"),)))
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.services import conversation_claim, conversation_transfer
+
+    talk = Conversation.objects.get(channel=chat)
+    conversation_claim(actor=agent, conversation=talk)
+    conversation_transfer(actor=agent, conversation=talk, to_team=agent.team, note="张三要上门维修，桃源路88号")
     customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
     customer.refresh_from_db()
     ticket.refresh_from_db()

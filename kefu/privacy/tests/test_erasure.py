@@ -114,6 +114,12 @@ def test_second_person_approval_anonymises_and_keeps_statistics(rich: Any, manag
         assert "张三" not in str(event.payload)
     for delivery in WebhookDelivery.objects.all():
         assert "张三" not in str(delivery.payload)
+    from kefu.conversations.models import Activity
+
+    kept = Activity.objects.filter(conversation__customer=customer)
+    assert {a.data.get("how") for a in kept} == {"claimed", "transferred"}  # who served stays
+    for row in [*kept, *OutboxEvent.objects.filter(object_type="conversations.conversation")]:
+        assert "桃源路" not in str(getattr(row, "data", None) or row.payload)
 
     # statistics: every order, message, history row, dispatch and clock is still there, with its facts
     assert _statistics(customer.pk) == stats
