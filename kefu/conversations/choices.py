@@ -60,6 +60,7 @@ class CloseReason(models.TextChoices):
     TICKET = "ticket", _("已转工单跟进")
     SPAM = "spam", _("骚扰/垃圾信息")
     CUSTOMER_LEFT = "customer_left", _("客户结束会话")
+    AUTOMATED = "automated", _("自动发出的邮件，无需处理")
     OTHER = "other", _("其他")
 
 

@@ -48,7 +48,7 @@ PANE_MESSAGES = 50
 PREVIEW = 60
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 # reasons an agent picks; "the customer left" is the widget's own
-AGENT_CLOSE_REASONS = [c for c in CloseReason.choices if c[0] != CloseReason.CUSTOMER_LEFT]
+AGENT_CLOSE_REASONS = [c for c in CloseReason.choices if c[0] not in (CloseReason.CUSTOMER_LEFT, CloseReason.AUTOMATED)]
 _ID_MARK = 987654321
 
 

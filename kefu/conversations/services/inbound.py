@@ -19,6 +19,7 @@ from kefu.conversations.choices import (
     AuthorKind,
     Automated,
     ChannelKind,
+    CloseReason,
     ConversationStatus,
     DeliveryState,
     Direction,
@@ -42,6 +43,7 @@ from kefu.conversations.services._common import (
     _store_attachments,
     sanitize_html,
 )
+from kefu.conversations.services.handling import conversation_close
 from kefu.conversations.services.identities import customer_for_identity
 from kefu.conversations.services.orders import _open_ticket
 from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -149,6 +151,11 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
         _tell_ticket(conversation, message, at)
     elif opened and channel.creates_tickets and not inbound.automated and inbound.kind != "event":
         _open_ticket(actor=CHANNEL_ACTOR, conversation=conversation, subject=conversation.subject or text, at=at)
+    if opened and inbound.automated:
+        # machine mail outside any thread (an out-of-office to someone else's mail, a stray bounce): kept and
+        # findable, but nobody has to answer it, so it does not wait in the inbox
+        conversation = conversation_close(actor=CHANNEL_ACTOR, conversation=conversation,
+                                          reason=CloseReason.AUTOMATED, at=at)
     return Received(conversation, message, duplicate=False, opened=opened)
 
 def _point_inline_images(message: Message) -> None:

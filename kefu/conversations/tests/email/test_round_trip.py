@@ -120,6 +120,19 @@ def test_an_auto_reply_out_of_any_thread_opens_no_order(mailbox_channel: Channel
     assert message.automated == "auto_reply"
     assert not Ticket.objects.exists()
     assert not smtp.messages
+    # kept (the customer's timeline, search) but not waiting in the inbox for somebody to answer it
+    conversation = message.conversation
+    assert (conversation.status, conversation.close_reason, conversation.closed_by) == ("closed", "automated", None)
+    from kefu.clocks.models import Clock
+
+    assert not Clock.objects.filter(subject_type="conversations.conversation", subject_id=conversation.pk).exists()
+
+    # the same robot writing again about the same thing continues nothing open: another closed conversation
+    dovecot.append(address, (f"From: robot@example.org\r\nTo: {address}\r\nSubject: Out of Office\r\n"
+                             "Message-ID: <oof-again@example.org>\r\nAuto-Submitted: auto-generated\r\n\r\n"
+                             "I am still away.\r\n").encode())
+    assert poll(mailbox_channel).stored == 1
+    assert not Conversation.objects.filter(status="open").exists()
 
 
 def test_a_bounce_of_our_reply_lands_in_its_conversation(mailbox_channel: Channel, dovecot: Dovecot,
