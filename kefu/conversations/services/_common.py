@@ -58,12 +58,14 @@ TICKET_CHANNEL = {  # a conversation's channel kind → the work order's source 
     ChannelKind.WECOM_KF: "wechat", ChannelKind.WEBHOOK: "api", ChannelKind.SMS: "sms",
 }
 
+
 @dataclass(frozen=True)
 class Received:
     conversation: Conversation
     message: Message
     duplicate: bool  # the channel had already delivered this message: nothing was written
     opened: bool  # a new conversation was opened for it
+
 
 @dataclass(frozen=True)
 class AttachmentIn:
@@ -72,6 +74,7 @@ class AttachmentIn:
     filename: str
     content_type: str
     content: bytes
+
 
 def _require(actor: Any, right: str, conversation: Conversation | None = None) -> None:
     if is_system(actor):
@@ -83,6 +86,7 @@ def _require(actor: Any, right: str, conversation: Conversation | None = None) -
     if not can(actor, right, conversation):
         raise PermissionDenied(_("您没有权限处理这个会话"), details={"action": str(right)})
 
+
 def _text(value: Any, *, field: str, label: str, max_length: int, required: bool = True) -> str:
     text = str(value or "").strip()
     if required and not text:
@@ -92,6 +96,7 @@ def _text(value: Any, *, field: str, label: str, max_length: int, required: bool
                                details={"field": field})
     return text
 
+
 def _lock(conversation: Conversation | int) -> Conversation:
     pk = conversation if isinstance(conversation, int) else conversation.pk
     try:
@@ -99,14 +104,17 @@ def _lock(conversation: Conversation | int) -> Conversation:
     except Conversation.DoesNotExist:
         raise NotFound(_("会话不存在")) from None
 
+
 def _check_version(conversation: Conversation, expected: int | None) -> None:
     if expected is not None and expected != conversation.version:
         raise Conflict(_("会话已被他人更新，请刷新后重试"), code="stale_version",
                        details={"current": events.conversation_info(conversation)})
 
+
 def _bump(conversation: Conversation, *fields: str) -> None:
     conversation.version += 1
     conversation.save(update_fields=[*fields, "version"])
+
 
 def sanitize_html(html: str) -> str:
     """HTML from outside (e-mail) made safe to show: no scripts, styles, event handlers or remote frames;
@@ -116,15 +124,18 @@ def sanitize_html(html: str) -> str:
     return nh3.clean(html, link_rel="noopener noreferrer nofollow",
                      url_schemes={"http", "https", "mailto", "tel", "cid"})
 
+
 def first_response_target(channel: Channel) -> int:
     if channel.first_response_seconds:
         return int(channel.first_response_seconds)
     targets = settings.KEFU_FIRST_RESPONSE_SECONDS
     return int(targets.get(channel.kind, targets.get("default", 30)))
 
+
 def _next_seq(conversation: Conversation) -> int:
     conversation.last_seq += 1
     return conversation.last_seq
+
 
 def _store_attachments(message: Message, files: Sequence[Any]) -> int:
     stored = 0
@@ -142,11 +153,13 @@ def _store_attachments(message: Message, files: Sequence[Any]) -> int:
         stored += 1
     return stored
 
+
 def _start_first_response_clock(conversation: Conversation, at: datetime) -> None:
     channel = conversation.channel
     clocks_create([clock_new(subject=conversation, metric=FIRST_RESPONSE, target_seconds=first_response_target(
         channel), calendar=channel.calendar, at=at, warning_fraction=settings.KEFU_SLA_WARNING_FRACTION,
         origin=f"channel:{channel.code}")])
+
 
 def _stop_first_response_clock(conversation: Conversation, at: datetime, *, cancel: bool = False) -> None:
     calendars = Calendars()

@@ -23,6 +23,7 @@ log = logging.getLogger("kefu.conversations.services")
 
 SHORTCUT_RE = re.compile(r"^[\w-]{1,30}$")
 
+
 def _canned_fields(*, actor: Any, team: Any, shortcut: str, title: str, body: str,
                    current: CannedReply | None = None) -> dict[str, Any]:
     from kefu.conversations.selectors import canned_team_ids
@@ -44,6 +45,7 @@ def _canned_fields(*, actor: Any, team: Any, shortcut: str, title: str, body: st
             "title": _text(title, field="title", label=_("标题"), max_length=100),
             "body": _text(body, field="body", label=_("内容"), max_length=BODY_MAX)}
 
+
 @transaction.atomic
 def canned_reply_create(*, actor: Any, team: Any, shortcut: str, title: str, body: str) -> CannedReply:
     """A prepared reply agents insert by typing "/" and its shortcut. `team` None: everybody's (supervisors
@@ -52,6 +54,7 @@ def canned_reply_create(*, actor: Any, team: Any, shortcut: str, title: str, bod
                                                         body=body))
     audit_record(actor=person(actor), action="canned_reply.created", obj=reply, summary=f"/{reply.shortcut}")
     return reply
+
 
 @transaction.atomic
 def canned_reply_update(*, actor: Any, reply: CannedReply, team: Any, shortcut: str, title: str,
@@ -68,6 +71,7 @@ def canned_reply_update(*, actor: Any, reply: CannedReply, team: Any, shortcut: 
     locked.save(update_fields=["team", "shortcut", "title", "body"])
     audit_record(actor=person(actor), action="canned_reply.updated", obj=locked, summary=f"/{locked.shortcut}")
     return locked
+
 
 @transaction.atomic
 def canned_reply_delete(*, actor: Any, reply: CannedReply) -> None:

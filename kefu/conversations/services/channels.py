@@ -39,6 +39,7 @@ def _check_config(kind: str, config: dict[str, Any], secrets_: dict[str, Any] | 
         field, message = next(iter(sorted(problems.items())))
         raise ValidationFailed(message, details={"field": field, "fields": problems})
 
+
 @transaction.atomic
 def channel_create(*, actor: Any, kind: str, code: str, name: str = "", team: Any = None,
                    config: dict[str, Any] | None = None, secrets_: dict[str, str] | None = None,
@@ -67,6 +68,7 @@ def channel_create(*, actor: Any, kind: str, code: str, name: str = "", team: An
                  summary=f"{channel.kind} {channel.code}", data={"team": team.pk if team else None})
     return channel
 
+
 @dataclass(frozen=True)
 class ChannelChanges:
     name: str | None = None
@@ -77,6 +79,7 @@ class ChannelChanges:
     secrets: dict[str, str] | None = None  # merged: a name given with "" removes it
     creates_tickets: bool | None = None
     first_response_seconds: int | None = None
+
 
 @transaction.atomic
 def channel_update(*, actor: Any, channel: Channel, expected_version: int | None,
@@ -116,6 +119,7 @@ def channel_update(*, actor: Any, channel: Channel, expected_version: int | None
                  data={"changes": [c for c in changed if c != "secrets"] + (["secrets"] if "secrets" in changed
                                                                           else [])})
     return locked
+
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)

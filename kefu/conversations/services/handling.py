@@ -61,9 +61,11 @@ def conversation_claim(*, actor: Any, conversation: Conversation, at: datetime |
                               "how": "claimed"})
     return conversation
 
+
 def _check_agent(user: Any) -> None:
     if not user.is_active or not has_right(user, ConversationRight.REPLY):
         raise ValidationFailed(_("%(name)s 不能接待会话") % {"name": user}, details={"field": "assignee_id"})
+
 
 @transaction.atomic
 def conversation_assign(*, actor: Any, conversation: Conversation, assignee: Any,
@@ -85,6 +87,7 @@ def conversation_assign(*, actor: Any, conversation: Conversation, assignee: Any
                     data={"from_id": before, "to_id": assignee.pk if assignee else None,
                           "from_team_id": conversation.team_id, "how": "assigned"})
     return conversation
+
 
 @transaction.atomic
 def conversation_transfer(*, actor: Any, conversation: Conversation, to_user: Any = None, to_team: Any = None,
@@ -118,6 +121,7 @@ def conversation_transfer(*, actor: Any, conversation: Conversation, to_user: An
                           "how": "transferred", "note": note})
     return conversation
 
+
 @transaction.atomic
 def conversation_close(*, actor: Any, conversation: Conversation, reason: str, note: str = "",
                        at: datetime | None = None) -> Conversation:
@@ -138,6 +142,7 @@ def conversation_close(*, actor: Any, conversation: Conversation, reason: str, n
     events.announce(events.CONVERSATION_CLOSED, conversation, actor=actor,
                     data={"reason": reason, "by_id": person(actor).pk if person(actor) else None})
     return conversation
+
 
 @transaction.atomic
 def conversation_rate(*, conversation: Conversation, score: int, comment: str = "") -> Conversation:

@@ -28,6 +28,7 @@ def _followed(customer: Any) -> Any:
         customer = customer.merged_into
     return customer
 
+
 def _contact_customer(kind: str, value: str) -> Any:
     from kefu.customers.models import ContactPoint
     from kefu.customers.normalize import clean_contact
@@ -39,6 +40,7 @@ def _contact_customer(kind: str, value: str) -> Any:
     point = (ContactPoint.objects.filter(kind=kind, normalized=normalized, customer__anonymised_at__isnull=True)
              .select_related("customer").order_by("customer__merged_into_id", "-customer_id").first())
     return _followed(point.customer) if point else None
+
 
 def _identity_contacts(identity: Identity) -> list[Any]:
     from kefu.customers.normalize import clean_contact
@@ -64,6 +66,7 @@ def _identity_contacts(identity: Identity) -> list[Any]:
             contacts.append(ContactInput(kind=kind, value=value))
     return contacts
 
+
 def _identity_name(identity: Identity, channel: Channel) -> str:
     name = (identity.name or "").strip()[:200]
     if name:
@@ -71,6 +74,7 @@ def _identity_name(identity: Identity, channel: Channel) -> str:
     if identity.kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
         return identity.value[:200]
     return _("%(channel)s访客 %(id)s") % {"channel": channel.name, "id": identity.value[-6:]}
+
 
 def customer_for_identity(*, channel: Channel, identity: Identity) -> tuple[Any, ChannelIdentity]:
     """The customer a channel identity belongs to, found (the identity seen before, or the e-mail address or

@@ -73,6 +73,7 @@ def _conversation_for(channel: Channel, inbound: InboundMessage, identity: Chann
              .order_by("-id").values_list("pk", flat=True).first())
     return _lock(found) if found else None
 
+
 def message_receive(*, channel: Channel, inbound: InboundMessage, at: datetime | None = None) -> Received:
     """Store a customer's message from `channel`: idempotent on the channel's message id (a redelivery returns
     the stored message with `duplicate=True`); the customer and the conversation are found or made. A message
@@ -97,9 +98,11 @@ def message_receive(*, channel: Channel, inbound: InboundMessage, at: datetime |
         raise Conflict(_("消息暂时无法保存，请重试"), code="busy")
     return Received(existing.conversation, existing, duplicate=True, opened=False)
 
+
 def _existing_inbound(channel: Channel, external_id: str) -> Message | None:
     return (Message.objects.select_related("conversation", "conversation__channel")
             .filter(channel=channel, direction=Direction.INBOUND, external_id=external_id).first())
+
 
 @transaction.atomic
 def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at: datetime) -> Received:
@@ -158,6 +161,7 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
                                           reason=CloseReason.AUTOMATED, at=at)
     return Received(conversation, message, duplicate=False, opened=opened)
 
+
 def _point_inline_images(message: Message) -> None:
     """An e-mail's inline images (`cid:` in its sanitised HTML) shown from the stored attachments."""
     from kefu.conversations.adapters.email import rewrite_cid
@@ -168,8 +172,10 @@ def _point_inline_images(message: Message) -> None:
         message.body_html = rewrite_cid(message.body_html, inline)
         message.save(update_fields=["body_html"])
 
+
 # what an inbound message's meta may leave in the conversation's context (answering in the same session)
 _CONTEXT_KEYS = ("open_kfid", "to_user", "reply_to", "mailbox", "page_url", "visitor_page", "app_id")
+
 
 def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
     import json
@@ -178,6 +184,7 @@ def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
         return dict(json.loads(json.dumps(meta, default=str)))
     except (TypeError, ValueError):
         return {}
+
 
 def _tell_ticket(conversation: Conversation, message: Message, at: datetime) -> None:
     """A customer's message on a conversation that has an order is also the customer's message on the order
@@ -190,9 +197,11 @@ def _tell_ticket(conversation: Conversation, message: Message, at: datetime) -> 
     ticket_customer_message(ticket=ticket, body=body, channel=TICKET_CHANNEL.get(conversation.channel.kind, "api"),
                             at=at)
 
+
 def open_conversation_of(*, channel: Channel, identity_kind: str, identity_value: str) -> Conversation | None:
     return (Conversation.objects.filter(channel=channel, identity_kind=identity_kind, identity_value=identity_value)
             .filter(Q(status=ConversationStatus.OPEN)).order_by("-id").first())
+
 
 def automated_reason(message: Message) -> str:
     return Automated(message.automated).label if message.automated else ""

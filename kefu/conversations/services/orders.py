@@ -37,6 +37,7 @@ def _transcript(conversation: Conversation, limit: int = 30) -> str:
         lines.append(f"[{timezone.localtime(message.created_at):%m-%d %H:%M}] {who}: {message.body[:1000]}")
     return "\n".join(lines)
 
+
 def _open_ticket(*, actor: Any, conversation: Conversation, subject: str, at: datetime,
                  ticket_type: str = "", priority: str = "") -> Any:
     from kefu.tickets.services import ticket_create
@@ -56,6 +57,7 @@ def _open_ticket(*, actor: Any, conversation: Conversation, subject: str, at: da
     events.announce(events.CONVERSATION_LINKED, conversation, actor=actor,
                     data={"ticket_id": ticket.pk, "number": ticket.number})
     return ticket
+
 
 @transaction.atomic
 def conversation_create_ticket(*, actor: Any, conversation: Conversation, subject: str = "", ticket_type: str = "",

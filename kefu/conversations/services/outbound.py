@@ -64,6 +64,7 @@ def message_send(*, actor: Any, conversation: Conversation, text: str, attachmen
     return _send(actor=actor, conversation=conversation, text=text, attachments=attachments, client_id=client_id,
                  at=at or timezone.now())
 
+
 @transaction.atomic
 def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Sequence[AttachmentIn] = (),
           client_id: str = "", at: datetime, count_as_response: bool = True) -> Message:
@@ -109,6 +110,7 @@ def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Seq
         transaction.on_commit(lambda: _enqueue_delivery(message.pk), robust=True)
     return message
 
+
 def _check_attachments(attachments: Sequence[AttachmentIn]) -> None:
     limit = int(settings.KEFU_ATTACHMENT_MAX_BYTES)
     allowed = settings.KEFU_ATTACHMENT_TYPES
@@ -124,10 +126,12 @@ def _check_attachments(attachments: Sequence[AttachmentIn]) -> None:
             raise ValidationFailed(_("文件 %(name)s 超过 %(mb)s MB") % {"name": name[:100], "mb": limit // 1048576},
                                    details={"field": "attachments"})
 
+
 def _enqueue_delivery(message_id: int) -> None:
     from kefu.conversations.tasks import deliver_task
 
     deliver_task(message_id)
+
 
 def outbound_for(message: Message) -> OutboundMessage:
     """What the adapter needs to send a stored message: the customer's identity, threading ids, the
@@ -154,15 +158,18 @@ def outbound_for(message: Message) -> OutboundMessage:
                                              size=a.size) for a in message.attachments.all()),
         context=context)
 
+
 def backoff_seconds(failed_attempts: int, rng: random.Random | None = None) -> float:
     base = BACKOFF_SECONDS[min(max(failed_attempts, 1), len(BACKOFF_SECONDS)) - 1]
     return base * (rng or random).uniform(0.8, 1.2)
+
 
 def _claim_delivery(message_id: int, now: datetime) -> bool:
     with transaction.atomic():
         return Message.objects.filter(
             pk=message_id, delivery_state=DeliveryState.QUEUED, next_attempt_at__lte=now,
         ).update(next_attempt_at=now + SEND_LEASE, attempts=F("attempts") + 1) == 1
+
 
 def message_deliver(*, message_id: int, now: datetime | None = None,
                     rng: random.Random | None = None) -> Message | None:
@@ -183,6 +190,7 @@ def message_deliver(*, message_id: int, now: datetime | None = None,
         log.exception("sending message %s on channel %s failed", message_id, channel.code)
         result = SendResult(False, error=f"{type(exc).__name__}: {exc}"[:500])
     return _record_attempt(message, result, now=now, rng=rng)
+
 
 @transaction.atomic
 def _record_attempt(message: Message, result: SendResult, *, now: datetime,
@@ -211,6 +219,7 @@ def _record_attempt(message: Message, result: SendResult, *, now: datetime,
             events.announce_failure(conversation, message, actor=CHANNEL_ACTOR)
     return message
 
+
 def messages_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
     """Attempt every queued message that is due (periodic task; also picks up a message whose hand-over to the
     worker was lost in a crash). Returns the number of attempts made."""
@@ -219,7 +228,9 @@ def messages_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
                .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
     return sum(1 for pk in due if message_deliver(message_id=pk, now=now) is not None)
 
+
 _STATE_ORDER = {DeliveryState.QUEUED: 0, DeliveryState.SENT: 1, DeliveryState.DELIVERED: 2, DeliveryState.READ: 3}
+
 
 @transaction.atomic
 def message_delivery_update(*, channel: Channel, external_id: str, state: str, error: str = "",
@@ -231,6 +242,7 @@ def message_delivery_update(*, channel: Channel, external_id: str, state: str, e
     if message is None:
         return None
     return _advance(message, state, error=error, at=at or timezone.now())
+
 
 def _advance(message: Message, state: str, *, error: str = "", at: datetime) -> Message:
     current = message.delivery_state
@@ -261,6 +273,7 @@ def _advance(message: Message, state: str, *, error: str = "", at: datetime) -> 
         events.announce_failure(conversation, message, actor=CHANNEL_ACTOR)
     return message
 
+
 def messages_mark_read(*, conversation: Conversation, up_to_seq: int, direction: str = Direction.OUTBOUND,
                        at: datetime | None = None) -> int:
     """The customer (direction out) has read the agents' messages up to `up_to_seq` (a read receipt). Returns
@@ -270,6 +283,7 @@ def messages_mark_read(*, conversation: Conversation, up_to_seq: int, direction:
     if not unread.exists():  # the usual answer to a receipt, and one query without a transaction
         return 0
     return _mark_read(conversation, unread, at or timezone.now())
+
 
 @transaction.atomic
 def _mark_read(conversation: Conversation, unread: Any, at: datetime) -> int:
@@ -287,10 +301,12 @@ def _mark_read(conversation: Conversation, unread: Any, at: datetime) -> int:
     events.announce_messages(events.MESSAGE_DELIVERY, conversation, messages, actor=CHANNEL_ACTOR)
     return len(messages)
 
+
 def participant_read(*, user: Any, conversation: Conversation, up_to_seq: int) -> None:
     """How far an agent has read (their unread counts)."""
     Participant.objects.filter(conversation=conversation, user=user, last_read_seq__lt=up_to_seq).update(
         last_read_seq=up_to_seq)
+
 
 def ticket_reply_relay(*, ticket_id: int, ticket_message_id: int, author_id: int | None) -> Message | None:
     """A reply written on a work order goes out through the order's latest conversation (outbox consumer of
@@ -310,6 +326,7 @@ def ticket_reply_relay(*, ticket_id: int, ticket_message_id: int, author_id: int
         return None  # the chat visitor has gone; the order keeps the reply
     return _send(actor=author or CHANNEL_ACTOR, conversation=conversation, text=body,
                  client_id=f"ticket-message-{ticket_message_id}", at=timezone.now())
+
 
 def system_message(*, conversation: Conversation, text: str, actor: SystemActor = CHANNEL_ACTOR,
                    client_id: str = "") -> Message:
