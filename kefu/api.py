@@ -166,3 +166,4 @@ api.add_router("/admin", "kefu.administration.api.router", tags=["administration
 api.add_router("/security", "kefu.identity.api.router", tags=["security"])
 api.add_router("/privacy", "kefu.privacy.api.router", tags=["privacy"])
 api.add_router("/", "kefu.conversations.api.router", tags=["conversations"])
+api.add_router("/", "kefu.telephony.api.router", tags=["telephony"])

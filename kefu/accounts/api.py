@@ -76,7 +76,7 @@ class TokenOut(Schema):
     id: int
     name: str
     key_prefix: str
-    scopes: list[str] = Field(description="What the token may do: read, tickets, customers, admin.")
+    scopes: list[str] = Field(description="What the token may do: read, tickets, customers, admin, telephony.")
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
@@ -90,9 +90,10 @@ class TokenCreated(TokenOut):
 class TokenIn(InSchema):
     name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'CRM sync'.")
     scopes: list[TokenScope] = Field(
-        default_factory=lambda: [TokenScope.READ], min_length=1, max_length=4,
+        default_factory=lambda: [TokenScope.READ], min_length=1, max_length=len(TokenScope.values),
         description="read (every GET outside the administration), tickets (change work orders), customers "
-                    "(change customers), admin (the administration, webhooks, tokens). Default: read.")
+                    "(change customers), admin (the administration, webhooks, tokens), telephony (a PBX reporting "
+                    "call events). Default: read.")
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="Days until the token expires (default 90, at most 365).")
 

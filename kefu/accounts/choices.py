@@ -25,3 +25,4 @@ class TokenScope(models.TextChoices):
     TICKETS = "tickets", _("工单")
     CUSTOMERS = "customers", _("客户")
     ADMIN = "admin", _("管理")
+    TELEPHONY = "telephony", _("电话系统上报")

@@ -4,7 +4,8 @@ for it. The role's right (`@requires`) still applies on top; the web UI's own ca
 * `read` — read-only: every GET outside the administration;
 * `tickets` — work orders: create and change orders and dispatches, one's notifications;
 * `customers` — create and change customer records;
-* `admin` — the administration (its reads too), webhooks, and making or revoking API tokens.
+* `admin` — the administration (its reads too), webhooks, and making or revoking API tokens;
+* `telephony` — a PBX reporting call events (give the PBX's token this scope alone).
 
 An operation missing here is refused to every token (403 `scope_undeclared`), and
 kefu/accounts/tests/test_token_scopes.py fails, naming it.
@@ -20,6 +21,7 @@ from kefu.accounts.choices import TokenScope
 from kefu.core.errors import PermissionDenied
 
 READ, TICKETS, CUSTOMERS, ADMIN = TokenScope.READ, TokenScope.TICKETS, TokenScope.CUSTOMERS, TokenScope.ADMIN
+TELEPHONY = TokenScope.TELEPHONY
 
 OPERATION_SCOPES: dict[str, TokenScope] = {
     # customers
@@ -34,6 +36,8 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "conversation_send": TICKETS, "conversation_claim": TICKETS, "conversation_assign": TICKETS,
     "conversation_transfer": TICKETS, "conversation_close": TICKETS, "conversation_ticket": TICKETS,
     "inbound_webhook": TICKETS, "channel_list": READ,
+    # telephony: the PBX reporting what happens to calls
+    "cti_event": TELEPHONY,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

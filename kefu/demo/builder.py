@@ -239,6 +239,20 @@ def _ensure_channels() -> None:
     if not Channel.objects.filter(code="app").exists():
         channel_create(actor=actor, kind="webhook", code="app", name="业主 App", team=teams.get("客服二组"),
                        secrets_={"secret": DEMO_WEBHOOK_SECRET})
+    _ensure_queues(actor, teams)
+
+
+def _ensure_queues(actor: Any, teams: dict[str, Any]) -> None:
+    """The phone queue `hotline` (客服一组, 80/20) and the chat queue `chat` (客服一组, 90/30)."""
+    from kefu.routing.models import Queue
+    from kefu.routing.services import QueueData, queue_create
+
+    if not Queue.objects.filter(code="hotline").exists():
+        queue_create(actor=actor, data=QueueData(code="hotline", name="服务热线", kind="phone",
+                                                 team=teams.get("客服一组")))
+    if not Queue.objects.filter(code="chat").exists():
+        queue_create(actor=actor, data=QueueData(code="chat", name="在线客服", kind="chat", team=teams.get("客服一组"),
+                                                 target_seconds=30, target_percent=90))
 
 
 # Conversations waiting in the inboxes when the demo opens: (channel, customer's lines, agent's replies or None for

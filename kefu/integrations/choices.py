@@ -35,3 +35,4 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_CLOSED = "conversation.closed", _("会话结束")
     CONVERSATION_TICKET_LINKED = "conversation.ticket_linked", _("会话转工单")
     CONVERSATION_RATED = "conversation.rated", _("会话评价")
+    CALL_CHANGED = "call.changed", _("通话事件")

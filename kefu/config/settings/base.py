@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "kefu.integrations",
     "kefu.notifications",
     "kefu.conversations",  # chat, e-mail, WeChat, app webhooks, SMS (not `channels`: that is Django Channels)
+    "kefu.routing",  # queues (later: skills, agent states, offers and claims)
+    "kefu.telephony",  # calls as the PBX reports them (CTI events)
     "kefu.widget",  # the customer's side of web and app chat (web layer)
     "kefu.privacy",
     "kefu.administration",

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RoutingConfig(AppConfig):
+    name = "kefu.routing"
+    label = "routing"
+    verbose_name = _("排队与路由")
+
+    def ready(self) -> None:
+        from kefu.routing import permissions
+
+        permissions.register()

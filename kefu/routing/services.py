@@ -1,0 +1,97 @@
+"""Every write of queues: create and change them (each one transaction with its audit row)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kefu.core.actors import person
+from kefu.core.audit import audit_record
+from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from kefu.core.policy import has_right
+from kefu.routing.choices import QueueKind, ServiceLevelFormula
+from kefu.routing.models import Queue
+from kefu.routing.permissions import RoutingRight
+
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
+
+
+@dataclass(frozen=True)
+class QueueData:
+    code: str
+    name: str
+    kind: str = QueueKind.PHONE
+    team: Any = None
+    target_seconds: int = 20
+    target_percent: int = 80
+    formula: int = ServiceLevelFormula.ANSWERED_ONLY
+    short_abandon_seconds: int = 5
+    is_active: bool = True
+
+
+def _require(actor: Any) -> None:
+    if not has_right(actor, RoutingRight.QUEUE_MANAGE):
+        raise PermissionDenied(_("您没有权限管理队列"))
+
+
+def _whole(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationFailed(_("必须是 %(low)s 到 %(high)s 之间的整数") % {"low": low, "high": high},
+                               details={"field": field})
+    return value
+
+
+def _clean(data: QueueData) -> dict[str, Any]:
+    code = str(data.code or "").strip().lower()
+    if not CODE_RE.match(code):
+        raise ValidationFailed(_("队列代码只能包含小写字母、数字、- 和 _，2–40 个字符"), details={"field": "code"})
+    name = str(data.name or "").strip() or code
+    if len(name) > 100:
+        raise ValidationFailed(_("名称不能超过 %(n)s 个字符") % {"n": 100}, details={"field": "name"})
+    if data.kind not in QueueKind.values:
+        raise ValidationFailed(_("队列类型只能是 phone、chat 或 ticket"), details={"field": "kind"})
+    if data.formula not in ServiceLevelFormula.values:
+        raise ValidationFailed(_("服务水平公式只能是 1 到 4"), details={"field": "formula"})
+    return {"code": code, "name": name, "kind": data.kind, "team": data.team,
+            "target_seconds": _whole(data.target_seconds, "target_seconds", 0, 3600),
+            "target_percent": _whole(data.target_percent, "target_percent", 1, 100),
+            "formula": int(data.formula),
+            "short_abandon_seconds": _whole(data.short_abandon_seconds, "short_abandon_seconds", 0, 600),
+            "is_active": bool(data.is_active)}
+
+
+@transaction.atomic
+def queue_create(*, actor: Any, data: QueueData) -> Queue:
+    _require(actor)
+    fields = _clean(data)
+    if Queue.objects.filter(code=fields["code"]).exists():
+        raise Conflict(_("队列代码 %(code)s 已存在") % {"code": fields["code"]}, code="duplicate_code",
+                       details={"field": "code"})
+    queue = Queue.objects.create(**fields)
+    audit_record(actor=person(actor), action="queue.created", obj=queue,
+                 summary=queue.code, data={k: v for k, v in fields.items() if k != "team"})
+    return queue
+
+
+@transaction.atomic
+def queue_update(*, actor: Any, queue: Queue, data: QueueData, expected_version: int | None) -> Queue:
+    _require(actor)
+    locked = Queue.objects.select_for_update().filter(pk=queue.pk).first()
+    if locked is None:
+        raise NotFound(_("队列不存在"))
+    if expected_version is not None and expected_version != locked.version:
+        raise Conflict(_("队列已被他人修改，请刷新后重试"), code="stale_version")
+    fields = _clean(data)
+    if fields["code"] != locked.code:
+        raise ValidationFailed(_("队列代码创建后不能修改（电话系统用它指队列）"), details={"field": "code"})
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.version += 1
+    locked.save()
+    audit_record(actor=person(actor), action="queue.updated", obj=locked,
+                 summary=locked.code, data={k: v for k, v in fields.items() if k != "team"})
+    return locked

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TelephonyConfig(AppConfig):
+    name = "kefu.telephony"
+    label = "telephony"
+    verbose_name = _("电话")
+
+    def ready(self) -> None:
+        from kefu.telephony import permissions
+
+        permissions.register()
