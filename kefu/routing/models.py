@@ -35,3 +35,36 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.code
+
+
+class IntervalStat(models.Model):
+    """One queue's contacts in one 15-minute interval (the finest that planning reads; 30 and 60 minutes are sums
+    of them), counted in the interval they were offered in, by the time the PBX gave. Rewritten from the contacts
+    themselves each time one of them ends, or changes after ending (a late event): counts never drift.
+
+    `abandoned` leaves out the short abandons (sooner than the queue's threshold), counted in `short_abandoned`;
+    `offered` holds every contact. Seconds are totals over the interval's contacts."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="intervals", verbose_name=_("队列"))
+    start = models.DateTimeField(_("时段开始"))
+    offered = models.PositiveIntegerField(_("呼入量"), default=0)
+    answered = models.PositiveIntegerField(_("接通量"), default=0)
+    abandoned = models.PositiveIntegerField(_("放弃量"), default=0)
+    short_abandoned = models.PositiveIntegerField(_("短时放弃量"), default=0)
+    voicemail = models.PositiveIntegerField(_("语音留言"), default=0)
+    answered_within_target = models.PositiveIntegerField(_("目标时间内接通"), default=0)
+    abandoned_within_target = models.PositiveIntegerField(_("目标时间内放弃"), default=0)
+    wait_seconds = models.FloatField(_("接通前等待总秒数"), default=0)  # of answered contacts: the ASA's numerator
+    talk_seconds = models.FloatField(_("通话总秒数"), default=0)
+    hold_seconds = models.FloatField(_("保持总秒数"), default=0)
+    acw_seconds = models.FloatField(_("话后处理总秒数"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("时段统计")
+        verbose_name_plural = _("时段统计")
+        constraints = [models.UniqueConstraint(fields=["queue", "start"], name="interval_stat_once")]
+        ordering = ["queue", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}@{self.start:%Y-%m-%d %H:%M}"

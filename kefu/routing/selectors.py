@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from kefu.routing.models import Queue
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from kefu.routing.models import IntervalStat, Queue
 
 
 def queue_by_code(code: str) -> Queue | None:
@@ -11,3 +16,46 @@ def queue_by_code(code: str) -> Queue | None:
 
 def queues_by_code(codes: set[str]) -> dict[str, Queue]:
     return {q.code: q for q in Queue.objects.filter(code__in=codes)}
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    """One interval of a queue's history, in the shape planning reads (`kefu wfm forecast --history`)."""
+
+    start: datetime
+    queue: str
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    answered_within_target: int
+    abandoned_within_target: int
+    handle_seconds: float  # talk + hold + after-contact work, total
+
+    @property
+    def aht_seconds(self) -> float | None:
+        return self.handle_seconds / self.answered if self.answered else None
+
+
+def interval_rows(queue: Queue, start: datetime, end: datetime, minutes: int = 15) -> list[IntervalRow]:
+    """The queue's intervals of `minutes` (15, 30 or 60: sums of the 15-minute rows) from `start` to `end`,
+    those with contacts only (an interval missing from a day with contacts had none; a day without is closed)."""
+    if minutes % 15 or not 15 <= minutes <= 60 or 60 % minutes:
+        raise ValueError("minutes must be 15, 30 or 60")
+    buckets: dict[datetime, dict[str, float]] = {}
+    for stat in IntervalStat.objects.filter(queue=queue, start__gte=start, start__lt=end).order_by("start"):
+        local = timezone.localtime(stat.start)
+        bucket = local.replace(minute=local.minute - local.minute % minutes)
+        sums = buckets.setdefault(bucket, dict.fromkeys(
+            ("offered", "answered", "abandoned", "short_abandoned", "answered_within_target",
+             "abandoned_within_target", "handle_seconds"), 0.0))
+        for name in ("offered", "answered", "abandoned", "short_abandoned", "answered_within_target",
+                     "abandoned_within_target"):
+            sums[name] += getattr(stat, name)
+        sums["handle_seconds"] += stat.talk_seconds + stat.hold_seconds + stat.acw_seconds
+    return [IntervalRow(start=moment, queue=queue.code, offered=int(s["offered"]), answered=int(s["answered"]),
+                        abandoned=int(s["abandoned"]), short_abandoned=int(s["short_abandoned"]),
+                        answered_within_target=int(s["answered_within_target"]),
+                        abandoned_within_target=int(s["abandoned_within_target"]),
+                        handle_seconds=s["handle_seconds"])
+            for moment, s in sorted(buckets.items()) if s["offered"]]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.core.actors import person
@@ -14,7 +17,7 @@ from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
 from kefu.routing.choices import QueueKind, ServiceLevelFormula
-from kefu.routing.models import Queue
+from kefu.routing.models import IntervalStat, Queue
 from kefu.routing.permissions import RoutingRight
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
@@ -95,3 +98,31 @@ def queue_update(*, actor: Any, queue: Queue, data: QueueData, expected_version:
     audit_record(actor=person(actor), action="queue.updated", obj=locked,
                  summary=locked.code, data={k: v for k, v in fields.items() if k != "team"})
     return locked
+
+
+# --- interval statistics ---------------------------------------------------------------------------------------
+
+BASE_MINUTES = 15
+COUNTS = ("offered", "answered", "abandoned", "short_abandoned", "voicemail", "answered_within_target",
+          "abandoned_within_target", "wait_seconds", "talk_seconds", "hold_seconds", "acw_seconds")
+
+
+def interval_of(moment: datetime) -> datetime:
+    """The start of the 15-minute interval holding `moment`, on the centre's local clock."""
+    local = timezone.localtime(moment)
+    return local.replace(minute=local.minute - local.minute % BASE_MINUTES, second=0, microsecond=0)
+
+
+def interval_write(*, queue_id: int, start: datetime,
+                   count: Callable[[Queue, datetime, datetime], dict[str, float]]) -> IntervalStat:
+    """Rewrite one queue's interval from the contacts (`count(queue, start, end)` gives the figures). The row
+    is locked first, so two contacts ending in the same interval at once are both counted: the second waits,
+    then counts after the first has committed. Call it in the transaction that ended the contact."""
+    start = interval_of(start)
+    stat, _created = IntervalStat.objects.get_or_create(queue_id=queue_id, start=start)
+    stat = IntervalStat.objects.select_for_update().select_related("queue").get(pk=stat.pk)
+    figures = count(stat.queue, start, start + timedelta(minutes=BASE_MINUTES))
+    for name in COUNTS:
+        setattr(stat, name, figures.get(name, 0) or 0)
+    stat.save()
+    return stat

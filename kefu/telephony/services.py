@@ -22,10 +22,12 @@ from kefu.accounts.models import User
 from kefu.core.errors import PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
 from kefu.routing.selectors import queue_by_code
+from kefu.routing.services import interval_of, interval_write
 from kefu.telephony import events
 from kefu.telephony.choices import EVENT_ORDER, CallState, CtiEvent
 from kefu.telephony.models import Call, CallEvent
 from kefu.telephony.permissions import TelephonyRight
+from kefu.telephony.stats import call_figures
 
 FUTURE_SLACK = timedelta(minutes=5)  # a PBX clock a little ahead of ours is accepted, a day ahead is not
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -129,8 +131,11 @@ def cti_event_record(*, actor: Any, data: CtiEventIn, now: datetime | None = Non
 
 
 def summarise(call: Call) -> Call:
-    """Recompute the call from all of its events (in the PBX's order) and save it."""
+    """Recompute the call from all of its events (in the PBX's order) and save it; once it has ended, its
+    queue's interval is rewritten (and the one it was counted in before, when a late event moved it)."""
     from kefu.routing.models import Queue
+
+    before = (call.queue_id, call.offered_at) if call.ended_at else None
 
     rows = sorted(call.events.all(), key=lambda e: (e.at, EVENT_ORDER.get(CtiEvent(e.event), 99), e.pk))
     first = {}
@@ -167,6 +172,12 @@ def summarise(call: Call) -> Call:
     call.state = _state(rows, answered is not None)
     call.version += 1
     call.save()
+    touched = {before} if before and before[0] else set()
+    if call.ended_at and call.queue_id:
+        touched.add((call.queue_id, call.offered_at))
+    # one interval at a time, in a fixed order: two calls moving between the same intervals never deadlock
+    for queue_id, offered_at in sorted({(q, interval_of(at)) for q, at in touched}):
+        interval_write(queue_id=queue_id, start=offered_at, count=call_figures)
     return call
 
 

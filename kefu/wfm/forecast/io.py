@@ -30,6 +30,7 @@ from kefu.wfm.forecast.calendar import (
 DEFAULT_QUEUE = "default"
 _OPTIONAL_COUNTS = ("answered", "abandoned")
 _OPTIONAL_SECONDS = ("talk_seconds", "acw_seconds")
+_AHT = "aht_seconds"  # per handled call: the form of Kefu's own interval statistics (kefu stats intervals)
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,10 @@ def history_from_table(table: Table, *, interval_minutes: int | None = None) -> 
     Columns: `interval_start` (ISO 8601 local time) and `offered` (calls, ≥ 0) are required; `queue`,
     `answered`, `abandoned` (calls), `talk_seconds` and `acw_seconds` are optional. Talk and after-call work
     are the interval's TOTAL seconds over all calls handled in it (not per-call averages); handled calls are
-    `answered`, else offered − abandoned, else offered. The interval length (5, 6, 10, 15, 30 or 60 minutes)
-    is `interval_minutes` when given, else inferred (the most common gap between consecutive intervals of a
+    `answered`, else offered − abandoned, else offered. Instead of the totals, `aht_seconds` may give the
+    average handle time per handled call (the totals win when both are given). The interval length (5, 6,
+    10, 15, 30 or 60 minutes) is `interval_minutes` when given, else inferred (the most common gap between
+    consecutive intervals of a
     day). A day without rows is closed; an interval missing from a day that has rows had 0 calls.
     """
     for required in ("interval_start", "offered"):
@@ -277,7 +280,7 @@ def history_from_table(table: Table, *, interval_minutes: int | None = None) -> 
         if not name:
             raise PlanningInputError("is empty", field="queue", row=row)
     optional: dict[str, NDArray[np.float64]] = {}
-    for name in (*_OPTIONAL_COUNTS, *_OPTIONAL_SECONDS):
+    for name in (*_OPTIONAL_COUNTS, *_OPTIONAL_SECONDS, _AHT):
         if table.has(name):
             optional[name] = np.array(
                 [
@@ -335,7 +338,8 @@ def _handle_columns(
     offered: NDArray[np.float64], optional: dict[str, NDArray[np.float64]], rows: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Handled calls and total handle seconds per row (rows with unknown handle time weigh nothing)."""
-    if not any(name in optional for name in _OPTIONAL_SECONDS):
+    totals = any(name in optional for name in _OPTIONAL_SECONDS)
+    if not totals and _AHT not in optional:
         return None, None
     if "answered" in optional:
         handled = optional["answered"].copy()
@@ -343,6 +347,13 @@ def _handle_columns(
         handled = np.maximum(offered - np.nan_to_num(optional["abandoned"]), 0.0)
     else:
         handled = offered.copy()
+    if not totals:
+        aht = optional[_AHT]
+        if (np.nan_to_num(aht) < 0).any():
+            i = int(np.flatnonzero(np.nan_to_num(aht) < 0)[0])
+            raise PlanningInputError("must not be negative", field=_AHT, row=int(rows[i]))
+        known_aht = ~np.isnan(aht) & ~np.isnan(handled)
+        return np.where(known_aht, handled, 0.0), np.where(known_aht, np.nan_to_num(aht) * handled, 0.0)
     talk = optional.get("talk_seconds")
     acw = optional.get("acw_seconds")
     parts = [p for p in (talk, acw) if p is not None]

@@ -171,6 +171,29 @@ def test_handle_seconds_are_totals_and_need_handled_calls(tmp_path: Path) -> Non
     assert caught.value.field == "talk_seconds"
 
 
+def test_an_average_handle_time_reads_like_the_totals_it_stands_for(tmp_path: Path) -> None:
+    """Kefu's interval statistics give `aht_seconds` per handled call; it weighs like talk + ACW totals."""
+    base = week_rows(30)
+    totals = [[r[0], r[1], 4, 4 * 300 + 4 * 45, None][:4] for r in base]
+    averages = [[r[0], r[1], 4, 345] for r in base]
+    by_totals = read_history(write_csv(tmp_path / "t.csv", ["interval_start", "offered", "answered",
+                                                            "talk_seconds"], totals))
+    by_aht = read_history(write_csv(tmp_path / "a.csv", ["interval_start", "offered", "answered",
+                                                         "aht_seconds"], averages))
+    for one, other in zip(by_totals.queues.values(), by_aht.queues.values(), strict=True):
+        assert one.handled is not None
+        assert other.handled is not None
+        assert one.handle_seconds is not None
+        assert other.handle_seconds is not None
+        np.testing.assert_allclose(one.handled, other.handled)
+        np.testing.assert_allclose(one.handle_seconds, other.handle_seconds)
+    negative = [[r[0], r[1], 4, -1 if i == 2 else 300] for i, r in enumerate(base)]
+    with pytest.raises(PlanningInputError) as caught:
+        read_history(write_csv(tmp_path / "n.csv", ["interval_start", "offered", "answered", "aht_seconds"],
+                               negative))
+    assert (caught.value.field, caught.value.row) == ("aht_seconds", 4)
+
+
 def test_short_and_single_interval_histories(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "h.csv", ["interval_start", "offered"], week_rows(30, days=3))
     with pytest.raises(PlanningInputError, match="at least 7 days"):
