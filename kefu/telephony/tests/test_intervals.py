@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from kefu.routing.models import IntervalStat
 from kefu.routing.services import QueueData, queue_create
@@ -124,3 +125,41 @@ def test_bad_arguments_are_named(hotline: Any, tmp_path: Path, args: list[str], 
     with pytest.raises(CommandError, match=named):
         call_command("stats", "intervals", *[x for pair in base.items() for x in pair], stdout=StringIO())
     assert not (tmp_path / "h.csv").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="needs a database with real concurrent connections: runs on PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_calls_ending_at_once_in_one_interval_are_all_counted(admin_user: Any, team: Any) -> None:
+    """Each ending rewrites the interval from the calls it sees: without the row lock, two endings at once would
+    each miss the other's call."""
+    import threading
+
+    from django.db import connections
+
+    queue_create(actor=admin_user, data=QueueData(code="hotline", name="服务热线", team=team))
+    nine = MONDAY + timedelta(hours=9)
+    for n in range(6):
+        report(admin_user, f"p{n}", "queued", nine + timedelta(minutes=n), queue="hotline")
+        report(admin_user, f"p{n}", "answered", nine + timedelta(minutes=n, seconds=10))
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def end(n: int) -> None:
+        try:
+            start.wait(timeout=60)
+            report(admin_user, f"p{n}", "ended", nine + timedelta(minutes=n, seconds=100))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=end, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors
+    (stat,) = IntervalStat.objects.all()
+    assert (stat.offered, stat.answered, stat.talk_seconds) == (6, 6, 6 * 90)
