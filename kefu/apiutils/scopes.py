@@ -38,6 +38,9 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "inbound_webhook": TICKETS, "channel_list": READ,
     # telephony: the PBX reporting what happens to calls
     "cti_event": TELEPHONY,
+    # agents' states: reading the floor, and setting one's own or a team member's (serving work)
+    "agent_state_list": READ, "agent_state_get": READ,
+    "agent_state_set_own": TICKETS, "agent_state_set_other": TICKETS,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

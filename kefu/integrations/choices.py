@@ -36,3 +36,4 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_TICKET_LINKED = "conversation.ticket_linked", _("会话转工单")
     CONVERSATION_RATED = "conversation.rated", _("会话评价")
     CALL_CHANGED = "call.changed", _("通话事件")
+    AGENT_STATE_CHANGED = "agent.state_changed", _("坐席状态变化")

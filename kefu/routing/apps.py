@@ -8,6 +8,6 @@ class RoutingConfig(AppConfig):
     verbose_name = _("排队与路由")
 
     def ready(self) -> None:
-        from kefu.routing import permissions
+        from kefu.routing import events, permissions  # noqa: F401  (events: the event types are declared at import)
 
         permissions.register()

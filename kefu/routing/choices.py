@@ -19,3 +19,25 @@ class ServiceLevelFormula(models.IntegerChoices):
     ANSWERED_ONLY = 2, _("Y 秒内接通 / 接通")
     ALL_OFFERED = 3, _("Y 秒内接通 / (接通 + 放弃)")
     LATE_ABANDONS = 4, _("Y 秒内接通 / (接通 + Y 秒后放弃)")
+
+
+class AgentStateKind(models.TextChoices):
+    """What an agent is doing: the source of occupancy, utilisation and adherence. The not-ready states are the
+    reason codes."""
+
+    AVAILABLE = "available", _("空闲")
+    ON_CONTACT = "on_contact", _("通话/会话中")
+    AFTER_CONTACT = "after_contact", _("话后处理")
+    BREAK = "break", _("小休")
+    MEAL = "meal", _("用餐")
+    TRAINING = "training", _("培训")
+    MEETING = "meeting", _("会议")
+    OFFLINE = "offline", _("离线")
+
+
+class StateSource(models.TextChoices):
+    AGENT = "agent", _("本人")
+    SUPERVISOR = "supervisor", _("主管")
+    ROUTING = "routing", _("路由")
+    PBX = "pbx", _("电话系统")
+    SYSTEM = "system", _("系统")

@@ -1,12 +1,13 @@
 """Queues: where contacts wait for an agent — a PBX's hotline, a chat queue — with the service-level target its
-figures are measured against."""
+figures are measured against, and their interval statistics; agents' states and their history."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from kefu.routing.choices import QueueKind, ServiceLevelFormula
+from kefu.routing.choices import AgentStateKind, QueueKind, ServiceLevelFormula, StateSource
 
 
 class Queue(models.Model):
@@ -68,3 +69,47 @@ class IntervalStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue_id}@{self.start:%Y-%m-%d %H:%M}"
+
+
+class AgentState(models.Model):
+    """An agent's state now (one row per agent, made at the first change). `after_contact_until`: when the
+    after-contact work ends by itself."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="agent_state", verbose_name=_("坐席"))
+    state = models.CharField(_("状态"), max_length=16, choices=AgentStateKind.choices,
+                             default=AgentStateKind.OFFLINE)
+    since = models.DateTimeField(_("开始时间"))
+    source = models.CharField(_("来源"), max_length=12, choices=StateSource.choices, default=StateSource.AGENT)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    after_contact_until = models.DateTimeField(_("话后处理结束"), null=True, blank=True, db_index=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+
+    class Meta:
+        verbose_name = _("坐席状态")
+        verbose_name_plural = _("坐席状态")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.state}"
+
+
+class AgentStateSpan(models.Model):
+    """One stretch of time an agent spent in one state (the history: `ended_at` empty for the current one)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("坐席"))
+    state = models.CharField(_("状态"), max_length=16, choices=AgentStateKind.choices)
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    source = models.CharField(_("来源"), max_length=12, choices=StateSource.choices)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+", verbose_name=_("设置人"))
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("坐席状态记录")
+        verbose_name_plural = _("坐席状态记录")
+        indexes = [models.Index(fields=["user", "started_at"]), models.Index(fields=["started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.state}@{self.started_at:%Y-%m-%d %H:%M:%S}"

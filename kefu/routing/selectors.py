@@ -1,13 +1,15 @@
-"""Reads of queues."""
+"""Reads of routing: queues, their interval statistics, agents' states."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
-from kefu.routing.models import IntervalStat, Queue
+from kefu.routing.choices import AgentStateKind
+from kefu.routing.models import AgentState, IntervalStat, Queue
 
 
 def queue_by_code(code: str) -> Queue | None:
@@ -59,3 +61,33 @@ def interval_rows(queue: Queue, start: datetime, end: datetime, minutes: int = 1
                         abandoned_within_target=int(s["abandoned_within_target"]),
                         handle_seconds=s["handle_seconds"])
             for moment, s in sorted(buckets.items()) if s["offered"]]
+
+
+def effective_state(state: AgentState | None, now: datetime) -> str:
+    """An agent's state as it stands: after-contact work whose time has run out is over (the periodic sweep
+    writes it down a little later, with the exact time); never set is offline."""
+    if state is None:
+        return AgentStateKind.OFFLINE
+    if state.state == AgentStateKind.AFTER_CONTACT and state.after_contact_until and state.after_contact_until <= now:
+        return AgentStateKind.AVAILABLE
+    return state.state
+
+
+def agent_states(actor: Any, *, team_id: int | None = None) -> list[dict[str, Any]]:
+    """Every active front-line agent's state (the wallboard's list), with the time in state."""
+    from kefu.accounts.choices import FRONT_LINE
+    from kefu.accounts.models import User
+
+    now = timezone.now()
+    users = User.objects.filter(is_active=True, role__in=FRONT_LINE).select_related("agent_state", "team")
+    if team_id is not None:
+        users = users.filter(team_id=team_id)
+    rows = []
+    for user in users.order_by("team__name", "display_name", "username"):
+        state = getattr(user, "agent_state", None)
+        current = effective_state(state, now)
+        since = state.after_contact_until if state and current != state.state else (state.since if state else None)
+        rows.append({"user_id": user.pk, "name": str(user), "team_id": user.team_id, "state": current,
+                     "since": since, "seconds_in_state": (now - since).total_seconds() if since else None,
+                     "source": state.source if state else "", "note": state.note if state else ""})
+    return rows

@@ -1,4 +1,5 @@
-"""Every write of queues: create and change them (each one transaction with its audit row)."""
+"""Every write of routing: queues (each change one transaction with its audit row), their interval statistics,
+and agents' states with their history."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from kefu.core.actors import person
+from kefu.accounts.choices import Role
+from kefu.core.actors import is_system, person, system_actor
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from kefu.core.policy import has_right
-from kefu.routing.choices import QueueKind, ServiceLevelFormula
-from kefu.routing.models import IntervalStat, Queue
+from kefu.core.policy import has_right, role_of
+from kefu.routing.choices import AgentStateKind, QueueKind, ServiceLevelFormula, StateSource
+from kefu.routing.models import AgentState, AgentStateSpan, IntervalStat, Queue
 from kefu.routing.permissions import RoutingRight
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
+AGENT_STATES = system_actor("agent_states", gettext_lazy("系统：坐席状态"))
 
 
 @dataclass(frozen=True)
@@ -126,3 +131,88 @@ def interval_write(*, queue_id: int, start: datetime,
         setattr(stat, name, figures.get(name, 0) or 0)
     stat.save()
     return stat
+
+
+# --- agent states ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateChange:
+    state: str
+    source: str = StateSource.AGENT
+    note: str = ""
+    at: datetime | None = None
+
+
+def _may_set_state(actor: Any, user: Any, source: str) -> None:
+    """An agent sets their own state; a team lead their teams' agents', a shift lead, manager or administrator
+    anyone's; the PBX, routing and the system anyone's (only they may say the change is theirs)."""
+    if is_system(actor):
+        return
+    if source in (StateSource.ROUTING, StateSource.PBX, StateSource.SYSTEM):
+        raise PermissionDenied(_("只有系统可以以“%(s)s”的身份设置状态") % {"s": StateSource(source).label})
+    if getattr(actor, "pk", None) == user.pk and has_right(actor, RoutingRight.STATE_OWN):
+        return
+    if has_right(actor, RoutingRight.STATE_OTHERS) and (
+            role_of(actor) != Role.TEAM_LEAD or (user.team_id and user.team_id in _led_team_ids(actor))):
+        return
+    raise PermissionDenied(_("您不能设置该坐席的状态"))
+
+
+def _led_team_ids(actor: Any) -> set[int]:
+    from kefu.accounts.models import Team
+
+    return set(Team.objects.filter(lead_id=actor.pk).values_list("pk", flat=True)) | (
+        {actor.team_id} if getattr(actor, "team_id", None) else set())
+
+
+@transaction.atomic
+def agent_state_set(*, actor: Any, user: Any, change: StateChange) -> AgentState:
+    """Put an agent in a state: the current one's span ends and the new one starts at `change.at` (now). The
+    same state again changes nothing (a double click, the PBX repeating itself). After-contact work ends by
+    itself after KEFU_AFTER_CONTACT_SECONDS (agent_states_expire). Announced as `agent.state_changed`."""
+    from kefu.routing import events
+
+    if change.state not in AgentStateKind.values:
+        raise ValidationFailed(_("状态只能是 %(names)s") % {"names": ", ".join(AgentStateKind.values)},
+                               details={"field": "state"})
+    if change.source not in StateSource.values:
+        raise ValidationFailed(_("未知的状态来源"), details={"field": "source"})
+    if len(change.note) > 200:
+        raise ValidationFailed(_("说明不能超过 %(n)s 个字符") % {"n": 200}, details={"field": "note"})
+    _may_set_state(actor, user, change.source)
+    at = change.at or timezone.now()
+    AgentState.objects.get_or_create(user=user, defaults={"since": at})
+    current = AgentState.objects.select_for_update().get(user=user)
+    if current.state == change.state and AgentStateSpan.objects.filter(user=user, ended_at__isnull=True).exists():
+        return current
+    before = current.state
+    AgentStateSpan.objects.filter(user=user, ended_at__isnull=True).update(ended_at=at)
+    AgentStateSpan.objects.create(user=user, state=change.state, started_at=at, source=change.source,
+                                  set_by=person(actor), note=change.note)
+    current.state, current.since, current.source, current.note = change.state, at, change.source, change.note
+    current.after_contact_until = (at + timedelta(seconds=settings.KEFU_AFTER_CONTACT_SECONDS)
+                                   if change.state == AgentStateKind.AFTER_CONTACT else None)
+    current.version += 1
+    current.save()
+    events.announce_state(current, before=before, actor=actor)
+    return current
+
+
+def agent_states_expire(*, now: datetime | None = None) -> int:
+    """After-contact work that has run its time ends: the agent is available again (the system's change).
+    Returns how many agents it freed."""
+    now = now or timezone.now()
+    freed = 0
+    for user_id in list(AgentState.objects.filter(state=AgentStateKind.AFTER_CONTACT,
+                                                  after_contact_until__lte=now).values_list("user_id", flat=True)):
+        with transaction.atomic():
+            state = AgentState.objects.select_for_update().select_related("user").filter(
+                user_id=user_id, state=AgentStateKind.AFTER_CONTACT, after_contact_until__lte=now).first()
+            if state is None:  # the agent moved on meanwhile
+                continue
+            agent_state_set(actor=AGENT_STATES, user=state.user, change=StateChange(
+                state=AgentStateKind.AVAILABLE, source=StateSource.SYSTEM, at=state.after_contact_until,
+                note=str(_("话后处理时间到"))))
+            freed += 1
+    return freed

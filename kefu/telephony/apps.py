@@ -8,6 +8,6 @@ class TelephonyConfig(AppConfig):
     verbose_name = _("电话")
 
     def ready(self) -> None:
-        from kefu.telephony import permissions
+        from kefu.telephony import events, permissions  # noqa: F401  (events: the event types are declared at import)
 
         permissions.register()

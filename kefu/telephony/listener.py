@@ -11,16 +11,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
-from django.utils.translation import gettext_lazy
 
-from kefu.core.actors import system_actor
 from kefu.core.errors import ValidationFailed
 from kefu.telephony.adapters.ami import AmiError, AmiSession, CtiFromPbx, translate
+from kefu.telephony.services import PBX_ACTOR as PBX
 from kefu.telephony.services import CtiEventIn, cti_event_record
 
 log = logging.getLogger(__name__)
 
-PBX = system_actor("pbx", gettext_lazy("系统：电话系统"))
 BACKOFF = (1, 2, 5, 10, 30, 60)  # seconds between reconnections, then every minute
 _warned: set[tuple[str, str]] = set()
 

@@ -17,8 +17,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kefu.accounts.models import User
+from kefu.core.actors import system_actor
 from kefu.core.errors import PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
 from kefu.routing.selectors import queue_by_code
@@ -29,6 +31,7 @@ from kefu.telephony.models import Call, CallEvent
 from kefu.telephony.permissions import TelephonyRight
 from kefu.telephony.stats import call_figures
 
+PBX_ACTOR = system_actor("pbx", gettext_lazy("系统：电话系统"))
 FUTURE_SLACK = timedelta(minutes=5)  # a PBX clock a little ahead of ours is accepted, a day ahead is not
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 _URL = re.compile(r"^https?://\S{1,490}$")
@@ -127,7 +130,34 @@ def cti_event_record(*, actor: Any, data: CtiEventIn, now: datetime | None = Non
             return Recorded(call=call, event=event, duplicate=True)
         summarise(call)
         events.announce_call(call, event)
+        _agent_follows(call, event, now or timezone.now())
     return Recorded(call=call, event=event, duplicate=False)
+
+
+AGENT_FOLLOWS_WITHIN = timedelta(minutes=10)  # older events are history: they do not move an agent's state now
+
+
+def _agent_follows(call: Call, event: CallEvent, now: datetime) -> None:
+    """The agent's state follows their calls: answered → on a contact; the call ended → after-contact work
+    (which ends by itself). Events from the past (a backlog) and events older than the agent's current state
+    change nothing."""
+    from kefu.routing.choices import AgentStateKind, StateSource
+    from kefu.routing.models import AgentState
+    from kefu.routing.services import StateChange, agent_state_set
+
+    if now - event.at > AGENT_FOLLOWS_WITHIN:
+        return
+    if event.event == CtiEvent.ANSWERED and event.agent_id:
+        agent, state = event.agent, AgentStateKind.ON_CONTACT
+    elif event.event == CtiEvent.ENDED and call.agent_id and call.answered_at:
+        agent, state = call.agent, AgentStateKind.AFTER_CONTACT
+    else:
+        return
+    since = AgentState.objects.filter(user=agent).values_list("since", flat=True).first()
+    if since is not None and since > event.at:
+        return
+    agent_state_set(actor=PBX_ACTOR, user=agent, change=StateChange(state=state, source=StateSource.PBX,
+                                                                    at=event.at, note=call.call_id[:200]))
 
 
 def summarise(call: Call) -> Call:

@@ -303,6 +303,9 @@ KEFU_FIRST_RESPONSE_SECONDS = {
     "chat": 30, "webhook": 30, "wechat_oa": 60, "wecom_kf": 60, "sms": 3600, "email": 4 * 3600, "default": 60,
 }  # default when a policy does not say: warn at 80 % of the target elapsed
 
+# After-contact work (话后处理) ends by itself after this many seconds; the agent is available again.
+KEFU_AFTER_CONTACT_SECONDS = int(os.environ.get("KEFU_AFTER_CONTACT_SECONDS", "30"))
+
 # Notifications outside the app (docs/notifications.md). Each channel is off until configured.
 KEFU_BASE_URL = os.environ.get("KEFU_BASE_URL", "http://127.0.0.1:8000")  # links in e-mails, SMS, robot posts
 KEFU_SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "")

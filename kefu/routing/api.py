@@ -1,0 +1,81 @@
+"""REST API of routing: agents' states (one's own, a lead setting a team member's, the floor's list)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+
+from kefu.apiutils.auth import requires
+from kefu.apiutils.schemas import InSchema, PathId
+from kefu.core.errors import NotFound
+from kefu.routing.choices import AgentStateKind
+from kefu.routing.permissions import RoutingRight
+from kefu.routing.selectors import agent_states, effective_state
+from kefu.routing.services import StateChange, agent_state_set
+
+router = Router()
+
+
+class AgentStateOut(Schema):
+    user_id: int
+    name: str
+    team_id: int | None
+    state: str = Field(description="available, on_contact, after_contact, break, meal, training, meeting, offline")
+    since: datetime | None
+    seconds_in_state: float | None
+    source: str = Field(description="Who set it: agent, supervisor, routing, pbx or system")
+    note: str
+
+
+class AgentStateIn(InSchema):
+    state: AgentStateKind
+    note: str = Field(default="", max_length=200, description="Why, for breaks and meetings (optional)")
+
+
+def _row(user: Any) -> dict[str, Any]:
+    rows = [r for r in agent_states(user, team_id=None) if r["user_id"] == user.pk]
+    if rows:
+        return rows[0]
+    from django.utils import timezone
+
+    state = getattr(user, "agent_state", None)
+    return {"user_id": user.pk, "name": str(user), "team_id": user.team_id,
+            "state": effective_state(state, timezone.now()), "since": None, "seconds_in_state": None,
+            "source": "", "note": ""}
+
+
+@router.get("/agents/states", response=list[AgentStateOut], summary="Every agent's state (the wallboard's list)")
+@requires(RoutingRight.STATE_VIEW)
+def agent_state_list(request: HttpRequest, team_id: int | None = None) -> Any:
+    return agent_states(request.auth, team_id=team_id)  # type: ignore[attr-defined]
+
+
+@router.get("/agents/me/state", response=AgentStateOut, summary="Your own state")
+@requires(RoutingRight.STATE_OWN)
+def agent_state_get(request: HttpRequest) -> Any:
+    return _row(request.auth)  # type: ignore[attr-defined]
+
+
+@router.put("/agents/me/state", response=AgentStateOut, summary="Set your own state (available, a break, …)")
+@requires(RoutingRight.STATE_OWN)
+def agent_state_set_own(request: HttpRequest, payload: AgentStateIn) -> Any:
+    user = request.auth  # type: ignore[attr-defined]
+    agent_state_set(actor=user, user=user, change=StateChange(state=payload.state, note=payload.note))
+    return _row(user)
+
+
+@router.put("/agents/{user_id}/state", response=AgentStateOut, summary="Set an agent's state (leads)")
+@requires(RoutingRight.STATE_OTHERS)
+def agent_state_set_other(request: HttpRequest, user_id: PathId, payload: AgentStateIn) -> Any:
+    from kefu.accounts.models import User
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotFound(_("坐席不存在"), details={"user_id": user_id})
+    agent_state_set(actor=request.auth, user=user, change=StateChange(  # type: ignore[attr-defined]
+        state=payload.state, note=payload.note, source="supervisor" if user.pk != request.auth.pk else "agent"))  # type: ignore[attr-defined]
+    return _row(user)
