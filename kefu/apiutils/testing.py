@@ -191,6 +191,14 @@ class World:
         self.canned_reply = CannedReply.objects.create(team=team, shortcut="hello", title="问候", body="您好")
         self.chat_channel = Channel.objects.create(code="matrix-chat", kind="chat", name="矩阵在线客服", team=team,
                                                    config={"allowed_origins": ["*"]})
+        from kefu.routing.services import QueueData, queue_create
+        from kefu.telephony.services import CtiEventIn, cti_event_record
+
+        self.queue = queue_create(actor=people["admin_user"], data=QueueData(code="matrix-line", name="矩阵热线",
+                                                                             team=team))
+        self.call = cti_event_record(actor=people["admin_user"], data=CtiEventIn(
+            call_id="matrix-call-1", event="ringing", at=timezone.now(), caller="13800138000", called="4008001234",
+            queue="matrix-line", agent=people["agent"].username)).call
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -260,6 +268,7 @@ class World:
             "code": "matrix-app",
             "chat_code": "matrix-chat",  # the chat widget's pages (/chat/<chat_code>/…)
             "conversation_id": self.conversation,
+            "call_id": self.call,
             "conversation_attachment_id": self.conversation_attachment,
             "canned_reply_id": self.canned_reply,
         }
@@ -295,4 +304,6 @@ def scope_object(values: dict[str, Any]) -> Any:
         return values["conversation_id"]
     if values.get("conversation_attachment_id") is not None:
         return values["conversation_attachment_id"].conversation
+    if values.get("call_id") is not None:
+        return values["call_id"]
     return None

@@ -60,8 +60,7 @@ def call_audience(call: Call, event: CallEvent) -> list[Audience]:
     the roles that see every call."""
     from kefu.telephony.permissions import TelephonyRight
 
-    audience = [Audience.role(role) for role in sorted(rights().get("ticket.view_all", ()))
-                if role in rights().get(TelephonyRight.VIEW, ())]
+    audience = [Audience.role(role) for role in sorted(rights().get(TelephonyRight.VIEW_ALL, ()))]
     for user_id in (event.agent_id, call.agent_id):
         if user_id and Audience.user(user_id) not in audience:
             audience.append(Audience.user(user_id))

@@ -1,20 +1,50 @@
-"""Rights on telephony: reporting what the PBX does (the CTI event API), and seeing calls."""
+"""Rights on telephony: reporting what the PBX does (the CTI event API), and seeing calls (which ones: registered
+with the policy)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+from django.db.models import Q, QuerySet
 
 from kefu.accounts.choices import FRONT_LINE, Role
-from kefu.core.policy import register_rights
+from kefu.core.policy import has_right, register_rights, register_scope, role_of
 
 
 class TelephonyRight(StrEnum):
     REPORT = "telephony.report"  # a PBX (its API token) reporting call events; administrators hold it
-    VIEW = "call.view"  # see calls and their events
+    VIEW = "call.view"  # see calls: one's own and one's teams' queues'
+    VIEW_ALL = "call.view_all"  # see every call (the floor's supervisors, quality)
 
 
 def register() -> None:
+    from kefu.telephony.models import Call
+
     register_rights({
         TelephonyRight.REPORT: {Role.ADMIN},
-        TelephonyRight.VIEW: FRONT_LINE | {Role.SHIFT_LEAD, Role.QA, Role.MANAGER, Role.ADMIN},
+        TelephonyRight.VIEW: FRONT_LINE | {Role.QA},
+        TelephonyRight.VIEW_ALL: {Role.SHIFT_LEAD, Role.QA, Role.MANAGER, Role.ADMIN},
     })
+    register_scope(Call, visible_to=visible_calls)
+
+
+def _teams(user: Any) -> set[int]:
+    from kefu.accounts.models import Team
+
+    led = set(Team.objects.filter(lead_id=user.pk).values_list("pk", flat=True)) if role_of(user) else set()
+    return led | ({user.team_id} if getattr(user, "team_id", None) else set())
+
+
+def visible_calls(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """Every call for supervisors; else the calls that rang or reached the person, and those of their teams'
+    queues."""
+    if has_right(user, TelephonyRight.VIEW_ALL):
+        return queryset
+    if not has_right(user, TelephonyRight.VIEW):
+        return queryset.none()
+    mine = Q(agent_id=user.pk) | Q(events__agent_id=user.pk)
+    teams = _teams(user)
+    if teams:
+        mine |= Q(queue__team_id__in=teams)
+    return queryset.filter(mine).distinct()

@@ -88,6 +88,11 @@ def _event_message(event: OutboxEvent) -> dict[str, Any]:
                              "status": ticket.get("status"), "version": ticket.get("version")}
     if event.type == "notification.created":
         message["notification"] = payload
+    if event.type == "call.changed":  # the ringing agent's page pops the caller's card
+        message["call"] = payload.get("call")
+        message["cti"] = payload.get("cti")
+    if event.type == "agent.state_changed":
+        message["agent_state"] = payload
     if event.type.startswith("conversation."):  # enough for the inbox to update without asking
         message["conversation"] = payload.get("conversation")
         if payload.get("message"):

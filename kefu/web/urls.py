@@ -3,7 +3,7 @@ generated permission matrix."""
 
 from django.urls import path
 
-from kefu.web.views import auth, canned, conversations, customers, dashboard, department, security, tickets
+from kefu.web.views import auth, calls, canned, conversations, customers, dashboard, department, security, tickets
 
 app_name = "web"
 urlpatterns = [
@@ -51,6 +51,7 @@ urlpatterns = [
     # customers
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/search/", customers.customer_search, name="customer_search"),
+    path("calls/<int:call_id>/pop/", calls.call_pop, name="call_pop"),
     path("customers/<int:customer_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:customer_id>/reveal/", customers.customer_reveal, name="customer_reveal"),
     path("customers/<int:customer_id>/consents/", customers.customer_consents, name="customer_consents"),

@@ -72,12 +72,42 @@
     stack.insertBefore(toast, stack.querySelector(".toast-more"));
     setTimeout(function () { toast.remove(); }, 8000);
   }
+  // Screen pop (来电弹屏): a call ringing this agent opens the caller's card (kefu/web/views/calls.py); a call
+  // hung up before it was answered stays shown, marked missed, until closed.
+  function screenPop(data) {
+    var me = document.body.dataset.userId;
+    var call = data.call || {}, cti = data.cti || {};
+    var holder = document.querySelector(".screen-pop-holder");
+    if (cti.event === "ringing" && me && String(cti.agent_id) === me) {
+      if (!holder) {
+        holder = document.createElement("div");
+        holder.className = "screen-pop-holder";
+        document.body.appendChild(holder);
+      }
+      if (holder.dataset.call === String(call.id)) return;
+      holder.dataset.call = String(call.id);
+      fetch("/calls/" + encodeURIComponent(call.id) + "/pop/", { credentials: "same-origin",
+                                                                   headers: { "HX-Request": "true" } })
+        .then(function (answer) { return answer.ok ? answer.text() : ""; })
+        .then(function (html) { if (html && holder.dataset.call === String(call.id)) holder.innerHTML = html; });
+    } else if (holder && holder.dataset.call === String(call.id) && (call.state === "abandoned" || call.state === "voicemail")) {
+      var card = holder.querySelector(".screen-pop");
+      if (card) card.classList.add("is-missed");
+    }
+  }
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-screen-pop-close]");
+    if (!close) return;
+    var holder = close.closest(".screen-pop-holder");
+    if (holder) holder.remove();
+  });
   function applyEvent(data, refresh) {
     if (seenEvents.indexOf(data.id) >= 0) return;
     seenEvents.push(data.id);
     if (seenEvents.length > 500) seenEvents.shift();
     document.body.dispatchEvent(new CustomEvent("kefu:event", { detail: data }));
     if (data.event === "notification.created" && data.notification) applyNotification(data.notification);
+    if (data.event === "call.changed") screenPop(data);
     var banner = document.getElementById("live-banner");
     if (banner && data.ticket && String(data.ticket.id) === banner.dataset.ticket) banner.hidden = false;
     if (data.ticket) refresh();

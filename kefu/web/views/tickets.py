@@ -499,7 +499,9 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> FileRespons
 def ticket_create(request: HttpRequest) -> HttpResponse:
     from kefu.web.views.customers import customer_for_new_ticket
 
-    form = forms.TicketCreateForm(request.POST or None, initial={"customer": request.GET.get("customer")})
+    # a screen pop opens it for the caller: their record, or an unknown number for a new customer
+    form = forms.TicketCreateForm(request.POST or None, initial={
+        "customer": request.GET.get("customer"), "new_customer_phone": request.GET.get("phone", "")[:32]})
     error = ""
     chosen = None
     if request.method == "POST" and form.is_valid():

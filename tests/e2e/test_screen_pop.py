@@ -1,0 +1,81 @@
+"""Screen pop in a real browser: the PBX reports a call through the CTI API (offered, queued, ringing at agent1),
+and agent1's open page pops the caller's card — the demo VIP their number belongs to, with open orders — and
+makes an order for them in one step. The card is also shown in English; screenshots go to docs/images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import kefu_command
+
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+PBX_TOKEN = """
+from kefu.accounts.models import User
+from kefu.accounts.services import api_token_create
+print(api_token_create(actor=User.objects.get(username="admin"), name="PBX", scopes=["telephony"]).key)
+"""
+
+DEMO_CUSTOMER = """
+from kefu.customers.models import Customer
+vips = Customer.objects.filter(is_vip=True, contacts__kind="phone", tickets__isnull=False).distinct()
+c = vips.order_by("id").first()
+print(c.name, c.contacts.filter(kind="phone").order_by("id").first().value)
+"""
+
+
+@pytest.fixture(scope="module")
+def pbx_token(server: str, server_env: dict[str, str]) -> str:
+    return kefu_command(server_env, "shell", "-c", PBX_TOKEN).strip().splitlines()[-1]
+
+
+def cti(base: str, token: str, call_id: str, event: str, caller: str, **extra: str) -> dict[str, Any]:
+    body = json.dumps({"call_id": call_id, "event": event, "at": datetime.now(tz=UTC).isoformat(),
+                       "caller": caller, "called": "4008001234", "queue": "hotline", **extra}).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own local server
+        f"{base}/api/v1/cti/events", data=body, method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our own local server
+        return json.loads(answer.read())  # type: ignore[no-any-return]
+
+
+def _keep(path: Path, name: str) -> None:
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS_IMAGES / f"{name}.png")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_ringing_call_pops_the_callers_card(new_page: Any, sign_in: Any, screenshot: Any, server: str,
+                                              server_env: dict[str, str], pbx_token: str, language: str) -> None:
+    name, phone = kefu_command(server_env, "shell", "-c", DEMO_CUSTOMER).strip().splitlines()[-1].split()
+    page = new_page()
+    sign_in(page, "agent1", language)
+    page.goto("/")
+    page.wait_for_function("document.body.dataset.liveState === 'open'")
+    call_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    cti(server, pbx_token, call_id, "offered", phone)
+    cti(server, pbx_token, call_id, "queued", phone)
+    rang = time.monotonic()
+    cti(server, pbx_token, call_id, "ringing", phone, agent="agent1")
+    pop = page.get_by_test_id("screen-pop")
+    pop.wait_for(timeout=15_000)
+    print(f"screen pop shown {time.monotonic() - rang:.2f} s after the ringing event was posted")
+    assert page.get_by_test_id("screen-pop-customer").inner_text() == name
+    assert phone in page.get_by_test_id("screen-pop-number").inner_text().replace(" ", "")
+    suffix = "zh" if language == "zh-hans" else "en"
+    _keep(screenshot(page, f"screen-pop-{suffix}"), f"screen-pop-{suffix}")
+    if language == "en":
+        assert "Open orders" in pop.inner_text()
+        return
+    page.get_by_test_id("screen-pop-ticket").click()
+    page.wait_for_url(lambda url: "/tickets/new/" in url)
+    assert name in page.content()  # the order form has the caller's record chosen
