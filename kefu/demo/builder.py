@@ -177,6 +177,7 @@ def build_demo(*, size: DemoSize = FULL, seed: int = 2026, now: datetime | None 
     # Recent orders go through the services, each in its own transaction as in real use.
     _make_recent(rng, size, users, customers, categories, now, now - timedelta(days=3))
     _make_conversations(rng, customers)
+    _make_floor(rng, customers, now)
     summary.created = True
     summary.users = len(users)
     summary.customers = Customer.objects.count()
@@ -253,6 +254,43 @@ def _ensure_queues(actor: Any, teams: dict[str, Any]) -> None:
     if not Queue.objects.filter(code="chat").exists():
         queue_create(actor=actor, data=QueueData(code="chat", name="在线客服", kind="chat", team=teams.get("客服一组"),
                                                  target_seconds=30, target_percent=90))
+
+
+def _make_floor(rng: random.Random, customers: list[Customer], now: datetime) -> None:
+    """The phone floor as the demo opens: the hotline's last three hours of calls through the CTI service (so
+    today's interval statistics and the wallboard have figures) and the first team's agents in their states."""
+    from kefu.core.actors import system_actor
+    from kefu.routing.services import StateChange, agent_state_set
+    from kefu.telephony.services import CtiEventIn, cti_event_record
+
+    actor = system_actor("demo", gettext_lazy("系统：演示数据"))
+    phones = [c.value for c in ContactPoint.objects.filter(kind="phone", customer__in=customers[:60])][:40]
+    start = now - timedelta(hours=3)
+    for n in range(int(3 * 60 / 7)):  # one call every seven minutes or so
+        offered = start + timedelta(minutes=7 * n, seconds=rng.randint(0, 300))
+        if offered > now - timedelta(minutes=12):
+            break
+        call_id = f"demo-{offered:%Y%m%d%H%M%S}-{n}"
+        caller = rng.choice(phones) if phones and rng.random() < 0.7 else f"1{rng.randint(3000000000, 9999999999)}"
+        events = [("queued", 0, "")]
+        wait = rng.choice([4, 8, 12, 15, 18, 25, 40, 65])
+        if rng.random() < 0.12:
+            events.append(("abandoned", wait, ""))
+        else:
+            agent = rng.choice(["agent1", "agent2", "agent3", "agent4", "agent5"])
+            events += [("ringing", max(1, wait - 3), agent), ("answered", wait, agent),
+                       ("ended", wait + rng.randint(90, 420), "")]
+        for event, seconds, agent in events:
+            cti_event_record(actor=actor, data=CtiEventIn(
+                call_id=call_id, event=event, at=offered + timedelta(seconds=seconds), caller=caller,
+                called="4008001234", queue="hotline", agent=agent))
+    states = (("agent1", "available", ""), ("agent2", "on_contact", ""), ("agent3", "available", ""),
+              ("agent4", "break", "午休"), ("agent5", "training", "新产品培训"), ("lead1", "available", ""))
+    for username, state, note in states:
+        user = User.objects.filter(username=username).first()
+        if user is not None:
+            agent_state_set(actor=actor, user=user, change=StateChange(
+                state=state, source="system", note=note, at=now - timedelta(minutes=rng.randint(2, 40))))
 
 
 # Conversations waiting in the inboxes when the demo opens: (channel, customer's lines, agent's replies or None for

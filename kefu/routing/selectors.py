@@ -91,3 +91,61 @@ def agent_states(actor: Any, *, team_id: int | None = None) -> list[dict[str, An
                      "since": since, "seconds_in_state": (now - since).total_seconds() if since else None,
                      "source": state.source if state else "", "note": state.note if state else ""})
     return rows
+
+
+@dataclass(frozen=True)
+class QueueToday:
+    """One queue's figures since local midnight, each with its definition (PRODUCT §2.9)."""
+
+    queue: Queue
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    answered_within_target: int
+    abandoned_within_target: int
+
+    @property
+    def service_level(self) -> float | None:
+        """Under the queue's formula (1–4); None before any contact counts."""
+        a, ab, a_in, ab_in = self.answered, self.abandoned, self.answered_within_target, self.abandoned_within_target
+        formula = self.queue.formula
+        if formula == 1:
+            num, den = a_in + ab_in, a + ab
+        elif formula == 2:
+            num, den = a_in, a
+        elif formula == 3:
+            num, den = a_in, a + ab
+        else:
+            num, den = a_in, a + (ab - ab_in)
+        return num / den if den else None
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answered / self.offered if self.offered else None
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """Abandons (short ones left out) over contacts offered less the short abandons."""
+        counted = self.offered - self.short_abandoned
+        return self.abandoned / counted if counted > 0 else None
+
+
+def queues_today(now: datetime) -> list[QueueToday]:
+    """Every active queue's figures since local midnight (one query over the interval rows)."""
+    from django.db.models import Sum
+
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    sums = {r["queue_id"]: r for r in IntervalStat.objects.filter(start__gte=midnight, start__lt=now).values(
+        "queue_id").annotate(offered=Sum("offered"), answered=Sum("answered"), abandoned=Sum("abandoned"),
+                             short=Sum("short_abandoned"), a_in=Sum("answered_within_target"),
+                             ab_in=Sum("abandoned_within_target"))}
+    out = []
+    for queue in Queue.objects.filter(is_active=True).order_by("code"):
+        row = sums.get(queue.pk, {})
+        out.append(QueueToday(queue=queue, offered=int(row.get("offered") or 0),
+                              answered=int(row.get("answered") or 0), abandoned=int(row.get("abandoned") or 0),
+                              short_abandoned=int(row.get("short") or 0),
+                              answered_within_target=int(row.get("a_in") or 0),
+                              abandoned_within_target=int(row.get("ab_in") or 0)))
+    return out

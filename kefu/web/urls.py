@@ -3,7 +3,18 @@ generated permission matrix."""
 
 from django.urls import path
 
-from kefu.web.views import auth, calls, canned, conversations, customers, dashboard, department, security, tickets
+from kefu.web.views import (
+    auth,
+    calls,
+    canned,
+    conversations,
+    customers,
+    dashboard,
+    department,
+    security,
+    tickets,
+    wallboard,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -52,6 +63,7 @@ urlpatterns = [
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/search/", customers.customer_search, name="customer_search"),
     path("calls/<int:call_id>/pop/", calls.call_pop, name="call_pop"),
+    path("wallboard/", wallboard.wallboard, name="wallboard"),
     path("customers/<int:customer_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:customer_id>/reveal/", customers.customer_reveal, name="customer_reveal"),
     path("customers/<int:customer_id>/consents/", customers.customer_consents, name="customer_consents"),

@@ -79,3 +79,23 @@ def test_a_ringing_call_pops_the_callers_card(new_page: Any, sign_in: Any, scree
     page.get_by_test_id("screen-pop-ticket").click()
     page.wait_for_url(lambda url: "/tickets/new/" in url)
     assert name in page.content()  # the order form has the caller's record chosen
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_wallboard_follows_the_floor_live(new_page: Any, sign_in: Any, screenshot: Any, server: str,
+                                              pbx_token: str, language: str) -> None:
+    """A supervisor's wallboard: a call joining the hotline shows as waiting without a reload."""
+    page = new_page()
+    sign_in(page, "lead1", language)
+    page.goto("/wallboard/")
+    page.wait_for_function("document.body.dataset.liveState === 'open'")
+    hotline = page.locator("[data-testid=wb-queue][data-queue=hotline]")
+    before = int(hotline.get_by_test_id("wb-waiting").inner_text())
+    call_id = f"wb-{uuid.uuid4().hex[:8]}"
+    cti(server, pbx_token, call_id, "queued", "13900000000")
+    page.wait_for_function(
+        "n => Number(document.querySelector('[data-queue=hotline] [data-testid=wb-waiting]').textContent) > n",
+        arg=before, timeout=15_000)
+    suffix = "zh" if language == "zh-hans" else "en"
+    _keep(screenshot(page, f"wallboard-{suffix}"), f"wallboard-{suffix}")
+    cti(server, pbx_token, call_id, "abandoned", "13900000000")  # leave the demo's queue as it was

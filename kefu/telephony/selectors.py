@@ -1,0 +1,22 @@
+"""Reads of telephony: the calls waiting now, per queue (the wallboard)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min
+from django.db.models.functions import Coalesce
+
+from kefu.telephony.choices import CallState
+from kefu.telephony.models import Call
+
+STALE_WAIT = timedelta(hours=4)  # a call "waiting" this long lost its ending on the way: not shown as waiting
+
+
+def waiting_by_queue(now: datetime) -> dict[int, tuple[int, float]]:
+    """Per queue id: calls waiting now (offered, queued or ringing, not answered or ended) and the longest wait
+    in seconds. One query."""
+    rows = (Call.objects.filter(state__in=(CallState.OFFERED, CallState.QUEUED, CallState.RINGING),
+                                queue__isnull=False, ended_at__isnull=True, offered_at__gte=now - STALE_WAIT)
+            .values("queue_id").annotate(n=Count("pk"), first=Min(Coalesce("queued_at", "offered_at"))))
+    return {r["queue_id"]: (int(r["n"]), max(0.0, (now - r["first"]).total_seconds())) for r in rows}
