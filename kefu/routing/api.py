@@ -7,10 +7,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from kefu.apiutils.auth import requires
-from kefu.apiutils.schemas import InSchema, PathId
+from kefu.apiutils.schemas import Id, InSchema, PathId
 from kefu.core.errors import NotFound
 from kefu.routing.choices import AgentStateKind
 from kefu.routing.permissions import RoutingRight
@@ -29,6 +29,10 @@ class AgentStateOut(Schema):
     seconds_in_state: float | None
     source: str = Field(description="Who set it: agent, supervisor, routing, pbx or system")
     note: str
+
+
+class StateFilters(InSchema):
+    team_id: Id | None = Field(default=None, description="One team's agents only")
 
 
 class AgentStateIn(InSchema):
@@ -50,8 +54,8 @@ def _row(user: Any) -> dict[str, Any]:
 
 @router.get("/agents/states", response=list[AgentStateOut], summary="Every agent's state (the wallboard's list)")
 @requires(RoutingRight.STATE_VIEW)
-def agent_state_list(request: HttpRequest, team_id: int | None = None) -> Any:
-    return agent_states(request.auth, team_id=team_id)  # type: ignore[attr-defined]
+def agent_state_list(request: HttpRequest, filters: Query[StateFilters]) -> Any:
+    return agent_states(request.auth, team_id=filters.team_id)  # type: ignore[attr-defined]
 
 
 @router.get("/agents/me/state", response=AgentStateOut, summary="Your own state")
