@@ -31,6 +31,10 @@ class Channel(models.Model):
     name = models.CharField(_("名称"), max_length=100)
     team = models.ForeignKey("accounts.Team", on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="channels", verbose_name=_("接待班组"))
+    # conversations of this channel wait in this queue and are offered to agents by routing; empty: they wait in
+    # the team's inbox for an agent to pick up
+    queue = models.ForeignKey("routing.Queue", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="channels", verbose_name=_("路由队列"))
     is_active = models.BooleanField(_("启用"), default=True)
     # kind-specific settings (mailbox host and user, app id, outbound URL, widget origins…) — no secrets
     config = models.JSONField(_("配置"), default=dict, blank=True)

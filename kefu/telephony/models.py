@@ -31,6 +31,8 @@ class Call(models.Model):
     transfers = models.PositiveSmallIntegerField(_("转接次数"), default=0)
     voicemail = models.BooleanField(_("语音留言"), default=False)
     recording_url = models.CharField(_("录音地址"), max_length=500, blank=True)
+    # the caller's leg as the PBX names it (Asterisk's channel, FreeSWITCH's UUID): what a transfer moves
+    pbx_channel = models.CharField(_("电话系统通道"), max_length=200, blank=True)
     last_event_at = models.DateTimeField(_("最后事件时间"))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
