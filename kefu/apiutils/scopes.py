@@ -37,10 +37,13 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "conversation_transfer": TICKETS, "conversation_close": TICKETS, "conversation_ticket": TICKETS,
     "inbound_webhook": TICKETS, "channel_list": READ,
     # telephony: the PBX reporting what happens to calls
-    "cti_event": TELEPHONY,
+    "cti_event": TELEPHONY, "ivr_next": TELEPHONY,
+    # telephony: an agent commanding the PBX (serving work): click-to-dial and transfer
+    "call_dial": TICKETS, "call_transfer": TICKETS,
     # agents' states: reading the floor, and setting one's own or a team member's (serving work)
     "agent_state_list": READ, "agent_state_get": READ,
     "agent_state_set_own": TICKETS, "agent_state_set_other": TICKETS,
+    "offer_list": READ, "offer_accept_api": TICKETS, "offer_decline_api": TICKETS,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

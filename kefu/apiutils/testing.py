@@ -199,6 +199,16 @@ class World:
         self.call = cti_event_record(actor=people["admin_user"], data=CtiEventIn(
             call_id="matrix-call-1", event="ringing", at=timezone.now(), caller="13800138000", called="4008001234",
             queue="matrix-line", agent=people["agent"].username)).call
+        from kefu.telephony import ivr_services as ivr
+
+        self.ivr_flow = ivr.flow_create(actor=people["admin_user"], data=ivr.FlowData(name="矩阵导航",
+                                                                                     number="4008009999"))
+        self.ivr_node = ivr.node_create(actor=people["admin_user"], flow=self.ivr_flow, expected_version=None,
+                                        data=ivr.NodeData(key="sub", name="子菜单", prompt="请按键"))
+        self.ivr_choice = ivr.choice_set(actor=people["admin_user"], node=self.ivr_node, expected_version=None,
+                                         data=ivr.ChoiceData(digit="1", target=ivr.TargetData(action="hangup")))
+        self.blacklist_entry = ivr.blacklist_add(actor=people["admin_user"], data=ivr.BlacklistData(
+            number="13900000000", reason="矩阵测试"))
         self.tokens = _LazyTokens(people)
         for t in (self.team_ticket, self.other_team_ticket, self.dispatched_ticket):
             t.refresh_from_db()
@@ -234,6 +244,8 @@ class World:
             from kefu.accounts.models import UserSession
 
             return UserSession.objects.get_or_create(session_key_hash=f"matrix-{user.pk}", defaults={"user": user})[0]
+        if param == "offer_id":  # a contact offered to the requester by routing
+            return _offer_for(user)
         if param == "view_id":
             return SavedView.objects.get_or_create(
                 owner=user, name="我的视图", defaults={"query": "status=new"}
@@ -271,6 +283,10 @@ class World:
             "call_id": self.call,
             "conversation_attachment_id": self.conversation_attachment,
             "canned_reply_id": self.canned_reply,
+            "flow_id": self.ivr_flow,
+            "node_id": self.ivr_node,
+            "choice_id": self.ivr_choice,
+            "blacklist_id": self.blacklist_entry,
         }
         values: dict[str, Any] = {}
         for param in params:
@@ -282,11 +298,28 @@ class World:
                 )
             elif param in fixed:
                 values[param] = fixed[param]
-            elif param in ("token_id", "view_id", "notification_id", "download", "session_id"):
+            elif param in ("token_id", "view_id", "notification_id", "download", "session_id", "offer_id"):
                 values[param] = None  # per requester, see owned()
             else:
                 raise KeyError(param)
         return values
+
+
+def _offer_for(user: Any) -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.routing.models import Offer, Queue, RoutedContact
+
+    offer = Offer.objects.filter(agent=user, outcome="").first()
+    if offer is not None:
+        return offer
+    queue, _created = Queue.objects.get_or_create(code="matrix-routed", defaults={"name": "矩阵分配", "routed": True})
+    now = timezone.now()
+    contact = RoutedContact.objects.create(ref=f"matrix:{user.pk}:{RoutedContact.objects.count()}", kind="phone",
+                                           queue=queue, state="offered", enqueued_at=now, queue_entered_at=now)
+    return Offer.objects.create(contact=contact, agent=user, offered_at=now, expires_at=now + timedelta(hours=1))
 
 
 def scope_object(values: dict[str, Any]) -> Any:

@@ -37,3 +37,6 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_RATED = "conversation.rated", _("会话评价")
     CALL_CHANGED = "call.changed", _("通话事件")
     AGENT_STATE_CHANGED = "agent.state_changed", _("坐席状态变化")
+    ROUTING_OFFER_MADE = "routing.offer_made", _("路由：分配给坐席")
+    ROUTING_OFFER_CLOSED = "routing.offer_closed", _("路由：分配结束")
+    ROUTING_CONTACT_CHANGED = "routing.contact_changed", _("路由：排队联络变化")

@@ -165,6 +165,11 @@ def scrub_conversations(customer_ids: list[int], *, now: datetime) -> dict[str, 
         for pk in part:
             Conversation.objects.filter(pk=pk).update(identity_value=f"anon-{pk}")
     counts.update(scrub_conversation_texts(conversation_ids, cause="erasure", now=now))
+    from kefu.routing.models import RoutedContact
+
+    # their times in queues stay for the statistics; the number to call back goes
+    counts["callback_numbers"] = RoutedContact.objects.filter(customer_id__in=customer_ids).exclude(
+        callback_number="").update(callback_number="")
     return counts
 
 

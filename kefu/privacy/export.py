@@ -259,6 +259,17 @@ def _conversation_history_rows(ctx: ExportContext) -> list[dict[str, Any]]:
             .select_related("actor", "team").order_by("conversation_id", "created_at", "pk")]
 
 
+def _queue_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    from kefu.routing.models import RoutedContact
+
+    return [{"id": c.pk, "contact": c.ref, "queue": c.queue.name, "state": c.state, "is_vip": c.is_vip,
+             "is_complaint": c.is_complaint, "callback_number": c.callback_number, "agent": _person(c.agent),
+             "entered_line_at": _value(c.enqueued_at), "answered_at": _value(c.assigned_at),
+             "ended_at": _value(c.ended_at)}
+            for c in RoutedContact.objects.filter(customer_id__in=ctx.customer_ids)
+            .select_related("queue", "agent").order_by("enqueued_at", "pk")]
+
+
 def _identity_rows(ctx: ExportContext) -> list[dict[str, Any]]:
     from kefu.conversations.models import ChannelIdentity
 
@@ -288,6 +299,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("conversation_history", gettext_lazy("会话处理记录"), ("conversations.activity",),
             _conversation_history_rows),
     Section("channel_identities", gettext_lazy("渠道身份"), ("conversations.channelidentity",), _identity_rows),
+    Section("queue_contacts", gettext_lazy("排队记录"), ("routing.routedcontact",), _queue_rows),
 )
 
 # Models that reference a customer (or one of their records) but hold nothing of theirs to hand over, and why.
@@ -297,6 +309,8 @@ NOT_EXPORTED: dict[str, str] = {
     "core.outboxevent": "the queue of announcements to live pages and webhooks, purged after 30 days; copies of "
                         "what the sections hold (subjects are anonymised with the order)",
     "notifications.delivery": "the sending of a notice to a staff member (their address, not the customer's)",
+    "routing.offer": "which agents a contact waiting in a queue was offered to and their answers: staff data (the "
+                     "contact's time in line is exported)",
     "conversations.participant": "which staff members took part in a conversation and how far they read: staff "
                                  "data (the conversation itself is exported)",
 }

@@ -1,4 +1,5 @@
-"""REST API of routing: agents' states (one's own, a lead setting a team member's, the floor's list)."""
+"""REST API of routing: agents' states (one's own, a lead setting a team member's, the floor's list), and the
+offers routing makes to an agent (list, accept, decline)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from kefu.apiutils.schemas import Id, InSchema, PathId
 from kefu.core.errors import NotFound
 from kefu.routing.choices import AgentStateKind
 from kefu.routing.permissions import RoutingRight
-from kefu.routing.selectors import agent_states, effective_state
-from kefu.routing.services import StateChange, agent_state_set
+from kefu.routing.selectors import agent_states, effective_state, open_offers
+from kefu.routing.services import StateChange, agent_state_set, offer_accept, offer_decline
 
 router = Router()
 
@@ -83,3 +84,55 @@ def agent_state_set_other(request: HttpRequest, user_id: PathId, payload: AgentS
     agent_state_set(actor=request.auth, user=user, change=StateChange(  # type: ignore[attr-defined]
         state=payload.state, note=payload.note, source="supervisor" if user.pk != request.auth.pk else "agent"))  # type: ignore[attr-defined]
     return _row(user)
+
+
+class OfferOut(Schema):
+    id: int
+    ref: str = Field(description="The contact in its own app: call:<PBX id>, conversation:<id>, ticket:<id>")
+    kind: str = Field(description="phone, chat or ticket")
+    queue: str = Field(description="The queue's code")
+    queue_name: str
+    customer_id: int | None
+    customer_name: str
+    is_vip: bool
+    callback_number: str = Field(description="Set when the caller asked to be called back: the number to call")
+    offered_at: datetime
+    expires_at: datetime = Field(description="Accept before this; after it the offer rings out")
+
+
+class RoutedContactOut(Schema):
+    id: int
+    ref: str
+    kind: str
+    queue: str
+    state: str = Field(description="waiting, offered, assigned, finished or abandoned")
+    agent_id: int | None
+    assigned_at: datetime | None
+    callback_number: str
+    version: int
+
+
+def _contact(contact: Any) -> dict[str, Any]:
+    return {"id": contact.pk, "ref": contact.ref, "kind": contact.kind, "queue": contact.queue.code,
+            "state": contact.state, "agent_id": contact.agent_id, "assigned_at": contact.assigned_at,
+            "callback_number": contact.callback_number, "version": contact.version}
+
+
+@router.get("/agents/me/offers", response=list[OfferOut], summary="The contacts offered to you now")
+@requires(RoutingRight.CONTACT_TAKE)
+def offer_list(request: HttpRequest) -> Any:
+    return open_offers(request.auth)  # type: ignore[attr-defined]
+
+
+@router.post("/offers/{offer_id}/accept", response=RoutedContactOut, summary="Accept a contact offered to you")
+@requires(RoutingRight.CONTACT_TAKE)
+def offer_accept_api(request: HttpRequest, offer_id: PathId) -> Any:
+    """409 `offer_timeout` when it rang out, `offer_withdrawn` when the contact left the line meanwhile."""
+    return _contact(offer_accept(actor=request.auth, offer_id=offer_id))  # type: ignore[attr-defined]
+
+
+@router.post("/offers/{offer_id}/decline", response=RoutedContactOut, summary="Decline a contact offered to you")
+@requires(RoutingRight.CONTACT_TAKE)
+def offer_decline_api(request: HttpRequest, offer_id: PathId) -> Any:
+    """The contact goes back to its place in line and is offered to another agent."""
+    return _contact(offer_decline(actor=request.auth, offer_id=offer_id))  # type: ignore[attr-defined]

@@ -11,3 +11,8 @@ class RoutingConfig(AppConfig):
         from kefu.routing import events, permissions  # noqa: F401  (events: the event types are declared at import)
 
         permissions.register()
+
+        from kefu.core.workers import register_worker_thread
+        from kefu.routing.tasks import start_tick_thread
+
+        register_worker_thread("routing.tick", start_tick_thread)

@@ -32,6 +32,7 @@ class AgentStateKind(models.TextChoices):
     MEAL = "meal", _("用餐")
     TRAINING = "training", _("培训")
     MEETING = "meeting", _("会议")
+    MISSED = "missed", _("未应答")  # let an offer ring out: routing offers nothing more until the agent is back
     OFFLINE = "offline", _("离线")
 
 
@@ -41,3 +42,38 @@ class StateSource(models.TextChoices):
     ROUTING = "routing", _("路由")
     PBX = "pbx", _("电话系统")
     SYSTEM = "system", _("系统")
+
+
+class RoutingStrategy(models.TextChoices):
+    """Which of the free, skilled agents gets the next contact."""
+
+    LONGEST_IDLE = "longest_idle", _("最长空闲优先")
+    LEAST_OCCUPIED = "least_occupied", _("最少占用优先")
+    PROFICIENCY = "proficiency", _("技能熟练度优先")
+
+
+class Affinity(models.TextChoices):
+    """Whom a returning customer's contact waits for first (for the queue's affinity seconds)."""
+
+    NONE = "none", _("不指定")
+    LAST_AGENT = "last_agent", _("上次接待的坐席")
+    DEDICATED = "dedicated", _("专属坐席")
+
+
+class ContactState(models.TextChoices):
+    WAITING = "waiting", _("排队中")
+    OFFERED = "offered", _("分配中")
+    ASSIGNED = "assigned", _("接待中")
+    FINISHED = "finished", _("已完成")
+    ABANDONED = "abandoned", _("已放弃")
+
+
+OPEN_CONTACT_STATES = (ContactState.WAITING, ContactState.OFFERED, ContactState.ASSIGNED)
+
+
+class OfferOutcome(models.TextChoices):
+    OPEN = "", _("等待应答")
+    ACCEPTED = "accepted", _("已接受")
+    DECLINED = "declined", _("已拒绝")
+    TIMEOUT = "timeout", _("超时未应答")
+    WITHDRAWN = "withdrawn", _("已撤回")

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from kefu.routing.choices import AgentStateKind, QueueKind, ServiceLevelFormula, StateSource
+from kefu.routing.choices import (
+    Affinity,
+    AgentStateKind,
+    ContactState,
+    OfferOutcome,
+    QueueKind,
+    RoutingStrategy,
+    ServiceLevelFormula,
+    StateSource,
+)
 
 
 class Queue(models.Model):
@@ -26,6 +36,21 @@ class Queue(models.Model):
     # abandons sooner than this are kept apart (a wrong number, a caller who changed their mind)
     short_abandon_seconds = models.PositiveIntegerField(_("短时放弃阈值（秒）"), default=5)
     is_active = models.BooleanField(_("启用"), default=True)
+    # routing (ACD): Kefu offers the queue's contacts to agents; off, the PBX or the agents themselves pick them
+    routed = models.BooleanField(_("由客服系统分配"), default=False)
+    strategy = models.CharField(_("分配策略"), max_length=16, choices=RoutingStrategy.choices,
+                                default=RoutingStrategy.LONGEST_IDLE)
+    offer_seconds = models.PositiveIntegerField(_("振铃/提醒秒数"), default=20)
+    affinity = models.CharField(_("坐席偏好"), max_length=12, choices=Affinity.choices, default=Affinity.NONE)
+    affinity_seconds = models.PositiveIntegerField(_("偏好等待秒数"), default=30)
+    overflow_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                    verbose_name=_("溢出到队列"))
+    overflow_after_seconds = models.PositiveIntegerField(_("等待多少秒后溢出"), null=True, blank=True)
+    vip_priority = models.PositiveSmallIntegerField(_("VIP 优先级加分"), default=10)
+    complaint_priority = models.PositiveSmallIntegerField(_("投诉优先级加分"), default=5)
+    long_wait_seconds = models.PositiveIntegerField(_("长时等待秒数"), null=True, blank=True)
+    long_wait_priority = models.PositiveSmallIntegerField(_("长时等待优先级加分"), default=5)
+    callback_allowed = models.BooleanField(_("允许预约回拨"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
 
@@ -84,6 +109,11 @@ class AgentState(models.Model):
     note = models.CharField(_("说明"), max_length=200, blank=True)
     after_contact_until = models.DateTimeField(_("话后处理结束"), null=True, blank=True, db_index=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
+    # kept by routing, in the transaction that changes them: when the agent last became free (longest idle
+    # first), and the chats in hand against the agent's capacity
+    idle_since = models.DateTimeField(_("空闲开始"), null=True, blank=True)
+    chats = models.PositiveSmallIntegerField(_("进行中的会话"), default=0)
+    chat_capacity = models.PositiveSmallIntegerField(_("同时接待会话上限"), default=3)
 
     class Meta:
         verbose_name = _("坐席状态")
@@ -113,3 +143,92 @@ class AgentStateSpan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.state}@{self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class QueueSkill(models.Model):
+    """A skill a queue's contacts need: an agent gets them only with every one of the queue's skills, each at
+    least at its proficiency."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="skills", verbose_name=_("队列"))
+    skill = models.ForeignKey("accounts.Skill", on_delete=models.CASCADE, related_name="+", verbose_name=_("技能"))
+    min_proficiency = models.PositiveSmallIntegerField(_("最低熟练度"), default=1)
+
+    class Meta:
+        verbose_name = _("队列技能要求")
+        verbose_name_plural = _("队列技能要求")
+        constraints = [models.UniqueConstraint(fields=["queue", "skill"], name="queue_skill_once")]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id}:{self.skill_id}>={self.min_proficiency}"
+
+
+class RoutedContact(models.Model):
+    """A contact (a call, a chat, a work order) routed through a queue: waiting, offered to one agent, assigned,
+    then finished or abandoned. Its place in line is (priority, enqueued_at): an overflow to another queue or a
+    callback request keeps it. `ref` names the contact in its own app ("call:…", "conversation:…")."""
+
+    ref = models.CharField(_("联络"), max_length=120)
+    kind = models.CharField(_("类型"), max_length=10, choices=QueueKind.choices)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("队列"))
+    customer = models.ForeignKey("customers.Customer", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("客户"))
+    state = models.CharField(_("状态"), max_length=10, choices=ContactState.choices, default=ContactState.WAITING)
+    priority = models.IntegerField(_("优先级"), default=0)
+    is_vip = models.BooleanField(_("VIP"), default=False)
+    is_complaint = models.BooleanField(_("投诉"), default=False)
+    long_wait_boosted = models.BooleanField(_("已按长时等待加分"), default=False)
+    enqueued_at = models.DateTimeField(_("进入排队"))
+    queue_entered_at = models.DateTimeField(_("进入当前队列"))
+    overflowed_from = models.ForeignKey(Queue, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                        verbose_name=_("溢出自"))
+    preferred_agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                        related_name="+", verbose_name=_("偏好坐席"))
+    preferred_until = models.DateTimeField(_("偏好截止"), null=True, blank=True)
+    callback_number = models.CharField(_("回拨号码"), max_length=40, blank=True)
+    callback_requested_at = models.DateTimeField(_("预约回拨时间"), null=True, blank=True)
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("接待坐席"))
+    assigned_at = models.DateTimeField(_("接入时间"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    offers = models.PositiveSmallIntegerField(_("分配次数"), default=0)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+
+    class Meta:
+        verbose_name = _("排队联络")
+        verbose_name_plural = _("排队联络")
+        constraints = [
+            # one open routing per contact: enqueueing the same call twice (a retry) is one place in line
+            models.UniqueConstraint(fields=["ref"], condition=Q(state__in=["waiting", "offered", "assigned"]),
+                                    name="routed_contact_open_once"),
+        ]
+        indexes = [models.Index(fields=["state", "queue", "-priority", "enqueued_at"]),
+                   models.Index(fields=["queue", "enqueued_at"]), models.Index(fields=["ref"])]
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class Offer(models.Model):
+    """A contact offered to one agent, until accepted, declined, timed out or withdrawn. The database holds the
+    rules: at most one open offer per contact (never two agents) and per agent."""
+
+    contact = models.ForeignKey(RoutedContact, on_delete=models.CASCADE, related_name="offer_set",
+                                verbose_name=_("排队联络"))
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("坐席"))
+    offered_at = models.DateTimeField(_("分配时间"))
+    expires_at = models.DateTimeField(_("应答截止"))
+    outcome = models.CharField(_("结果"), max_length=10, choices=OfferOutcome.choices, blank=True, default="")
+    decided_at = models.DateTimeField(_("应答时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("分配")
+        verbose_name_plural = _("分配")
+        constraints = [
+            models.UniqueConstraint(fields=["contact"], condition=Q(outcome=""), name="offer_open_per_contact"),
+            models.UniqueConstraint(fields=["agent"], condition=Q(outcome=""), name="offer_open_per_agent"),
+        ]
+        indexes = [models.Index(fields=["outcome", "expires_at"]), models.Index(fields=["contact", "agent"])]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}->{self.agent_id}:{self.outcome or 'open'}"

@@ -13,6 +13,7 @@ class RoutingRight(StrEnum):
     STATE_OWN = "agent_state.own"  # set one's own state (available, break, …)
     STATE_OTHERS = "agent_state.others"  # set others' states: a team lead their teams', supervisors anyone's
     STATE_VIEW = "agent_state.view"  # see agents' states (the wallboard)
+    CONTACT_TAKE = "routed_contact.take"  # be offered contacts by routing, accept or decline them
 
 
 def register() -> None:
@@ -21,4 +22,5 @@ def register() -> None:
         RoutingRight.STATE_OWN: FRONT_LINE,
         RoutingRight.STATE_OTHERS: LEADS,
         RoutingRight.STATE_VIEW: FRONT_LINE | {Role.QA},
+        RoutingRight.CONTACT_TAKE: FRONT_LINE,
     })

@@ -149,3 +149,19 @@ def queues_today(now: datetime) -> list[QueueToday]:
                               answered_within_target=int(row.get("a_in") or 0),
                               abandoned_within_target=int(row.get("ab_in") or 0)))
     return out
+
+
+def open_offers(actor: Any) -> list[dict[str, Any]]:
+    """The offers open to `actor` now (at most one: the database allows one open offer per agent)."""
+    from kefu.routing.models import Offer
+
+    rows = []
+    for offer in (Offer.objects.filter(agent_id=getattr(actor, "pk", None), outcome="")
+                  .select_related("contact__queue", "contact__customer").order_by("offered_at")):
+        contact = offer.contact
+        rows.append({"id": offer.pk, "ref": contact.ref, "kind": contact.kind, "queue": contact.queue.code,
+                     "queue_name": contact.queue.name, "customer_id": contact.customer_id,
+                     "customer_name": contact.customer.name if contact.customer_id else "",
+                     "is_vip": contact.is_vip, "callback_number": contact.callback_number,
+                     "offered_at": offer.offered_at, "expires_at": offer.expires_at})
+    return rows

@@ -77,6 +77,12 @@ def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settin
     talk = Conversation.objects.get(channel=chat)
     conversation_claim(actor=agent, conversation=talk)
     conversation_transfer(actor=agent, conversation=talk, to_team=agent.team, note="张三要上门维修，桃源路88号")
+    from kefu.routing.models import Queue
+    from kefu.routing.services import ContactIn, contact_callback, contact_enqueue
+
+    line = Queue.objects.create(code="privacy-line", name="热线", routed=True)
+    contact_enqueue(data=ContactIn(ref="call:privacy-1", queue=line, customer=customer))
+    contact_callback(ref="call:privacy-1", number="13800138000")
     customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
     customer.refresh_from_db()
     ticket.refresh_from_db()

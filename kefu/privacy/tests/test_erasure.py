@@ -95,6 +95,10 @@ def test_second_person_approval_anonymises_and_keeps_statistics(rich: Any, manag
     assert not ContactPoint.objects.filter(customer_id__in=[customer.pk, dup.pk]).exists()
     assert not ContactConsent.objects.filter(contact__customer=customer).exists()
     assert not Site.objects.filter(customer=customer).exists()
+    from kefu.routing.models import RoutedContact
+
+    queued = RoutedContact.objects.get(customer=customer)  # the time in line stays, the number to call goes
+    assert (queued.callback_number, queued.queue.code) == ("", "privacy-line")
 
     ticket = Ticket.objects.get(pk=rich.ticket.pk)
     assert ticket.subject == "（已匿名化工单）"

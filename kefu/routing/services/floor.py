@@ -20,8 +20,15 @@ from kefu.core.actors import is_system, person, system_actor
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right, role_of
-from kefu.routing.choices import AgentStateKind, QueueKind, ServiceLevelFormula, StateSource
-from kefu.routing.models import AgentState, AgentStateSpan, IntervalStat, Queue
+from kefu.routing.choices import (
+    Affinity,
+    AgentStateKind,
+    QueueKind,
+    RoutingStrategy,
+    ServiceLevelFormula,
+    StateSource,
+)
+from kefu.routing.models import AgentState, AgentStateSpan, IntervalStat, Queue, QueueSkill
 from kefu.routing.permissions import RoutingRight
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
@@ -39,6 +46,20 @@ class QueueData:
     formula: int = ServiceLevelFormula.ANSWERED_ONLY
     short_abandon_seconds: int = 5
     is_active: bool = True
+    routed: bool = False
+    strategy: str = RoutingStrategy.LONGEST_IDLE
+    offer_seconds: int = 20
+    affinity: str = Affinity.NONE
+    affinity_seconds: int = 30
+    overflow_to: Any = None
+    overflow_after_seconds: int | None = None
+    vip_priority: int = 10
+    complaint_priority: int = 5
+    long_wait_seconds: int | None = None
+    long_wait_priority: int = 5
+    callback_allowed: bool = True
+    # (skill, minimum proficiency 1–5) pairs; None leaves the queue's skills as they are
+    skills: tuple[tuple[Any, int], ...] | None = None
 
 
 def _require(actor: Any) -> None:
@@ -64,12 +85,56 @@ def _clean(data: QueueData) -> dict[str, Any]:
         raise ValidationFailed(_("队列类型只能是 phone、chat 或 ticket"), details={"field": "kind"})
     if data.formula not in ServiceLevelFormula.values:
         raise ValidationFailed(_("服务水平公式只能是 1 到 4"), details={"field": "formula"})
+    if data.strategy not in RoutingStrategy.values:
+        raise ValidationFailed(_("分配策略只能是 %(names)s") % {"names": ", ".join(RoutingStrategy.values)},
+                               details={"field": "strategy"})
+    if data.affinity not in Affinity.values:
+        raise ValidationFailed(_("坐席偏好只能是 %(names)s") % {"names": ", ".join(Affinity.values)},
+                               details={"field": "affinity"})
+    if (data.overflow_to is None) != (data.overflow_after_seconds is None):
+        raise ValidationFailed(_("溢出队列和溢出等待秒数须同时填写"), details={"field": "overflow_after_seconds"})
     return {"code": code, "name": name, "kind": data.kind, "team": data.team,
             "target_seconds": _whole(data.target_seconds, "target_seconds", 0, 3600),
             "target_percent": _whole(data.target_percent, "target_percent", 1, 100),
             "formula": int(data.formula),
             "short_abandon_seconds": _whole(data.short_abandon_seconds, "short_abandon_seconds", 0, 600),
-            "is_active": bool(data.is_active)}
+            "is_active": bool(data.is_active), "routed": bool(data.routed), "strategy": data.strategy,
+            "offer_seconds": _whole(data.offer_seconds, "offer_seconds", 5, 300),
+            "affinity": data.affinity, "affinity_seconds": _whole(data.affinity_seconds, "affinity_seconds", 0, 3600),
+            "overflow_to": data.overflow_to,
+            "overflow_after_seconds": None if data.overflow_after_seconds is None else _whole(
+                data.overflow_after_seconds, "overflow_after_seconds", 1, 86400),
+            "vip_priority": _whole(data.vip_priority, "vip_priority", 0, 100),
+            "complaint_priority": _whole(data.complaint_priority, "complaint_priority", 0, 100),
+            "long_wait_seconds": None if data.long_wait_seconds is None else _whole(
+                data.long_wait_seconds, "long_wait_seconds", 1, 86400),
+            "long_wait_priority": _whole(data.long_wait_priority, "long_wait_priority", 0, 100),
+            "callback_allowed": bool(data.callback_allowed)}
+
+
+def _check_overflow(queue: Queue) -> None:
+    """An overflow chain must end: A → B → A would pass a contact back and forth for ever."""
+    seen, current = {queue.pk}, queue.overflow_to
+    while current is not None:
+        if current.pk in seen:
+            raise ValidationFailed(_("溢出队列形成了循环"), details={"field": "overflow_to"})
+        seen.add(current.pk)
+        current = current.overflow_to
+
+
+def _set_skills(queue: Queue, skills: tuple[tuple[Any, int], ...] | None) -> None:
+    if skills is None:
+        return
+    wanted: dict[int, int] = {}
+    for skill, level in skills:
+        wanted[skill.pk] = _whole(level, "skills", 1, 5)
+    QueueSkill.objects.filter(queue=queue).exclude(skill_id__in=wanted).delete()
+    for skill_id, level in wanted.items():
+        QueueSkill.objects.update_or_create(queue=queue, skill_id=skill_id, defaults={"min_proficiency": level})
+
+
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in ("team", "overflow_to")}
 
 
 @transaction.atomic
@@ -80,8 +145,9 @@ def queue_create(*, actor: Any, data: QueueData) -> Queue:
         raise Conflict(_("队列代码 %(code)s 已存在") % {"code": fields["code"]}, code="duplicate_code",
                        details={"field": "code"})
     queue = Queue.objects.create(**fields)
-    audit_record(actor=person(actor), action="queue.created", obj=queue,
-                 summary=queue.code, data={k: v for k, v in fields.items() if k != "team"})
+    _check_overflow(queue)
+    _set_skills(queue, data.skills)
+    audit_record(actor=person(actor), action="queue.created", obj=queue, summary=queue.code, data=_plain(fields))
     return queue
 
 
@@ -98,10 +164,11 @@ def queue_update(*, actor: Any, queue: Queue, data: QueueData, expected_version:
         raise ValidationFailed(_("队列代码创建后不能修改（电话系统用它指队列）"), details={"field": "code"})
     for name, value in fields.items():
         setattr(locked, name, value)
+    _check_overflow(locked)
     locked.version += 1
     locked.save()
-    audit_record(actor=person(actor), action="queue.updated", obj=locked,
-                 summary=locked.code, data={k: v for k, v in fields.items() if k != "team"})
+    _set_skills(locked, data.skills)
+    audit_record(actor=person(actor), action="queue.updated", obj=locked, summary=locked.code, data=_plain(fields))
     return locked
 
 
@@ -182,6 +249,10 @@ def agent_state_set(*, actor: Any, user: Any, change: StateChange) -> AgentState
         raise ValidationFailed(_("说明不能超过 %(n)s 个字符") % {"n": 200}, details={"field": "note"})
     _may_set_state(actor, user, change.source)
     at = change.at or timezone.now()
+    if change.state != AgentStateKind.AVAILABLE:  # an open offer goes back to the line (offers are locked first)
+        from kefu.routing.services.acd import offers_withdraw_for
+
+        offers_withdraw_for(user=user, at=at)
     AgentState.objects.get_or_create(user=user, defaults={"since": at})
     current = AgentState.objects.select_for_update().get(user=user)
     if current.state == change.state and AgentStateSpan.objects.filter(user=user, ended_at__isnull=True).exists():
@@ -193,6 +264,11 @@ def agent_state_set(*, actor: Any, user: Any, change: StateChange) -> AgentState
     current.state, current.since, current.source, current.note = change.state, at, change.source, change.note
     current.after_contact_until = (at + timedelta(seconds=settings.KEFU_AFTER_CONTACT_SECONDS)
                                    if change.state == AgentStateKind.AFTER_CONTACT else None)
+    if change.state == AgentStateKind.AVAILABLE:
+        from kefu.routing.services.acd import dispatch_soon
+
+        current.idle_since = at
+        dispatch_soon()
     current.version += 1
     current.save()
     events.announce_state(current, before=before, actor=actor)

@@ -1,0 +1,595 @@
+"""The ACD: contacts wait in queues in order of (priority, time they entered the line) and are offered to one free
+agent at a time, who accepts, declines or lets the offer ring out.
+
+Correct with any number of app and worker processes, because the database holds the state and the rules:
+- a dispatcher locks the waiting contacts it works on and the agents it offers them to with
+  `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL), so two dispatchers never consider the same contact or agent;
+  SQLite's write transactions (IMMEDIATE) run one at a time;
+- at most one open offer per contact and per agent is a unique index over the open offers: whatever a bug in the
+  ordering, a contact can never be offered to two agents at once;
+- every change is one transaction, in one lock order (contact, then offer, then agent state), and what happens at
+  a time (an offer ringing out, an overflow, a long wait's extra priority) is found in the rows by `routing_tick`:
+  after a crash the next tick carries on from the database, nothing held in memory is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kefu.accounts.models import AgentSkill
+from kefu.core.actors import system_actor
+from kefu.core.errors import Conflict, NotFound, ValidationFailed
+from kefu.core.policy import has_right, rights
+from kefu.routing.choices import (
+    Affinity,
+    AgentStateKind,
+    ContactState,
+    OfferOutcome,
+    QueueKind,
+    StateSource,
+)
+from kefu.routing.models import AgentState, Offer, Queue, QueueSkill, RoutedContact
+from kefu.routing.permissions import RoutingRight
+from kefu.routing.services.floor import StateChange, agent_state_set, interval_write
+
+log = logging.getLogger(__name__)
+
+ROUTING = system_actor("routing", gettext_lazy("系统：路由"))
+REOFFER_SECONDS = 60  # an agent who declined a contact (or let it ring out) is not offered it again this soon
+BATCH = 50  # waiting contacts a dispatcher locks at a time
+
+
+class KindHandler(Protocol):
+    """What the app owning a kind of contact (calls, conversations, work orders) does when routing decides."""
+
+    def assigned(self, contact: RoutedContact, agent: Any) -> None:
+        """The agent accepted the contact: give it to them (inside routing's transaction)."""
+
+
+_HANDLERS: dict[str, KindHandler] = {}
+
+
+def register_kind(kind: str, handler: KindHandler) -> None:
+    """Called from an app's ready(): it is told when routing gives one of its contacts to an agent."""
+    _HANDLERS[kind] = handler
+
+
+@dataclass(frozen=True)
+class ContactIn:
+    """A contact entering a queue. `ref` names it in its own app ("call:1700000000.12", "conversation:42")."""
+
+    ref: str
+    queue: Queue
+    customer: Any = None
+    is_complaint: bool = False
+    at: datetime | None = None
+
+
+@dataclass
+class TickResult:
+    timed_out: int = 0
+    overflowed: int = 0
+    boosted: int = 0
+    offered: int = 0
+    repaired: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+# --- entering and leaving the line -------------------------------------------------------------------------------
+
+
+def _preferred(queue: Queue, customer: Any, kind: str) -> Any:
+    if customer is None or queue.affinity == Affinity.NONE:
+        return None
+    if queue.affinity == Affinity.DEDICATED:
+        dedicated = customer.dedicated_agent if customer.dedicated_agent_id else None
+        return dedicated if dedicated is not None and dedicated.is_active else None
+    last = (RoutedContact.objects.filter(customer=customer, kind=kind, agent__isnull=False, agent__is_active=True)
+            .order_by("-assigned_at").select_related("agent").first())
+    return last.agent if last else None
+
+
+@transaction.atomic
+def contact_enqueue(*, data: ContactIn) -> RoutedContact:
+    """Put a contact in line (idempotent by `ref`: the same call queued again keeps its one place). Its priority
+    adds the queue's VIP and complaint points; with the queue's affinity it waits `affinity_seconds` for the
+    customer's dedicated or last agent first. Offered to an agent as soon as one is free."""
+    ref = str(data.ref or "").strip()
+    if not ref or len(ref) > 120:
+        raise ValidationFailed(_("联络标识必须是 1–120 个字符"), details={"field": "ref"})
+    queue = data.queue
+    if not queue.routed or not queue.is_active:
+        raise ValidationFailed(_("队列 %(code)s 未启用系统分配") % {"code": queue.code}, details={"field": "queue"})
+    existing = RoutedContact.objects.filter(ref=ref, state__in=[ContactState.WAITING, ContactState.OFFERED,
+                                                                ContactState.ASSIGNED]).first()
+    if existing is not None:
+        return existing
+    at = data.at or timezone.now()
+    customer = data.customer
+    is_vip = bool(customer is not None and getattr(customer, "is_vip", False))
+    priority = (queue.vip_priority if is_vip else 0) + (queue.complaint_priority if data.is_complaint else 0)
+    preferred = _preferred(queue, customer, queue.kind)
+    try:
+        with transaction.atomic():
+            contact = RoutedContact.objects.create(
+                ref=ref, kind=queue.kind, queue=queue, customer=customer, priority=priority, is_vip=is_vip,
+                is_complaint=data.is_complaint, enqueued_at=at, queue_entered_at=at, preferred_agent=preferred,
+                preferred_until=at + timedelta(seconds=queue.affinity_seconds) if preferred else None)
+    except IntegrityError:  # the same contact queued at the same moment by another process
+        return RoutedContact.objects.get(ref=ref, state__in=[ContactState.WAITING, ContactState.OFFERED,
+                                                             ContactState.ASSIGNED])
+    _announce_queue(contact)
+    dispatch_soon()
+    return contact
+
+
+def _open_contact(ref: str) -> RoutedContact | None:
+    """The contact in line by its ref, locked (the first lock of every change: contact, offer, agent)."""
+    return (RoutedContact.objects.select_for_update(of=("self",)).select_related("queue")
+            .filter(ref=ref, state__in=[ContactState.WAITING, ContactState.OFFERED, ContactState.ASSIGNED]).first())
+
+
+def _withdraw_offer(contact_id: int, at: datetime) -> Offer | None:
+    """Close the contact's open offer, if any (the contact is locked already)."""
+    offer = Offer.objects.select_for_update().filter(contact_id=contact_id, outcome=OfferOutcome.OPEN).first()
+    if offer is not None:
+        offer.outcome, offer.decided_at = OfferOutcome.WITHDRAWN, at
+        offer.save(update_fields=["outcome", "decided_at"])
+        _announce_offer_closed(offer)
+    return offer
+
+
+def _free_agent(contact: RoutedContact, at: datetime) -> None:
+    """The contact's agent has one contact fewer: a chat frees a place, and the agent is idle from now."""
+    if contact.agent_id is None:
+        return
+    state = AgentState.objects.select_for_update().filter(user_id=contact.agent_id).first()
+    if state is None:
+        return
+    if contact.kind != QueueKind.PHONE and state.chats:
+        state.chats -= 1
+    state.idle_since = at
+    state.save(update_fields=["chats", "idle_since"])
+
+
+@transaction.atomic
+def contact_taken(*, ref: str, agent: Any, at: datetime | None = None) -> RoutedContact | None:
+    """The contact was taken outside routing (an agent picked the chat up, the PBX put the call through to an
+    agent): it leaves the line, and an open offer of it is withdrawn. None when it was not in line."""
+    at = at or timezone.now()
+    contact = _open_contact(ref)
+    if contact is None:
+        return None
+    _withdraw_offer(contact.pk, at)
+    if contact.state == ContactState.ASSIGNED and contact.agent_id == agent.pk:
+        return contact
+    if contact.state == ContactState.ASSIGNED:
+        _free_agent(contact, at)
+    contact.state, contact.agent, contact.assigned_at = ContactState.ASSIGNED, agent, at
+    contact.version += 1
+    contact.save(update_fields=["state", "agent", "assigned_at", "version"])
+    _take_place(agent, contact)
+    _announce_queue(contact)
+    return contact
+
+
+def _take_place(agent: Any, contact: RoutedContact) -> None:
+    state, _created = AgentState.objects.get_or_create(user=agent, defaults={"since": timezone.now()})
+    if contact.kind != QueueKind.PHONE:
+        AgentState.objects.filter(pk=state.pk).update(chats=F("chats") + 1)
+
+
+@transaction.atomic
+def contact_end(*, ref: str, at: datetime | None = None) -> RoutedContact | None:
+    """The contact is over: a waiting or offered one was abandoned (the caller hung up, the visitor left) unless a
+    callback was asked for — then it keeps its place; an assigned one is finished and frees its agent. Its
+    interval figures are rewritten (chat and work-order queues: a phone queue counts its calls). None when it was
+    not in line."""
+    at = at or timezone.now()
+    contact = _open_contact(ref)
+    if contact is None:
+        return None
+    if contact.state != ContactState.ASSIGNED and contact.callback_number:
+        return contact  # the caller hung up after asking to be called back: the place in line is kept
+    _withdraw_offer(contact.pk, at)
+    if contact.state == ContactState.ASSIGNED:
+        contact.state = ContactState.FINISHED
+        _free_agent(contact, at)
+        dispatch_soon()
+    else:
+        contact.state = ContactState.ABANDONED
+    contact.ended_at = at
+    contact.version += 1
+    contact.save(update_fields=["state", "ended_at", "version"])
+    _count(contact)
+    _announce_queue(contact)
+    return contact
+
+
+@transaction.atomic
+def contact_callback(*, ref: str, number: str, at: datetime | None = None) -> RoutedContact:
+    """The caller asks to be called back instead of waiting: the contact keeps its place in line, and the agent
+    it reaches calls `number` back."""
+    number = str(number or "").strip()
+    if not number or len(number) > 40 or not all(c.isdigit() or c in "+-*# " for c in number):
+        raise ValidationFailed(_("回拨号码格式不正确"), details={"field": "number"})
+    contact = _open_contact(ref)
+    if contact is None:
+        raise NotFound(_("该联络不在排队中"))
+    if not contact.queue.callback_allowed:
+        raise ValidationFailed(_("队列 %(code)s 不提供预约回拨") % {"code": contact.queue.code},
+                               details={"field": "queue"})
+    if contact.state == ContactState.ASSIGNED:
+        raise Conflict(_("该联络已有坐席接待"), code="already_assigned")
+    contact.callback_number, contact.callback_requested_at = number, at or timezone.now()
+    contact.version += 1
+    contact.save(update_fields=["callback_number", "callback_requested_at", "version"])
+    _announce_queue(contact)
+    return contact
+
+
+# --- offers ------------------------------------------------------------------------------------------------------
+
+
+def _lock_own_offer(actor: Any, offer_id: int) -> Offer:
+    """The agent's offer, locked after its contact (the lock order)."""
+    contact_id = (Offer.objects.filter(pk=offer_id, agent_id=getattr(actor, "pk", None))
+                  .values_list("contact_id", flat=True).first())
+    if contact_id is None:
+        raise NotFound(_("分配不存在"))
+    RoutedContact.objects.select_for_update().filter(pk=contact_id).first()
+    offer = Offer.objects.select_for_update(of=("self",)).select_related("contact__queue").get(pk=offer_id)
+    if offer.outcome:
+        raise Conflict(_("该分配已结束（%(outcome)s）") % {"outcome": OfferOutcome(offer.outcome).label},
+                       code=f"offer_{offer.outcome}")
+    return offer
+
+
+@transaction.atomic
+def offer_accept(*, actor: Any, offer_id: int, now: datetime | None = None) -> RoutedContact:
+    """The agent takes the contact offered to them: it is theirs (its app is told), the agent is on contact (a
+    call) or has one more chat in hand. An offer that has rung out is refused."""
+    now = now or timezone.now()
+    if not has_right(actor, RoutingRight.CONTACT_TAKE):
+        raise NotFound(_("分配不存在"))
+    offer = _lock_own_offer(actor, offer_id)
+    if offer.expires_at <= now:
+        raise Conflict(_("该分配已超时"), code="offer_timeout")
+    offer.outcome, offer.decided_at = OfferOutcome.ACCEPTED, now
+    offer.save(update_fields=["outcome", "decided_at"])
+    contact = RoutedContact.objects.get(pk=offer.contact_id)  # locked by _lock_own_offer
+    if contact.state != ContactState.OFFERED:  # cannot be while its offer is open; refuse rather than guess
+        raise Conflict(_("该联络已不在排队中"), code="contact_closed")
+    contact.state, contact.agent, contact.assigned_at = ContactState.ASSIGNED, actor, now
+    contact.version += 1
+    contact.save(update_fields=["state", "agent", "assigned_at", "version"])
+    if contact.kind == QueueKind.PHONE:
+        agent_state_set(actor=ROUTING, user=actor, change=StateChange(
+            state=AgentStateKind.ON_CONTACT, source=StateSource.ROUTING, at=now))
+    else:
+        AgentState.objects.filter(user_id=actor.pk).update(chats=F("chats") + 1)
+    handler = _HANDLERS.get(contact.kind)
+    if handler is not None:
+        handler.assigned(contact, actor)
+    _announce_offer_closed(offer)
+    _announce_queue(contact)
+    return contact
+
+
+@transaction.atomic
+def offer_decline(*, actor: Any, offer_id: int, now: datetime | None = None) -> RoutedContact:
+    """The agent turns the offer down: the contact goes back to its place in line and is offered to another agent
+    (not to this one again for a minute)."""
+    now = now or timezone.now()
+    if not has_right(actor, RoutingRight.CONTACT_TAKE):
+        raise NotFound(_("分配不存在"))
+    offer = _lock_own_offer(actor, offer_id)
+    offer.outcome, offer.decided_at = OfferOutcome.DECLINED, now
+    offer.save(update_fields=["outcome", "decided_at"])
+    contact = _back_in_line(offer.contact_id)
+    _announce_offer_closed(offer)
+    dispatch_soon()
+    return contact
+
+
+def _back_in_line(contact_id: int) -> RoutedContact:
+    contact = RoutedContact.objects.select_for_update().get(pk=contact_id)  # locked already: no wait
+    if contact.state == ContactState.OFFERED:
+        contact.state = ContactState.WAITING
+        contact.version += 1
+        contact.save(update_fields=["state", "version"])
+        _announce_queue(contact)
+    return contact
+
+
+def offers_withdraw_for(*, user: Any, at: datetime) -> int:
+    """The agent left "available" (a break, offline): their open offer goes back to the line. Called by the
+    agent-state service before it locks the agent's state (the lock order)."""
+    withdrawn = 0
+    for contact_id in list(Offer.objects.filter(agent_id=user.pk, outcome=OfferOutcome.OPEN)
+                           .values_list("contact_id", flat=True)):
+        RoutedContact.objects.select_for_update().filter(pk=contact_id).first()
+        offer = Offer.objects.select_for_update().filter(contact_id=contact_id, agent_id=user.pk,
+                                                         outcome=OfferOutcome.OPEN).first()
+        if offer is None:  # accepted or closed meanwhile
+            continue
+        offer.outcome, offer.decided_at = OfferOutcome.WITHDRAWN, at
+        offer.save(update_fields=["outcome", "decided_at"])
+        _back_in_line(offer.contact_id)
+        _announce_offer_closed(offer)
+        withdrawn += 1
+    if withdrawn:
+        dispatch_soon()
+    return withdrawn
+
+
+# --- dispatching -------------------------------------------------------------------------------------------------
+
+
+def _agents_for(queue: Queue, skills: list[QueueSkill], now: datetime) -> Any:
+    """The free agents who may take the queue's contacts, best first by the queue's strategy (a queryset, locked
+    by the caller with SKIP LOCKED)."""
+    roles = sorted(rights().get(RoutingRight.CONTACT_TAKE.value, ()))
+    agents = AgentState.objects.filter(state=AgentStateKind.AVAILABLE, user__is_active=True, user__role__in=roles)
+    agents = agents.exclude(Exists(Offer.objects.filter(agent_id=OuterRef("user_id"), outcome=OfferOutcome.OPEN)))
+    if queue.kind != QueueKind.PHONE:
+        agents = agents.filter(chats__lt=F("chat_capacity"))
+    if queue.team_id:
+        agents = agents.filter(user__team_id=queue.team_id)
+    for need in skills:
+        agents = agents.filter(Exists(AgentSkill.objects.filter(
+            user_id=OuterRef("user_id"), skill_id=need.skill_id, proficiency__gte=need.min_proficiency)))
+    idle = [F("idle_since").asc(nulls_first=True), F("since").asc(), "user_id"]
+    if queue.strategy == "least_occupied":
+        return agents.order_by(F("chats").asc(), *idle)
+    if queue.strategy == "proficiency" and skills:
+        total = (AgentSkill.objects.filter(user_id=OuterRef("user_id"), skill_id__in=[s.skill_id for s in skills])
+                 .order_by().values("user_id").annotate(total=Sum("proficiency")).values("total"))
+        agents = agents.annotate(proficiency=Coalesce(Subquery(total, output_field=IntegerField()), Value(0)))
+        return agents.order_by(F("proficiency").desc(), *idle)
+    return agents.order_by(*idle)
+
+
+def _pick_agent(contact: RoutedContact, agents: Any, now: datetime) -> AgentState | None:
+    if contact.preferred_agent_id and contact.preferred_until and contact.preferred_until > now:
+        agents = agents.filter(user_id=contact.preferred_agent_id)
+    if contact.offers:
+        agents = agents.exclude(Exists(Offer.objects.filter(
+            contact_id=contact.pk, agent_id=OuterRef("user_id"), outcome__in=[OfferOutcome.DECLINED,
+                                                                              OfferOutcome.TIMEOUT],
+            decided_at__gt=now - timedelta(seconds=REOFFER_SECONDS))))
+    return agents.select_for_update(skip_locked=True, of=("self",)).first()
+
+
+def _offer(contact: RoutedContact, agent: AgentState, now: datetime) -> Offer:
+    offer = Offer.objects.create(contact=contact, agent_id=agent.user_id, offered_at=now,
+                                 expires_at=now + timedelta(seconds=contact.queue.offer_seconds))
+    contact.state = ContactState.OFFERED
+    contact.offers += 1
+    contact.version += 1
+    contact.save(update_fields=["state", "offers", "version"])
+    _announce_offer_made(offer, contact)
+    return offer
+
+
+def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple[int, datetime, int] | None,
+                    ) -> tuple[int, tuple[int, datetime, int] | None]:
+    """One transaction: lock up to BATCH waiting contacts after `after` in line order, offer each to the best free
+    agent of its queue. → (offers made, the last contact's place, None at the end of the line)."""
+    waiting = (RoutedContact.objects.filter(state=ContactState.WAITING, queue__routed=True, queue__is_active=True)
+               .select_related("queue"))
+    if queue_ids is not None:
+        waiting = waiting.filter(queue_id__in=list(queue_ids))
+    if after is not None:
+        priority, enqueued_at, pk = after
+        waiting = waiting.filter(Q(priority__lt=priority) | Q(priority=priority, enqueued_at__gt=enqueued_at)
+                                 | Q(priority=priority, enqueued_at=enqueued_at, pk__gt=pk))
+    made = 0
+    with transaction.atomic():
+        batch = list(waiting.order_by("-priority", "enqueued_at", "pk")
+                     .select_for_update(skip_locked=True, of=("self",))[:BATCH])
+        skills: dict[int, list[QueueSkill]] = {}
+        exhausted: set[int] = set()  # queues with no free agent left in this batch
+        for contact in batch:
+            if contact.queue_id in exhausted:
+                continue
+            if contact.queue_id not in skills:
+                skills[contact.queue_id] = list(QueueSkill.objects.filter(queue_id=contact.queue_id))
+            agents = _agents_for(contact.queue, skills[contact.queue_id], now)
+            agent = _pick_agent(contact, agents, now)
+            if agent is None:
+                if not (contact.preferred_agent_id or contact.offers):
+                    exhausted.add(contact.queue_id)
+                continue
+            _offer(contact, agent, now)
+            made += 1
+    if len(batch) < BATCH:
+        return made, None
+    last = batch[-1]
+    return made, (last.priority, last.enqueued_at, last.pk)
+
+
+def _anyone_free() -> bool:
+    return AgentState.objects.filter(state=AgentStateKind.AVAILABLE).exclude(
+        Exists(Offer.objects.filter(agent_id=OuterRef("user_id"), outcome=OfferOutcome.OPEN))).exists()
+
+
+def routing_dispatch(*, now: datetime | None = None, queue_ids: Iterable[int] | None = None) -> int:
+    """Offer waiting contacts to free agents, in line order, each to the best agent of its queue's strategy.
+    Safe to run in many processes at once. → the number of offers made."""
+    now = now or timezone.now()
+    made = 0
+    after: tuple[int, datetime, int] | None = None
+    while _anyone_free():
+        count, after = _dispatch_batch(now, queue_ids, after)
+        made += count
+        if after is None:
+            break
+    return made
+
+
+def dispatch_soon() -> None:
+    """Dispatch once the current transaction has committed (the contact or agent it freed is then visible)."""
+    transaction.on_commit(_dispatch_after_commit)
+
+
+def _dispatch_after_commit() -> None:
+    try:
+        routing_dispatch()
+    except Exception:  # the tick will offer it a second later; the change that called us has committed
+        log.exception("routing dispatch failed")
+
+
+# --- what happens at a time --------------------------------------------------------------------------------------
+
+
+def _timeouts(now: datetime, result: TickResult) -> None:
+    for offer_id, contact_id in list(Offer.objects.filter(outcome=OfferOutcome.OPEN, expires_at__lte=now)
+                                     .order_by("expires_at").values_list("pk", "contact_id")[:1000]):
+        _time_out(offer_id, contact_id, now, result)
+
+
+def _time_out(offer_id: int, contact_id: int, now: datetime, result: TickResult) -> None:
+    with transaction.atomic():
+        if RoutedContact.objects.select_for_update(skip_locked=True).filter(pk=contact_id).first() is None:
+            return  # another process is on it
+        offer = (Offer.objects.select_for_update(of=("self",)).select_related("agent")
+                 .filter(pk=offer_id, outcome=OfferOutcome.OPEN, expires_at__lte=now).first())
+        if offer is None:
+            return
+        offer.outcome, offer.decided_at = OfferOutcome.TIMEOUT, offer.expires_at
+        offer.save(update_fields=["outcome", "decided_at"])
+        _back_in_line(offer.contact_id)
+        _announce_offer_closed(offer)
+        # the agent did not answer: offer them nothing more until they say they are back
+        agent_state_set(actor=ROUTING, user=offer.agent, change=StateChange(
+            state=AgentStateKind.MISSED, source=StateSource.ROUTING, at=offer.expires_at,
+            note=str(_("分配超时未应答"))))
+        result.timed_out += 1
+
+
+def _overflows(now: datetime, result: TickResult) -> None:
+    due = (RoutedContact.objects.filter(state=ContactState.WAITING, queue__overflow_to__isnull=False,
+                                        queue__overflow_after_seconds__isnull=False)
+           .select_related("queue", "queue__overflow_to"))
+    for contact in due.order_by("enqueued_at")[:1000]:
+        limit = contact.queue_entered_at + timedelta(seconds=contact.queue.overflow_after_seconds or 0)
+        target = contact.queue.overflow_to
+        if limit > now or target is None or not target.is_active or not target.routed:
+            continue
+        with transaction.atomic():
+            moved = RoutedContact.objects.filter(pk=contact.pk, state=ContactState.WAITING,
+                                                 queue_id=contact.queue_id).update(
+                queue_id=target.pk, overflowed_from_id=contact.queue_id, queue_entered_at=limit,
+                version=F("version") + 1)
+            if moved:
+                contact.refresh_from_db()
+                _announce_queue(contact)
+                result.overflowed += 1
+
+
+def _boosts(now: datetime, result: TickResult) -> None:
+    for queue in Queue.objects.filter(routed=True, long_wait_seconds__isnull=False):
+        result.boosted += RoutedContact.objects.filter(
+            queue=queue, state__in=[ContactState.WAITING, ContactState.OFFERED], long_wait_boosted=False,
+            enqueued_at__lte=now - timedelta(seconds=queue.long_wait_seconds or 0)).update(
+            priority=F("priority") + queue.long_wait_priority, long_wait_boosted=True, version=F("version") + 1)
+
+
+def routing_tick(*, now: datetime | None = None) -> TickResult:
+    """What is due by `now`: offers that rang out, overflows to the next queue, extra priority after a long wait;
+    then a dispatch (an affinity that expired lets others take the contact). Safe in parallel and after a
+    crash: everything it needs is in the rows."""
+    now = now or timezone.now()
+    result = TickResult()
+    _timeouts(now, result)
+    _overflows(now, result)
+    _boosts(now, result)
+    result.offered = routing_dispatch(now=now)
+    return result
+
+
+@transaction.atomic
+def routing_repair() -> int:
+    """Recount every agent's chats in hand from the contacts (they are kept in the same transactions, so this
+    only mends rows edited by hand). → agents corrected."""
+    in_hand: dict[int, int] = {}
+    for agent_id in RoutedContact.objects.filter(state=ContactState.ASSIGNED).exclude(
+            kind=QueueKind.PHONE).values_list("agent_id", flat=True):
+        if agent_id:
+            in_hand[agent_id] = in_hand.get(agent_id, 0) + 1
+    corrected = 0
+    for state in AgentState.objects.select_for_update():
+        if state.chats != in_hand.get(state.user_id, 0):
+            state.chats = in_hand.get(state.user_id, 0)
+            state.save(update_fields=["chats"])
+            corrected += 1
+    return corrected
+
+
+# --- statistics of routed chat and work-order queues ------------------------------------------------------------
+
+
+def contact_figures(queue: Any, start: datetime, end: datetime) -> dict[str, float]:
+    """A chat or work-order queue's interval figures from its contacts that entered the line in the interval and
+    have ended: like a phone queue's from its calls (answered within the target, short abandons apart, waits and
+    handling time in seconds)."""
+    figures: dict[str, float] = {}
+    ended = RoutedContact.objects.filter(queue=queue, enqueued_at__gte=start, enqueued_at__lt=end,
+                                         state__in=[ContactState.FINISHED, ContactState.ABANDONED])
+    for contact in ended.only("state", "enqueued_at", "assigned_at", "ended_at"):
+        figures["offered"] = figures.get("offered", 0) + 1
+        if contact.assigned_at is not None:
+            wait = (contact.assigned_at - contact.enqueued_at).total_seconds()
+            figures["answered"] = figures.get("answered", 0) + 1
+            figures["wait_seconds"] = figures.get("wait_seconds", 0) + wait
+            figures["talk_seconds"] = figures.get("talk_seconds", 0) + max(
+                0.0, ((contact.ended_at or contact.assigned_at) - contact.assigned_at).total_seconds())
+            if wait <= queue.target_seconds:
+                figures["answered_within_target"] = figures.get("answered_within_target", 0) + 1
+            continue
+        wait = ((contact.ended_at or contact.enqueued_at) - contact.enqueued_at).total_seconds()
+        if wait < queue.short_abandon_seconds:
+            figures["short_abandoned"] = figures.get("short_abandoned", 0) + 1
+            continue
+        figures["abandoned"] = figures.get("abandoned", 0) + 1
+        if wait <= queue.target_seconds:
+            figures["abandoned_within_target"] = figures.get("abandoned_within_target", 0) + 1
+    return figures
+
+
+def _count(contact: RoutedContact) -> None:
+    if contact.kind != QueueKind.PHONE:  # a phone queue's figures come from its calls
+        interval_write(queue_id=contact.queue_id, start=contact.enqueued_at, count=contact_figures)
+
+
+# --- announcements -----------------------------------------------------------------------------------------------
+
+
+def _announce_offer_made(offer: Offer, contact: RoutedContact) -> None:
+    from kefu.routing import events
+
+    events.announce_offer(offer, contact)
+
+
+def _announce_offer_closed(offer: Offer) -> None:
+    from kefu.routing import events
+
+    events.announce_offer_closed(offer)
+
+
+def _announce_queue(contact: RoutedContact) -> None:
+    from kefu.routing import events
+
+    events.announce_contact(contact)
