@@ -68,6 +68,8 @@ class User(AbstractUser):
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="members", verbose_name=_("部门"))
     phone = models.CharField(_("手机号"), max_length=32, blank=True)
+    # the agent's phone on the PBX: click-to-dial rings it first; a PBX naming agents by extension finds them
+    extension = models.CharField(_("分机号"), max_length=20, blank=True)
     language = models.CharField(_("界面语言"), max_length=10, default="zh-hans",
                                 choices=[("zh-hans", "简体中文"), ("en", "English")])
     # Set by a temporary password (an administrator's reset, an import): every page asks for a new one first.

@@ -32,6 +32,7 @@ from kefu.core.versions import DIRECTORY, bump_after_commit
 
 USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
 PHONE = re.compile(r"^\+?[\d\s()-]{5,32}$")
+EXTENSION = re.compile(r"^[0-9*#+]{1,20}$")  # what a phone's keypad can dial
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TEMPORARY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 MAX_DUE_SECONDS = 2**31 - 1
@@ -81,6 +82,7 @@ class StaffData:
     employee_no: str = ""
     phone: str = ""
     email: str = ""
+    extension: str = ""  # 分机号: the agent's phone on the PBX
     team: Team | None = None
     department: Department | None = None
     skills: list[tuple[Skill, int]] = field(default_factory=list)  # (skill, proficiency 1–5)
@@ -101,6 +103,12 @@ def _clean_staff(data: StaffData, *, instance: User | None) -> dict[str, Any]:
     phone = _text(data.phone, "phone", _("手机号"), 32)
     if phone and not PHONE.match(phone):
         raise _invalid(_("手机号格式不正确"), "phone")
+    extension = _text(data.extension, "extension", _("分机号"), 20)
+    if extension and not EXTENSION.match(extension):
+        raise _invalid(_("分机号只能包含数字和 * # +"), "extension")
+    if extension and User.objects.filter(extension=extension, is_active=True).exclude(
+            pk=getattr(instance, "pk", None)).exists():
+        raise _invalid(_("分机号“%(n)s”已被在职人员使用") % {"n": extension}, "extension")
     email = _text(data.email, "email", _("邮箱"), 254)
     if email:
         try:
@@ -125,7 +133,7 @@ def _clean_staff(data: StaffData, *, instance: User | None) -> dict[str, Any]:
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
             raise _invalid(_("技能“%(s)s”的熟练度必须是 1 到 5") % {"s": skill}, "skills")
     return {"username": username, "display_name": display_name, "employee_no": employee_no, "phone": phone,
-            "email": email, "role": data.role, "team": data.team,
+            "email": email, "extension": extension, "role": data.role, "team": data.team,
             "department": data.department or (data.team.department if data.team else None),
             "language": data.language}
 
@@ -147,7 +155,8 @@ def _keep_an_administrator(user: User) -> None:
 
 def _staff_snapshot(user: User) -> dict[str, Any]:
     return {"username": user.username, "display_name": user.display_name, "employee_no": user.employee_no,
-            "role": user.role, "team": user.team_id, "department": user.department_id, "is_active": user.is_active,
+            "extension": user.extension, "role": user.role, "team": user.team_id, "department": user.department_id,
+            "is_active": user.is_active,
             "skills": sorted([s.skill_id, s.proficiency] for s in user.skills.all()) if user.pk else []}
 
 

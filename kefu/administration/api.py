@@ -44,12 +44,12 @@ router = Router()
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="The version you read; a stale one gets 409")]
 
 
-class PageQuery(InSchema):
+class AdminPageQuery(InSchema):
     page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(50, ge=1, le=200)
 
 
-def _page_of(qs: Any, paging: PageQuery, out: Any) -> Any:
+def _page_of(qs: Any, paging: AdminPageQuery, out: Any) -> Any:
     return number_page(qs, page=paging.page, page_size=paging.page_size, serialize=lambda rows: [out(r) for r in rows])
 
 
@@ -108,6 +108,7 @@ class StaffOut(Schema):
     department_id: int | None
     phone: str
     email: str
+    extension: str = Field(description="The phone extension on the PBX (click-to-dial rings it first)")
     language: str
     skills: list[SkillLevel]
     is_active: bool
@@ -130,6 +131,7 @@ class StaffIn(InSchema):
     department_id: Id | None = Field(None, description="Required for department staff; else the team's")
     phone: str = Field("", max_length=32)
     email: str = Field("", max_length=254)
+    extension: str = Field("", max_length=20, description="The phone extension on the PBX: digits, * # +")
     language: Literal["zh-hans", "en"] = "zh-hans"
     skills: list[SkillLevel] = Field(default_factory=list, max_length=100)
 
@@ -146,7 +148,7 @@ class StaffPage(Schema):
     count: int
 
 
-class StaffFilters(PageQuery):
+class StaffFilters(AdminPageQuery):
     q: str = Field("", max_length=100, description="Part of the username or name, or the whole employee number")
     role: Role | None = None
     team: Id | None = None
@@ -184,7 +186,7 @@ def _staff_out(user: User) -> dict[str, Any]:
     return {
         **{name: getattr(user, name) for name in (
             "username", "display_name", "employee_no", "role", "team_id", "department_id", "phone", "email",
-            "language", "is_active", "must_change_password", "last_login", "version")},
+            "extension", "language", "is_active", "must_change_password", "last_login", "version")},
         "id": user.pk,
         "skills": [{"skill_id": s.skill_id, "proficiency": s.proficiency} for s in skills],
     }
@@ -196,7 +198,7 @@ def _staff_data(payload: StaffIn) -> staff_services.StaffData:
         skills.append((_get(Skill, item.skill_id, f"skills[{index}].skill_id", active=True), item.proficiency))
     return staff_services.StaffData(
         username=payload.username, display_name=payload.display_name, role=payload.role,
-        employee_no=payload.employee_no, phone=payload.phone, email=payload.email,
+        employee_no=payload.employee_no, phone=payload.phone, email=payload.email, extension=payload.extension,
         team=_get(Team, payload.team_id, "team_id"), department=_get(Department, payload.department_id,
                                                                      "department_id"),
         skills=skills, language=payload.language)
@@ -289,7 +291,7 @@ def _upload(file: UploadedFile) -> bytes:
 # --- teams, departments, skills ------------------------------------------------------------------------------
 
 
-class TeamOut(Schema):
+class AdminTeamOut(Schema):
     id: int
     name: str
     department_id: int
@@ -309,8 +311,8 @@ class TeamPut(TeamIn):
     version: Version
 
 
-class TeamPage(Schema):
-    items: list[TeamOut]
+class AdminTeamPage(Schema):
+    items: list[AdminTeamOut]
     next: str | None
     page: int
     page_size: int
@@ -331,23 +333,23 @@ def _team_data(payload: TeamIn) -> staff_services.TeamData:
 _TEAM_FIELDS = {"department": "department_id", "lead": "lead_id"}
 
 
-@router.get("/teams", response=TeamPage, summary="List teams (retired ones too)")
+@router.get("/teams", response=AdminTeamPage, summary="List teams (retired ones too)")
 @requires(AccountRight.ORG_MANAGE)
-def admin_team_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
+def admin_team_list(request: HttpRequest, paging: Query[AdminPageQuery]) -> Any:
     return _page_of(Team.objects.order_by("-is_active", "name", "id"), paging, _team_out)
 
 
-@router.post("/teams", response={201: TeamOut}, summary="Create a team")
+@router.post("/teams", response={201: AdminTeamOut}, summary="Create a team")
 @requires(AccountRight.ORG_MANAGE)
 def team_create(request: HttpRequest, payload: TeamIn) -> Any:
     def create() -> tuple[int, Any]:
         with _api_fields(**_TEAM_FIELDS):
             return 201, _team_out(staff_services.team_create(actor=_actor(request), data=_team_data(payload)))
 
-    return idempotent_create(request, user=_actor(request), payload=payload, create=create, schema=TeamOut)
+    return idempotent_create(request, user=_actor(request), payload=payload, create=create, schema=AdminTeamOut)
 
 
-@router.put("/teams/{team_id}", response=TeamOut, summary="Replace a team (optimistic concurrency)")
+@router.put("/teams/{team_id}", response=AdminTeamOut, summary="Replace a team (optimistic concurrency)")
 @requires(AccountRight.ORG_MANAGE)
 def team_update(request: HttpRequest, team_id: PathId, payload: TeamPut) -> Any:
     team = _one(Team, team_id, _("班组不存在"))
@@ -356,7 +358,7 @@ def team_update(request: HttpRequest, team_id: PathId, payload: TeamPut) -> Any:
                                                     expected_version=payload.version))
 
 
-class DepartmentOut(Schema):
+class AdminDepartmentOut(Schema):
     id: int
     name: str
     code: str
@@ -388,11 +390,11 @@ class DepartmentPut(DepartmentIn):
     version: Version
 
 
-class DepartmentPage(TeamPage):
-    items: list[DepartmentOut]  # type: ignore[assignment]
+class AdminDepartmentPage(AdminTeamPage):
+    items: list[AdminDepartmentOut]  # type: ignore[assignment]
 
 
-_DEPARTMENT_OUT = tuple(f for f in DepartmentOut.model_fields if f != "id")
+_DEPARTMENT_OUT = tuple(f for f in AdminDepartmentOut.model_fields if f != "id")
 _DEPARTMENT_FIELDS = {"manager": "manager_id", "calendar": "calendar_id"}
 
 
@@ -406,19 +408,19 @@ def _department_data(payload: DepartmentIn) -> staff_services.DepartmentData:
                                          calendar=_get(BusinessCalendar, payload.calendar_id, "calendar_id"))
 
 
-@router.get("/departments", response=DepartmentPage, summary="List departments (retired ones too)")
+@router.get("/departments", response=AdminDepartmentPage, summary="List departments (retired ones too)")
 @requires(AccountRight.ORG_MANAGE)
-def admin_department_list(request: HttpRequest, paging: Query[PageQuery]) -> Any:
+def admin_department_list(request: HttpRequest, paging: Query[AdminPageQuery]) -> Any:
     return _page_of(Department.objects.order_by("-is_active", "name", "id"), paging, _department_out)
 
 
-@router.get("/departments/{department_id}", response=DepartmentOut, summary="One department, with its settings")
+@router.get("/departments/{department_id}", response=AdminDepartmentOut, summary="One department, with its settings")
 @requires(AccountRight.ORG_MANAGE)
 def admin_department_detail(request: HttpRequest, department_id: PathId) -> Any:
     return _department_out(_one(Department, department_id, _("部门不存在")))
 
 
-@router.post("/departments", response={201: DepartmentOut}, summary="Create a department")
+@router.post("/departments", response={201: AdminDepartmentOut}, summary="Create a department")
 @requires(AccountRight.ORG_MANAGE)
 def department_create(request: HttpRequest, payload: DepartmentIn) -> Any:
     def create() -> tuple[int, Any]:
@@ -426,10 +428,10 @@ def department_create(request: HttpRequest, payload: DepartmentIn) -> Any:
             made = staff_services.department_create(actor=_actor(request), data=_department_data(payload))
         return 201, _department_out(made)
 
-    return idempotent_create(request, user=_actor(request), payload=payload, create=create, schema=DepartmentOut)
+    return idempotent_create(request, user=_actor(request), payload=payload, create=create, schema=AdminDepartmentOut)
 
 
-@router.put("/departments/{department_id}", response=DepartmentOut,
+@router.put("/departments/{department_id}", response=AdminDepartmentOut,
             summary="Replace a department (optimistic concurrency)")
 @requires(AccountRight.ORG_MANAGE)
 def department_update(request: HttpRequest, department_id: PathId, payload: DepartmentPut) -> Any:

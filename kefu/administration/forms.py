@@ -51,6 +51,8 @@ class StaffForm(StyledForm):
                                         required=False, empty_label=_("（随班组）"))
     phone = forms.CharField(label=_("手机号"), max_length=32, required=False)
     email = forms.CharField(label=_("邮箱"), max_length=254, required=False)
+    extension = forms.CharField(label=_("分机号"), max_length=20, required=False,
+                                help_text=_("电话系统中此人话机的分机号；点击拨号时先呼叫这部话机"))
     language = forms.ChoiceField(label=_("界面语言"), choices=[("zh-hans", "简体中文"), ("en", "English")])
     dedicated_customers = forms.CharField(
         label=_("专属客户"), required=False, widget=forms.Textarea(attrs={"rows": 3}),

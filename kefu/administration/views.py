@@ -43,6 +43,7 @@ from kefu.identity.permissions import IdentityRight
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
 from kefu.privacy.permissions import PrivacyRight
+from kefu.telephony.permissions import TelephonyRight
 from kefu.tickets import catalog, sla
 from kefu.tickets.choices import OPEN_STATUSES, TicketType
 from kefu.tickets.models import Category, SlaPolicy, Ticket, TicketTypeSetting
@@ -90,6 +91,9 @@ def _entries() -> list[Entry]:
         Entry(_("工单类型"), _("六种类型的默认派单部门和 SLA 策略"), "administration:type_list",
               TicketRight.CATEGORY_MANAGE),
         Entry(_("SLA 策略"), _("响应、到场、解决时限"), "administration:sla_list", TicketRight.SLA_MANAGE),
+        Entry(_("语音导航"), _("来电按键菜单、工作时间与节假日提示、自助查询工单"), "web:ivr_list",
+              TelephonyRight.IVR_MANAGE),
+        Entry(_("黑名单"), _("拒接的号码和号段，原因与有效期"), "web:blacklist", TelephonyRight.BLACKLIST_MANAGE),
         Entry(_("Webhook"), _("向其他系统推送事件"), "integrations:endpoint_list", IntegrationRight.WEBHOOK_MANAGE),
         Entry(_("企业微信群机器人"), _("把通知发到班组或部门的群"), "notifications:robot_list",
               NotificationRight.CHANNELS_MANAGE),
@@ -133,8 +137,8 @@ def _staff_data(form: forms.StaffForm) -> staff_services.StaffData:
     data = form.cleaned_data
     return staff_services.StaffData(username=data["username"], display_name=data["display_name"], role=data["role"],
                                     employee_no=data["employee_no"], phone=data["phone"], email=data["email"],
-                                    team=data["team"], department=data["department"], skills=form.skills(),
-                                    language=data["language"])
+                                    extension=data["extension"], team=data["team"], department=data["department"],
+                                    skills=form.skills(), language=data["language"])
 
 
 def _dedicated(form: forms.StaffForm) -> list[Customer]:
@@ -175,7 +179,8 @@ def staff_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     codes = "\n".join(Customer.objects.filter(dedicated_agent=person).order_by("code").values_list("code", flat=True))
     initial = {"username": person.username, "display_name": person.display_name, "employee_no": person.employee_no,
                "role": person.role, "team": person.team_id, "department": person.department_id,
-               "phone": person.phone, "email": person.email, "language": person.language,
+               "phone": person.phone, "email": person.email, "extension": person.extension,
+               "language": person.language,
                "dedicated_customers": codes, "version": person.version,
                **{f"skill_{pk}": level for pk, level in skills.items()}}
     form = forms.StaffForm(request.POST or None, initial=initial)

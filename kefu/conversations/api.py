@@ -44,7 +44,7 @@ class AttachmentOut(Schema):
     url: str
 
 
-class MessageOut(Schema):
+class ConversationMessageOut(Schema):
     id: int
     seq: int = Field(description="1, 2, 3 … within the conversation; resume with ?after=<last seq seen>.")
     direction: str = Field(description="in (from the customer) or out (to the customer)")
@@ -121,7 +121,7 @@ class SendIn(InSchema):
                                                           "returns the stored message and sends nothing twice.")
 
 
-class AssignIn(InSchema):
+class ConversationAssignIn(InSchema):
     assignee_id: Id | None = Field(description="null puts it back in the team's inbox")
     version: int | None = Field(None, ge=1, le=MAX_VERSION)
 
@@ -138,7 +138,7 @@ class CloseIn(InSchema):
     note: str = Field("", max_length=500)
 
 
-class TicketIn(OptionalBodyIn):
+class ConversationTicketIn(OptionalBodyIn):
     subject: str = Field("", max_length=services.SUBJECT_MAX)
 
 
@@ -254,7 +254,7 @@ def conversation_detail(request: HttpRequest, conversation_id: PathId) -> Any:
     return conversation_out(_visible(request, conversation_id))
 
 
-@router.get("/conversations/{conversation_id}/messages", response=list[MessageOut],
+@router.get("/conversations/{conversation_id}/messages", response=list[ConversationMessageOut],
             summary="A conversation's messages in order (after a seq)")
 @requires(ConversationRight.VIEW)
 def conversation_messages(request: HttpRequest, conversation_id: PathId, query: Query[MessagesQuery]) -> Any:
@@ -262,7 +262,7 @@ def conversation_messages(request: HttpRequest, conversation_id: PathId, query: 
     return [message_out(m) for m in selectors.messages_after(conversation, query.after, query.limit)]
 
 
-@router.post("/conversations/{conversation_id}/messages", response={201: MessageOut},
+@router.post("/conversations/{conversation_id}/messages", response={201: ConversationMessageOut},
              summary="Reply to the customer through the conversation's channel")
 @requires(ConversationRight.REPLY)
 def conversation_send(request: HttpRequest, conversation_id: PathId, payload: SendIn) -> Any:
@@ -285,7 +285,7 @@ def conversation_claim(request: HttpRequest, conversation_id: PathId) -> Any:
 @router.post("/conversations/{conversation_id}/assign", response=ConversationOut,
              summary="Give the conversation to an agent (a lead), or back to the inbox")
 @requires(ConversationRight.ASSIGN)
-def conversation_assign(request: HttpRequest, conversation_id: PathId, payload: AssignIn) -> Any:
+def conversation_assign(request: HttpRequest, conversation_id: PathId, payload: ConversationAssignIn) -> Any:
     conversation = _visible(request, conversation_id)
     assignee = None
     if payload.assignee_id is not None:
@@ -327,7 +327,7 @@ def conversation_close(request: HttpRequest, conversation_id: PathId, payload: C
 @router.post("/conversations/{conversation_id}/ticket", response={201: TicketRef},
              summary="Turn the conversation into a work order")
 @requires(ConversationRight.REPLY)
-def conversation_ticket(request: HttpRequest, conversation_id: PathId, payload: TicketIn) -> Any:
+def conversation_ticket(request: HttpRequest, conversation_id: PathId, payload: ConversationTicketIn) -> Any:
     conversation = _visible(request, conversation_id)
     ticket = services.conversation_create_ticket(actor=request.auth, conversation=conversation,
                                                  subject=payload.subject)

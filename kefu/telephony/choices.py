@@ -36,3 +36,33 @@ class CallState(models.TextChoices):
 EVENT_ORDER = {e: i for i, e in enumerate((
     CtiEvent.OFFERED, CtiEvent.QUEUED, CtiEvent.RINGING, CtiEvent.ANSWERED, CtiEvent.HELD, CtiEvent.RESUMED,
     CtiEvent.TRANSFERRED, CtiEvent.VOICEMAIL, CtiEvent.ABANDONED, CtiEvent.ENDED, CtiEvent.RECORDING))}
+
+
+class IvrAction(models.TextChoices):
+    """What a digit (or a menu's timeout rule) of an IVR flow does."""
+
+    MENU = "menu", _("进入子菜单")
+    QUEUE = "queue", _("转人工队列")
+    VOICEMAIL = "voicemail", _("语音留言")
+    ORDER_STATUS = "order_status", _("自助查询工单状态")
+    TRANSFER = "transfer", _("转接号码")
+    HANGUP = "hangup", _("挂机")
+    REPEAT = "repeat", _("重听本菜单")
+
+
+# Actions that end the caller's time in the menus: a flow must let every caller reach one.
+IVR_EXITS = frozenset({IvrAction.QUEUE, IvrAction.VOICEMAIL, IvrAction.TRANSFER, IvrAction.HANGUP})
+
+
+class ClosedAction(models.TextChoices):
+    """What follows the out-of-hours or holiday message."""
+
+    VOICEMAIL = "voicemail", _("播放后转语音留言")
+    HANGUP = "hangup", _("播放后挂机")
+
+
+class IvrLanguage(models.TextChoices):
+    """The language of the sentences Kefu adds to the prompts (order status, "invalid choice")."""
+
+    ZH = "zh-hans", _("中文")
+    EN = "en", _("英文")

@@ -1,5 +1,5 @@
-"""Rights on telephony: reporting what the PBX does (the CTI event API), and seeing calls (which ones: registered
-with the policy)."""
+"""Rights on telephony: reporting what the PBX does (the CTI event API), seeing calls (which ones: registered
+with the policy), and commanding the PBX (click-to-dial, transfer)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from kefu.accounts.choices import FRONT_LINE, Role
-from kefu.core.policy import has_right, register_rights, register_scope, role_of
+from kefu.accounts.choices import FRONT_LINE, LEADS, Role
+from kefu.core.policy import can_see, has_right, register_rights, register_scope, role_of
 
 
 class TelephonyRight(StrEnum):
     REPORT = "telephony.report"  # a PBX (its API token) reporting call events; administrators hold it
     VIEW = "call.view"  # see calls: one's own and one's teams' queues'
     VIEW_ALL = "call.view_all"  # see every call (the floor's supervisors, quality)
+    DIAL = "call.dial"  # click-to-dial: the PBX rings one's own extension, then the number
+    TRANSFER = "call.transfer"  # transfer a call one is talking on (others' calls: TRANSFER_OTHERS too)
+    TRANSFER_OTHERS = "call.transfer_others"  # leads: transfer calls of the agents they see
+    IVR_MANAGE = "ivr.manage"  # edit the voice menus (IVR) the PBX is served
+    BLACKLIST_MANAGE = "blacklist.manage"  # refuse a caller's number (harassment, fraud)
 
 
 def register() -> None:
@@ -25,8 +30,13 @@ def register() -> None:
         TelephonyRight.REPORT: {Role.ADMIN},
         TelephonyRight.VIEW: FRONT_LINE | {Role.QA},
         TelephonyRight.VIEW_ALL: {Role.SHIFT_LEAD, Role.QA, Role.MANAGER, Role.ADMIN},
+        TelephonyRight.DIAL: FRONT_LINE,
+        TelephonyRight.TRANSFER: FRONT_LINE,
+        TelephonyRight.TRANSFER_OTHERS: LEADS,
+        TelephonyRight.IVR_MANAGE: {Role.MANAGER, Role.ADMIN},
+        TelephonyRight.BLACKLIST_MANAGE: {Role.MANAGER, Role.ADMIN},
     })
-    register_scope(Call, visible_to=visible_calls)
+    register_scope(Call, visible_to=visible_calls, allows=_call_allows)
 
 
 def _teams(user: Any) -> set[int]:
@@ -48,3 +58,12 @@ def visible_calls(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
     if teams:
         mine |= Q(queue__team_id__in=teams)
     return queryset.filter(mine).distinct()
+
+
+def _call_allows(user: Any, right: str, call: Any) -> bool:
+    """A right on one call: it must be visible; a transfer is the call's agent's, or a lead's (TRANSFER_OTHERS)."""
+    if not can_see(user, call):
+        return False
+    if right == TelephonyRight.TRANSFER:
+        return call.agent_id == user.pk or has_right(user, TelephonyRight.TRANSFER_OTHERS)
+    return True

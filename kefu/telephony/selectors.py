@@ -1,4 +1,4 @@
-"""Reads of telephony: the calls waiting now, per queue (the wallboard)."""
+"""Reads of telephony: the calls waiting now, per queue (the wallboard); whose extension a PBX names."""
 
 from __future__ import annotations
 
@@ -20,3 +20,13 @@ def waiting_by_queue(now: datetime) -> dict[int, tuple[int, float]]:
                                 queue__isnull=False, ended_at__isnull=True, offered_at__gte=now - STALE_WAIT)
             .values("queue_id").annotate(n=Count("pk"), first=Min(Coalesce("queued_at", "offered_at"))))
     return {r["queue_id"]: (int(r["n"]), max(0.0, (now - r["first"]).total_seconds())) for r in rows}
+
+
+def username_for_extension(extension: str) -> str | None:
+    """The user name of the active person whose phone extension this is (a PBX that names agents by extension),
+    or None when nobody or more than one person has it."""
+    from kefu.accounts.models import User
+
+    names = list(User.objects.filter(extension=extension, is_active=True).values_list("username", flat=True)[:2]) \
+        if extension else []
+    return names[0] if len(names) == 1 else None

@@ -27,28 +27,16 @@ from kefu.routing.selectors import queue_by_code
 from kefu.routing.services import interval_of, interval_write
 from kefu.telephony import events
 from kefu.telephony.choices import EVENT_ORDER, CallState, CtiEvent
+from kefu.telephony.contract import CtiEventIn
 from kefu.telephony.models import Call, CallEvent
 from kefu.telephony.permissions import TelephonyRight
+from kefu.telephony.regions import region_label
 from kefu.telephony.stats import call_figures
 
 PBX_ACTOR = system_actor("pbx", gettext_lazy("系统：电话系统"))
 FUTURE_SLACK = timedelta(minutes=5)  # a PBX clock a little ahead of ours is accepted, a day ahead is not
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 _URL = re.compile(r"^https?://\S{1,490}$")
-
-
-@dataclass(frozen=True)
-class CtiEventIn:
-    """One event as the PBX reports it (the contract of POST /api/v1/cti/events)."""
-
-    call_id: str
-    event: str
-    at: datetime
-    caller: str = ""
-    called: str = ""
-    queue: str = ""
-    agent: str = ""
-    recording_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,6 +95,7 @@ def _clean(data: CtiEventIn, now: datetime) -> dict[str, Any]:
     if url and not _URL.match(url):
         raise ValidationFailed(_("recording_url 必须是 http:// 或 https:// 地址"), details={"field": "recording_url"})
     fields["recording_url"] = url
+    fields["pbx_channel"] = _text(data.pbx_channel, "pbx_channel", 200)
     return fields
 
 
@@ -128,10 +117,32 @@ def cti_event_record(*, actor: Any, data: CtiEventIn, now: datetime | None = Non
                       "recording_url": fields["recording_url"]})
         if not created:
             return Recorded(call=call, event=event, duplicate=True)
+        if fields["pbx_channel"]:
+            call.pbx_channel = fields["pbx_channel"]  # saved by summarise
         summarise(call)
         events.announce_call(call, event)
         _agent_follows(call, event, now or timezone.now())
+        _routing_follows(call)
     return Recorded(call=call, event=event, duplicate=False)
+
+
+def _routing_follows(call: Call) -> None:
+    """A call in a queue Kefu routes takes its place in line when it is queued, leaves it when the PBX puts it
+    through to an agent, and ends with the call (abandoned if nobody answered; a callback request keeps it)."""
+    from kefu.routing.services import ContactIn, contact_end, contact_enqueue, contact_taken
+
+    if call.queue_id is None or not call.queue.routed or not call.queue.is_active:
+        return
+    ref = f"call:{call.call_id}"
+    if call.ended_at is not None:
+        contact_end(ref=ref, at=call.ended_at)
+    elif call.answered_at is not None and call.agent_id:
+        contact_taken(ref=ref, agent=call.agent, at=call.answered_at)
+    elif call.queued_at is not None:
+        from kefu.customers.selectors import customer_find_by_contact
+
+        customer = customer_find_by_contact(PBX_ACTOR, call.caller, kind="phone").first() if call.caller else None
+        contact_enqueue(data=ContactIn(ref=ref, queue=call.queue, customer=customer, at=call.queued_at))
 
 
 AGENT_FOLLOWS_WITHIN = timedelta(minutes=10)  # older events are history: they do not move an agent's state now
@@ -180,6 +191,7 @@ def summarise(call: Call) -> Call:
     call.ended_at = endings[-1].at if endings else None
     call.caller = next((r.caller for r in rows if r.caller), call.caller)
     call.called = next((r.called for r in rows if r.called), call.called)
+    call.region = call.region or region_label(call.caller)  # 归属地, once the number is known
     code = next((r.queue_code for r in rows if r.queue_code), "")
     if code and (call.queue is None or call.queue.code != code):
         call.queue = Queue.objects.filter(code=code).first()

@@ -306,6 +306,10 @@ KEFU_FIRST_RESPONSE_SECONDS = {
 # After-contact work (话后处理) ends by itself after this many seconds; the agent is available again.
 KEFU_AFTER_CONTACT_SECONDS = int(os.environ.get("KEFU_AFTER_CONTACT_SECONDS", "30"))
 
+# The PBX (ami://… or esl://…, docs/telephony.md): `kefu pbx listen` reads its calls; click-to-dial and transfer
+# go to it. Unset: no phone buttons are shown.
+KEFU_PBX_URL = os.environ.get("KEFU_PBX_URL", "")
+
 # Notifications outside the app (docs/notifications.md). Each channel is off until configured.
 KEFU_BASE_URL = os.environ.get("KEFU_BASE_URL", "http://127.0.0.1:8000")  # links in e-mails, SMS, robot posts
 KEFU_SMTP_HOST = os.environ.get("KEFU_SMTP_HOST", "")

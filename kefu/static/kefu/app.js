@@ -74,6 +74,16 @@
   }
   // Screen pop (来电弹屏): a call ringing this agent opens the caller's card (kefu/web/views/calls.py); a call
   // hung up before it was answered stays shown, marked missed, until closed.
+  function loadPop(holder, callId) {
+    fetch("/calls/" + encodeURIComponent(callId) + "/pop/", { credentials: "same-origin",
+                                                              headers: { "HX-Request": "true" } })
+      .then(function (answer) { return answer.ok ? answer.text() : ""; })
+      .then(function (html) {
+        if (!html || holder.dataset.call !== String(callId)) return;
+        holder.innerHTML = html;
+        if (window.htmx) htmx.process(holder);  // its forms (转接) post through htmx
+      });
+  }
   function screenPop(data) {
     var me = document.body.dataset.userId;
     var call = data.call || {}, cti = data.cti || {};
@@ -86,10 +96,9 @@
       }
       if (holder.dataset.call === String(call.id)) return;
       holder.dataset.call = String(call.id);
-      fetch("/calls/" + encodeURIComponent(call.id) + "/pop/", { credentials: "same-origin",
-                                                                   headers: { "HX-Request": "true" } })
-        .then(function (answer) { return answer.ok ? answer.text() : ""; })
-        .then(function (html) { if (html && holder.dataset.call === String(call.id)) holder.innerHTML = html; });
+      loadPop(holder, call.id);
+    } else if (holder && holder.dataset.call === String(call.id) && cti.event === "answered") {
+      loadPop(holder, call.id);  // answered: the card now offers 转接
     } else if (holder && holder.dataset.call === String(call.id) && (call.state === "abandoned" || call.state === "voicemail")) {
       var card = holder.querySelector(".screen-pop");
       if (card) card.classList.add("is-missed");

@@ -1,6 +1,7 @@
 """Asterisk's Manager Interface (AMI): a TCP session that signs in, reads the PBX's events and turns the ones about
 calls into CTI events (the same contract as POST /api/v1/cti/events), and sends commands out: click-to-dial
-(Originate) and transfer (BlindTransfer). Transport and translation only — recording them is the services'.
+(Originate) and transfer (Redirect of the caller's channel). Transport and translation only — recording them is the
+services'.
 
 What becomes what (one call is the caller's channel: its Linkedid is the call id):
 
@@ -17,6 +18,7 @@ What becomes what (one call is the caller's channel: its Linkedid is the call id
 | UserEvent `KefuRecording` (`URL`) | recording |
 | Hangup of the caller's channel | ended |
 
+Newchannel and QueueCallerJoin also carry pbx_channel, the caller's Channel: what a transfer moves.
 Times: the event's `Timestamp` header (set `timestampevents = yes` in manager.conf), else the time it was read.
 Queue names are Kefu queue codes and queue members' MemberName are Kefu user names (docs/telephony.md).
 """
@@ -27,31 +29,26 @@ import contextlib
 import itertools
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from kefu.telephony.adapters.base import PbxError, PbxRefused, clean_argument
+from kefu.telephony.contract import CtiEventIn
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0  # seconds for connecting, signing in and a command's answer
+CONTEXT = "from-internal"  # where click-to-dial numbers and transfer targets are dialled
+AGENT_CHANNEL = "PJSIP/{extension}"  # the agent's phone, from their extension
 
 
-class AmiError(Exception):
+class AmiError(PbxError):
     """The AMI cannot be used now (refused sign-in, lost connection): the listener reconnects with backoff."""
 
 
-@dataclass(frozen=True)
-class CtiFromPbx:
-    """A CTI event read from the PBX, ready for `cti_event_record` (times are aware)."""
-
-    call_id: str
-    event: str
-    at: datetime
-    caller: str = ""
-    called: str = ""
-    queue: str = ""
-    agent: str = ""
-    recording_url: str = ""
+class AmiRefused(AmiError, PbxRefused):
+    """An action answered with `Response: Error`."""
 
 
 def read_messages(lines: Iterator[str]) -> Iterator[dict[str, str]]:
@@ -80,7 +77,7 @@ def _moment(message: dict[str, str], now: Callable[[], datetime]) -> datetime:
         return now()
 
 
-def translate(message: dict[str, str], *, now: Callable[[], datetime] | None = None) -> CtiFromPbx | None:
+def translate(message: dict[str, str], *, now: Callable[[], datetime] | None = None) -> CtiEventIn | None:
     """The CTI event an AMI event stands for, or None when it is not about a call's progress."""
     now = now or (lambda: datetime.now(tz=UTC))
     name = message.get("Event", "")
@@ -88,13 +85,15 @@ def translate(message: dict[str, str], *, now: Callable[[], datetime] | None = N
     uniqueid = message.get("Uniqueid", "")
     at = _moment(message, now)
 
-    def cti(event: str, call_id: str = linkedid, **extra: str) -> CtiFromPbx | None:
-        return CtiFromPbx(call_id=call_id, event=event, at=at, **extra) if call_id else None
+    def cti(event: str, call_id: str = linkedid, **extra: str) -> CtiEventIn | None:
+        return CtiEventIn(call_id=call_id, event=event, at=at, **extra) if call_id else None
 
     if name == "Newchannel" and uniqueid and uniqueid == linkedid:
-        return cti("offered", caller=message.get("CallerIDNum", ""), called=message.get("Exten", ""))
+        return cti("offered", caller=message.get("CallerIDNum", ""), called=message.get("Exten", ""),
+                   pbx_channel=message.get("Channel", ""))
     if name == "QueueCallerJoin":
-        return cti("queued", queue=message.get("Queue", ""), caller=message.get("CallerIDNum", ""))
+        return cti("queued", queue=message.get("Queue", ""), caller=message.get("CallerIDNum", ""),
+                   pbx_channel=message.get("Channel", ""))
     if name == "AgentCalled":
         return cti("ringing", queue=message.get("Queue", ""), agent=message.get("MemberName", ""))
     if name == "AgentConnect":
@@ -115,19 +114,17 @@ def translate(message: dict[str, str], *, now: Callable[[], datetime] | None = N
     return None
 
 
-def _field(value: str) -> str:
-    """A header value: no line breaks (they would start another header or end the action)."""
-    return value.replace("\r", " ").replace("\n", " ").strip()
-
-
 class AmiSession:
     """One signed-in AMI connection: `with AmiSession(host, port, user, secret) as ami: ami.events()`."""
 
-    def __init__(self, host: str, port: int, username: str, secret: str, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, host: str, port: int, username: str, secret: str, *, timeout: float = TIMEOUT,
+                 context: str = CONTEXT, agent: str = AGENT_CHANNEL) -> None:
         self.host, self.port, self.username, self.secret, self.timeout = host, port, username, secret, timeout
+        self.context, self.agent = context, agent
         self.sock: socket.socket | None = None
         self._reader: Iterator[dict[str, str]] | None = None
         self._ids = itertools.count(1)
+        self._deadline: float | None = None  # while a command waits for its answer
         self.pending: list[dict[str, str]] = []  # events read while waiting for a command's answer
 
     def __enter__(self) -> AmiSession:
@@ -164,7 +161,11 @@ class AmiSession:
             try:
                 chunk = self.sock.recv(65536)
             except TimeoutError:
-                continue  # a quiet PBX: keep waiting (the socket stays open)
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise AmiError(f"no answer from the PBX within {self.timeout:g} s") from None
+                continue  # a quiet PBX: keep waiting for events (the socket stays open)
+            except OSError as exc:  # reset by the peer: the listener reconnects
+                raise AmiError(f"{type(exc).__name__}: {exc}") from exc
             if not chunk:
                 if buffer:
                     yield buffer.decode("utf-8", "replace")
@@ -186,18 +187,22 @@ class AmiSession:
         if self.sock is None:
             raise AmiError("not connected")
         action_id = f"kefu-{next(self._ids)}"
-        lines = [f"Action: {_field(action)}", f"ActionID: {action_id}"]
-        lines += [f"{key}: {_field(str(value))}" for key, value in fields.items()]
+        lines = [f"Action: {clean_argument(action)}", f"ActionID: {action_id}"]
+        lines += [f"{key}: {clean_argument(str(value))}" for key, value in fields.items()]
         try:
             self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         except OSError as exc:
             raise AmiError(f"{type(exc).__name__}: {exc}") from exc
-        while True:
-            message = self._next()
-            if message.get("ActionID") == action_id and "Response" in message:
-                return message
-            if "Event" in message:
-                self.pending.append(message)
+        self._deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                message = self._next()
+                if message.get("ActionID") == action_id and "Response" in message:
+                    return message
+                if "Event" in message:
+                    self.pending.append(message)
+        finally:
+            self._deadline = None
 
     def events(self) -> Iterator[dict[str, str]]:
         """Every event the PBX sends, until the connection ends (then AmiError)."""
@@ -210,19 +215,23 @@ class AmiSession:
 
     # --- commands out ------------------------------------------------------------------------------------------
 
-    def originate(self, *, agent_channel: str, number: str, context: str, caller_id: str = "") -> dict[str, str]:
-        """Click-to-dial: ring the agent's phone, and when they pick up, call `number` from `context`."""
-        fields = {"Channel": agent_channel, "Exten": number, "Context": context, "Priority": "1", "Async": "true"}
+    def originate(self, *, extension: str, number: str, caller_id: str = "") -> str:
+        """Click-to-dial: ring the agent's phone (`agent` with their extension), and when they pick up, call
+        `number` in the dial context. Async: the answer is the PBX's acceptance, not the call's outcome."""
+        fields = {"Channel": self.agent.format(extension=extension), "Exten": number, "Context": self.context,
+                  "Priority": "1", "Async": "true"}
         if caller_id:
             fields["CallerID"] = caller_id
         return self._checked(self.command("Originate", **fields))
 
-    def transfer(self, *, channel: str, number: str, context: str) -> dict[str, str]:
-        """Blind transfer of a call's channel to `number` (an extension, a queue's number, a mobile)."""
-        return self._checked(self.command("BlindTransfer", Channel=channel, Exten=number, Context=context))
+    def transfer(self, *, channel: str, to: str) -> str:
+        """Blind transfer: the caller's `channel` leaves its bridge for `to` in the dial context (Redirect; the
+        agent's leg ends). BlindTransfer would move the channels bridged *to* the one named: the agent."""
+        return self._checked(self.command("Redirect", Channel=channel, Exten=to, Context=self.context,
+                                          Priority="1"))
 
     @staticmethod
-    def _checked(answer: dict[str, str]) -> dict[str, str]:
+    def _checked(answer: dict[str, str]) -> str:
         if answer.get("Response") != "Success":
-            raise AmiError(f"refused: {answer.get('Message', 'no reason given')}")
-        return answer
+            raise AmiRefused(answer.get("Message", "no reason given"))
+        return answer.get("Message", "")

@@ -1,12 +1,10 @@
 """The Asterisk AMI adapter against a recorded event stream replayed over TCP by a fake AMI server (its banner,
 the sign-in, then the events): two calls — one answered with a hold and a recording, one abandoned — end as the
-CTI API would have recorded them, the other legs and noise ignored. Click-to-dial and transfer go out as AMI
-actions and a refusal is named."""
+CTI API would have recorded them, the other legs and noise ignored; the caller's channel is kept for transfers.
+Click-to-dial and transfer go out as AMI actions and a refusal is named."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,59 +12,13 @@ import pytest
 
 from kefu.routing.models import IntervalStat
 from kefu.routing.services import QueueData, queue_create
-from kefu.telephony.adapters.ami import AmiError, AmiSession, read_messages, translate
+from kefu.telephony.adapters.ami import AmiError, AmiSession, translate
+from kefu.telephony.adapters.registry import parse_pbx_url
 from kefu.telephony.listener import listen_ami
-from kefu.telephony.management.commands.pbx import parse_pbx_url
 from kefu.telephony.models import Call
+from kefu.telephony.tests.fake_pbx import FakeAmi
 
 STREAM = Path(__file__).parent / "streams" / "ami-two-calls.txt"
-
-
-class FakeAmi:
-    """A loopback AMI: banner, sign-in (secret `s3cret`), then `stream` sent once; answers actions with
-    `answers[action]` (Success by default) and records them."""
-
-    def __init__(self, stream: bytes = b"", answers: dict[str, str] | None = None) -> None:
-        self.stream = stream
-        self.answers = answers or {}
-        self.actions: list[dict[str, str]] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _addr = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"Asterisk Call Manager/5.0.1\r\n")
-                reader = read_messages(iter(conn.makefile("r", encoding="utf-8", newline="")))
-                login = next(reader)
-                self.actions.append(login)
-                ok = login.get("Secret") == "s3cret"
-                conn.sendall((f"Response: {'Success' if ok else 'Error'}\r\nActionID: {login.get('ActionID')}\r\n"
-                              f"Message: Authentication {'accepted' if ok else 'failed'}\r\n\r\n").encode())
-                if not ok:
-                    continue
-                if self.stream:
-                    conn.sendall(self.stream)
-                    conn.shutdown(socket.SHUT_WR)
-                    continue
-                for action in reader:
-                    self.actions.append(action)
-                    if action.get("Action") == "Logoff":
-                        break
-                    answer = self.answers.get(action.get("Action", ""), "Success")
-                    why = "Originate successfully queued" if answer == "Success" else "No such channel"
-                    conn.sendall((f"Event: PeerStatus\r\nPeer: PJSIP/1002\r\n\r\n"
-                                  f"Response: {answer}\r\nActionID: {action.get('ActionID')}\r\n"
-                                  f"Message: {why}\r\n\r\n").encode())
-
-    def close(self) -> None:
-        self.server.close()
 
 
 @pytest.mark.django_db
@@ -87,6 +39,7 @@ def test_a_replayed_stream_ends_in_the_calls_the_cti_api_would_record(admin_user
     assert (answered.state, answered.wait_seconds, answered.hold_seconds, answered.talk_seconds) == (
         "ended", 15, 30, 200 - 17 - 30)
     assert answered.recording_url == "https://pbx.example.cn/rec/1796346000.10.wav"
+    assert answered.pbx_channel == "PJSIP/trunk-00000010"  # the caller's leg, not the agent's
     abandoned = Call.objects.get(call_id="1796346120.20")
     assert (abandoned.state, abandoned.wait_seconds) == ("abandoned", 30)
     assert Call.objects.count() == 2  # the agent's leg is not a call of its own
@@ -120,22 +73,24 @@ def test_a_refused_sign_in_is_named_and_the_listener_retries_with_backoff() -> N
 
 
 def test_click_to_dial_and_transfer_go_out_as_actions() -> None:
-    fake = FakeAmi(answers={"BlindTransfer": "Error"})
+    fake = FakeAmi(answers={"Redirect": "Error"})
     try:
-        with AmiSession("127.0.0.1", fake.port, "kefu", "s3cret") as ami:
-            answer = ami.originate(agent_channel="PJSIP/1001", number="13800138000\r\nAction: Hangup",
-                                   context="from-internal", caller_id="4008001234")
-            assert answer["Response"] == "Success"
+        with AmiSession("127.0.0.1", fake.port, "kefu", "s3cret", context="from-kefu") as ami:
+            answer = ami.originate(extension="1001", number="13800138000\r\nAction: Hangup", caller_id="4008001234")
+            assert answer == "Originate successfully queued"
             with pytest.raises(AmiError, match="No such channel"):
-                ami.transfer(channel="PJSIP/trunk-00000010", number="1002", context="from-internal")
+                ami.transfer(channel="PJSIP/trunk-00000010", to="1002")
             assert [e["Event"] for e in ami.pending] == ["PeerStatus", "PeerStatus"]  # kept for the listener
     finally:
         fake.close()
-    originate = next(a for a in fake.actions if a.get("Action") == "Originate")
-    assert originate["Channel"] == "PJSIP/1001"
+    (originate,) = fake.sent("Originate")
+    assert (originate["Channel"], originate["Context"], originate["Priority"]) == ("PJSIP/1001", "from-kefu", "1")
     assert originate["Exten"] == "13800138000  Action: Hangup"  # a line break cannot start another action
     assert originate["CallerID"] == "4008001234"
-    assert not any(a.get("Action") == "Hangup" for a in fake.actions)
+    assert not fake.sent("Hangup")
+    (redirect,) = fake.sent("Redirect")  # the caller's channel itself moves (BlindTransfer would move the agent)
+    assert (redirect["Channel"], redirect["Exten"], redirect["Context"]) == ("PJSIP/trunk-00000010", "1002",
+                                                                             "from-kefu")
 
 
 def test_translation_ignores_what_is_not_a_calls_progress() -> None:
@@ -149,10 +104,16 @@ def test_translation_ignores_what_is_not_a_calls_progress() -> None:
 
 @pytest.mark.parametrize(("url", "problem"), [
     ("sip://u:p@pbx", "only ami://"), ("ami://pbx:5038", "user and secret"), ("ami://u:p@pbx:99999", "port"),
-    ("ami://u:p@", "no host"),
+    ("ami://u:p@", "no host"), ("esl://pbx:8021", "password"), ("ami://u:p@pbx?color=red", "unknown option"),
+    ("ami://u:p@pbx?agent=PJSIP/1001", "{extension}"), ("ami://u:p@pbx?caller_id=hotline", "phone number"),
+    ("esl://:p@pbx?context=", "one word"),
 ])
 def test_bad_pbx_urls_are_named(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_pbx_url(url)
-    assert parse_pbx_url("ami://kefu:s%40cret@10.0.0.5") == {"host": "10.0.0.5", "port": 5038, "username": "kefu",
-                                                             "secret": "s@cret"}
+    target = parse_pbx_url("ami://kefu:s%40cret@10.0.0.5?context=from-kefu&agent=SIP/{extension}")
+    assert (target.kind, target.host, target.port, target.username, target.secret) == (
+        "ami", "10.0.0.5", 5038, "kefu", "s@cret")
+    assert target.options == {"context": "from-kefu", "agent": "SIP/{extension}"}
+    assert str(target) == "ami://10.0.0.5:5038"  # no secret in logs
+    assert parse_pbx_url("esl://:ClueCon@10.0.0.6").port == 8021

@@ -105,7 +105,9 @@ def _detail_context(request: HttpRequest, customer_id: int, *, reveal: bool = Fa
         )
     except NotFound:
         raise Http404 from None
-    return {"nav": "customers", "card": card}
+    from kefu.telephony.commands import dial_available
+
+    return {"nav": "customers", "card": card, "can_dial": dial_available(request.user) and not card.anonymised_at}
 
 
 @requires(CustomerRight.VIEW)
