@@ -7,6 +7,7 @@ services so their SLA clocks, due times and escalations are live.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -178,6 +179,7 @@ def build_demo(*, size: DemoSize = FULL, seed: int = 2026, now: datetime | None 
     _make_recent(rng, size, users, customers, categories, now, now - timedelta(days=3))
     _make_conversations(rng, customers)
     _make_floor(rng, customers, now)
+    _make_call_history(seed, size, customers, now)
     summary.created = True
     summary.users = len(users)
     summary.customers = Customer.objects.count()
@@ -291,6 +293,76 @@ def _make_floor(rng: random.Random, customers: list[Customer], now: datetime) ->
         if user is not None:
             agent_state_set(actor=actor, user=user, change=StateChange(
                 state=state, source="system", note=note, at=now - timedelta(minutes=rng.randint(2, 40))))
+
+
+# The hotline's call history for planning: weeks before today, calls per weekday at the full size (scaled with
+# the demo's size), through the same bulk path as `kefu cdr import`.
+CALL_HISTORY_WEEKS = 5  # 3 weeks + a 14-day horizon: enough for the forecast's backtest
+CALLS_PER_WEEKDAY = 320.0
+CALL_HOURS = (8, 22)  # the hotline's opening hours; HOUR_PROFILE gives the shape of the day
+
+
+def _call_rate(hour: float) -> float:
+    """The share of a day's calls per hour at `hour` (fractional): HOUR_PROFILE's hourly shares, joined linearly
+    between the middles of the hours so that arrivals rise and fall smoothly."""
+    total = sum(HOUR_PROFILE.values())
+    points = sorted((h + 0.5, share / total) for h, share in HOUR_PROFILE.items())
+    points = [(CALL_HOURS[0], points[0][1] / 2), *points, (CALL_HOURS[1], 0.0)]
+    for (h0, r0), (h1, r1) in itertools.pairwise(points):
+        if h0 <= hour <= h1:
+            return r0 + (r1 - r0) * (hour - h0) / (h1 - h0)
+    return 0.0
+
+
+def _make_call_history(seed: int, size: DemoSize, customers: list[Customer], now: datetime) -> None:
+    """The hotline's calls of the weeks before today (kefu stats intervals → kefu wfm forecast reads them):
+    Poisson arrivals following the day's curve (thinning), Monday busiest and weekends quieter; waits longer as
+    the hour gets busier, callers who give up when their patience (exponential, mean 2 min) runs out first,
+    lognormal talk times (median ~3 min), some holds and voicemails. Its own random stream: the rest of the demo
+    is the same with or without it."""
+    from kefu.routing.models import Queue
+    from kefu.telephony.cdr import CdrCall, calls_write
+
+    queue = Queue.objects.filter(code="hotline").first()
+    if queue is None:
+        return
+    rng = random.Random(f"{seed}-hotline-history")
+    agents = list(User.objects.filter(username__in=[f"agent{n}" for n in range(1, 6)]).order_by("username"))
+    phones = [c.value for c in ContactPoint.objects.filter(kind="phone", customer__in=customers[:400])]
+    per_weekday = CALLS_PER_WEEKDAY * min(1.0, size.orders_per_weekday / FULL.orders_per_weekday)
+    weeks = min(CALL_HISTORY_WEEKS, size.days // 7 - 1)  # the small demo (tests, quick looks): two weeks
+    peak = max(_call_rate(h / 4) for h in range(CALL_HOURS[0] * 4, CALL_HOURS[1] * 4))
+    local = timezone.get_current_timezone()
+    today = now.astimezone(local).date()
+    calls = []
+    for back in range(weeks * 7, 0, -1):
+        day = today - timedelta(days=back)
+        daily = per_weekday * WEEKDAY_FACTOR[day.weekday()]
+        hour = float(CALL_HOURS[0])
+        while True:  # thinning: candidates at the peak rate, each kept with rate(t) / peak
+            hour += rng.expovariate(daily * peak)
+            if hour >= CALL_HOURS[1]:
+                break
+            load = _call_rate(hour) / peak
+            if rng.random() > load:
+                continue
+            start = datetime(day.year, day.month, day.day, tzinfo=local) + timedelta(hours=hour)
+            caller = rng.choice(phones) if phones and rng.random() < 0.6 else f"1{rng.randint(3000000000, 9999999999)}"
+            wait = round(rng.expovariate(1 / (4 + 26 * load * load)), 1)
+            patience = rng.expovariate(1 / 120)
+            common = {"call_id": f"hist-{start:%Y%m%d%H%M%S}-{len(calls)}", "start": start, "queue": queue,
+                      "caller": caller, "called": "4008001234"}
+            if rng.random() < 0.015:
+                calls.append(CdrCall(**common, disposition="voicemail", wait_seconds=wait,
+                                     talk_seconds=float(rng.randint(8, 60))))
+            elif patience < wait:
+                calls.append(CdrCall(**common, disposition="abandoned", wait_seconds=round(patience, 1)))
+            else:
+                talk = round(min(1800.0, max(20.0, rng.lognormvariate(math.log(170), 0.6))))
+                hold = round(rng.expovariate(1 / 45)) if rng.random() < 0.12 else 0
+                calls.append(CdrCall(**common, disposition="answered", agent=rng.choice(agents) if agents else None,
+                                     wait_seconds=wait, talk_seconds=float(talk), hold_seconds=float(hold)))
+    calls_write(calls=calls)
 
 
 # Conversations waiting in the inboxes when the demo opens: (channel, customer's lines, agent's replies or None for
