@@ -383,6 +383,23 @@ def _offer(contact: RoutedContact, agent: AgentState, now: datetime) -> Offer:
     return offer
 
 
+def _offer_to_best(contact: RoutedContact, agents: Any, now: datetime) -> bool:
+    """Offer the contact to the best free agent. The agent's row is locked, but the check that they hold no open
+    offer reads the statement's snapshot: another dispatcher may have just committed an offer to them. The unique
+    index over open offers refuses the second one, and the next best agent is tried."""
+    tried: list[int] = []
+    while True:
+        agent = _pick_agent(contact, agents.exclude(user_id__in=tried) if tried else agents, now)
+        if agent is None:
+            return False
+        try:
+            with transaction.atomic():
+                _offer(contact, agent, now)
+            return True
+        except IntegrityError:
+            tried.append(agent.user_id)
+
+
 def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple[int, datetime, int] | None,
                     ) -> tuple[int, tuple[int, datetime, int] | None]:
     """One transaction: lock up to BATCH waiting contacts after `after` in line order, offer each to the best free
@@ -407,13 +424,10 @@ def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple
             if contact.queue_id not in skills:
                 skills[contact.queue_id] = list(QueueSkill.objects.filter(queue_id=contact.queue_id))
             agents = _agents_for(contact.queue, skills[contact.queue_id], now)
-            agent = _pick_agent(contact, agents, now)
-            if agent is None:
-                if not (contact.preferred_agent_id or contact.offers):
-                    exhausted.add(contact.queue_id)
-                continue
-            _offer(contact, agent, now)
-            made += 1
+            if _offer_to_best(contact, agents, now):
+                made += 1
+            elif not (contact.preferred_agent_id or contact.offers):
+                exhausted.add(contact.queue_id)
     if len(batch) < BATCH:
         return made, None
     last = batch[-1]

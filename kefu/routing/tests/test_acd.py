@@ -406,3 +406,29 @@ def test_a_call_in_a_routed_queue_follows_its_cti_events(admin_user: Any) -> Non
     assert (contact.state, contact.ended_at) == ("finished", s(70))
     cti("queued", 5)  # a retry changes nothing
     assert RoutedContact.objects.count() == 1
+
+
+def test_an_agent_offered_a_contact_by_another_dispatcher_meanwhile_is_passed_over(monkeypatch: Any) -> None:
+    """The dispatcher's snapshot may not show an offer another process committed a moment ago: the unique index
+    refuses the second offer and the next best agent gets the contact."""
+    from kefu.routing.services import acd
+
+    queue = make_queue()
+    taken, next_best = make_agent(at=s(-100)), make_agent(at=s(-50))
+    other = enqueue("call:other", queue)
+    Offer.objects.create(contact=other, agent=taken, offered_at=T0, expires_at=s(20))
+    RoutedContact.objects.filter(pk=other.pk).update(state="offered")
+    real = acd._pick_agent
+    calls: list[int] = []
+
+    def stale_first(contact: Any, agents: Any, now: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # what a stale snapshot would pick: the agent who was just offered `other`
+            return AgentState.objects.get(user=taken)
+        return real(contact, agents, now)
+
+    monkeypatch.setattr(acd, "_pick_agent", stale_first)
+    call = enqueue("call:1", queue)
+    assert routing_dispatch(now=s(1)) == 1
+    assert offered_to(call) == next_best
+    assert Offer.objects.filter(agent=taken, outcome="").count() == 1

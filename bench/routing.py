@@ -1,0 +1,269 @@
+"""Benchmark: routing decisions per second and their latency, with 1,000 agents and 50 queues on PostgreSQL,
+beside a bare `SELECT … FOR UPDATE SKIP LOCKED` claim loop in the same run (the floor).
+
+A decision is one offer: a waiting contact, locked, matched to the best free agent of its queue (skills with
+their minimum proficiency, team, no open offer, the queue's strategy), the offer written with its event. Each round
+puts 1,000 contacts in line across the 50 queues and makes every agent free, then P dispatcher processes
+(`routing_dispatch`, as the web and worker processes run it) offer them at once; the round's decisions over its
+wall time is the rate, and each decision's own time (locking its agent and writing the offer) gives p50/p99.
+
+The floor does the least a correct claim can do on equivalent bare tables: lock the next waiting contact and the
+next free agent with SKIP LOCKED, mark both, commit; same processes, same counts. Kefu's ratio to it says what
+the rules (skills, strategies, one open offer per agent, the outbox event) cost.
+
+Run: `.venv/bin/python bench/routing.py [--processes 1 2 4] [--rounds 5]` with PostgreSQL on 127.0.0.1:5432
+(writes bench/results/routing.json and .md). It creates and drops its own database `kefu_bench_routing`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+DB = "kefu_bench_routing"
+URL = f"postgres://postgres@127.0.0.1:5432/{DB}"
+AGENTS, QUEUES, SKILLS, CONTACTS = 1000, 50, 20, 1000
+
+
+def _psql(sql: str, db: str = "postgres") -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-q", "-c", sql], check=True,
+                   capture_output=True)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update({"KEFU_DATABASE_URL": URL, "KEFU_DB_POOL": "0", "DJANGO_SETTINGS_MODULE": "kefu.config.settings.base",
+                "KEFU_SECRET_KEY": "bench-routing-" + "x" * 40, "PYTHONPATH": str(ROOT.parent)})
+    return env
+
+
+def _setup() -> None:
+    """A fresh database: 20 skills, 50 queues each needing 1–2 of them, 1,000 agents with 4 skills each."""
+    import random
+
+    import django
+
+    django.setup()
+    from kefu.accounts.models import AgentSkill, Skill, User
+    from kefu.routing.models import AgentState, Queue, QueueSkill
+
+    rng = random.Random(7)
+    skills = Skill.objects.bulk_create([Skill(code=f"s{i}", name=f"技能{i}") for i in range(SKILLS)])
+    strategies = ["longest_idle", "least_occupied", "proficiency"]
+    queues = Queue.objects.bulk_create([Queue(code=f"q{i}", name=f"队列{i}", routed=True, offer_seconds=300,
+                                              strategy=strategies[i % 3]) for i in range(QUEUES)])
+    QueueSkill.objects.bulk_create([QueueSkill(queue=q, skill=skills[(i * 3 + k) % SKILLS], min_proficiency=1 + k)
+                                    for i, q in enumerate(queues) for k in range(1 + i % 2)])
+    users = User.objects.bulk_create([User(username=f"a{i}", role="agent") for i in range(AGENTS)])
+    AgentSkill.objects.bulk_create([AgentSkill(user=u, skill=s, proficiency=rng.randint(2, 5))
+                                    for u in users for s in rng.sample(skills, 4)])
+    from django.utils import timezone
+
+    now = timezone.now()
+    AgentState.objects.bulk_create([AgentState(user=u, state="available", since=now, idle_since=now,
+                                               chat_capacity=3) for u in users])
+    _psql("CREATE TABLE floor_contact (id serial PRIMARY KEY, priority int, enqueued_at timestamptz, "
+          "state text, agent int); CREATE INDEX ON floor_contact (state, priority DESC, enqueued_at);"
+          "CREATE TABLE floor_agent (id int PRIMARY KEY, free bool, idle_since timestamptz);"
+          "CREATE INDEX ON floor_agent (free, idle_since);", DB)
+
+
+def _round_reset() -> None:
+    """1,000 contacts in line over the 50 queues (each one an agent can take); every agent free again."""
+    import random
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from kefu.accounts.models import AgentSkill
+    from kefu.routing.models import AgentState, Offer, QueueSkill, RoutedContact
+
+    rng = random.Random(11)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE routing_offer, routing_routedcontact, core_outboxevent")
+    AgentState.objects.update(state="available", chats=0)
+    needs: dict[int, list[tuple[int, int]]] = {}
+    for qs in QueueSkill.objects.all():
+        needs.setdefault(qs.queue_id, []).append((qs.skill_id, qs.min_proficiency))
+    have = {(a.user_id, a.skill_id): a.proficiency for a in AgentSkill.objects.all()}
+    agent_ids = list(AgentState.objects.values_list("user_id", flat=True))
+    servable = [q for q, need in needs.items()
+                if sum(all(have.get((a, s), 0) >= m for s, m in need) for a in agent_ids) >= 1]
+    now = timezone.now()
+    RoutedContact.objects.bulk_create([
+        RoutedContact(ref=f"bench:{i}", kind="phone", queue_id=rng.choice(servable), priority=rng.choice([0, 0, 5, 10]),
+                      enqueued_at=now, queue_entered_at=now) for i in range(CONTACTS)])
+    assert not Offer.objects.exists()
+    from django.db import connection as floor
+
+    with floor.cursor() as cursor:
+        cursor.execute("TRUNCATE floor_contact; DELETE FROM floor_agent;")
+        cursor.execute("INSERT INTO floor_contact (priority, enqueued_at, state) SELECT (g %% 3) * 5, now(), "
+                       "'waiting' FROM generate_series(1, %s) g", [CONTACTS])
+        cursor.execute("INSERT INTO floor_agent SELECT g, true, now() FROM generate_series(1, %s) g", [AGENTS])
+
+
+def _kefu_worker() -> dict[str, Any]:
+    """One dispatcher process: dispatch until nothing more can be offered; each decision timed."""
+    import django
+
+    django.setup()
+    from kefu.routing.services import acd
+
+    took: list[float] = []
+    pick, offer = acd._pick_agent, acd._offer
+
+    def timed_pick(contact: Any, agents: Any, now: Any) -> Any:
+        began = time.perf_counter()
+        found = pick(contact, agents, now)
+        if found is None:
+            took.append(-(time.perf_counter() - began))
+        else:
+            timed_pick.began = began  # type: ignore[attr-defined]
+        return found
+
+    def timed_offer(contact: Any, agent: Any, now: Any) -> Any:
+        made = offer(contact, agent, now)
+        took.append(time.perf_counter() - timed_pick.began)  # type: ignore[attr-defined]
+        return made
+
+    acd._pick_agent, acd._offer = timed_pick, timed_offer  # type: ignore[assignment]
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    began = time.perf_counter()
+    made = acd.routing_dispatch()
+    return {"made": made, "seconds": time.perf_counter() - began, "decisions": [t for t in took if t >= 0]}
+
+
+def _floor_worker() -> dict[str, Any]:
+    import psycopg
+
+    took: list[float] = []
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={DB}", autocommit=False) as conn:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        sys.stdin.readline()
+        began = time.perf_counter()
+        while True:
+            one = time.perf_counter()
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT id FROM floor_contact WHERE state = 'waiting' ORDER BY priority DESC, "
+                               "enqueued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
+                contact = cursor.fetchone()
+                cursor.execute("SELECT id FROM floor_agent WHERE free ORDER BY idle_since, id LIMIT 1 "
+                               "FOR UPDATE SKIP LOCKED")
+                agent = cursor.fetchone()
+                if contact is None or agent is None:
+                    conn.rollback()
+                    break
+                cursor.execute("UPDATE floor_contact SET state = 'offered', agent = %s WHERE id = %s",
+                               [agent[0], contact[0]])
+                cursor.execute("UPDATE floor_agent SET free = false WHERE id = %s", [agent[0]])
+            conn.commit()
+            took.append(time.perf_counter() - one)
+        seconds = time.perf_counter() - began
+    return {"made": len(took), "seconds": seconds, "decisions": took}
+
+
+def _run_processes(role: str, count: int) -> dict[str, Any]:
+    procs = [subprocess.Popen([sys.executable, __file__, "--role", role], env=_env(), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+    began = time.perf_counter()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    reports = [json.loads(proc.communicate(timeout=600)[0]) for proc in procs]
+    wall = time.perf_counter() - began
+    decisions = sorted(t for r in reports for t in r["decisions"])
+    made = sum(r["made"] for r in reports)
+    return {"made": made, "wall_seconds": wall, "per_second": made / wall if wall else 0.0,
+            "p50_ms": 1000 * statistics.median(decisions) if decisions else None,
+            "p99_ms": 1000 * decisions[int(0.99 * (len(decisions) - 1))] if decisions else None}
+
+
+def _child(role: str) -> None:
+    if role == "setup":
+        _setup()
+        return
+    if role == "reset":
+        _round_reset()
+        return
+    report = _kefu_worker() if role == "kefu" else _floor_worker()
+    sys.stdout.write(json.dumps(report))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--role")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    if args.role:
+        _child(args.role)
+        return
+    _psql(f"DROP DATABASE IF EXISTS {DB}")
+    _psql(f"CREATE DATABASE {DB}")
+    try:
+        subprocess.run([str(Path(sys.executable).parent / "kefu"), "migrate", "-v", "0"], env=_env(), check=True)
+        subprocess.run([sys.executable, __file__, "--role", "setup"], env=_env(), check=True)
+        rows = []
+        for count in args.processes:
+            for side in ("kefu", "floor"):
+                runs = []
+                for _ in range(args.rounds):
+                    subprocess.run([sys.executable, __file__, "--role", "reset"], env=_env(), check=True)
+                    runs.append(_run_processes(side, count))
+                best = max(runs, key=lambda r: r["per_second"])
+                rows.append({"side": side, "processes": count, "rounds": args.rounds,
+                             "made": best["made"], "per_second": round(best["per_second"], 1),
+                             "median_per_second": round(statistics.median(r["per_second"] for r in runs), 1),
+                             "p50_ms": round(best["p50_ms"], 3), "p99_ms": round(best["p99_ms"], 3),
+                             "p99_ms_worst_round": round(max(r["p99_ms"] for r in runs), 3)})
+                print(rows[-1], flush=True)
+    finally:
+        _psql(f"DROP DATABASE IF EXISTS {DB}")
+    _write(rows)
+
+
+def _write(rows: list[dict[str, Any]]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"agents": AGENTS, "queues": QUEUES, "skills": SKILLS, "contacts_per_round": CONTACTS,
+            "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    (RESULTS / "routing.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    floor = {r["processes"]: r for r in rows if r["side"] == "floor"}
+    lines = ["# Routing decisions (PostgreSQL)", "",
+             f"{AGENTS} agents, {QUEUES} queues, {CONTACTS} contacts in line per round; best of "
+             f"{rows[0]['rounds'] if rows else 0} rounds (median beside it). "
+             "Goal: ≥ 2,000 decisions/s, p99 ≤ 5 ms.", "",
+             "| processes | side | decisions/s (best) | median | p50 ms | p99 ms | worst round's p99 ms "
+             "| Kefu / floor |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        ratio = (f"{r['per_second'] / floor[r['processes']]['per_second']:.2f}"
+                 if r["side"] == "kefu" and floor.get(r["processes"]) else "")
+        lines.append(f"| {r['processes']} | {r['side']} | {r['per_second']} | {r['median_per_second']} | "
+                     f"{r['p50_ms']} | {r['p99_ms']} | {r['p99_ms_worst_round']} | {ratio} |")
+    lines += ["", f"Machine: {meta['machine']}, {meta['cpus']} CPUs, Python {meta['python']}."]
+    (RESULTS / "routing.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
