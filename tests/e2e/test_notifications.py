@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import WAIT_SECONDS, kefu_command, wait_for
 
@@ -50,6 +51,16 @@ def test_a_breach_reaches_its_owner_live_by_email_and_by_the_robot(new_page: Any
         "n => Number(document.querySelector('[data-testid=bell-count]')?.textContent) >= n", arg=before + 3,
         timeout=WAIT_SECONDS * 1000)  # its three targets breached: three notices, counted live
     page.get_by_test_id("bell").click()
+    for _attempt in range(3):
+        try:
+            page.get_by_test_id("bell-list").get_by_text(number).first.wait_for(timeout=WAIT_SECONDS * 1000 / 3)
+            break
+        except PlaywrightTimeout:
+            # a sweep passes over an order another process holds locked at that moment (the order's creation
+            # still being handled): the next sweep breaches it, as the worker's next one would
+            kefu_command(server_env, "sla_sweep", "--at", at)
+            page.reload()
+            page.get_by_test_id("bell").click()
     page.get_by_test_id("bell-list").get_by_text(number).first.wait_for()
     screenshot(page, "notifications-bell-zh")
 
