@@ -6,24 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
+from _common import free_port
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV = ROOT / ".venv" / "bin"
 PG = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "kefu-demo-2026"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(database: str, work: Path, pg_name: str) -> dict[str, str]:

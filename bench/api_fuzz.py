@@ -26,16 +26,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from _common import log
 from _served import BENCH, VENV, Server, prepare, token_for
 
 RESULTS = BENCH / "results"
 EXCLUDED = ["DELETE /api/v1/me/tokens/{token_id}"]
 # The administrator may call the administration; a team lead works the orders (create, assign, dispatch).
 PERSONAS = ["admin", "lead1"]
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def fuzz(port: int, token: str, examples: int, seed: int, events: Path) -> int:

@@ -50,7 +50,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,6 +66,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import django_run, free_port, log
 from _proc import group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,16 +81,6 @@ BODY = re.compile(r"\[([va]\d+-\d+)\]")
 FILLER = ("您好，请问订单什么时候发货", "好的，我帮您查一下", "麻烦提供一下订单号", "已经为您加急处理",
           "Thanks, that works", "收到，谢谢", "还有其他问题吗", "地址需要修改一下")
 MESSAGE_EVENTS = ("conversation.message_received", "conversation.message_sent")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -257,11 +247,6 @@ for conversation, text in Message.objects.filter(body__contains="[").values_list
         found[m.group(1)] += 1
 print(json.dumps(found))
 '''
-
-
-def django_run(env: dict[str, str], code: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + code, *args], env=env,
-                          check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
 
 class Proc:

@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import django_run, free_port, log, percentile
 from _proc import group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,23 +49,6 @@ PG = "postgres://postgres@127.0.0.1:5432"
 PG_DB = "kefu_hc"
 REDIS_DB = "9"
 QUEUES, AGENTS_PER_QUEUE = 4, 25
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # The organisation, made through the product's own services (run in a Django process of its own).
@@ -111,11 +94,6 @@ for s in range(supervisors):
 out["token"] = api_token_create(actor=admin, name="PBX", scopes=[TokenScope.TELEPHONY]).key
 print(json.dumps(out))
 '''
-
-
-def django_run(env: dict[str, str], code: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + code, *args], env=env,
-                          check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
 
 def environment(postgres: bool, data: Path) -> dict[str, str]:

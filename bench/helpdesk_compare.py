@@ -35,6 +35,7 @@ RESULTS = BENCH / "results"
 sys.path.insert(0, str(HELPERS))
 sys.path.insert(0, str(BENCH))
 
+from _common import log  # noqa: E402
 from _proc import group_cpu_seconds  # noqa: E402
 from _venv import peer_python  # noqa: E402
 from loadgen import OpError, PhaseResult, check, run_phase, server_times, summarize  # noqa: E402
@@ -46,10 +47,6 @@ OPERATIONS = ["list_page", "detail_page", "api_list", "api_create"]
 TARGETS_MS = {"api_create": 50, "api_list": 50, "list_page": 150}
 KEFU_OPEN = "&".join(f"status={s}" for s in ("new", "assigned", "in_progress", "waiting_customer",
                                                "waiting_department", "reopened"))
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- databases --------------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,22 +38,13 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import django_run, free_port, log, percentile
 from _proc import group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PG = "postgres://postgres@127.0.0.1:5432"
 TEAMS, AGENTS_PER_TEAM, SUPERVISORS, DEPARTMENT_STAFF = 25, 18, 10, 15
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 SETUP = r'''
@@ -109,11 +99,6 @@ first = int(sys.argv[1])
 rows = OutboxEvent.objects.filter(id__gt=first).order_by("id").values_list("id", "type", "audience", "created_at")
 print(json.dumps([[i, t, a, c.timestamp()] for i, t, a, c in rows]))
 '''
-
-
-def django_run(env: dict[str, str], code: str, *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + code, *args], env=env,
-                          check=True, capture_output=True, text=True, cwd=ROOT).stdout
 
 
 class Browser:
@@ -174,13 +159,6 @@ async def writer(person: dict[str, Any], base: str, repair: int, until: float, r
                         counts[f"dispatch {r.status_code}"] += 1
             except httpx.HTTPError:
                 counts["error"] += 1
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def measure(base: str, people: list[dict[str, Any]], repair: int, writers: int, seconds: float,

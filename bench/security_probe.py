@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import log
 from _proc import group_cpu_seconds
 from _served import BENCH, PASSWORD, Server, prepare, run_django, token_for
 
@@ -45,10 +46,6 @@ GUESS_RATE = 3.7  # attempts per second, as in the review
 GUESSES = 30
 TOKEN_GUESSES = 500
 LOCKED = re.compile(r"(\d{1,2}:\d{2})")  # the lock message gives the time it ends
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def sign_in(base: str, username: str, password: str, path: str = "/login/") -> tuple[httpx.Client, int, str]:

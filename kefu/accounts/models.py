@@ -88,6 +88,14 @@ class User(AbstractUser):
     def name(self) -> str:
         return str(self)
 
+    def team_ids(self, *, led: bool = True) -> set[int]:
+        """The teams this person is a member of and, with `led`, the teams they lead (a lead may lead teams they
+        are not a member of). One query when `led`; none otherwise."""
+        teams = {self.team_id} if self.team_id else set()
+        if led and self.pk:
+            teams |= set(Team.objects.filter(lead_id=self.pk).values_list("pk", flat=True))
+        return teams
+
 
 # What a page needs to name a user (str(user), the employee number, the team, the role): the other columns
 # (password hash, e-mail, phone, …) are left unloaded where users are only shown by name, as in a work order's

@@ -34,6 +34,7 @@ _OBJECT_PAGES = {
     "tickets.category": ("administration:category_edit", "category_id"),
     "tickets.slapolicy": ("administration:sla_edit", "policy_id"),
     "core.businesscalendar": ("administration:calendar_edit", "calendar_id"),
+    "routing.queue": ("administration:queue_edit", "queue_id"),
     "core.auditlog": ("administration:audit_detail", "entry_id"),
 }
 

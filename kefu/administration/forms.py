@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from kefu.accounts.choices import Role
 from kefu.accounts.models import Department, Skill, Team, User
 from kefu.core.dates import DayField
 from kefu.core.models import BusinessCalendar
+from kefu.routing.choices import Affinity, QueueKind, RoutingStrategy, ServiceLevelFormula
+from kefu.routing.models import Queue, QueueSkill
 from kefu.tickets.choices import Channel, Priority, TicketType
 from kefu.tickets.models import Category, SlaPolicy
 
@@ -182,3 +185,80 @@ class SlaPolicyForm(StyledForm):
     warning_percent = forms.IntegerField(label=_("预警点（已用时限的百分比）"), min_value=1, max_value=99, initial=80)
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
     version = VersionField()
+
+
+class QueueForm(StyledForm):
+    """A queue's settings, grouped on the page as the fields below are (see GROUPS); the ranges are checked by
+    the queue services, which name the field."""
+
+    code = forms.CharField(label=_("队列代码"), max_length=40,
+                           help_text=_("小写字母、数字、- 和 _；电话系统用它指队列，创建后不能修改"))
+    name = forms.CharField(label=_("名称"), max_length=100)
+    kind = forms.ChoiceField(label=_("类型"), choices=QueueKind.choices)
+    team = forms.ModelChoiceField(label=_("班组"), queryset=Team.objects.filter(is_active=True), required=False,
+                                  empty_label=_("（不限班组）"), help_text=_("只分配给本班组的坐席"))
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+    target_percent = forms.IntegerField(label=_("目标接通比例（%）"), help_text=_("X：1–100"))
+    target_seconds = forms.IntegerField(label=_("目标接通时间（秒）"), help_text=_("Y：0–3600"))
+    formula = forms.TypedChoiceField(label=_("服务水平公式"), coerce=int, choices=ServiceLevelFormula.choices)
+    short_abandon_seconds = forms.IntegerField(label=_("短时放弃阈值（秒）"),
+                                               help_text=_("早于此放弃的不计入放弃量（0–600）"))
+    routed = forms.BooleanField(label=_("由客服系统分配"), required=False,
+                                help_text=_("关闭时由电话系统或坐席自行领取"))
+    strategy = forms.ChoiceField(label=_("分配策略"), choices=RoutingStrategy.choices)
+    offer_seconds = forms.IntegerField(label=_("振铃/提醒秒数"), help_text=_("坐席多久未应答即转给下一位（5–300）"))
+    affinity = forms.ChoiceField(label=_("坐席偏好"), choices=Affinity.choices)
+    affinity_seconds = forms.IntegerField(label=_("偏好等待秒数"), required=False,
+                                          help_text=_("等待偏好坐席的时间，之后任何坐席都可接（1–3600）"))
+    overflow_to = forms.ModelChoiceField(label=_("溢出到队列"), queryset=Queue.objects.none(), required=False,
+                                         empty_label=_("（不溢出）"))
+    overflow_after_seconds = forms.IntegerField(label=_("等待多少秒后溢出"), required=False,
+                                                help_text=_("1–86400；保留原优先级和排队时间"))
+    vip_priority = forms.IntegerField(label=_("VIP 优先级加分"), help_text=_("0–100"))
+    complaint_priority = forms.IntegerField(label=_("投诉优先级加分"), help_text=_("0–100"))
+    long_wait_seconds = forms.IntegerField(label=_("长时等待秒数"), required=False,
+                                           help_text=_("等待超过此时间加分一次；留空不加（1–86400）"))
+    long_wait_priority = forms.IntegerField(label=_("长时等待优先级加分"), help_text=_("0–100"))
+    callback_allowed = forms.BooleanField(label=_("允许预约回拨"), required=False,
+                                          help_text=_("来电者可挂机等待回拨，保留排队位置"))
+    version = VersionField()
+
+    GROUPS = (
+        ("basic", _("基本信息"), "", ("code", "name", "kind", "team", "is_active")),
+        ("service_level", _("服务水平"), _("X% 的联络在 Y 秒内接通；报表和大屏按此计算"),
+         ("target_percent", "target_seconds", "formula", "short_abandon_seconds")),
+        ("strategy", _("分配策略"), _("空闲且具备全部所需技能的坐席中，按策略选出一位"),
+         ("routed", "strategy", "offer_seconds")),
+        ("affinity", _("坐席亲和"), _("老客户优先等待上次接待的坐席或其专属坐席"), ("affinity", "affinity_seconds")),
+        ("overflow", _("溢出"), _("等待过久时转到另一个同类型队列；溢出链不能形成循环"),
+         ("overflow_to", "overflow_after_seconds")),
+        ("priority", _("优先级"), _("排队按优先级从高到低，同级按进入排队的时间"),
+         ("vip_priority", "complaint_priority", "long_wait_seconds", "long_wait_priority")),
+        ("callback", _("回拨"), "", ("callback_allowed",)),
+    )
+
+    def __init__(self, *args: Any, queue: Queue | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        others = Queue.objects.order_by("-is_active", "code")
+        self.fields["overflow_to"].queryset = others.exclude(pk=queue.pk) if queue else others
+        self.fields["overflow_to"].label_from_instance = lambda q: (
+            f"{q.name}（{q.code}）" if q.is_active else f"{q.name}（{q.code}，{_('已停用')}）")
+        if queue is not None:
+            self.fields["code"].disabled = True
+            self.fields["code"].help_text = _("电话系统用它指队列，创建后不能修改")
+        required = set(QueueSkill.objects.filter(queue=queue).values_list("skill_id", flat=True)) if queue else set()
+        self.skill_list = list(Skill.objects.filter(Q(is_active=True) | Q(pk__in=required)).order_by("code"))
+        for skill in self.skill_list:
+            self.fields[f"skill_{skill.pk}"] = forms.TypedChoiceField(
+                label=skill.name, required=False, coerce=int, empty_value=0,
+                choices=[("", _("不要求")), *[(n, _("≥ %(n)s 级") % {"n": n}) for n in range(1, 6)]])
+
+    def groups(self) -> list[tuple[str, Any, Any, list[Any]]]:
+        return [(key, title, text, [self[name] for name in names]) for key, title, text, names in self.GROUPS]
+
+    def skill_fields(self) -> list[Any]:
+        return [self[f"skill_{skill.pk}"] for skill in self.skill_list]
+
+    def skills(self) -> tuple[tuple[Skill, int], ...]:
+        return tuple((skill, self.cleaned_data[f"skill_{skill.pk}"]) for skill in self.skill_list
+                     if self.cleaned_data.get(f"skill_{skill.pk}"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -27,5 +28,13 @@ class PasswordChangeRequiredMiddleware:
 
                 return error_response(403, "password_change_required",
                                       _("请先修改临时密码（登录网页后按提示修改），再使用接口"))
-            return redirect(f"{reverse('administration:account_password')}")
+            target = reverse("administration:account_password")
+            if request.headers.get("HX-Request"):
+                # a part of a page asking (the header's state switch, the offer holder): never the password page
+                # swapped into it; the whole page goes there, unless it is already there
+                response = HttpResponse(status=204)
+                if urlsplit(request.headers.get("HX-Current-URL", "")).path != target:
+                    response["HX-Redirect"] = target
+                return response
+            return redirect(target)
         return self.get_response(request)

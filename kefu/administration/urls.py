@@ -3,7 +3,7 @@ Path parameters name their object (user_id, team_id …) for the generated permi
 
 from django.urls import path
 
-from kefu.administration import audit_views, security, views
+from kefu.administration import audit_views, channels, queues, security, views
 
 app_name = "administration"
 
@@ -21,6 +21,12 @@ urlpatterns = [
     path("admin/security/", security.security_page, name="security"),
     path("admin/security/locks/<int:lock_id>/unlock/", security.security_unlock, name="security_unlock"),
     path("admin/security/tokens/<int:token_id>/revoke/", security.security_token_revoke, name="security_token_revoke"),
+    path("admin/queues/", queues.queue_list, name="queue_list"),
+    path("admin/queues/new/", queues.queue_new, name="queue_create"),
+    path("admin/queues/<int:queue_id>/", queues.queue_edit, name="queue_edit"),
+    path("admin/queues/<int:queue_id>/delete/", queues.queue_remove, name="queue_delete"),
+    path("admin/channels/", channels.channel_list, name="channel_list"),
+    path("admin/channels/<int:channel_id>/", channels.channel_edit, name="channel_edit"),
     path("admin/types/", views.type_list, name="type_list"),
     path("admin/calendars/", views.calendar_list, name="calendar_list"),
     path("admin/calendars/new/", views.calendar_create, name="calendar_create"),

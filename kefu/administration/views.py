@@ -31,6 +31,7 @@ from kefu.accounts.importing import staff_import, template_xlsx
 from kefu.accounts.models import Department, Skill, Team, User
 from kefu.accounts.permissions import AccountRight
 from kefu.administration import forms
+from kefu.conversations.permissions import ConversationRight
 from kefu.core import calendar_admin
 from kefu.core.errors import ApplicationError
 from kefu.core.models import BusinessCalendar, CalendarDay
@@ -43,6 +44,7 @@ from kefu.identity.permissions import IdentityRight
 from kefu.integrations.permissions import IntegrationRight
 from kefu.notifications.permissions import NotificationRight
 from kefu.privacy.permissions import PrivacyRight
+from kefu.routing.permissions import RoutingRight
 from kefu.telephony.permissions import TelephonyRight
 from kefu.tickets import catalog, sla
 from kefu.tickets.choices import OPEN_STATUSES, TicketType
@@ -84,6 +86,10 @@ def _entries() -> list[Entry]:
         Entry(_("部门"), _("接收派单的部门：联系人、默认完成时限"), "administration:department_list",
               AccountRight.ORG_MANAGE),
         Entry(_("技能"), _("客服技能，熟练度 1–5"), "administration:skill_list", AccountRight.ORG_MANAGE),
+        Entry(_("队列"), _("服务水平目标、自动分配策略、溢出、优先级和技能要求"), "administration:queue_list",
+              RoutingRight.QUEUE_MANAGE),
+        Entry(_("接入渠道"), _("渠道的接待班组、路由队列和首次响应目标"), "administration:channel_list",
+              ConversationRight.CHANNEL_MANAGE),
         Entry(_("工作日历"), _("每周工作时间、节假日和调休"), "administration:calendar_list",
               CoreRight.CALENDAR_MANAGE),
         Entry(_("工单分类"), _("两级分类，默认派单部门和 SLA 策略"), "administration:category_list",

@@ -44,6 +44,8 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "agent_state_list": READ, "agent_state_get": READ,
     "agent_state_set_own": TICKETS, "agent_state_set_other": TICKETS,
     "offer_list": READ, "offer_accept_api": TICKETS, "offer_decline_api": TICKETS,
+    # queue settings: read by managers and administrators with any token, changed with an admin one
+    "queue_settings_list": READ, "queue_settings_detail": READ, "queue_settings_update": ADMIN,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

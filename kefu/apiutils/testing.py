@@ -279,6 +279,7 @@ class World:
             "retention_kind": "closed_tickets",
             "code": "matrix-app",
             "chat_code": "matrix-chat",  # the chat widget's pages (/chat/<chat_code>/…)
+            "channel_id": self.chat_channel,  # the channel settings page (/admin/channels/<channel_id>/)
             "conversation_id": self.conversation,
             "call_id": self.call,
             "conversation_attachment_id": self.conversation_attachment,
@@ -287,6 +288,8 @@ class World:
             "node_id": self.ivr_node,
             "choice_id": self.ivr_choice,
             "blacklist_id": self.blacklist_entry,
+            "queue_id": self.queue,
+            "queue_code": "matrix-line",
         }
         values: dict[str, Any] = {}
         for param in params:

@@ -13,6 +13,8 @@ from kefu.widget.consumers import VisitorConsumer
 websocket_urlpatterns = [
     path("ws/workspace/", SecondFactorGuard(WorkspaceConsumer.as_asgi())),
     path("ws/inbox/", SecondFactorGuard(InboxConsumer.as_asgi())),
+    # the work-order page: the inbox's socket, for who is viewing the order (kefu.web.watching)
+    path("ws/watch/", SecondFactorGuard(InboxConsumer.as_asgi())),
 ]
 
 # Public routes: no session, no staff guard. Each checks the Origin itself: the chat widget against its channel's

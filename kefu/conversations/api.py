@@ -62,10 +62,15 @@ class ConversationMessageOut(Schema):
     created_at: datetime
 
 
+class ConversationCallOut(Schema):
+    id: int = Field(description="The call's id (`/calls/{call_id}/…`, `call.changed`'s `call.id`)")
+    call_id: str = Field(description="The PBX's id of the call")
+
+
 class ConversationOut(Schema):
     id: int
     channel: str = Field(description="The channel's code")
-    channel_kind: str
+    channel_kind: str = Field(description="chat, email, wechat_oa, wecom_kf, webhook, sms or phone (a call)")
     channel_name: str
     status: str = Field(description="open or closed")
     subject: str
@@ -82,6 +87,8 @@ class ConversationOut(Schema):
     closed_at: datetime | None
     close_reason: str
     csat_score: int | None
+    call: ConversationCallOut | None = Field(description="A phone conversation's call (null for other channels, "
+                                                          "and for a call's record whose call was deleted)")
     version: int
     created_at: datetime
 
@@ -153,6 +160,7 @@ class ChannelOut(Schema):
     kind: str
     name: str
     team_id: int | None
+    queue: str | None = Field(None, description="The routed chat queue its conversations wait in (its code)")
     is_active: bool
     creates_tickets: bool
     first_response_seconds: int
@@ -187,13 +195,21 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
         "ticket_id": c.ticket_id, "ticket_number": c.ticket.number if c.ticket_id else None,
         "last_seq": c.last_seq, "last_message_at": c.last_message_at, "first_response_at": c.first_response_at,
         "closed_at": c.closed_at, "close_reason": c.close_reason, "csat_score": c.csat_score,
-        "version": c.version, "created_at": c.created_at,
+        "call": _call_of(c), "version": c.version, "created_at": c.created_at,
     }
+
+
+def _call_of(c: Conversation) -> dict[str, Any] | None:
+    """The call a phone conversation was made of (read with the conversation: `select_related("call")`)."""
+    if c.channel.kind != ChannelKind.PHONE:
+        return None
+    call = getattr(c, "call", None)  # the reverse side of the call's link; missing: no call
+    return {"id": call.pk, "call_id": call.call_id} if call is not None else None
 
 
 def _visible(request: HttpRequest, conversation_id: int) -> Conversation:
     qs = visible(request.auth, Conversation.objects.all()).select_related(
-        "channel", "customer", "assignee", "ticket")
+        "channel", "customer", "assignee", "ticket", "call")
     try:
         return qs.get(pk=conversation_id)
     except Conversation.DoesNotExist:
@@ -201,8 +217,8 @@ def _visible(request: HttpRequest, conversation_id: int) -> Conversation:
 
 
 def _fresh(conversation_id: int) -> dict[str, Any]:
-    return conversation_out(Conversation.objects.select_related("channel", "customer", "assignee", "ticket")
-                            .get(pk=conversation_id))
+    return conversation_out(Conversation.objects.select_related("channel", "customer", "assignee", "ticket",
+                                                                "call").get(pk=conversation_id))
 
 
 # --- the inbound webhook -----------------------------------------------------------------------------------
@@ -243,7 +259,7 @@ def inbound_webhook(request: HttpRequest,
 @requires(ConversationRight.VIEW)
 def conversation_list(request: HttpRequest, filters: Query[ConversationFilters]) -> Any:
     parsed = selectors.parse_filter(request.GET)
-    qs = selectors.conversation_list(request.auth, parsed).select_related("ticket")
+    qs = selectors.conversation_list(request.auth, parsed).select_related("ticket", "call")
     return number_page(qs, page=filters.page, page_size=filters.page_size,
                        serialize=lambda rows: [conversation_out(c) for c in rows])
 
@@ -340,7 +356,9 @@ def channel_list(request: HttpRequest) -> Any:
     from kefu.conversations.models import Channel
 
     return [{"id": c.pk, "code": c.code, "kind": c.kind, "name": c.name, "team_id": c.team_id,
-             "is_active": c.is_active, "creates_tickets": c.creates_tickets,
+             "queue": c.queue.code if c.queue_id else None, "is_active": c.is_active,
+             "creates_tickets": c.creates_tickets,
              "first_response_seconds": services.first_response_target(c), "config": c.config,
-             "created_at": c.created_at} for c in Channel.objects.order_by("kind", "code")]
+             "created_at": c.created_at}
+            for c in Channel.objects.select_related("queue").order_by("kind", "code")]
 

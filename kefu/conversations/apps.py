@@ -18,5 +18,8 @@ class ConversationsConfig(AppConfig):
         adapters.load()
         permissions.register()
         handlers.register()
+        from kefu.conversations.services.lines import register as register_routing
+
+        register_routing()  # routing gives accepted chats to their agent through the conversations' services
         register_timeline_provider("conversations", conversations_timeline)
         register_merge_hook(conversations_merge)

@@ -15,6 +15,7 @@ class ChannelKind(models.TextChoices):
     WECOM_KF = "wecom_kf", _("企业微信客服")
     WEBHOOK = "webhook", _("App/小程序接入")
     SMS = "sms", _("短信")
+    PHONE = "phone", _("电话")  # made from calls (kefu.telephony): no messages go out through it
 
 
 class ConversationStatus(models.TextChoices):
@@ -61,6 +62,8 @@ class CloseReason(models.TextChoices):
     SPAM = "spam", _("骚扰/垃圾信息")
     CUSTOMER_LEFT = "customer_left", _("客户结束会话")
     AUTOMATED = "automated", _("自动发出的邮件，无需处理")
+    CALL_ENDED = "call_ended", _("通话结束")  # a phone conversation, closed by its call
+    CALL_MISSED = "call_missed", _("来电未接通")
     OTHER = "other", _("其他")
 
 

@@ -88,7 +88,8 @@ MESSAGE_FAILED = event_type(
 CONVERSATION_ASSIGNED = event_type(
     "conversation.assigned", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="Picked up, assigned or transferred; `data`: `from_id`, `to_id`, `from_team_id`, `how` "
-                "(`claimed`, `assigned`, `transferred`).")
+                "(`claimed`, `assigned`, `transferred`, `answered`: the agent who answered a phone conversation's "
+                "call).")
 CONVERSATION_CLOSED = event_type(
     "conversation.closed", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="The conversation ended; `data`: `reason`, `by_id` (none: the customer or the system).")

@@ -38,12 +38,6 @@ def register() -> None:
     register_scope(Conversation, visible_to=visible_conversations, sees=_sees, sees_alike=_alike)
 
 
-def _led_teams(user: Any) -> set[int]:
-    from kefu.accounts.models import Team
-
-    if role_of(user) != Role.TEAM_LEAD:
-        return set()
-    return set(Team.objects.filter(lead_id=user.pk).values_list("pk", flat=True))
 
 
 def visible_conversations(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -51,7 +45,7 @@ def visible_conversations(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset
     if not has_right(user, ConversationRight.VIEW):
         return queryset.none()
-    teams = _led_teams(user) | ({user.team_id} if user.team_id else set())
+    teams = set(user.team_ids(led=role_of(user) == Role.TEAM_LEAD))
     mine = Q(assignee_id=user.pk) | Q(participants__user_id=user.pk)
     if teams:
         mine |= Q(team_id__in=teams)

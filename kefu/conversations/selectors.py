@@ -171,14 +171,12 @@ def customer_conversations(customer_id: int, *, exclude: int | None = None, limi
 
 def canned_team_ids(actor: Any) -> set[int] | None:
     """The teams whose canned replies `actor` manages; None: every team's and everybody's (supervisors)."""
-    from kefu.accounts.models import Team
     from kefu.conversations.permissions import ConversationRight
     from kefu.core.policy import has_right
 
     if has_right(actor, ConversationRight.VIEW_ALL):
         return None
-    led = set(Team.objects.filter(lead_id=actor.pk).values_list("pk", flat=True))
-    return led | ({actor.team_id} if actor.team_id else set())
+    return set(actor.team_ids())
 
 
 def canned_replies_managed(actor: Any) -> QuerySet[CannedReply]:

@@ -85,6 +85,9 @@ _ACTION_LABELS: dict[str, Any] = {
     "wecom_robot.created": gettext_lazy("新建企业微信群机器人"),
     "wecom_robot.updated": gettext_lazy("修改企业微信群机器人"),
     "wecom_robot.deleted": gettext_lazy("删除企业微信群机器人"),
+    "queue.created": gettext_lazy("新建队列"),
+    "queue.updated": gettext_lazy("修改队列"),
+    "queue.deleted": gettext_lazy("删除队列"),
     EXPORTED: gettext_lazy("导出审计日志"),
 }
 # The groups of the action filter: "customer.*" is every action on customers.
@@ -104,6 +107,7 @@ _FAMILY_LABELS: dict[str, Any] = {
     "webhook_endpoint": gettext_lazy("Webhook"),
     "webhook": gettext_lazy("Webhook 推送"),
     "wecom_robot": gettext_lazy("企业微信群机器人"),
+    "queue": gettext_lazy("队列"),
     "audit": gettext_lazy("审计日志"),
 }
 _OBJECT_TYPE_LABELS: dict[str, Any] = {
@@ -123,6 +127,7 @@ _OBJECT_TYPE_LABELS: dict[str, Any] = {
     "core.businesscalendar": gettext_lazy("工作日历"),
     "integrations.webhookendpoint": gettext_lazy("Webhook"),
     "notifications.wecomrobot": gettext_lazy("企业微信群机器人"),
+    "routing.queue": gettext_lazy("队列"),
     "core.auditlog": gettext_lazy("审计日志"),
 }
 

@@ -276,16 +276,26 @@ def _make_floor(rng: random.Random, customers: list[Customer], now: datetime) ->
         caller = rng.choice(phones) if phones and rng.random() < 0.7 else f"1{rng.randint(3000000000, 9999999999)}"
         events = [("queued", 0, "")]
         wait = rng.choice([4, 8, 12, 15, 18, 25, 40, 65])
-        if rng.random() < 0.12:
+        # each answered call and voicemail becomes a phone conversation with its recording (docs/telephony.md);
+        # the recordings' addresses stand for the PBX's
+        recording = f"https://pbx.example.cn/recordings/{call_id}.wav"
+        chance = rng.random()
+        if chance < 0.1:
             events.append(("abandoned", wait, ""))
+        elif chance < 0.16:
+            events += [("voicemail", wait, ""), ("ended", wait + rng.randint(20, 60), "")]
         else:
             agent = rng.choice(["agent1", "agent2", "agent3", "agent4", "agent5"])
-            events += [("ringing", max(1, wait - 3), agent), ("answered", wait, agent),
-                       ("ended", wait + rng.randint(90, 420), "")]
+            talk = rng.randint(90, 420)
+            events += [("ringing", max(1, wait - 3), agent), ("answered", wait, agent)]
+            if rng.random() < 0.3:
+                events += [("held", wait + talk // 3, ""), ("resumed", wait + talk // 3 + rng.randint(15, 60), "")]
+            events += [("ended", wait + talk + 60, ""), ("recording", wait + talk + 65, "")]
         for event, seconds, agent in events:
             cti_event_record(actor=actor, data=CtiEventIn(
                 call_id=call_id, event=event, at=offered + timedelta(seconds=seconds), caller=caller,
-                called="4008001234", queue="hotline", agent=agent))
+                called="4008001234", queue="hotline", agent=agent,
+                recording_url=recording if event in ("recording", "voicemail") else ""))
     states = (("agent1", "available", ""), ("agent2", "on_contact", ""), ("agent3", "available", ""),
               ("agent4", "break", "午休"), ("agent5", "training", "新产品培训"), ("lead1", "available", ""))
     for username, state, note in states:

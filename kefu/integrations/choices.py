@@ -36,6 +36,7 @@ class WebhookEvent(models.TextChoices):
     CONVERSATION_TICKET_LINKED = "conversation.ticket_linked", _("会话转工单")
     CONVERSATION_RATED = "conversation.rated", _("会话评价")
     CALL_CHANGED = "call.changed", _("通话事件")
+    CALL_PUT_THROUGH_FAILED = "call.put_through_failed", _("来电未能转到坐席分机")
     AGENT_STATE_CHANGED = "agent.state_changed", _("坐席状态变化")
     ROUTING_OFFER_MADE = "routing.offer_made", _("路由：分配给坐席")
     ROUTING_OFFER_CLOSED = "routing.offer_closed", _("路由：分配结束")

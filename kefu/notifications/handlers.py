@@ -8,7 +8,8 @@
 - dispatch received → the active staff of the department; dispatch overdue → them and the order's owner;
 - @mention in an internal note → the people mentioned;
 - a customer message on an order → its owner;
-- a reply to a customer given up (`conversation.message_failed`) → its author and the conversation's agent.
+- a reply to a customer given up (`conversation.message_failed`) → its author and the conversation's agent;
+- a routed call the PBX was not told to put through (`call.put_through_failed`) → the agent who accepted it.
 
 Never the actor of the change, never someone who may not see the order. The consumer's cursor moves in the same
 transaction as the notices it writes: a replayed event adds nothing. Events older than MAX_AGE are passed over:
@@ -84,6 +85,23 @@ def _conversation_notices(event: OutboxEvent) -> list[Notice]:
             for person in who_sees(people, conversation)]
 
 
+def _put_through_notices(event: OutboxEvent) -> list[Notice]:
+    """A routed call the agent accepted that the PBX was not told to put through: that agent (routing gave
+    them the call, so it is theirs to see)."""
+    from kefu.accounts.models import User
+    from kefu.core.masking import mask_phone
+
+    payload = event.payload or {}
+    agent = User.objects.filter(pk=payload.get("agent_id"), is_active=True).first()
+    call = payload.get("call") or {}
+    if agent is None:
+        return []
+    params = {"caller": mask_phone(str(call.get("caller") or "")), "error": str(payload.get("error") or "")[:200],
+              "code": str(payload.get("code") or "")}
+    return [Notice(recipient=agent, kind=event.type, params=params, object_type="telephony.call",
+                   object_id=str(call.get("id") or ""))]
+
+
 def notices_for(event: OutboxEvent) -> list[Notice]:
     """The notices one event gives, after the rules above."""
     from kefu.accounts.models import Team, User
@@ -91,6 +109,8 @@ def notices_for(event: OutboxEvent) -> list[Notice]:
 
     if event.type.startswith("conversation."):
         return _conversation_notices(event)
+    if event.type == "call.put_through_failed":
+        return _put_through_notices(event)
 
     ticket_info = (event.payload or {}).get("ticket") or {}
     data = (event.payload or {}).get("data") or {}

@@ -64,6 +64,10 @@ KINDS: dict[str, Kind] = {k.code: k for k in (
          lambda p: _("给%(customer)s的回复未能送达（%(channel)s）：%(error)s") % {
              "customer": p.get("customer", ""), "channel": p.get("channel", ""), "error": p.get("error", "")},
          frozenset({Channel.IN_APP})),
+    Kind("call.put_through_failed", gettext_lazy("接起的来电未能转到我的分机"),
+         lambda p: _("来电 %(caller)s 未能转到您的分机：%(error)s") % {
+             "caller": p.get("caller", ""), "error": p.get("error", "")},
+         frozenset({Channel.IN_APP})),
 )}
 
 

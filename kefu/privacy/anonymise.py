@@ -170,6 +170,11 @@ def scrub_conversations(customer_ids: list[int], *, now: datetime) -> dict[str, 
     # their times in queues stay for the statistics; the number to call back goes
     counts["callback_numbers"] = RoutedContact.objects.filter(customer_id__in=customer_ids).exclude(
         callback_number="").update(callback_number="")
+    from kefu.telephony.models import Call, CallEvent
+
+    # their calls keep their times and who answered (statistics); the caller's number and the recording go
+    counts["calls"] = Call.objects.filter(conversation_id__in=conversation_ids).update(caller="", recording_url="")
+    CallEvent.objects.filter(call__conversation_id__in=conversation_ids).update(caller="", recording_url="")
     return counts
 
 

@@ -270,6 +270,22 @@ def _queue_rows(ctx: ExportContext) -> list[dict[str, Any]]:
             .select_related("queue", "agent").order_by("enqueued_at", "pk")]
 
 
+def _call_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    """The customer's calls (those that became their phone conversations), each with its course of events."""
+    from kefu.telephony.models import Call
+
+    calls = (Call.objects.filter(conversation__customer_id__in=ctx.customer_ids)
+             .select_related("queue", "agent").prefetch_related("events").order_by("offered_at", "pk"))
+    return [{"id": c.pk, "call_id": c.call_id, "conversation": c.conversation_id, "caller": c.caller,
+             "called": c.called, "region": c.region, "queue": c.queue.name if c.queue_id else "",
+             "agent": _person(c.agent), "state": c.state, "offered_at": _value(c.offered_at),
+             "answered_at": _value(c.answered_at), "ended_at": _value(c.ended_at), "wait_seconds": c.wait_seconds,
+             "talk_seconds": c.talk_seconds, "hold_seconds": c.hold_seconds, "voicemail": c.voicemail,
+             "recording_url": c.recording_url,
+             "events": "; ".join(f"{_value(e.at)} {e.event}" for e in sorted(c.events.all(), key=lambda e: e.at))}
+            for c in calls]
+
+
 def _identity_rows(ctx: ExportContext) -> list[dict[str, Any]]:
     from kefu.conversations.models import ChannelIdentity
 
@@ -300,6 +316,7 @@ SECTIONS: tuple[Section, ...] = (
             _conversation_history_rows),
     Section("channel_identities", gettext_lazy("渠道身份"), ("conversations.channelidentity",), _identity_rows),
     Section("queue_contacts", gettext_lazy("排队记录"), ("routing.routedcontact",), _queue_rows),
+    Section("calls", gettext_lazy("通话记录"), ("telephony.call", "telephony.callevent"), _call_rows),
 )
 
 # Models that reference a customer (or one of their records) but hold nothing of theirs to hand over, and why.

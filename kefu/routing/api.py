@@ -42,7 +42,7 @@ class AgentStateIn(InSchema):
 
 
 def _row(user: Any) -> dict[str, Any]:
-    rows = [r for r in agent_states(user, team_id=None) if r["user_id"] == user.pk]
+    rows = agent_states(user, user_id=user.pk)
     if rows:
         return rows[0]
     from django.utils import timezone

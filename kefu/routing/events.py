@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kefu.core.events import Audience, emit, event_type
+from kefu.core.events import Audience, emit, emit_many, event_type
 from kefu.core.policy import rights
 from kefu.routing.models import AgentState
 
@@ -94,8 +94,10 @@ def _offer_info(offer: Any, contact: Any) -> dict[str, object]:
             "expires_at": offer.expires_at, "outcome": offer.outcome}
 
 
-def announce_offer(offer: Any, contact: Any) -> None:
-    emit(OFFER_MADE, obj=offer, payload=_offer_info(offer, contact), audience=[Audience.user(offer.agent_id)])
+def announce_offers(made: list[tuple[Any, Any]]) -> None:
+    """Several offers at once (one dispatch batch): one insert into the outbox."""
+    emit_many(OFFER_MADE, [(_offer_info(offer, contact), [Audience.user(offer.agent_id)], offer)
+                           for offer, contact in made])
 
 
 def announce_offer_closed(offer: Any) -> None:

@@ -202,7 +202,10 @@ class RoutedContact(models.Model):
                                     name="routed_contact_open_once"),
         ]
         indexes = [models.Index(fields=["state", "queue", "-priority", "enqueued_at"]),
-                   models.Index(fields=["queue", "enqueued_at"]), models.Index(fields=["ref"])]
+                   models.Index(fields=["queue", "enqueued_at"]), models.Index(fields=["ref"]),
+                   # the line itself, in dispatch order: only the waiting contacts, however long the history
+                   models.Index(fields=["-priority", "enqueued_at", "id"], condition=Q(state="waiting"),
+                                name="routed_contact_line")]
 
     def __str__(self) -> str:
         return self.ref

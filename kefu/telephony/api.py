@@ -95,15 +95,20 @@ class IvrStepOut(Schema):
 @requires(TelephonyRight.REPORT)
 def ivr_next(request: HttpRequest, payload: IvrNextBody) -> Any:
     """Stateless and idempotent: the same question gets the same answer, so a PBX may retry freely. A caller on
-    the blacklist gets `reject`; a number without an active flow gets 422 `no_flow` (keep the PBX's own route)."""
+    the blacklist gets `reject`; a number without an active flow gets 422 `no_flow` (keep the PBX's own route).
+    An order-status lookup that finds the caller's customer is written to the audit log (this token, the
+    customer, the call)."""
     from kefu.core.errors import ValidationFailed
-    from kefu.telephony.ivr_selectors import NextStepIn, NoFlow, ivr_next_step
+    from kefu.telephony.ivr_selectors import Asker, NextStepIn, NoFlow, ivr_next_step
 
     question = NextStepIn(call_id=payload.call_id.strip(), caller=payload.caller.strip(),
                           called=payload.called.strip(), node=(payload.node or "").strip().lower(),
                           digits=payload.digits, attempt=payload.attempt)
     try:
-        step = ivr_next_step(question)
+        token = getattr(request, "api_token", None)  # None: a signed-in session trying the API
+        step = ivr_next_step(question, asker=Asker(
+            actor=request.auth, token_id=token.pk if token else None,  # type: ignore[attr-defined]
+            token_name=token.name if token else "", ip=request.META.get("REMOTE_ADDR")))
     except NoFlow:
         raise ValidationFailed(_("没有启用的语音导航接听这个号码：%(n)s") % {"n": question.called[:40]},
                                code="no_flow", details={"field": "called"}, status=422) from None

@@ -191,3 +191,68 @@ def call_transfer(*, actor: Any, call: Call, to: str, now: datetime | None = Non
                      summary=_("转接到 %(to)s") % {"to": destination},
                      data={"to": destination, "queue": queue_code, "reference": reference[:200]})
     return Transferred(call=recorded.call, to=destination, queue=queue_code, reference=reference)
+
+
+@dataclass(frozen=True)
+class PutThrough:
+    ok: bool
+    code: str  # "" when sent; else why not (the error's code)
+    message: str
+    reference: str = ""
+
+
+def call_put_through(*, call_id: str, agent: Any, contact_id: int | None = None) -> PutThrough:
+    """Routing gave a waiting call to `agent` (they accepted its offer, committed): tell the PBX to send the
+    caller's leg to the agent's extension. Runs after the accept's commit; never raises. Sent: audited as
+    `call.put_through`. Not sent (no PBX configured, no extension, the PBX did not name the caller's leg, the
+    caller hung up, the PBX refused or cannot be reached): audited as `call.put_through_failed` and announced
+    to the agent (`call.put_through_failed`, a notice), since the call may still ring them through the PBX's
+    own queue."""
+    call = Call.objects.select_related("queue").filter(call_id=call_id).first()
+    extension = str(getattr(agent, "extension", "") or "")
+    failure: ApplicationError | None = None
+    reference = ""
+    if call is None:
+        failure = ApplicationError(_("找不到这通电话"), code="no_call", status=409)
+    elif call.ended_at is not None:
+        failure = ApplicationError(_("来电已挂断"), code="call_ended", status=409)
+    elif call.state in IN_PROGRESS:
+        return PutThrough(ok=True, code="already_answered", message=_("电话已接通"))  # the PBX was quicker
+    elif not extension:
+        failure = ApplicationError(_("您还没有分机号：请管理员在员工资料中填写"), code="no_extension", status=409)
+    elif not call.pbx_channel:
+        failure = ApplicationError(_("电话系统没有报告这通电话的通道，无法从 Kefu 转接"), code="no_pbx_channel",
+                                   status=409)
+    if failure is None:
+        try:
+            reference = _send(_configured(), "transfer", channel=call.pbx_channel, to=extension)
+        except ApplicationError as exc:
+            failure = exc
+        except Exception as exc:  # a bug in an adapter must not lose the record of the accept
+            log.exception("putting call %s through to %s failed", call_id, extension)
+            failure = PbxUnavailable(_("电话系统未接通，请稍后再试（%(reason)s）") % {"reason": type(exc).__name__})
+    return _record_put_through(call, call_id=call_id, agent=agent, extension=extension, contact_id=contact_id,
+                               failure=failure, reference=reference)
+
+
+def _record_put_through(call: Call | None, *, call_id: str, agent: Any, extension: str, contact_id: int | None,
+                        failure: ApplicationError | None, reference: str) -> PutThrough:
+    from kefu.telephony import events
+
+    data: dict[str, Any] = {"call_id": call_id, "extension": extension, "contact_id": contact_id}
+    with transaction.atomic():
+        if failure is None:
+            audit_record(actor=agent, action="call.put_through", obj=call,
+                         summary=_("来电转到分机 %(e)s") % {"e": extension},
+                         data={**data, "reference": reference[:200]})
+            return PutThrough(ok=True, code="", message=_("已转到分机 %(e)s") % {"e": extension},
+                              reference=reference)
+        log.warning("call %s not put through to %s: %s", call_id, getattr(agent, "username", agent), failure.message)
+        audit_record(actor=agent, action="call.put_through_failed", obj=call, object_type="telephony.call",
+                     object_id=call_id if call is None else "",
+                     summary=_("来电未能转到分机：%(reason)s") % {"reason": failure.message},
+                     data={**data, "code": failure.code, "error": str(failure.message)[:300]})
+        if call is not None:
+            events.announce_put_through_failed(call, agent_id=agent.pk, extension=extension, code=failure.code,
+                                               error=str(failure.message)[:300])
+    return PutThrough(ok=False, code=failure.code, message=str(failure.message))

@@ -27,6 +27,7 @@ class CallInfo(BaseModel):
     wait_seconds: float | None
     talk_seconds: float
     hold_seconds: float
+    conversation_id: int | None = None  # its phone conversation (answered, voicemail, missed); null: none (yet)
     version: int
 
 
@@ -52,7 +53,7 @@ def call_info(call: Call) -> dict[str, object]:
             "queue": call.queue.code if call.queue_id and call.queue else None, "agent_id": call.agent_id,
             "state": call.state, "offered_at": call.offered_at, "answered_at": call.answered_at,
             "ended_at": call.ended_at, "wait_seconds": call.wait_seconds, "talk_seconds": call.talk_seconds,
-            "hold_seconds": call.hold_seconds, "version": call.version}
+            "hold_seconds": call.hold_seconds, "conversation_id": call.conversation_id, "version": call.version}
 
 
 def call_audience(call: Call, event: CallEvent) -> list[Audience]:
@@ -73,3 +74,23 @@ def announce_call(call: Call, event: CallEvent) -> None:
     emit(CALL_CHANGED, obj=call, payload={"call": call_info(call),
                                           "cti": {"event": event.event, "at": event.at, "agent_id": event.agent_id}},
          audience=call_audience(call, event))
+
+
+class PutThroughFailed(BaseModel):
+    call: CallInfo
+    agent_id: int
+    extension: str
+    code: str  # pbx_not_configured, no_extension, no_pbx_channel, call_ended, pbx_refused, pbx_unavailable, …
+    error: str  # what went wrong, in the centre's language
+
+
+CALL_PUT_THROUGH_FAILED = event_type(
+    "call.put_through_failed", version=1, schema=PutThroughFailed, object_type="telephony.call",
+    description="An agent accepted a routed call but the PBX could not be told to put the caller through to "
+                "their extension (`code`: pbx_not_configured, no_extension, no_pbx_channel, no_call, call_ended, "
+                "pbx_refused, pbx_unavailable); to that agent. The PBX's own queue may still ring them.")
+
+
+def announce_put_through_failed(call: Call, *, agent_id: int, extension: str, code: str, error: str) -> None:
+    emit(CALL_PUT_THROUGH_FAILED, obj=call, audience=[Audience.user(agent_id)], payload={
+        "call": call_info(call), "agent_id": agent_id, "extension": extension, "code": code, "error": error})

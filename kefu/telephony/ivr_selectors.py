@@ -2,7 +2,9 @@
 step" the PBX asks for at each turn of a call.
 
 The next step is a function of the request (call, caller, called number, menu, digits, attempt), the flow as
-configured, the blacklist and the clock: it writes nothing, so a PBX that retries gets the same answer.
+configured, the blacklist and the clock: it changes nothing, so a PBX that retries gets the same answer. The one
+row it adds is the audit log's: the order-status lookup reads a customer's orders, and each such read is recorded
+(who asked, which customer, which call), as every read of personal data is.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kefu.core.actors import system_actor
+from kefu.core.audit import audit_record
 from kefu.core.calendar_specs import spec_from_model
 from kefu.core.calendars import is_open
 from kefu.core.models import CalendarDay
@@ -28,6 +31,18 @@ from kefu.telephony.regions import dial_digits
 IVR_ACTOR = system_actor("ivr", gettext_lazy("系统：语音导航"))
 DIGITS = "123456789*0#"  # a phone keypad's order
 ORDERS_SPOKEN = 3  # the most recent open orders read out by the order-status lookup
+ORDERS_READ = "customer.orders_read_by_ivr"  # the audit action of an order-status lookup
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for the next step, for the audit row of an order-status lookup: the PBX's account and its API
+    token (`POST /api/v1/ivr/next`), or the administrator trying a flow out in its editor (no token)."""
+
+    actor: Any
+    token_id: int | None = None
+    token_name: str = ""
+    ip: str | None = None
 
 
 # --- flows and trees --------------------------------------------------------------------------------------------
@@ -223,9 +238,12 @@ def _play(node: IvrNode, *, reason: str, attempt: int = 0, notice: str = "") -> 
                 digits_allowed="".join(d for d in DIGITS if d in keys))
 
 
-def order_status_sentence(caller: str) -> str:
+def order_status_sentence(caller: str, *, call_id: str = "", asker: Asker | None = None) -> str:
     """What the order-status lookup says: the caller's most recent open orders, each by its number and status
-    only (nothing else of the record is read out), or that the number is not known."""
+    only (nothing else of the record is read out), or that the number is not known. A customer found is a read
+    of their orders: one audit row `customer.orders_read_by_ivr` naming the customer, the call, the orders read
+    out and who asked (`asker`; none: the IVR itself)."""
+    from kefu.core.masking import mask_contact
     from kefu.customers.selectors import customer_find_by_contact
     from kefu.tickets.choices import OPEN_STATUSES, Status
     from kefu.tickets.selectors import customer_ticket_history
@@ -235,6 +253,14 @@ def order_status_sentence(caller: str) -> str:
         return _("未能根据您的来电号码查到客户记录。")
     orders = [o for o in customer_ticket_history(IVR_ACTOR, customer.pk, limit=20)
               if o["status"] in OPEN_STATUSES][:ORDERS_SPOKEN]
+    asker = asker or Asker(actor=IVR_ACTOR)
+    data: dict[str, Any] = {"call_id": call_id[:100], "caller": mask_contact("phone", caller),
+                            "orders": [o["number"] for o in orders], "token_id": asker.token_id}
+    if asker.token_name:
+        data["token"] = asker.token_name[:100]
+    audit_record(actor=asker.actor, action=ORDERS_READ, obj=customer, ip_address=asker.ip, data=data,
+                 summary=_("语音导航按来电号码查询了 %(c)s 的工单状态（通话 %(call)s）") % {
+                     "c": customer.code, "call": call_id[:100]})
     if not orders:
         return _("您目前没有处理中的工单。")
     return "".join(_("您的工单 %(number)s 当前状态：%(status)s。") % {"number": o["number"],
@@ -242,7 +268,8 @@ def order_status_sentence(caller: str) -> str:
                    for o in orders)
 
 
-def _act(flow: IvrFlow, node: IvrNode, target: Any, *, request: NextStepIn, reason: str) -> Step:
+def _act(flow: IvrFlow, node: IvrNode, target: Any, *, request: NextStepIn, reason: str,
+         asker: Asker | None) -> Step:
     """The step a choice (or a menu's timeout rule) leads to."""
     action = target.action
     if action == IvrAction.MENU and target.target_node_id:
@@ -252,7 +279,8 @@ def _act(flow: IvrFlow, node: IvrNode, target: Any, *, request: NextStepIn, reas
     if action == IvrAction.REPEAT:
         return _play(node, reason=reason)
     if action == IvrAction.ORDER_STATUS:
-        return _play(node, reason="order_status", notice=order_status_sentence(request.caller))
+        return _play(node, reason="order_status", notice=order_status_sentence(request.caller, call_id=request.call_id,
+                                                                         asker=asker))
     if action == IvrAction.QUEUE and target.queue is not None and target.queue.is_active:
         return Step(action="queue", reason=reason, prompt=_("正在为您转接人工服务，请稍候。"),
                     queue=target.queue.code)
@@ -292,9 +320,11 @@ class NoFlow(Exception):
     """No active flow answers the called number (the PBX keeps its own dialplan)."""
 
 
-def ivr_next_step(request: NextStepIn, *, flow: IvrFlow | None = None, now: datetime | None = None) -> Step:
+def ivr_next_step(request: NextStepIn, *, flow: IvrFlow | None = None, now: datetime | None = None,
+                  asker: Asker | None = None) -> Step:
     """What the PBX does next (docs/telephony.md, "IVR"). `flow`: serve this one whatever the called number and
-    whether it is active (the editor's try-out); else the active flow of the called number, or NoFlow."""
+    whether it is active (the editor's try-out); else the active flow of the called number, or NoFlow. `asker`:
+    who is named in the audit row of an order-status lookup."""
     now = now or timezone.now()
     if blacklist_match(request.caller, now=now) is not None:
         return Step(action="reject", reason="blacklisted")
@@ -303,10 +333,10 @@ def ivr_next_step(request: NextStepIn, *, flow: IvrFlow | None = None, now: date
         if flow is None or not flow.is_active:
             raise NoFlow(request.called)
     with translation.override(flow.language):
-        return _decide(flow, request, now)
+        return _decide(flow, request, now, asker)
 
 
-def _decide(flow: IvrFlow, request: NextStepIn, now: datetime) -> Step:
+def _decide(flow: IvrFlow, request: NextStepIn, now: datetime, asker: Asker | None) -> Step:
     if not request.node:
         closed = _closed(flow, now)
         if closed is not None:
@@ -326,23 +356,25 @@ def _decide(flow: IvrFlow, request: NextStepIn, now: datetime) -> Step:
     key = request.digits[:1]
     choice = next((c for c in node.choices.all() if c.digit == key), None) if key else None
     if choice is not None:
-        return _act(flow, node, choice, request=request, reason="choice")
+        return _act(flow, node, choice, request=request, reason="choice", asker=asker)
     if request.attempt < node.retries:
         notice = _("您的输入有误，请重新选择。") if key else _("没有收到您的按键。")
         return _play(node, reason="invalid" if key else "timeout", attempt=request.attempt + 1, notice=notice)
-    return _act(flow, node, node, request=request, reason="retries_exhausted")
+    return _act(flow, node, node, request=request, reason="retries_exhausted", asker=asker)
 
 
-def try_path(flow: IvrFlow, *, caller: str, keys: Iterable[str], now: datetime | None = None) -> list[Step]:
+def try_path(flow: IvrFlow, *, caller: str, keys: Iterable[str], now: datetime | None = None,
+             asker: Asker | None = None) -> list[Step]:
     """The steps a caller pressing `keys` in turn would hear ("" = no key in time): the editor's try-out, served
-    from the flow as it is, active or not. Stops at the first step that leaves the menus."""
+    from the flow as it is, active or not. Stops at the first step that leaves the menus. An order-status lookup
+    with a real customer's number is audited with `asker` (the administrator trying it)."""
     request = NextStepIn(call_id="try", caller=caller, called=flow.number)
-    steps = [ivr_next_step(request, flow=flow, now=now)]
+    steps = [ivr_next_step(request, flow=flow, now=now, asker=asker)]
     for key in keys:
         last = steps[-1]
         if last.action != "play" or len(steps) > 20:
             break
         request = NextStepIn(call_id="try", caller=caller, called=flow.number, node=last.node, digits=key,
                              attempt=last.attempt)
-        steps.append(ivr_next_step(request, flow=flow, now=now))
+        steps.append(ivr_next_step(request, flow=flow, now=now, asker=asker))
     return steps

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kefu.core.audit import audit_record
 from kefu.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -227,7 +228,8 @@ def flow_update(*, actor: Any, flow: IvrFlow, data: FlowData, expected_version: 
         tree = flow_tree(locked.pk)
         problems = flow_problems(tree) if tree else []
         if problems:
-            raise ValidationFailed(_("还不能启用：%(p)s") % {"p": "；".join(p.message for p in problems[:5])},
+            raise ValidationFailed(_("还不能启用：%(p)s") % {"p": pgettext("列举的分隔符", "；").join(
+                str(p.message) for p in problems[:5])},
                                    details={"field": "is_active", "problems": [p.as_dict() for p in problems]})
     return _changed(actor, locked, "ivr.flow_updated", "", {"before": before, "after": after})
 

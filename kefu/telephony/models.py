@@ -28,6 +28,8 @@ class Call(models.Model):
     wait_seconds = models.FloatField(_("等待秒数"), null=True, blank=True)  # queue entry to answer or abandon
     talk_seconds = models.FloatField(_("通话秒数"), default=0)
     hold_seconds = models.FloatField(_("保持秒数"), default=0)
+    # the agent's after-contact work following the call (their after_contact span), once it has ended
+    acw_seconds = models.FloatField(_("话后处理秒数"), default=0)
     transfers = models.PositiveSmallIntegerField(_("转接次数"), default=0)
     voicemail = models.BooleanField(_("语音留言"), default=False)
     recording_url = models.CharField(_("录音地址"), max_length=500, blank=True)
@@ -35,6 +37,9 @@ class Call(models.Model):
     pbx_channel = models.CharField(_("电话系统通道"), max_length=200, blank=True)
     # the caller's region from the number (归属地: "广东 深圳 中国移动"), set once it is known (kefu.telephony.regions)
     region = models.CharField(_("归属地"), max_length=60, blank=True)
+    # the call as a conversation of a phone channel (kefu.telephony.conversation): the customer's history
+    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.SET_NULL, null=True,
+                                        blank=True, related_name="call", verbose_name=_("会话"))
     last_event_at = models.DateTimeField(_("最后事件时间"))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     version = models.PositiveIntegerField(_("版本"), default=1)

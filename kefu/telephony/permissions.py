@@ -40,10 +40,20 @@ def register() -> None:
 
 
 def _teams(user: Any) -> set[int]:
-    from kefu.accounts.models import Team
+    return set(user.team_ids(led=bool(role_of(user))))
 
-    led = set(Team.objects.filter(lead_id=user.pk).values_list("pk", flat=True)) if role_of(user) else set()
-    return led | ({user.team_id} if getattr(user, "team_id", None) else set())
+
+def _routed_to(user: Any) -> QuerySet[Any]:
+    """The PBX ids of the calls routing offers the person now or gave them (a queue without a team: before the
+    PBX reports the call at the agent, only routing knows whose it is)."""
+    from django.db.models.functions import Substr
+
+    from kefu.routing.models import RoutedContact
+
+    prefix = "call:"
+    return (RoutedContact.objects.filter(Q(agent_id=user.pk) | Q(offer_set__agent_id=user.pk),
+                                         ref__startswith=prefix)
+            .annotate(pbx_call_id=Substr("ref", len(prefix) + 1)).values("pbx_call_id"))
 
 
 def visible_calls(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -53,7 +63,7 @@ def visible_calls(user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset
     if not has_right(user, TelephonyRight.VIEW):
         return queryset.none()
-    mine = Q(agent_id=user.pk) | Q(events__agent_id=user.pk)
+    mine = Q(agent_id=user.pk) | Q(events__agent_id=user.pk) | Q(call_id__in=_routed_to(user))
     teams = _teams(user)
     if teams:
         mine |= Q(queue__team_id__in=teams)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from kefu.core.audit import audit_record
 from kefu.core.tabular import ImportRejected, ImportReport, RowError, cell_text, fail, header_key, read_rows
@@ -135,6 +136,8 @@ def region_label(number: str) -> str:
 
 # --- importing number segments ---------------------------------------------------------------------------------
 
+# the column's name in messages, in the reader's language (the file itself may use any of the aliases below)
+_SEGMENT_LABELS = {"prefix": pgettext_lazy("号段文件的列", "号段"), "province": pgettext_lazy("号段文件的列", "省份")}
 _SEGMENT_HEADERS = {
     "prefix": ("号段", "手机号段", "号码段", "前七位", "prefix", "segment", "phone", "mobile"),
     "province": ("省份", "省", "province"),
@@ -162,7 +165,7 @@ def region_segments_import(*, actor: Any, data: bytes, filename: str) -> ImportR
     for needed in ("prefix", "province"):
         if needed not in columns:
             raise fail(report, _("缺少“%(c)s”列（第一行是表头：号段、省份、城市、运营商）")
-                       % {"c": _SEGMENT_HEADERS[needed][0]})
+                       % {"c": _SEGMENT_LABELS[needed]})
     segments: dict[str, NumberSegment] = {}
     for number, cells in rows:
         if not any(cell_text(c) for c in cells):

@@ -30,3 +30,14 @@ def username_for_extension(extension: str) -> str | None:
     names = list(User.objects.filter(extension=extension, is_active=True).values_list("username", flat=True)[:2]) \
         if extension else []
     return names[0] if len(names) == 1 else None
+
+
+def call_of_conversation(conversation_id: int) -> Call | None:
+    """The call a phone conversation was made of, with its events (oldest first) and people: two queries."""
+    from django.db.models import Prefetch
+
+    from kefu.telephony.models import CallEvent
+
+    return (Call.objects.select_related("queue", "agent")
+            .prefetch_related(Prefetch("events", queryset=CallEvent.objects.select_related("agent")))
+            .filter(conversation_id=conversation_id).first())

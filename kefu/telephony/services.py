@@ -10,6 +10,7 @@ same call never lose each other's event.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from kefu.routing.services import interval_of, interval_write
 from kefu.telephony import events
 from kefu.telephony.choices import EVENT_ORDER, CallState, CtiEvent
 from kefu.telephony.contract import CtiEventIn
+from kefu.telephony.conversation import call_conversation_follow
 from kefu.telephony.models import Call, CallEvent
 from kefu.telephony.permissions import TelephonyRight
 from kefu.telephony.regions import region_label
@@ -119,7 +121,8 @@ def cti_event_record(*, actor: Any, data: CtiEventIn, now: datetime | None = Non
             return Recorded(call=call, event=event, duplicate=True)
         if fields["pbx_channel"]:
             call.pbx_channel = fields["pbx_channel"]  # saved by summarise
-        summarise(call)
+        # the call's conversation before its interval: rows every call shares (the interval) are locked last
+        summarise(call, before_counting=lambda done: call_conversation_follow(done, actor=PBX_ACTOR))
         events.announce_call(call, event)
         _agent_follows(call, event, now or timezone.now())
         _routing_follows(call)
@@ -171,7 +174,7 @@ def _agent_follows(call: Call, event: CallEvent, now: datetime) -> None:
                                                                     at=event.at, note=call.call_id[:200]))
 
 
-def summarise(call: Call) -> Call:
+def summarise(call: Call, *, before_counting: Callable[[Call], None] | None = None) -> Call:
     """Recompute the call from all of its events (in the PBX's order) and save it; once it has ended, its
     queue's interval is rewritten (and the one it was counted in before, when a late event moved it)."""
     from kefu.routing.models import Queue
@@ -214,6 +217,8 @@ def summarise(call: Call) -> Call:
     call.state = _state(rows, answered is not None)
     call.version += 1
     call.save()
+    if before_counting is not None:
+        before_counting(call)
     touched = {before} if before and before[0] else set()
     if call.ended_at and call.queue_id:
         touched.add((call.queue_id, call.offered_at))

@@ -14,7 +14,7 @@ from kefu.telephony.models import Call
 
 def call_figures(queue: Any, start: datetime, end: datetime) -> dict[str, float]:
     """One query: offered, answered (within the queue's target), abandoned apart from the short ones (within the
-    target), voicemail, and the total wait (answered), talk and hold seconds."""
+    target), voicemail, and the total wait (answered), talk, hold and after-contact work seconds."""
     calls = Call.objects.filter(queue=queue, offered_at__gte=start, offered_at__lt=end, ended_at__isnull=False)
     answered = Q(answered_at__isnull=False)
     abandoned = Q(state=CallState.ABANDONED)
@@ -31,5 +31,6 @@ def call_figures(queue: Any, start: datetime, end: datetime) -> dict[str, float]
         wait_seconds=Sum(F("wait_seconds"), filter=answered),
         talk_seconds=Sum("talk_seconds", filter=answered),
         hold_seconds=Sum("hold_seconds", filter=answered),
+        acw_seconds=Sum("acw_seconds", filter=answered),
     )
     return {name: float(value or 0) for name, value in figures.items()}

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from kefu.core.asyncdb import socket_db
 from kefu.web.live import HUB, LocalRelay, audience_groups
+from kefu.web.watching import TicketWatching
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +180,12 @@ def _number(frame: dict[str, Any], name: str) -> int:
     return number
 
 
-class InboxConsumer(WorkspaceConsumer):
+class InboxConsumer(TicketWatching, WorkspaceConsumer):
     """`ws/inbox/`: the agent's inbox. Client frames `watch`, `typing`, `read`, `send`, `ping`,
     `inbox_counts`; answers `presence`, `ack`, `error`, `pong`, `inbox_counts`; forwards the customer's
-    `typing` and `presence` of the watched conversation, and the hub's events of the user's audiences."""
+    `typing` and `presence` of the watched conversation, and the hub's events of the user's audiences.
+    `ws/watch/` (the work-order page) is the same socket: `watch`, `typing` and `unwatch` with a `ticket`
+    instead of a `conversation` say who is viewing the order (kefu.web.watching), answered by `viewers`."""
 
     channel_layer_alias = DEFAULT_CHANNEL_LAYER
 
@@ -192,6 +195,7 @@ class InboxConsumer(WorkspaceConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self._unwatch()
+        await self.unwatch_ticket()
         await super().disconnect(code)
 
     async def receive(self, text_data: Any = None, bytes_data: Any = None) -> None:
@@ -201,7 +205,8 @@ class InboxConsumer(WorkspaceConsumer):
             return
         kind = frame.get("type")
         handler = {"watch": self._watch, "typing": self._typing, "read": self._read, "send": self._send,
-                   "ping": self._ping, "inbox_counts": self._counts}.get(kind if isinstance(kind, str) else "")
+                   "ping": self._ping, "inbox_counts": self._counts,
+                   "unwatch": self._unwatch_frame}.get(kind if isinstance(kind, str) else "")
         client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
         try:
             if handler is None:
@@ -248,6 +253,10 @@ class InboxConsumer(WorkspaceConsumer):
         from kefu.conversations.live import typing_group
         from kefu.web.inbox import online_key
 
+        if "ticket" in frame:
+            if not await self.watch_ticket(_number(frame, "ticket")):
+                raise FrameError("not_found", _("工单不存在或无权查看"), "ticket")
+            return
         conversation = await self._conversation(frame)
         if self.watching is None or self.watching.pk != conversation.pk:
             await self._unwatch()
@@ -259,9 +268,18 @@ class InboxConsumer(WorkspaceConsumer):
     async def _typing(self, frame: dict[str, Any]) -> None:
         from kefu.conversations.live import typing_group
 
+        if "ticket" in frame:
+            if not await self.ticket_typing(_number(frame, "ticket")):
+                raise FrameError("not_found", _("工单不存在或无权查看"), "ticket")
+            return
         conversation = await self._conversation(frame)
         await self.channel_layer.group_send(typing_group(conversation.pk), {
             "type": "chat.signal", "signal": {"type": "typing", "from": "agent", "conversation": conversation.pk}})
+
+    async def _unwatch_frame(self, frame: dict[str, Any]) -> None:
+        """The page goes: what it watched is not watched any more (its viewers are told)."""
+        await self._unwatch()
+        await self.unwatch_ticket()
 
     async def _read(self, frame: dict[str, Any]) -> None:
         conversation = await self._conversation(frame)

@@ -43,12 +43,14 @@ TABS = (
 CHANNEL_ICONS = {
     ChannelKind.CHAT: "chat", ChannelKind.EMAIL: "mail", ChannelKind.WECHAT_OA: "wechat",
     ChannelKind.WECOM_KF: "wechat", ChannelKind.WEBHOOK: "app", ChannelKind.SMS: "phone",
+    ChannelKind.PHONE: "phone",
 }
 PANE_MESSAGES = 50
 PREVIEW = 60
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 # reasons an agent picks; "the customer left" is the widget's own
-AGENT_CLOSE_REASONS = [c for c in CloseReason.choices if c[0] not in (CloseReason.CUSTOMER_LEFT, CloseReason.AUTOMATED)]
+AGENT_CLOSE_REASONS = [c for c in CloseReason.choices if c[0] not in (
+    CloseReason.CUSTOMER_LEFT, CloseReason.AUTOMATED, CloseReason.CALL_ENDED, CloseReason.CALL_MISSED)]
 _ID_MARK = 987654321
 
 
@@ -132,6 +134,7 @@ def inbox_rows(user: Any, conversations: list[Conversation], *, view: str = "") 
     Two reads for the page (the last messages, the online flags from the cache), none per row."""
     last = selectors.last_message_of([c.pk for c in conversations])
     online = cache.get_many([online_key(c.pk) for c in conversations]) if conversations else {}
+    in_line = in_line_of([c for c in conversations if c.status == ConversationStatus.OPEN and c.assignee_id is None])
     kinds = _kind_labels()
     now = timezone.now()
     pattern = conversation_url(_ID_MARK, view)
@@ -152,7 +155,7 @@ def inbox_rows(user: Any, conversations: list[Conversation], *, view: str = "") 
             "channel_kind": c.channel.kind,
             "icon": CHANNEL_ICONS.get(c.channel.kind, "chat"),
             "subject": c.subject,
-            "preview": _preview(message, kinds),
+            "preview": _preview(message, kinds) or c.subject,  # a call's conversation has no messages
             "when": when_text(c.last_message_at, now),
             "waiting": short_duration(waiting) if waiting is not None else "",
             "late": waiting is not None and waiting > first_response_target(c.channel),
@@ -161,9 +164,20 @@ def inbox_rows(user: Any, conversations: list[Conversation], *, view: str = "") 
             "open": is_open,
             "assignee": str(c.assignee) if c.assignee_id else "",
             "unassigned": is_open and c.assignee_id is None,
+            "in_line": in_line.get(c.pk, ""),  # the routed queue it waits in: routing offers it to a free agent
             "closed_reason": CloseReason(c.close_reason).label if c.close_reason in CloseReason.values else "",
         })
     return rows
+
+
+def in_line_of(conversations: list[Conversation]) -> dict[int, str]:
+    """Of these (open, unassigned) conversations, those waiting in a routed queue → the queue's name; one read,
+    none when there is nothing to ask about."""
+    if not conversations:
+        return {}
+    from kefu.routing.selectors import conversations_in_line
+
+    return conversations_in_line([c.pk for c in conversations])
 
 
 # --- the conversation pane ----------------------------------------------------------------------------------
@@ -216,6 +230,9 @@ def activity_lines(rows: list[Any]) -> list[Activity]:
     lines = []
     for row in rows:
         data = row.data or {}
+        if row.kind == "conversation.closed" and data.get("reason") in (CloseReason.CALL_ENDED,
+                                                                        CloseReason.CALL_MISSED):
+            continue  # closed by its call: the call's own lines say how it ended (kefu.web.call_course)
         who = str(row.actor) if row.actor_id else _("系统")
         to = people.get(data.get("to_id"), "")
         team = row.team.name if row.team_id else ""
@@ -223,6 +240,8 @@ def activity_lines(rows: list[Any]) -> list[Activity]:
             how = data.get("how")
             if how == "claimed":
                 text = _("%(who)s 接入了会话") % {"who": who}
+            elif how == "answered":
+                text = _("%(to)s 接听了来电") % {"to": to}
             elif how == "transferred":
                 text = (_("%(who)s 将会话转接给 %(to)s") % {"who": who, "to": to} if to else
                         _("%(who)s 将会话转到 %(team)s 的待接入队列") % {"who": who, "team": team})
@@ -245,7 +264,12 @@ def activity_lines(rows: list[Any]) -> list[Activity]:
 def pane_items(conversation: Conversation, messages: list[Message]) -> list[Any]:
     """The messages with the conversation's history lines among them, by time (those before the first message
     shown are left for "earlier messages")."""
-    lines = activity_lines(selectors.conversation_activity(conversation.pk))
+    lines: list[Any] = list(activity_lines(selectors.conversation_activity(conversation.pk)))
+    call = getattr(conversation, "phone_call", None)
+    if call is not None:
+        from kefu.web.call_course import call_lines
+
+        lines += call_lines(call)
     if messages and messages[0].seq > 1:
         lines = [line for line in lines if line.created_at >= messages[0].created_at]
     return sorted([*messages, *lines], key=lambda item: item.created_at)
@@ -259,8 +283,10 @@ def actions_for(user: Any, conversation: Conversation) -> dict[str, bool]:
     reply = has_right(user, ConversationRight.REPLY)
     lead = has_right(user, ConversationRight.ASSIGN)
     theirs = conversation.assignee_id not in (None, user.pk)
+    silent = conversation.channel.kind == ChannelKind.PHONE  # a call's record: agents call back, nothing is sent
     return {
-        "reply": reply and is_open and (not theirs or lead),
+        "reply": reply and is_open and (not theirs or lead) and not silent,
+        "phone": silent,
         "claim": reply and is_open and conversation.assignee_id is None,
         "transfer": reply and is_open and (not theirs or lead),
         "close": reply and is_open and (not theirs or lead),
@@ -274,6 +300,13 @@ def pane_context(user: Any, conversation: Conversation) -> dict[str, Any]:
     from kefu.web.option_lists import assignee_options, transfer_options
 
     act = actions_for(user, conversation)
+    call_card = None
+    if act["phone"]:
+        from kefu.telephony.selectors import call_of_conversation
+        from kefu.web.call_course import call_card as make_card
+
+        conversation.phone_call = call_of_conversation(conversation.pk)  # type: ignore[attr-defined]
+        call_card = make_card(conversation.phone_call) if conversation.phone_call else None  # type: ignore[attr-defined]
     messages = pane_messages(conversation)
     return {
         "conversation": conversation,
@@ -283,6 +316,8 @@ def pane_context(user: Any, conversation: Conversation) -> dict[str, Any]:
         "last_seq": conversation.last_seq,
         "online": customer_online(conversation.pk),
         "act": act,
+        "in_line": in_line_of([conversation] if act["claim"] else []).get(conversation.pk, ""),
+        "call_card": call_card,
         "channel_icon": CHANNEL_ICONS.get(conversation.channel.kind, "chat"),
         "close_reasons": AGENT_CLOSE_REASONS,
         "transfer_options": transfer_options() if act["transfer"] else "",

@@ -46,11 +46,8 @@ CENTRE = "centre"
 def audience_groups(user: Any) -> list[str]:
     """The websocket groups a signed-in user's browser joins: their own, their team's (and the teams they lead),
     their department's, their role's."""
-    from kefu.accounts.models import Team
-
     groups = [Audience.user(user.pk).group, Audience.role(user.role).group]
-    teams = {user.team_id} | set(Team.objects.filter(lead_id=user.pk).values_list("pk", flat=True))
-    groups += [Audience.team(t).group for t in sorted(t for t in teams if t)]
+    groups += [Audience.team(t).group for t in sorted(user.team_ids())]
     if user.department_id:
         groups.append(Audience.department(user.department_id).group)
     return groups
@@ -77,7 +74,7 @@ def register_counter_provider(provider: CounterProvider) -> None:
         _COUNTER_PROVIDERS.append(provider)
 
 
-def _event_message(event: OutboxEvent) -> dict[str, Any]:
+def _event_message(event: OutboxEvent, names: dict[int, str] | None = None) -> dict[str, Any]:
     payload = event.payload or {}
     ticket = payload.get("ticket") or {}
     message: dict[str, Any] = {"type": "event", "id": event.pk, "event": event.type,
@@ -86,6 +83,8 @@ def _event_message(event: OutboxEvent) -> dict[str, Any]:
     if ticket:
         message["ticket"] = {"id": ticket.get("id"), "number": ticket.get("number"),
                              "status": ticket.get("status"), "version": ticket.get("version")}
+        if names and event.actor_id in names:  # the order's page says who changed it ("工单已被 李娜 更新")
+            message["actor_name"] = names[event.actor_id]
     if event.type == "notification.created":
         message["notification"] = payload
     if event.type == "call.changed":  # the ringing agent's page pops the caller's card
@@ -131,17 +130,59 @@ def _fresh(events: Iterable[OutboxEvent], now: Any = None) -> list[OutboxEvent]:
     return [e for e in events if e.created_at >= cutoff]
 
 
-def event_pushes(events: list[OutboxEvent]) -> list[Push]:
-    """Each event to its audience; a conversation's events also to its chat visitor, as visitor frames."""
+def event_pushes(events: list[OutboxEvent], names: dict[int, str] | None = None) -> list[Push]:
+    """Each event to its audience; a work order's events also to the people viewing its page (whether in the
+    audience or not: kefu.web.watching); a conversation's events also to its chat visitor, as visitor frames.
+    `names`: the actors' names (`actor_names`), looked up here when not given."""
     from kefu.conversations.live import visitor_frames, visitor_group
+    from kefu.web.watching import ticket_watch_group
 
+    names = actor_names(events) if names is None else names
     pushes: list[Push] = []
     for event in events:
-        pushes.append((list(event.audience or []), _event_message(event)))
+        groups = list(event.audience or [])
+        ticket_id = ((event.payload or {}).get("ticket") or {}).get("id")
+        if isinstance(ticket_id, int):
+            groups.append(ticket_watch_group(ticket_id))
+        pushes.append((groups, _event_message(event, names)))
         if event.type.startswith("conversation.") and event.object_id:
             group = visitor_group(event.object_id)
             pushes += [([group], frame) for frame in visitor_frames(event.type, event.payload or {})]
     return pushes
+
+
+def actor_names(events: Iterable[OutboxEvent]) -> dict[int, str]:
+    """The names of the people who made the work-order events among `events`: from the rows when they hold
+    their actor (the committing process's), otherwise one query for all."""
+    field = OutboxEvent._meta.get_field("actor")
+    names: dict[int, str] = {}
+    missing: set[int] = set()
+    for event in events:
+        if event.actor_id is None or not (event.payload or {}).get("ticket"):
+            continue
+        if not field.is_cached(event):
+            missing.add(event.actor_id)
+        elif event.actor is not None:
+            names[event.actor_id] = str(event.actor)
+    if missing:
+        names.update((person.pk, str(person)) for person in _people().filter(pk__in=missing))
+    return names
+
+
+def load_actors(events: list[OutboxEvent]) -> None:
+    """Read the actors of `events` beside them (one query), so that `actor_names` needs none: for the relay of
+    this process, whose pushes are built in the event loop."""
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    wanted = [e for e in events if e.actor_id is not None and (e.payload or {}).get("ticket")]
+    if wanted:
+        prefetch_related_objects(wanted, Prefetch("actor", queryset=_people()))
+
+
+def _people() -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.only("pk", "display_name", "first_name", "last_name", "username")
 
 
 def counter_pushes(events: list[OutboxEvent]) -> list[Push]:
@@ -262,8 +303,9 @@ def _pushed_key(event_id: int) -> str:
 def publish_once(events: list[OutboxEvent]) -> int:
     """Publish each event's pushes to every server unless another process has → events published here."""
     keys, messages = [], []
+    names = actor_names(events)
     for event in events:
-        pushes = event_pushes([event])
+        pushes = event_pushes([event], names)
         if pushes:
             keys.append(_pushed_key(event.pk))
             messages.append(json.dumps(pushes, ensure_ascii=False, separators=(",", ":")))
@@ -400,7 +442,9 @@ class LocalRelay:
                 events = fetch_pending(self.position)
                 if not events:
                     self.position.advance([], timezone.now())
-                    return _fresh(found)
+                    found = _fresh(found)
+                    load_actors(found)
+                    return found
                 self.position.advance([e.pk for e in events], timezone.now())
                 found += events
         finally:

@@ -11,6 +11,7 @@ from kefu.web.views import (
     customers,
     dashboard,
     department,
+    desk,
     ivr,
     security,
     tickets,
@@ -67,6 +68,12 @@ urlpatterns = [
     path("calls/<int:call_id>/transfer/", calls.call_transfer, name="call_transfer"),
     path("customers/<int:customer_id>/dial/", calls.customer_dial, name="customer_dial"),
     path("wallboard/", wallboard.wallboard, name="wallboard"),
+    # the agent's desktop: own state, offers from routing, contacts in hand
+    path("desk/", desk.desk, name="desk"),
+    path("desk/state/", desk.desk_state, name="desk_state"),
+    path("desk/offer/", desk.desk_offer, name="desk_offer"),
+    path("desk/offers/<int:offer_id>/accept/", desk.desk_offer_accept, name="desk_offer_accept"),
+    path("desk/offers/<int:offer_id>/decline/", desk.desk_offer_decline, name="desk_offer_decline"),
     # the IVR editor and the blacklist (administration)
     path("admin/ivr/", ivr.ivr_list, name="ivr_list"),
     path("admin/ivr/new/", ivr.ivr_create, name="ivr_create"),

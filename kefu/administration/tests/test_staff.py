@@ -39,6 +39,12 @@ def test_a_new_account_must_change_its_temporary_password_first(admin_user: Any,
     assert client.login(username="zhangwei", password=created.temporary_password)
     assert client.get("/tickets/")["Location"] == "/account/password/"
     assert client.get("/account/password/").status_code == 200
+    # a part of a page (the header's state switch) is never answered with the password page: the page goes there
+    part = client.get("/desk/state/", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/tickets/"})
+    assert (part.status_code, part["HX-Redirect"], part.content) == (204, "/account/password/", b"")
+    there = client.get("/desk/state/", headers={"HX-Request": "true",
+                                                "HX-Current-URL": "http://testserver/account/password/"})
+    assert (there.status_code, there.has_header("HX-Redirect")) == (204, False)
     api = ApiClient(token_for(user))
     assert_error_shape(api.get("/tickets"), 403, "password_change_required")
     weak = client.post("/account/password/", {"new_password": "12345678", "new_password_again": "12345678"})

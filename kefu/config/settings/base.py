@@ -264,6 +264,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
+        # call recordings are played by the browser straight from the PBX's address (Kefu never fetches them)
+        "media-src": [SELF, "https:", "http:"],
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

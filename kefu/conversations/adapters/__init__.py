@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("chat", "webhook", "email", "wechat", "wecom", "sms")
+MODULES = ("chat", "webhook", "email", "wechat", "wecom", "sms", "phone")
 
 
 def load() -> None:

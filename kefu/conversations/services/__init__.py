@@ -4,7 +4,7 @@ their delivery, pick-up, assignment, transfer, closing, rating and the link to w
 Adapters hand in normalised messages (kefu.conversations.adapters); these services decide what they mean. Each
 service is one transaction that writes its events into the outbox; sending waits for the commit.
 
-One module per part: channels, identities, inbound, outbound, handling, orders, canned (and _common for what they
+One module per part: channels, identities, inbound, outbound, handling, orders, canned, phone (and _common for what they
 share); everything public is imported from here."""
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from kefu.conversations.services.outbound import (
     system_message,
     ticket_reply_relay,
 )
+from kefu.conversations.services.phone import CallOutcome, PhoneCall, phone_channel, phone_conversation_sync
 
 __all__ = [
     "BACKOFF_SECONDS",
@@ -67,9 +68,11 @@ __all__ = [
     "SUBJECT_MAX",
     "TICKET_CHANNEL",
     "AttachmentIn",
+    "CallOutcome",
     "ChannelChanges",
     "Identity",
     "InboundMessage",
+    "PhoneCall",
     "Received",
     "automated_reason",
     "backoff_seconds",
@@ -96,6 +99,8 @@ __all__ = [
     "open_conversation_of",
     "outbound_for",
     "participant_read",
+    "phone_channel",
+    "phone_conversation_sync",
     "sanitize_html",
     "system_message",
     "ticket_reply_relay",

@@ -56,7 +56,11 @@ CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")
 TICKET_CHANNEL = {  # a conversation's channel kind → the work order's source channel
     ChannelKind.CHAT: "chat", ChannelKind.EMAIL: "email", ChannelKind.WECHAT_OA: "wechat",
     ChannelKind.WECOM_KF: "wechat", ChannelKind.WEBHOOK: "api", ChannelKind.SMS: "sms",
+    ChannelKind.PHONE: "phone",
 }
+
+# channel kinds nothing is sent through (a phone conversation is the record of a call: agents call back)
+SILENT_KINDS = frozenset({ChannelKind.PHONE})
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ def _check_config(kind: str, config: dict[str, Any], secrets_: dict[str, Any] | 
 def channel_create(*, actor: Any, kind: str, code: str, name: str = "", team: Any = None,
                    config: dict[str, Any] | None = None, secrets_: dict[str, str] | None = None,
                    creates_tickets: bool | None = None, first_response_seconds: int | None = None,
-                   calendar: Any = None) -> Channel:
-    """Set up a channel. `code` is its stable name in URLs and the API (lower-case letters, digits, - and _)."""
+                   calendar: Any = None, queue: Any = None) -> Channel:
+    """Set up a channel. `code` is its stable name in URLs and the API (lower-case letters, digits, - and _).
+    `queue`: a routed chat queue its conversations wait in (none: they wait in the team's inbox)."""
     _require(actor, ConversationRight.CHANNEL_MANAGE)
     code = _text(code, field="code", label=_("渠道代码"), max_length=40).lower()
     if not CODE_RE.match(code):
@@ -59,13 +60,15 @@ def channel_create(*, actor: Any, kind: str, code: str, name: str = "", team: An
                        details={"field": "code"})
     if first_response_seconds is not None and not (1 <= int(first_response_seconds) <= 30 * 86400):
         raise ValidationFailed(_("首次响应目标须在 1 秒到 30 天之间"), details={"field": "first_response_seconds"})
+    _check_queue(queue, kind)
     channel = Channel.objects.create(
         code=code, kind=kind, name=_text(name or code, field="name", label=_("名称"), max_length=100), team=team,
         config=config, secrets=dict(secrets_ or {}), first_response_seconds=first_response_seconds,
-        calendar=calendar,
+        calendar=calendar, queue=queue,
         creates_tickets=kind == ChannelKind.EMAIL if creates_tickets is None else bool(creates_tickets))
     audit_record(actor=actor if not is_system(actor) else None, action="channel.created", obj=channel,
-                 summary=f"{channel.kind} {channel.code}", data={"team": team.pk if team else None})
+                 summary=f"{channel.kind} {channel.code}", data={"team": team.pk if team else None,
+                                                                 "queue": queue.code if queue else None})
     return channel
 
 
@@ -79,6 +82,20 @@ class ChannelChanges:
     secrets: dict[str, str] | None = None  # merged: a name given with "" removes it
     creates_tickets: bool | None = None
     first_response_seconds: int | None = None
+    queue: Any = None  # a routed chat queue (kefu.routing.selectors.routed_chat_queues)
+    clear_queue: bool = False  # back to the team's inbox
+
+
+def _check_queue(queue: Any, kind: str) -> None:
+    """A channel's conversations may wait only in an active queue that Kefu routes and that carries chats (a
+    phone channel's are calls' records: the calls themselves wait in the PBX's queues)."""
+    from kefu.routing.selectors import routed_chat_queues
+
+    if queue is not None and kind == "phone":
+        raise ValidationFailed(_("电话渠道的会话不排队：来电在电话队列中排队"), details={"field": "queue"})
+    if queue is not None and not routed_chat_queues().filter(pk=queue.pk).exists():
+        raise ValidationFailed(_("队列 %(name)s 不是启用中的在线会话路由队列") % {"name": queue},
+                               details={"field": "queue"})
 
 
 @transaction.atomic
@@ -113,6 +130,11 @@ def channel_update(*, actor: Any, channel: Channel, expected_version: int | None
     if changes.first_response_seconds is not None:
         locked.first_response_seconds = changes.first_response_seconds or None
         changed.append("first_response_seconds")
+    if changes.queue is not None or changes.clear_queue:
+        queue = None if changes.clear_queue else changes.queue
+        _check_queue(queue, locked.kind)
+        locked.queue = queue
+        changed.append("queue")
     locked.version += 1
     locked.save(update_fields=[*changed, "version"])
     audit_record(actor=person(actor), action="channel.updated", obj=locked, summary=locked.code,

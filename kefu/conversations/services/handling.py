@@ -31,9 +31,11 @@ from kefu.conversations.services._common import (
     _stop_first_response_clock,
     _text,
 )
+from kefu.conversations.services.lines import line_back, line_end, line_taken, lock_contact
 from kefu.core.actors import person
 from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
 from kefu.core.policy import has_right
+from kefu.routing.services import ROUTING
 
 log = logging.getLogger("kefu.conversations.services")
 
@@ -44,6 +46,7 @@ def conversation_claim(*, actor: Any, conversation: Conversation, at: datetime |
     _require(actor, ConversationRight.REPLY, conversation)
     at = at or timezone.now()
     with transaction.atomic():
+        lock_contact(conversation.pk)  # a chat in line: one pick-up or accept at a time
         taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True,
                                             status=ConversationStatus.OPEN).update(
             assignee=actor, assigned_at=at, version=F("version") + 1)
@@ -56,6 +59,7 @@ def conversation_claim(*, actor: Any, conversation: Conversation, at: datetime |
                            details={"assignee_id": current.assignee_id})
         conversation = Conversation.objects.select_related("channel").get(pk=conversation.pk)
         Participant.objects.get_or_create(conversation=conversation, user=actor)
+        line_taken(conversation, actor, at)
         events.announce(events.CONVERSATION_ASSIGNED, conversation, actor=actor,
                         data={"from_id": None, "to_id": actor.pk, "from_team_id": conversation.team_id,
                               "how": "claimed"})
@@ -72,6 +76,8 @@ def conversation_assign(*, actor: Any, conversation: Conversation, assignee: Any
                         expected_version: int | None = None, at: datetime | None = None) -> Conversation:
     """A lead gives a conversation to an agent (or back to the team's inbox with None)."""
     _require(actor, ConversationRight.ASSIGN, conversation)
+    if actor is not ROUTING:
+        lock_contact(conversation.pk)
     conversation = _lock(conversation)
     _check_version(conversation, expected_version)
     if conversation.status == ConversationStatus.CLOSED:
@@ -83,6 +89,11 @@ def conversation_assign(*, actor: Any, conversation: Conversation, assignee: Any
     _bump(conversation, "assignee", "assigned_at")
     if assignee is not None:
         Participant.objects.get_or_create(conversation=conversation, user=assignee)
+    if actor is not ROUTING:  # when routing gives it, its contact is already the agent's
+        if assignee is not None:
+            line_taken(conversation, assignee, conversation.assigned_at)
+        elif before is not None:
+            line_back(conversation, at or timezone.now())
     events.announce(events.CONVERSATION_ASSIGNED, conversation, actor=actor, extra_users=(before or 0,),
                     data={"from_id": before, "to_id": assignee.pk if assignee else None,
                           "from_team_id": conversation.team_id, "how": "assigned"})
@@ -98,6 +109,7 @@ def conversation_transfer(*, actor: Any, conversation: Conversation, to_user: An
     _require(actor, ConversationRight.REPLY, conversation)
     if (to_user is None) == (to_team is None):
         raise ValidationFailed(_("请选择转接给一位同事或一个班组"), details={"field": "to_user_id"})
+    lock_contact(conversation.pk)
     conversation = _lock(conversation)
     _check_version(conversation, expected_version)
     if conversation.status == ConversationStatus.CLOSED:
@@ -116,6 +128,10 @@ def conversation_transfer(*, actor: Any, conversation: Conversation, to_user: An
     else:
         conversation.assignee, conversation.assigned_at, conversation.team = None, None, to_team
     _bump(conversation, "assignee", "assigned_at", "team")
+    if to_user is None:
+        line_back(conversation, at or timezone.now())
+    else:
+        line_taken(conversation, to_user, conversation.assigned_at)
     events.announce(events.CONVERSATION_ASSIGNED, conversation, actor=actor, extra_users=(before or 0,),
                     data={"from_id": before, "to_id": conversation.assignee_id, "from_team_id": before_team,
                           "how": "transferred", "note": note})
@@ -131,6 +147,7 @@ def conversation_close(*, actor: Any, conversation: Conversation, reason: str, n
     if reason not in CloseReason.values:
         raise ValidationFailed(_("请选择结束原因"), details={"field": "reason"})
     at = at or timezone.now()
+    lock_contact(conversation.pk)
     conversation = _lock(conversation)
     if conversation.status == ConversationStatus.CLOSED:
         return conversation  # closing twice (a double click, the customer and the agent at once) is one close
@@ -139,6 +156,7 @@ def conversation_close(*, actor: Any, conversation: Conversation, reason: str, n
     conversation.close_note = _text(note, field="note", label=_("结束说明"), max_length=500, required=False)
     _bump(conversation, "status", "closed_at", "closed_by", "close_reason", "close_note")
     _stop_first_response_clock(conversation, at, cancel=True)
+    line_end(conversation, at)
     events.announce(events.CONVERSATION_CLOSED, conversation, actor=actor,
                     data={"reason": reason, "by_id": person(actor).pk if person(actor) else None})
     return conversation

@@ -45,6 +45,7 @@ from kefu.conversations.services._common import (
 )
 from kefu.conversations.services.handling import conversation_close
 from kefu.conversations.services.identities import customer_for_identity
+from kefu.conversations.services.lines import line_enter
 from kefu.conversations.services.orders import _open_ticket
 from kefu.core.errors import Conflict, PermissionDenied, ValidationFailed
 
@@ -146,6 +147,9 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
     _bump(conversation, *fields)
     if (opened or reopened) and not inbound.automated and inbound.kind != "event":
         _start_first_response_clock(conversation, at)
+    if (not inbound.automated and inbound.kind != "event" and conversation.status == ConversationStatus.OPEN
+            and (opened or reopened or conversation.assignee_id is None)):
+        line_enter(conversation, at)  # in line when its channel (or team) has a routed queue; once
     if opened:
         events.announce(events.CONVERSATION_OPENED, conversation, actor=CHANNEL_ACTOR)
     events.announce_message(events.MESSAGE_RECEIVED, conversation, message, actor=CHANNEL_ACTOR,

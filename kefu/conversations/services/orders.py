@@ -49,7 +49,9 @@ def _open_ticket(*, actor: Any, conversation: Conversation, subject: str, at: da
         kwargs["ticket_type"] = ticket_type
     if priority:
         kwargs["priority"] = priority
-    ticket = ticket_create(actor=actor, subject=subject, description=_transcript(conversation),
+    # a conversation without messages (a call's) is described by what its channel left in its context
+    description = _transcript(conversation) or str(conversation.context.get("summary", ""))[:5000]
+    ticket = ticket_create(actor=actor, subject=subject, description=description,
                            channel=TICKET_CHANNEL.get(conversation.channel.kind, "api"), customer=conversation.customer,
                            team=conversation.team, at=at, **kwargs)
     conversation.ticket = ticket

@@ -39,6 +39,7 @@ from kefu.conversations.services._common import (
     CHANNEL_ACTOR,
     MAX_ATTEMPTS,
     SEND_LEASE,
+    SILENT_KINDS,
     AttachmentIn,
     _bump,
     _lock,
@@ -48,6 +49,7 @@ from kefu.conversations.services._common import (
     _store_attachments,
     _text,
 )
+from kefu.conversations.services.lines import line_taken, lock_contact
 from kefu.core.actors import SystemActor, actor_key, person
 from kefu.core.errors import Conflict, ValidationFailed
 
@@ -75,10 +77,14 @@ def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Seq
             return existing
     text = _text(text, field="text", label=_("回复内容"), max_length=BODY_MAX, required=not attachments)
     _check_attachments(attachments)
+    if conversation.assignee_id is None and person(actor) is not None:
+        lock_contact(conversation.pk)  # the reply may pick a chat in line up: routing's lock first
     conversation = _lock(conversation)
     channel = conversation.channel
     if not channel.is_active:
         raise Conflict(_("渠道“%(name)s”已停用，无法发送") % {"name": channel.name}, code="channel_inactive")
+    if channel.kind in SILENT_KINDS:
+        raise Conflict(_("电话会话不能发消息给客户：请回拨，或转为工单跟进"), code="channel_silent")
     adapter = adapter_for(channel.kind)
     if conversation.status == ConversationStatus.CLOSED and adapter.live:
         raise Conflict(_("会话已结束，客户已离开，无法再发送"), code="conversation_closed")
@@ -88,6 +94,7 @@ def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Seq
         conversation.assignee, conversation.assigned_at = user, at
         fields += ["assignee", "assigned_at"]
         Participant.objects.get_or_create(conversation=conversation, user=user)
+        line_taken(conversation, user, at)
     message = Message.objects.create(
         conversation=conversation, channel=channel, seq=_next_seq(conversation), direction=Direction.OUTBOUND,
         author_kind=AuthorKind.AGENT if user else AuthorKind.SYSTEM, author=user, author_system=actor_key(actor),
@@ -314,8 +321,8 @@ def ticket_reply_relay(*, ticket_id: int, ticket_message_id: int, author_id: int
     from kefu.accounts.models import User
     from kefu.tickets.models import TicketMessage
 
-    conversation = (Conversation.objects.filter(ticket_id=ticket_id).select_related("channel")
-                    .order_by("-last_message_at", "-id").first())
+    conversation = (Conversation.objects.filter(ticket_id=ticket_id).exclude(channel__kind__in=SILENT_KINDS)
+                    .select_related("channel").order_by("-last_message_at", "-id").first())
     if conversation is None:
         return None
     body = TicketMessage.objects.filter(pk=ticket_message_id).values_list("body", flat=True).first()

@@ -83,6 +83,21 @@ def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settin
     line = Queue.objects.create(code="privacy-line", name="热线", routed=True)
     contact_enqueue(data=ContactIn(ref="call:privacy-1", queue=line, customer=customer))
     contact_callback(ref="call:privacy-1", number="13800138000")
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.accounts.tests.factories import UserFactory
+    from kefu.telephony.services import CtiEventIn, cti_event_record
+
+    Queue.objects.create(code="privacy-phone", name="服务热线")  # the PBX's own queue, not routed by Kefu
+    pbx, called_at = UserFactory(role="admin"), timezone.now() - timedelta(minutes=10)
+    for event, seconds, extra in (("queued", 0, {}), ("answered", 20, {"agent": agent.username}),
+                                  ("recording", 21, {"recording_url": "https://pbx.example.com/rec/privacy-2.wav"}),
+                                  ("ended", 200, {})):
+        cti_event_record(actor=pbx, data=CtiEventIn(
+            call_id="privacy-2", event=event, at=called_at + timedelta(seconds=seconds), caller="13800138000",
+            called="4008001234", queue="privacy-phone", **extra))
     customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
     customer.refresh_from_db()
     ticket.refresh_from_db()

@@ -120,8 +120,13 @@ def test_second_person_approval_anonymises_and_keeps_statistics(rich: Any, manag
         assert "张三" not in str(delivery.payload)
     from kefu.conversations.models import Activity
 
-    kept = Activity.objects.filter(conversation__customer=customer)
+    kept = Activity.objects.filter(conversation__customer=customer, conversation__channel__code="privacy-app")
     assert {a.data.get("how") for a in kept} == {"claimed", "transferred"}  # who served stays
+    from kefu.telephony.models import Call, CallEvent
+
+    call = Call.objects.get(call_id="privacy-2")  # the call keeps its times and agent, not the number or recording
+    assert (call.caller, call.recording_url, call.talk_seconds, call.agent) == ("", "", 180, agent)
+    assert not CallEvent.objects.filter(call=call).exclude(caller="", recording_url="").exists()
     for row in [*kept, *OutboxEvent.objects.filter(object_type="conversations.conversation")]:
         assert "桃源路" not in str(getattr(row, "data", None) or row.payload)
 

@@ -21,16 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kefu.accounts.models import AgentSkill
 from kefu.core.actors import system_actor
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
-from kefu.core.policy import has_right, rights
+from kefu.core.policy import has_right
 from kefu.routing.choices import (
     Affinity,
     AgentStateKind,
@@ -39,8 +37,9 @@ from kefu.routing.choices import (
     QueueKind,
     StateSource,
 )
-from kefu.routing.models import AgentState, Offer, Queue, QueueSkill, RoutedContact
+from kefu.routing.models import AgentState, Offer, Queue, RoutedContact
 from kefu.routing.permissions import RoutingRight
+from kefu.routing.services import matching
 from kefu.routing.services.floor import StateChange, agent_state_set, interval_write
 
 log = logging.getLogger(__name__)
@@ -337,101 +336,88 @@ def offers_withdraw_for(*, user: Any, at: datetime) -> int:
 # --- dispatching -------------------------------------------------------------------------------------------------
 
 
-def _agents_for(queue: Queue, skills: list[QueueSkill], now: datetime) -> Any:
-    """The free agents who may take the queue's contacts, best first by the queue's strategy (a queryset, locked
-    by the caller with SKIP LOCKED)."""
-    roles = sorted(rights().get(RoutingRight.CONTACT_TAKE.value, ()))
-    agents = AgentState.objects.filter(state=AgentStateKind.AVAILABLE, user__is_active=True, user__role__in=roles)
-    agents = agents.exclude(Exists(Offer.objects.filter(agent_id=OuterRef("user_id"), outcome=OfferOutcome.OPEN)))
-    if queue.kind != QueueKind.PHONE:
-        agents = agents.filter(chats__lt=F("chat_capacity"))
-    if queue.team_id:
-        agents = agents.filter(user__team_id=queue.team_id)
-    for need in skills:
-        agents = agents.filter(Exists(AgentSkill.objects.filter(
-            user_id=OuterRef("user_id"), skill_id=need.skill_id, proficiency__gte=need.min_proficiency)))
-    idle = [F("idle_since").asc(nulls_first=True), F("since").asc(), "user_id"]
-    if queue.strategy == "least_occupied":
-        return agents.order_by(F("chats").asc(), *idle)
-    if queue.strategy == "proficiency" and skills:
-        total = (AgentSkill.objects.filter(user_id=OuterRef("user_id"), skill_id__in=[s.skill_id for s in skills])
-                 .order_by().values("user_id").annotate(total=Sum("proficiency")).values("total"))
-        agents = agents.annotate(proficiency=Coalesce(Subquery(total, output_field=IntegerField()), Value(0)))
-        return agents.order_by(F("proficiency").desc(), *idle)
-    return agents.order_by(*idle)
+def _declined(batch: list[RoutedContact], now: datetime) -> dict[int, set[int]]:
+    """Who declined (or let ring out) each contact of the batch in the last minute: not offered it again yet."""
+    offered = [contact.pk for contact in batch if contact.offers]
+    declined: dict[int, set[int]] = {}
+    if offered:
+        for contact_id, agent_id in Offer.objects.filter(
+                contact_id__in=offered, outcome__in=[OfferOutcome.DECLINED, OfferOutcome.TIMEOUT],
+                decided_at__gt=now - timedelta(seconds=REOFFER_SECONDS)).values_list("contact_id", "agent_id"):
+            declined.setdefault(contact_id, set()).add(agent_id)
+    return declined
 
 
-def _pick_agent(contact: RoutedContact, agents: Any, now: datetime) -> AgentState | None:
-    if contact.preferred_agent_id and contact.preferred_until and contact.preferred_until > now:
-        agents = agents.filter(user_id=contact.preferred_agent_id)
-    if contact.offers:
-        agents = agents.exclude(Exists(Offer.objects.filter(
-            contact_id=contact.pk, agent_id=OuterRef("user_id"), outcome__in=[OfferOutcome.DECLINED,
-                                                                              OfferOutcome.TIMEOUT],
-            decided_at__gt=now - timedelta(seconds=REOFFER_SECONDS))))
-    return agents.select_for_update(skip_locked=True, of=("self",)).first()
+def _match(matcher: matching.Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedContact, int]]:
+    return matching.match(matcher, contacts)
 
 
-def _offer(contact: RoutedContact, agent: AgentState, now: datetime) -> Offer:
-    offer = Offer.objects.create(contact=contact, agent_id=agent.user_id, offered_at=now,
-                                 expires_at=now + timedelta(seconds=contact.queue.offer_seconds))
-    contact.state = ContactState.OFFERED
-    contact.offers += 1
-    contact.version += 1
-    contact.save(update_fields=["state", "offers", "version"])
-    _announce_offer_made(offer, contact)
-    return offer
-
-
-def _offer_to_best(contact: RoutedContact, agents: Any, now: datetime) -> bool:
-    """Offer the contact to the best free agent. The agent's row is locked, but the check that they hold no open
-    offer reads the statement's snapshot: another dispatcher may have just committed an offer to them. The unique
-    index over open offers refuses the second one, and the next best agent is tried."""
-    tried: list[int] = []
-    while True:
-        agent = _pick_agent(contact, agents.exclude(user_id__in=tried) if tried else agents, now)
-        if agent is None:
-            return False
+def _insert_offers(pairs: list[tuple[RoutedContact, int]], now: datetime,
+                   ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
+    """Write the offers at once. The agents are locked, but the check that they hold no open offer read a
+    snapshot: another dispatcher may have just committed an offer to one of them. The unique index over open
+    offers then refuses it; the offers are written one by one and the refused pairs returned."""
+    offers = [Offer(contact=contact, agent_id=agent_id, offered_at=now,
+                    expires_at=now + timedelta(seconds=contact.queue.offer_seconds)) for contact, agent_id in pairs]
+    try:
+        with transaction.atomic():
+            return Offer.objects.bulk_create(offers), []
+    except IntegrityError:
+        pass
+    made, refused = [], []
+    for offer, pair in zip(offers, pairs, strict=True):
         try:
             with transaction.atomic():
-                _offer(contact, agent, now)
-            return True
+                offer.pk = None
+                offer.save(force_insert=True)
+            made.append(offer)
         except IntegrityError:
-            tried.append(agent.user_id)
+            refused.append(pair)
+    return made, refused
 
 
 def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple[int, datetime, int] | None,
-                    ) -> tuple[int, tuple[int, datetime, int] | None]:
-    """One transaction: lock up to BATCH waiting contacts after `after` in line order, offer each to the best free
-    agent of its queue. → (offers made, the last contact's place, None at the end of the line)."""
+                    matcher: matching.Matcher | None = None) -> tuple[int, tuple[int, datetime, int] | None]:
+    """One transaction: lock up to BATCH waiting contacts after `after` in line order, match them in line order
+    to the best free agents of their queues (the pass's candidate lists), lock those agents together, and write
+    the offers, the contacts and the events in bulk. → (offers made, the last contact's place, None at the end
+    of the line)."""
+    matcher = matcher or matching.Matcher(now)
     waiting = (RoutedContact.objects.filter(state=ContactState.WAITING, queue__routed=True, queue__is_active=True)
-               .select_related("queue"))
+               .select_related("queue", "customer"))
     if queue_ids is not None:
         waiting = waiting.filter(queue_id__in=list(queue_ids))
     if after is not None:
         priority, enqueued_at, pk = after
         waiting = waiting.filter(Q(priority__lt=priority) | Q(priority=priority, enqueued_at__gt=enqueued_at)
                                  | Q(priority=priority, enqueued_at=enqueued_at, pk__gt=pk))
-    made = 0
+    made: list[tuple[Offer, RoutedContact]] = []
     with transaction.atomic():
         batch = list(waiting.order_by("-priority", "enqueued_at", "pk")
                      .select_for_update(skip_locked=True, of=("self",))[:BATCH])
-        skills: dict[int, list[QueueSkill]] = {}
-        exhausted: set[int] = set()  # queues with no free agent left in this batch
-        for contact in batch:
-            if contact.queue_id in exhausted:
-                continue
-            if contact.queue_id not in skills:
-                skills[contact.queue_id] = list(QueueSkill.objects.filter(queue_id=contact.queue_id))
-            agents = _agents_for(contact.queue, skills[contact.queue_id], now)
-            if _offer_to_best(contact, agents, now):
-                made += 1
-            elif not (contact.preferred_agent_id or contact.offers):
-                exhausted.add(contact.queue_id)
+        if batch:
+            matcher.begin(batch, _declined(batch, now))
+            pending = batch
+            while pending:
+                offers, refused = _insert_offers(_match(matcher, pending), now)
+                made += [(offer, offer.contact) for offer in offers]
+                matcher.lost.update(agent_id for _contact, agent_id in refused)
+                pending = [contact for contact, _agent_id in refused]
+            _mark_offered([contact for _offer, contact in made])
+            _announce_offers_made(made)
     if len(batch) < BATCH:
-        return made, None
+        return len(made), None
     last = batch[-1]
-    return made, (last.priority, last.enqueued_at, last.pk)
+    return len(made), (last.priority, last.enqueued_at, last.pk)
+
+
+def _mark_offered(contacts: list[RoutedContact]) -> None:
+    if not contacts:
+        return
+    RoutedContact.objects.filter(pk__in=[contact.pk for contact in contacts]).update(
+        state=ContactState.OFFERED, offers=F("offers") + 1, version=F("version") + 1)
+    for contact in contacts:
+        contact.state, contact.offers, contact.version = ContactState.OFFERED, contact.offers + 1, contact.version + 1
 
 
 def _anyone_free() -> bool:
@@ -445,8 +431,10 @@ def routing_dispatch(*, now: datetime | None = None, queue_ids: Iterable[int] | 
     now = now or timezone.now()
     made = 0
     after: tuple[int, datetime, int] | None = None
-    while _anyone_free():
-        count, after = _dispatch_batch(now, queue_ids, after)
+    matcher = matching.Matcher(now)  # the queues' candidates, read once for the whole pass
+    count = 0
+    while count == BATCH or _anyone_free():  # a batch that found everyone an agent needs no asking
+        count, after = _dispatch_batch(now, queue_ids, after, matcher)
         made += count
         if after is None:
             break
@@ -591,10 +579,10 @@ def _count(contact: RoutedContact) -> None:
 # --- announcements -----------------------------------------------------------------------------------------------
 
 
-def _announce_offer_made(offer: Offer, contact: RoutedContact) -> None:
+def _announce_offers_made(made: list[tuple[Offer, RoutedContact]]) -> None:
     from kefu.routing import events
 
-    events.announce_offer(offer, contact)
+    events.announce_offers(made)
 
 
 def _announce_offer_closed(offer: Offer) -> None:

@@ -23,6 +23,7 @@ from kefu.core.policy import has_right, role_of
 from kefu.routing.choices import (
     Affinity,
     AgentStateKind,
+    ContactState,
     QueueKind,
     RoutingStrategy,
     ServiceLevelFormula,
@@ -93,6 +94,13 @@ def _clean(data: QueueData) -> dict[str, Any]:
                                details={"field": "affinity"})
     if (data.overflow_to is None) != (data.overflow_after_seconds is None):
         raise ValidationFailed(_("溢出队列和溢出等待秒数须同时填写"), details={"field": "overflow_after_seconds"})
+    if data.affinity != Affinity.NONE and (isinstance(data.affinity_seconds, bool)
+                                          or not isinstance(data.affinity_seconds, int) or data.affinity_seconds < 1):
+        raise ValidationFailed(_("选择了坐席偏好时，须填写偏好等待秒数（1–3600）"),
+                               details={"field": "affinity_seconds"})
+    if data.overflow_to is not None and (not data.overflow_to.is_active or data.overflow_to.kind != data.kind):
+        raise ValidationFailed(_("溢出目标须是同类型的队列（电话转电话、会话转会话）") if data.overflow_to.is_active
+                               else _("溢出目标队列已停用"), details={"field": "overflow_to"})
     return {"code": code, "name": name, "kind": data.kind, "team": data.team,
             "target_seconds": _whole(data.target_seconds, "target_seconds", 0, 3600),
             "target_percent": _whole(data.target_percent, "target_percent", 1, 100),
@@ -114,10 +122,14 @@ def _clean(data: QueueData) -> dict[str, Any]:
 
 def _check_overflow(queue: Queue) -> None:
     """An overflow chain must end: A → B → A would pass a contact back and forth for ever."""
-    seen, current = {queue.pk}, queue.overflow_to
+    if queue.overflow_to_id is not None and queue.overflow_to_id == queue.pk:
+        raise ValidationFailed(_("溢出目标须是另一个队列"), details={"field": "overflow_to"})
+    seen, current, path = {queue.pk}, queue.overflow_to, [queue.code]
     while current is not None:
+        path.append(current.code)
         if current.pk in seen:
-            raise ValidationFailed(_("溢出队列形成了循环"), details={"field": "overflow_to"})
+            raise ValidationFailed(_("溢出队列形成了循环：%(path)s") % {"path": " → ".join(path)},
+                                   details={"field": "overflow_to"})
         seen.add(current.pk)
         current = current.overflow_to
 
@@ -133,8 +145,43 @@ def _set_skills(queue: Queue, skills: tuple[tuple[Any, int], ...] | None) -> Non
         QueueSkill.objects.update_or_create(queue=queue, skill_id=skill_id, defaults={"min_proficiency": level})
 
 
-def _plain(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if k not in ("team", "overflow_to")}
+def _snapshot(queue: Queue) -> dict[str, Any]:
+    """What the audit log keeps of a queue's settings (ids of team and overflow target, skills by code)."""
+    fields = {f: getattr(queue, f) for f in QUEUE_FIELDS if f not in ("team", "overflow_to")}
+    skills = QueueSkill.objects.filter(queue=queue).select_related("skill").order_by("skill__code")
+    return {**fields, "team": queue.team_id, "overflow_to": queue.overflow_to.code if queue.overflow_to else None,
+            "skills": [[s.skill.code, s.min_proficiency] for s in skills]}
+
+
+QUEUE_FIELDS = ("name", "kind", "team", "target_seconds", "target_percent", "formula", "short_abandon_seconds",
+                "is_active", "routed", "strategy", "offer_seconds", "affinity", "affinity_seconds", "overflow_to",
+                "overflow_after_seconds", "vip_priority", "complaint_priority", "long_wait_seconds",
+                "long_wait_priority", "callback_allowed")
+
+
+def queue_data_of(queue: Queue) -> QueueData:
+    """A queue's current settings as QueueData, to change a few of them (`dataclasses.replace`) and save."""
+    skills = tuple((s.skill, s.min_proficiency)
+                   for s in QueueSkill.objects.filter(queue=queue).select_related("skill").order_by("skill__code"))
+    return QueueData(code=queue.code, skills=skills, **{f: getattr(queue, f) for f in QUEUE_FIELDS})
+
+
+def _in_line(queue: Queue) -> int:
+    return queue.contacts.filter(state__in=[ContactState.WAITING, ContactState.OFFERED]).count()
+
+
+def _check_withdrawal(locked: Queue, fields: dict[str, Any]) -> None:
+    """A queue that stops routing or is switched off must not strand the contacts in its line (nothing would
+    offer them any more), nor the contacts other queues overflow into it."""
+    stops = locked.is_active and not fields["is_active"]
+    if (stops or (locked.routed and not fields["routed"])) and (waiting := _in_line(locked)):
+        raise Conflict(_("队列中还有 %(n)s 个联络在排队，待接完或转走后才能停用或停止分配") % {"n": waiting},
+                       code="contacts_in_line", details={"field": "is_active" if stops else "routed"})
+    if stops:
+        feeding = list(Queue.objects.filter(overflow_to=locked, is_active=True).values_list("code", flat=True))
+        if feeding:
+            raise Conflict(_("队列 %(codes)s 溢出到本队列，请先修改它们的溢出设置") % {"codes": "、".join(feeding)},
+                           code="overflow_target", details={"field": "is_active"})
 
 
 @transaction.atomic
@@ -147,7 +194,8 @@ def queue_create(*, actor: Any, data: QueueData) -> Queue:
     queue = Queue.objects.create(**fields)
     _check_overflow(queue)
     _set_skills(queue, data.skills)
-    audit_record(actor=person(actor), action="queue.created", obj=queue, summary=queue.code, data=_plain(fields))
+    audit_record(actor=person(actor), action="queue.created", obj=queue, summary=f"{queue.code} {queue.name}",
+                 data=_snapshot(queue))
     return queue
 
 
@@ -158,18 +206,62 @@ def queue_update(*, actor: Any, queue: Queue, data: QueueData, expected_version:
     if locked is None:
         raise NotFound(_("队列不存在"))
     if expected_version is not None and expected_version != locked.version:
-        raise Conflict(_("队列已被他人修改，请刷新后重试"), code="stale_version")
+        raise Conflict(_("队列已被他人修改（当前版本 %(v)s），请刷新后重试") % {"v": locked.version},
+                       code="stale_version", details={"current_version": locked.version})
     fields = _clean(data)
     if fields["code"] != locked.code:
         raise ValidationFailed(_("队列代码创建后不能修改（电话系统用它指队列）"), details={"field": "code"})
+    _check_withdrawal(locked, fields)
+    if fields["kind"] != locked.kind and (used := queue_history(locked)):
+        raise ValidationFailed(_("队列已有记录（%(what)s），不能再改类型") % {"what": "、".join(used)},
+                               details={"field": "kind"})
+    before = _snapshot(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
     _check_overflow(locked)
     locked.version += 1
     locked.save()
     _set_skills(locked, data.skills)
-    audit_record(actor=person(actor), action="queue.updated", obj=locked, summary=locked.code, data=_plain(fields))
+    audit_record(actor=person(actor), action="queue.updated", obj=locked, summary=f"{locked.code} {locked.name}",
+                 data={"before": before, "after": _snapshot(locked)})
     return locked
+
+
+def queue_history(queue: Queue) -> list[str]:
+    """What still refers to a queue (its contacts, interval statistics, calls, voice menus, channels, queues
+    overflowing into it), by name: a queue with any of them is kept, and may only be switched off."""
+    found = []
+    for relation in Queue._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
+            continue
+        model = relation.related_model
+        if model is QueueSkill:  # the queue's own settings, deleted with it
+            continue
+        if model._default_manager.filter(**{relation.field.name: queue}).exists():
+            label = str(_("溢出到本队列的队列") if model is Queue else model._meta.verbose_name_plural)
+            if label not in found:
+                found.append(label)
+    return found
+
+
+@transaction.atomic
+def queue_delete(*, actor: Any, queue: Queue, expected_version: int | None) -> None:
+    """Delete a queue that was never used (a typing mistake); one with history is refused (switch it off)."""
+    _require(actor)
+    locked = Queue.objects.select_for_update().filter(pk=queue.pk).first()
+    if locked is None:
+        raise NotFound(_("队列不存在"))
+    if expected_version is not None and expected_version != locked.version:
+        raise Conflict(_("队列已被他人修改（当前版本 %(v)s），请刷新后重试") % {"v": locked.version},
+                       code="stale_version", details={"current_version": locked.version})
+    used = queue_history(locked)
+    if used:
+        raise Conflict(_("队列已有记录（%(what)s），不能删除；可以停用它") % {"what": "、".join(used)},
+                       code="queue_in_use", details={"field": "is_active"})
+    before = _snapshot(locked)
+    audit_record(actor=person(actor), action="queue.deleted", obj=locked, summary=f"{locked.code} {locked.name}",
+                 data={"before": before})
+    locked.delete()
 
 
 # --- interval statistics ---------------------------------------------------------------------------------------
@@ -227,10 +319,7 @@ def _may_set_state(actor: Any, user: Any, source: str) -> None:
 
 
 def _led_team_ids(actor: Any) -> set[int]:
-    from kefu.accounts.models import Team
-
-    return set(Team.objects.filter(lead_id=actor.pk).values_list("pk", flat=True)) | (
-        {actor.team_id} if getattr(actor, "team_id", None) else set())
+    return set(actor.team_ids())
 
 
 @transaction.atomic

@@ -408,27 +408,65 @@ def test_a_call_in_a_routed_queue_follows_its_cti_events(admin_user: Any) -> Non
     assert RoutedContact.objects.count() == 1
 
 
+def test_an_agent_offered_a_call_of_a_queue_without_team_sees_it_before_the_pbx_reports_them(
+        admin_user: Any) -> None:
+    """Routing alone knows whose the call is until the PBX puts it through: the offered agent (and, after
+    accepting, the assigned one) may open the caller's card; another agent may not."""
+    from kefu.core.policy import can_see
+    from kefu.telephony.models import Call
+    from kefu.telephony.services import CtiEventIn, cti_event_record
+
+    make_queue()  # no team
+    agent, other = make_agent(at=s(-60)), make_agent(at=s(-60), state="")
+    cti_event_record(actor=admin_user, now=s(3600), data=CtiEventIn(
+        call_id="c9", event="queued", at=s(5), caller="13800138000", called="4008001234", queue="hotline"))
+    call = Call.objects.get(call_id="c9")
+    assert not can_see(agent, call)
+    routing_dispatch(now=s(6))
+    offer = open_offer(RoutedContact.objects.get(ref="call:c9"))
+    assert offer is not None
+    assert offer.agent == agent
+    assert can_see(agent, call)
+    assert not can_see(other, call)
+    offer_accept(actor=agent, offer_id=offer.pk, now=s(8))
+    assert can_see(agent, call)
+    assert not can_see(other, call)
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(agent)
+    assert browser.get(f"/calls/{call.pk}/pop/").status_code == 200  # the caller's card opens on accept
+    browser.force_login(other)
+    assert browser.get(f"/calls/{call.pk}/pop/").status_code == 404
+
+
 def test_an_agent_offered_a_contact_by_another_dispatcher_meanwhile_is_passed_over(monkeypatch: Any) -> None:
     """The dispatcher's snapshot may not show an offer another process committed a moment ago: the unique index
-    refuses the second offer and the next best agent gets the contact."""
+    refuses the second offer and the next best agent gets the contact, while the rest of the batch keeps its
+    offers."""
     from kefu.routing.services import acd
 
     queue = make_queue()
-    taken, next_best = make_agent(at=s(-100)), make_agent(at=s(-50))
+    taken, next_best, third = make_agent(at=s(-100)), make_agent(at=s(-50)), make_agent(at=s(-10))
     other = enqueue("call:other", queue)
     Offer.objects.create(contact=other, agent=taken, offered_at=T0, expires_at=s(20))
     RoutedContact.objects.filter(pk=other.pk).update(state="offered")
-    real = acd._pick_agent
+    real = acd._match
     calls: list[int] = []
 
-    def stale_first(contact: Any, agents: Any, now: Any) -> Any:
+    def stale_first(matcher: Any, contacts: Any) -> Any:
         calls.append(1)
+        pairs = real(matcher, contacts)
         if len(calls) == 1:  # what a stale snapshot would pick: the agent who was just offered `other`
-            return AgentState.objects.get(user=taken)
-        return real(contact, agents, now)
+            assert [agent_id for _contact, agent_id in pairs] == [next_best.pk, third.pk]
+            matcher.taken.discard(next_best.pk)
+            matcher.taken.add(taken.pk)
+            return [(pairs[0][0], taken.pk), pairs[1]]
+        return pairs
 
-    monkeypatch.setattr(acd, "_pick_agent", stale_first)
-    call = enqueue("call:1", queue)
-    assert routing_dispatch(now=s(1)) == 1
-    assert offered_to(call) == next_best
+    monkeypatch.setattr(acd, "_match", stale_first)
+    call, later = enqueue("call:1", queue), enqueue("call:2", queue, at=s(1))
+    assert routing_dispatch(now=s(1)) == 2
+    assert len(calls) == 2
+    assert (offered_to(call), offered_to(later)) == (next_best, third)
     assert Offer.objects.filter(agent=taken, outcome="").count() == 1

@@ -43,7 +43,8 @@ def _run(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Start one process per plan at once (each its own connection to the test database) and wait for all."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_DB_POOL": "0",
+    # the connection pool on, as in production: dispatch then keeps its candidates statement prepared
+    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_DB_POOL": "1",
            "DJANGO_SETTINGS_MODULE": "kefu.config.settings.test"}
     procs = [subprocess.Popen([sys.executable, "-m", "kefu.routing.tests.floor_worker"], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

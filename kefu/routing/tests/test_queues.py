@@ -66,3 +66,86 @@ def test_the_command_line(team: Any) -> None:
         with pytest.raises(CommandError, match=named):
             call_command("queue", "add", "chatq", *args, stdout=out)
     assert list(Queue.objects.values_list("code", flat=True)) == ["hotline"]
+
+
+def test_the_command_line_sets_routing(team: Any, admin_user: Any) -> None:
+    from kefu.accounts.models import Skill
+
+    Skill.objects.create(code="repair", name="报修")
+    Skill.objects.create(code="vip", name="贵宾服务")
+    out = StringIO()
+    call_command("queue", "add", "backup", "--name", "后备热线", stdout=out)
+    call_command("queue", "add", "hotline", "--name", "服务热线", "--team", team.name, "--routed",
+                 "--strategy", "proficiency", "--offer-seconds", "15", "--affinity", "last_agent",
+                 "--affinity-seconds", "40", "--overflow-to", "backup", "--overflow-after", "90",
+                 "--vip-priority", "20", "--complaint-priority", "7", "--long-wait", "120",
+                 "--long-wait-priority", "3", "--no-callback", "--skill", "repair:3", "--skill", "vip", stdout=out)
+    queue = Queue.objects.get(code="hotline")
+    assert (queue.routed, queue.strategy, queue.offer_seconds, queue.affinity, queue.affinity_seconds,
+            queue.overflow_to.code, queue.overflow_after_seconds, queue.vip_priority, queue.complaint_priority,
+            queue.long_wait_seconds, queue.long_wait_priority, queue.callback_allowed) == (
+        True, "proficiency", 15, "last_agent", 40, "backup", 90, 20, 7, 120, 3, False)
+    assert sorted(queue.skills.values_list("skill__code", "min_proficiency")) == [("repair", 3), ("vip", 1)]
+    call_command("queue", "set", "hotline", "--strategy", "least_occupied", "--overflow-to", "none",
+                 "--skill", "vip:2", "--callback", stdout=out)
+    queue.refresh_from_db()
+    assert (queue.strategy, queue.overflow_to, queue.overflow_after_seconds, queue.callback_allowed,
+            queue.offer_seconds, queue.team, queue.version) == ("least_occupied", None, None, True, 15, team, 2)
+    assert list(queue.skills.values_list("skill__code", "min_proficiency")) == [("vip", 2)]
+    assert "updated queue hotline (version 2)" in out.getvalue()
+    entry = AuditLog.objects.filter(action="queue.updated", object_id=str(queue.pk)).get()
+    assert (entry.data["before"]["strategy"], entry.data["after"]["strategy"]) == ("proficiency", "least_occupied")
+    call_command("queue", "show", "hotline", stdout=out)
+    assert "strategy\tleast_occupied" in out.getvalue()
+    assert "skills\tvip:2" in out.getvalue()
+    call_command("queue", "set", "hotline", "--no-skills", "--no-active", stdout=out)
+    queue.refresh_from_db()
+    assert (queue.is_active, queue.skills.count()) == (False, 0)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--strategy", "random"], "--strategy"),
+    (["--offer-seconds", "4"], "--offer-seconds"),
+    (["--offer-seconds", "x"], "--offer-seconds"),
+    (["--affinity", "sometimes"], "--affinity"),
+    (["--affinity", "dedicated", "--affinity-seconds", "0"], "--affinity-seconds"),
+    (["--overflow-to", "nowhere", "--overflow-after", "30"], "--overflow-to"),
+    (["--overflow-to", "backup"], "--overflow-after"),
+    (["--overflow-to", "backup", "--overflow-after", "0"], "--overflow-after"),
+    (["--vip-priority", "101"], "--vip-priority"),
+    (["--long-wait", "-5"], "--long-wait"),
+    (["--skill", "unknown"], "--skill"),
+    (["--skill", "repair:6"], "--skill"),
+    (["--skill", "repair:x"], "--skill"),
+    (["--skill", "repair", "--skill", "repair:2"], "--skill"),
+    (["--skill", "repair", "--no-skills"], "--no-skills"),
+    (["--target", "80"], "--target"),
+    (["--team", "没有的组"], "--team"),
+])
+def test_bad_command_line_values_name_their_flag_and_write_nothing(args: list[str], named: str) -> None:
+    from kefu.accounts.models import Skill
+
+    Skill.objects.create(code="repair", name="报修")
+    call_command("queue", "add", "backup", stdout=StringIO())
+    call_command("queue", "add", "hotline", "--routed", stdout=StringIO())
+    before = list(Queue.objects.order_by("code").values())
+    audits = AuditLog.objects.count()
+    for action in ("add", "set"):
+        code = "newq" if action == "add" else "hotline"
+        with pytest.raises(CommandError, match=named) as refused:
+            call_command("queue", action, code, *args, stdout=StringIO())
+        assert refused.value.returncode == 2
+    assert list(Queue.objects.order_by("code").values()) == before
+    assert AuditLog.objects.count() == audits
+
+
+def test_set_needs_a_known_queue_and_something_to_change() -> None:
+    with pytest.raises(CommandError, match="CODE"):
+        call_command("queue", "set", "nowhere", "--routed", stdout=StringIO())
+    call_command("queue", "add", "hotline", stdout=StringIO())
+    with pytest.raises(CommandError, match="nothing to change"):
+        call_command("queue", "set", "hotline", stdout=StringIO())
+    with pytest.raises(CommandError, match=r"--overflow-to: .*另一个队列"):
+        call_command("queue", "set", "hotline", "--overflow-to", "hotline", "--overflow-after", "30",
+                     stdout=StringIO())
+    assert Queue.objects.get(code="hotline").version == 1

@@ -117,9 +117,7 @@
     document.body.dispatchEvent(new CustomEvent("kefu:event", { detail: data }));
     if (data.event === "notification.created" && data.notification) applyNotification(data.notification);
     if (data.event === "call.changed") screenPop(data);
-    var banner = document.getElementById("live-banner");
-    if (banner && data.ticket && String(data.ticket.id) === banner.dataset.ticket) banner.hidden = false;
-    if (data.ticket) refresh();
+    if (data.ticket) refresh();  // a work order's page says who changed it (presence.js, on "kefu:event")
   }
   // The inbox badge of the sidebar: counted by the socket (never by the page's request), asked again after
   // a conversation event (bursts ask once).

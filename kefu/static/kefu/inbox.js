@@ -1,5 +1,6 @@
 /* The agent's inbox: the live list, the open conversation (messages as they arrive, delivery states, the
-   customer typing, "online"), and the composer (Enter sends over the socket with a client id and shows the
+   customer typing, "online"; a phone conversation's call card and call lines, refreshed on its call's
+   `call.changed` events), and the composer (Enter sends over the socket with a client id and shows the
    message at once until it is acknowledged; files go over HTTP; "/" opens the canned replies).
    The socket is app.js's (window.KefuLive, ws/inbox/ on this page). Text is always set as text, never as HTML;
    HTML comes only from Kefu's own templates. */
@@ -15,6 +16,8 @@
   var fetching = null;    // the running "messages after" request, and whether another is wanted
   var refetch = false;
   var listTimer = null;
+  var callFetching = null; // the running refresh of a phone conversation's call, and whether another is wanted
+  var callRefetch = false;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function $all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
@@ -161,6 +164,47 @@
       });
   }
 
+  // --- a phone conversation's call: its card and its course follow the call's `call.changed` events ----------
+  function paneCall() { var p = pane(); return p && p.dataset.call ? p.dataset.call : ""; }
+  function refreshCall() {
+    var p = pane();
+    if (!p || !paneCall()) return;
+    if (callFetching) { callRefetch = true; return; }
+    var id = paneId();
+    // the pane as the server renders it now; only the card and the lines are taken from it (open panels,
+    // the side panel and a recording being played stay as they are)
+    callFetching = fetch(p.dataset.url, { credentials: "same-origin",
+                                          headers: { "HX-Request": "true", "HX-Target": "conv-pane" } })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html || paneId() !== id) return;
+        var holder = document.createElement("template");
+        holder.innerHTML = html;
+        var card = $("[data-call-card]", holder.content);
+        var old = $("[data-call-card]");
+        if (card && old && card.outerHTML !== old.outerHTML) {
+          $all("audio", card).forEach(function (audio) {  // the same recording keeps its player (and its place)
+            var same = $all("audio", old).filter(function (a) { return a.getAttribute("src") === audio.getAttribute("src"); })[0];
+            if (same) audio.replaceWith(same);
+          });
+          old.replaceWith(card);
+        }
+        var lines = $("[data-messages]", holder.content);
+        var messages = box();
+        if (lines && messages && lines.innerHTML !== messages.innerHTML) {
+          var stick = nearBottom();
+          messages.innerHTML = lines.innerHTML;
+          if (window.htmx) htmx.process(messages);
+          if (stick) toBottom();
+        }
+      })
+      .catch(function () { /* the next event or reconnect asks again */ })
+      .then(function () {
+        callFetching = null;
+        if (callRefetch) { callRefetch = false; refreshCall(); }
+      });
+  }
+
   function onDelivery(m) {
     var el = byAttr("data-message", m.id, box());
     if (el) setState(el, m.delivery_state);
@@ -226,6 +270,10 @@
 
   // --- what the socket says -------------------------------------------------------------------------------
   function onEvent(data) {
+    if (data.event === "call.changed") {
+      if (data.call && paneCall() === String(data.call.id)) refreshCall();
+      return;
+    }
     var conversation = data.conversation;
     if (!conversation) return;
     var open = conversation.id === paneId();
@@ -588,7 +636,7 @@
     watch();
     markRead();
     Object.keys(pending).forEach(function (id) { live().send(pending[id].frame); });
-    if (event.detail && event.detail.resumed) { fetchAfter(); refreshList(); }
+    if (event.detail && event.detail.resumed) { fetchAfter(); refreshList(); refreshCall(); }
   });
   window.addEventListener("focus", markRead);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) markRead(); });

@@ -25,15 +25,12 @@ Queue names are Kefu queue codes and queue members' MemberName are Kefu user nam
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import socket
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from kefu.telephony.adapters.base import PbxError, PbxRefused, clean_argument
+from kefu.telephony.adapters.base import PbxError, PbxRefused, PbxSession, clean_argument
 from kefu.telephony.contract import CtiEventIn
 
 log = logging.getLogger(__name__)
@@ -114,66 +111,41 @@ def translate(message: dict[str, str], *, now: Callable[[], datetime] | None = N
     return None
 
 
-class AmiSession:
+class AmiSession(PbxSession):
     """One signed-in AMI connection: `with AmiSession(host, port, user, secret) as ami: ami.events()`."""
+
+    error = AmiError
+    goodbye = b"Action: Logoff\r\n\r\n"
 
     def __init__(self, host: str, port: int, username: str, secret: str, *, timeout: float = TIMEOUT,
                  context: str = CONTEXT, agent: str = AGENT_CHANNEL) -> None:
-        self.host, self.port, self.username, self.secret, self.timeout = host, port, username, secret, timeout
+        super().__init__(host, port, timeout=timeout)
+        self.username, self.secret = username, secret
         self.context, self.agent = context, agent
-        self.sock: socket.socket | None = None
         self._reader: Iterator[dict[str, str]] | None = None
         self._ids = itertools.count(1)
-        self._deadline: float | None = None  # while a command waits for its answer
-        self.pending: list[dict[str, str]] = []  # events read while waiting for a command's answer
-
-    def __enter__(self) -> AmiSession:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def open(self) -> None:
         try:
-            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            self._connect()
             self._reader = read_messages(self._lines())
             answer = self.command("Login", Username=self.username, Secret=self.secret, Events="on")
         except OSError as exc:
             self.close()
-            raise AmiError(f"{type(exc).__name__}: {exc}") from exc
+            raise self._failed(exc) from exc
         if answer.get("Response") != "Success":
             self.close()
             raise AmiError(f"sign-in refused: {answer.get('Message', 'no reason given')}")
 
-    def close(self) -> None:
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.sendall(b"Action: Logoff\r\n\r\n")
-            with contextlib.suppress(OSError):
-                sock.close()
-
     def _lines(self) -> Iterator[str]:
-        assert self.sock is not None
         buffer = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                if self._deadline is not None and time.monotonic() > self._deadline:
-                    raise AmiError(f"no answer from the PBX within {self.timeout:g} s") from None
-                continue  # a quiet PBX: keep waiting for events (the socket stays open)
-            except OSError as exc:  # reset by the peer: the listener reconnects
-                raise AmiError(f"{type(exc).__name__}: {exc}") from exc
-            if not chunk:
-                if buffer:
-                    yield buffer.decode("utf-8", "replace")
-                return
+        for chunk in self._chunks():
             buffer += chunk
             *complete, buffer = buffer.split(b"\n")
             for line in complete:
                 yield line.decode("utf-8", "replace")
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
 
     def _next(self) -> dict[str, str]:
         assert self._reader is not None
@@ -184,30 +156,21 @@ class AmiSession:
 
     def command(self, action: str, **fields: str) -> dict[str, str]:
         """Send an action and wait for its answer (events read meanwhile are kept for `events`)."""
-        if self.sock is None:
-            raise AmiError("not connected")
         action_id = f"kefu-{next(self._ids)}"
         lines = [f"Action: {clean_argument(action)}", f"ActionID: {action_id}"]
         lines += [f"{key}: {clean_argument(str(value))}" for key, value in fields.items()]
-        try:
-            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        except OSError as exc:
-            raise AmiError(f"{type(exc).__name__}: {exc}") from exc
-        self._deadline = time.monotonic() + self.timeout
-        try:
+        self._sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        with self._waiting():
             while True:
                 message = self._next()
                 if message.get("ActionID") == action_id and "Response" in message:
                     return message
                 if "Event" in message:
                     self.pending.append(message)
-        finally:
-            self._deadline = None
 
     def events(self) -> Iterator[dict[str, str]]:
         """Every event the PBX sends, until the connection ends (then AmiError)."""
-        while self.pending:
-            yield self.pending.pop(0)
+        yield from self._pending_events()
         while True:
             message = self._next()
             if "Event" in message:

@@ -26,17 +26,14 @@ Times: `Event-Date-Timestamp` (microseconds since the epoch, the PBX's clock).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
-from kefu.telephony.adapters.base import PbxError, PbxRefused, clean_argument
+from kefu.telephony.adapters.base import PbxError, PbxRefused, PbxSession, clean_argument
 from kefu.telephony.contract import CtiEventIn
 
 log = logging.getLogger(__name__)
@@ -224,32 +221,26 @@ def _word(value: str, what: str) -> str:
     return value
 
 
-class EslSession:
+class EslSession(PbxSession):
     """One authenticated event-socket connection: `with EslSession(host, port, password) as esl: esl.events()`."""
+
+    error = EslError
+    goodbye = b"exit\n\n"
 
     def __init__(self, host: str, port: int, password: str, *, timeout: float = TIMEOUT, context: str = CONTEXT,
                  agent: str = AGENT_ENDPOINT, events: str = EVENTS) -> None:
-        self.host, self.port, self.password, self.timeout = host, port, password, timeout
+        super().__init__(host, port, timeout=timeout)
+        self.password = password
         self.context, self.agent, self.subscription = context, agent, events
-        self.sock: socket.socket | None = None
         self._frames: Iterator[Frame] | None = None
-        self._deadline: float | None = None  # while a command waits for its answer
         self._subscribed = False
-        self.pending: list[dict[str, str]] = []  # events read while waiting for a command's answer
-
-    def __enter__(self) -> EslSession:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def open(self) -> None:
         try:
-            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            self._connect()
             self._frames = read_frames(self._chunks())
-            self._deadline = time.monotonic() + self.timeout
-            greeting = self._next()
+            with self._waiting():
+                greeting = self._next()
             if greeting.content_type == "text/rude-rejection":
                 raise EslError(f"refused by the event socket's ACL: {greeting.body.strip()}")
             if greeting.content_type != "auth/request":
@@ -257,35 +248,13 @@ class EslSession:
             answer = self._reply(f"auth {clean_argument(self.password)}")
         except OSError as exc:
             self.close()
-            raise EslError(f"{type(exc).__name__}: {exc}") from exc
+            raise self._failed(exc) from exc
         except EslError:
             self.close()
             raise
         if not answer.startswith("+OK"):
             self.close()
             raise EslError(f"sign-in refused: {answer or 'no reason given'}")
-
-    def close(self) -> None:
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.sendall(b"exit\n\n")
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def _chunks(self) -> Iterator[bytes]:
-        while self.sock is not None:
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                if self._deadline is not None and time.monotonic() > self._deadline:
-                    raise EslError(f"no answer from the PBX within {self.timeout:g} s") from None
-                continue  # a quiet PBX: keep waiting for events
-            except OSError as exc:
-                raise EslError(f"{type(exc).__name__}: {exc}") from exc
-            if not chunk:
-                return
-            yield chunk
 
     def _next(self) -> Frame:
         if self._frames is None:
@@ -295,20 +264,11 @@ class EslSession:
             raise EslError("the PBX closed the connection")
         return frame
 
-    def _send(self, line: str) -> None:
-        if self.sock is None:
-            raise EslError("not connected")
-        try:
-            self.sock.sendall(f"{clean_argument(line)}\n\n".encode())
-        except OSError as exc:
-            raise EslError(f"{type(exc).__name__}: {exc}") from exc
-
     def _reply(self, line: str) -> str:
         """Send a command and wait for its answer: `Reply-Text` of a command/reply, the body of an api/response.
         Events read meanwhile are kept for `events`."""
-        self._send(line)
-        self._deadline = time.monotonic() + self.timeout
-        try:
+        self._sendall(f"{clean_argument(line)}\n\n".encode())
+        with self._waiting():
             while True:
                 frame = self._next()
                 if frame.content_type == "command/reply":
@@ -318,8 +278,6 @@ class EslSession:
                 event = parse_event(frame)
                 if event is not None:
                     self.pending.append(event)
-        finally:
-            self._deadline = None
 
     def _checked(self, line: str) -> str:
         answer = self._reply(line)
@@ -332,8 +290,7 @@ class EslSession:
         if not self._subscribed:
             self._checked(f"event plain {self.subscription}")
             self._subscribed = True
-        while self.pending:
-            yield self.pending.pop(0)
+        yield from self._pending_events()
         while True:
             event = parse_event(self._next())
             if event is not None:

@@ -33,7 +33,9 @@ HEADER = ["call_id", "start", "queue", "caller", "called", "agent", "answered_at
           "hold_seconds", "disposition", "recording_url"]
 # every field of a call but its key and write time: a field the CTI service comes to set and the bulk path does
 # not is caught here
-CALL_FIELDS = tuple(f.attname for f in Call._meta.concrete_fields if f.name not in ("id", "updated_at"))
+# the conversation a call makes in the customer's history is the CTI path's alone: history imported in bulk makes none
+CALL_FIELDS = tuple(f.attname for f in Call._meta.concrete_fields
+                    if f.name not in ("id", "updated_at", "conversation"))
 STAT_FIELDS = ("queue_id", "start", "offered", "answered", "abandoned", "short_abandoned", "voicemail",
                "answered_within_target", "abandoned_within_target", "wait_seconds", "talk_seconds", "hold_seconds",
                "acw_seconds")

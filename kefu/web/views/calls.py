@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.core.errors import ApplicationError, NotFound, PermissionDenied
 from kefu.core.masking import mask_phone
-from kefu.core.policy import has_right, requires, visible
+from kefu.core.policy import has_right, may_see, requires, visible
 from kefu.customers import selectors as customer_selectors
 from kefu.customers.choices import ContactKind
 from kefu.customers.models import ContactPoint, Customer
@@ -21,6 +21,7 @@ from kefu.telephony.models import Call
 from kefu.telephony.permissions import TelephonyRight
 from kefu.tickets.permissions import TicketRight
 from kefu.tickets.selectors import customer_ticket_history
+from kefu.web import inbox
 from kefu.web.views.customers import ticket_rows_for_history
 
 OPEN_ORDERS = 3
@@ -31,9 +32,13 @@ OPEN_ORDERS = 3
 def call_pop(request: HttpRequest, call_id: int) -> HttpResponse:
     """The caller's card: the customers the number belongs to (VIPs first) with their open orders, or an
     unknown caller with a new-customer link; an order can be made from the call in one step."""
-    call = visible(request.user, Call.objects.select_related("queue")).filter(pk=call_id).first()
+    call = visible(request.user, Call.objects.select_related("queue", "conversation__channel",
+                                                            "conversation__ticket")).filter(pk=call_id).first()
     if call is None:
         raise Http404
+    # the call's conversation (made once it is answered): its order in one step, or the order made already
+    conversation = call.conversation if call.conversation_id and may_see(request.user, call.conversation) else None
+    conversation_act = inbox.actions_for(request.user, conversation) if conversation is not None else {}
     matches = list(customer_selectors.customer_find_by_contact(request.user, call.caller, kind="phone")[:3]) \
         if call.caller else []
     customer: Any = matches[0] if matches else None
@@ -44,6 +49,7 @@ def call_pop(request: HttpRequest, call_id: int) -> HttpResponse:
     return render(request, "web/calls/_pop.html", {
         "call": call, "customer": customer, "others": matches[1:], "orders": orders,
         "can_create": has_right(request.user, TicketRight.CREATE),
+        "conversation": conversation, "conversation_ticket": conversation_act.get("ticket", False),
         "can_transfer": commands.transfer_available(request.user, call),
     })
 

@@ -25,6 +25,7 @@ from kefu.telephony import ivr_services as ivr
 from kefu.telephony.choices import IvrAction
 from kefu.telephony.ivr_selectors import (
     DIGITS,
+    Asker,
     Step,
     blacklist_list,
     flow_list,
@@ -142,7 +143,8 @@ def _try_out(request: HttpRequest, flow: IvrFlow) -> dict[str, Any] | None:
     tried = copy.copy(flow)
     if request.GET.get("try_hours") != "1":
         tried.calendar = None  # in memory only: try the menus whatever the time
-    steps: list[Step] = try_path(tried, caller=caller, keys=keys)
+    steps: list[Step] = try_path(tried, caller=caller, keys=keys,
+                                 asker=Asker(actor=request.user, ip=request.META.get("REMOTE_ADDR")))
     return {"caller": caller, "keys": request.GET.get("try_keys", "")[:40], "hours": request.GET.get("try_hours"),
             "steps": [{"step": s, "label": _step_label(s.action)} for s in steps]}
 

@@ -11,6 +11,8 @@
                               [--auth oauth2 --oauth-tenant T --oauth-client-id ID]
                               (Microsoft 365: the application's client secret from KEFU_MAILBOX_CLIENT_SECRET,
                               or asked for)
+    kefu channel add … [--queue Q]     (any kind: its conversations wait in the routed chat queue Q)
+    kefu channel queue CODE QUEUE|-    (the routed chat queue its new conversations wait in; - for the team's inbox)
     kefu channel poll CODE             (read an e-mail channel's new mail now)
     kefu channel list
     kefu channel secret CODE           (a new webhook secret, printed once; for an e-mail channel: its new
@@ -52,6 +54,7 @@ class Command(BaseCommand):
                          help="chat: the pre-chat form, e.g. name,phone*,question* (* required; '' for none; "
                               "default name,question*)")
         add.add_argument("--calendar", default="", help="the business calendar of its hours (name or id)")
+        add.add_argument("--queue", default="", help="the routed chat queue its conversations wait in (code)")
         for option, help_text in (
                 ("--address", "email: the mailbox address customers write to"),
                 ("--display-name", "email: the sender name on replies"),
@@ -79,6 +82,9 @@ class Command(BaseCommand):
         poll.add_argument("code")
         secret = sub.add_parser("secret", help="give a webhook channel a new secret (printed once)")
         secret.add_argument("code")
+        queue = sub.add_parser("queue", help="set the routed chat queue a channel's conversations wait in")
+        queue.add_argument("code")
+        queue.add_argument("queue", help="a routed chat queue's code, or - for the team's inbox")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -91,6 +97,8 @@ class Command(BaseCommand):
                 self._secret(options["code"])
             elif action == "poll":
                 self._poll(options["code"])
+            elif action == "queue":
+                self._set_queue(options["code"], options["queue"])
         except ApplicationError as exc:
             field = (exc.details or {}).get("field")
             raise CommandError(f"{field}: {exc.message}" if field else exc.message, returncode=2) from None
@@ -107,6 +115,31 @@ class Command(BaseCommand):
         if team is None:
             raise CommandError(f"--team: no team '{value}'", returncode=2)
         return team
+
+    @staticmethod
+    def _queue(value: str) -> Any:
+        from kefu.routing.selectors import queue_by_code
+
+        if not value:
+            return None
+        queue = queue_by_code(value)
+        if queue is None:
+            raise CommandError(f"--queue: no queue '{value}'", returncode=2)
+        return queue
+
+    def _set_queue(self, code: str, value: str) -> None:
+        from kefu.conversations.models import Channel
+        from kefu.conversations.services import ChannelChanges, channel_update
+
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            raise CommandError(f"code: no channel '{code}'", returncode=2)
+        queue = None if value.strip() == "-" else self._queue(value)
+        if queue is None and value.strip() != "-":
+            raise CommandError("queue: a queue's code, or - for the team's inbox", returncode=2)
+        channel_update(actor=CLI, channel=channel, expected_version=None,
+                       changes=ChannelChanges(queue=queue, clear_queue=queue is None))
+        self.stdout.write(f"{channel.code}: {'queue ' + queue.code if queue else 'the team inbox'}")
 
     def _calendar(self, value: str) -> Any:
         from kefu.core.models import BusinessCalendar
@@ -151,7 +184,8 @@ class Command(BaseCommand):
                 secrets["callback_token"] = new_secret()
                 generated = True
         channel = channel_create(actor=CLI, kind=kind, code=options["code"], name=options["name"], team=team,
-                                 config=config, secrets_=secrets, calendar=self._calendar(options["calendar"]))
+                                 config=config, secrets_=secrets, calendar=self._calendar(options["calendar"]),
+                                 queue=self._queue(options["queue"]))
         self.stdout.write(f"created {channel.kind} channel {channel.code}")
         if kind == "webhook":
             self.stdout.write(f"inbound URL: /api/v1/inbound/{channel.code}")
