@@ -86,7 +86,7 @@ def call_lines(call: Any) -> list[CallLine]:
         who = str(row.agent) if row.agent_id else ""
         text = ""
         if row.event == CtiEvent.OFFERED:
-            text = _("来电") + (f"（{call.region}）" if call.region else "")
+            text = _("来电（%(region)s）") % {"region": call.region} if call.region else _("来电")
         elif row.event == CtiEvent.QUEUED:
             queue = call.queue.name if call.queue_id and call.queue else ""
             text = _("进入队列「%(queue)s」") % {"queue": queue} if queue else _("进入队列")

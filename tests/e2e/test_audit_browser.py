@@ -26,8 +26,14 @@ def test_the_audit_viewer_finds_reveals_and_lookups(new_page: Any, sign_in: Any,
     agent = new_page()
     sign_in(agent, "agent1")
     agent.goto("/customers/")
-    agent.get_by_test_id("customer-table").locator("tbody a").first.click()
-    agent.wait_for_url(re.compile(r"/customers/\d+/$"))
+    # the first customer with a phone number to reveal (other browser tests sharing the server bring forward customers
+    # they served, some known by a company name only)
+    links = [a.get_attribute("href") for a in agent.get_by_test_id("customer-table").locator("tbody a").all()]
+    for href in dict.fromkeys(links):
+        agent.goto(href)
+        values = agent.get_by_test_id("contact-value")
+        if agent.get_by_test_id("reveal").count() and values.count() and "@" not in values.first.inner_text():
+            break  # a phone number first
     customer_name = agent.get_by_test_id("customer-name").inner_text()
     agent.get_by_test_id("reveal").click()
     agent.get_by_test_id("contact-value").first.wait_for()
