@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import sqlite3
@@ -40,7 +39,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import django_run, free_port, log, percentile
+from _common import django_run, earlier_runs, free_port, log, percentile, save_runs
 from _proc import group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -326,10 +325,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write(out: Path, runs: list[dict[str, Any]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-            "cpus": os.cpu_count()}
-    (out / "cti_ingest.json").write_text(json.dumps({"meta": meta, "runs": runs}, ensure_ascii=False, indent=1))
+    meta = save_runs(out, "cti_ingest", runs)
     lines = ["# CTI event ingestion", "", f"Run {meta['when']} on {meta['machine']} ({meta['cpus']} CPUs), "
              "client and server on the same machine. `bench/cti_ingest.py`: concurrent calls posted event by "
              "event to `POST /api/v1/cti/events` (offered, queued, ringing, answered, held/resumed, ended; "
@@ -367,10 +363,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.server_workers > 1 and not args.postgres:
         parser.error("several app processes need Redis (--postgres)")
-    runs = []
-    previous = args.out / "cti_ingest.json"
-    if args.append and previous.exists():
-        runs = json.loads(previous.read_text())["runs"]
+    runs = earlier_runs(args.out, "cti_ingest", args.append)
     run = run_config(args)
     log(json.dumps(run["result"], ensure_ascii=False))
     write(args.out, [*runs, run])

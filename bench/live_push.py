@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -30,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import django_run, free_port, log, percentile
+from _common import django_run, earlier_runs, free_port, log, percentile, save_runs
 from _proc import group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,10 +280,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write(out: Path, runs: list[dict[str, Any]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-            "cpus": os.cpu_count()}
-    (out / "live_push.json").write_text(json.dumps({"meta": meta, "runs": runs}, ensure_ascii=False, indent=1))
+    meta = save_runs(out, "live_push", runs)
     lines = ["# Live pushes by audience", "", f"Run {meta['when']} on {meta['machine']} ({meta['cpus']} CPUs). "
              "`bench/live_push.py`; latency from the event's write (inside the committing transaction) to its "
              "arrival at each browser of its audience, over the seconds after a warm-up of writing (every "
@@ -325,10 +320,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.server_workers > 1 and not args.redis:
         parser.error("several app processes need Redis (the in-memory channel layer lives in one process)")
-    runs = []
-    previous = args.out / "live_push.json"
-    if args.append and previous.exists():
-        runs = json.loads(previous.read_text())["runs"]
+    runs = earlier_runs(args.out, "live_push", args.append)
     run = run_config(args)
     log(json.dumps(run["result"], ensure_ascii=False))
     write(args.out, [*runs, run])

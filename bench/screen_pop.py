@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import earlier_runs, save_runs
 from cti_ingest import SETUP, Served, django_run, environment, log, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,10 +229,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write(out: Path, runs: list[dict[str, Any]]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-            "cpus": os.cpu_count()}
-    (out / "screen_pop.json").write_text(json.dumps({"meta": meta, "runs": runs}, ensure_ascii=False, indent=1))
+    meta = save_runs(out, "screen_pop", runs)
     lines = ["# Screen-pop latency", "", f"Run {meta['when']} on {meta['machine']} ({meta['cpus']} CPUs), "
              "clients and server on the same machine. `bench/screen_pop.py`: from posting the PBX's `ringing` "
              "event to the rung agent's open page receiving the `call.changed` push, with the calls in progress "
@@ -267,10 +264,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.server_workers > 1 and not args.postgres:
         parser.error("several app processes need Redis (--postgres)")
-    runs = []
-    previous = args.out / "screen_pop.json"
-    if args.append and previous.exists():
-        runs = json.loads(previous.read_text())["runs"]
+    runs = earlier_runs(args.out, "screen_pop", args.append)
     run = run_config(args)
     log(json.dumps(run["result"], ensure_ascii=False))
     write(args.out, [*runs, run])

@@ -66,6 +66,7 @@ class PbxSession:
         self.close()
 
     def open(self) -> None:
+        """Connect and sign in: each adapter's own handshake (AMI Login, the event socket's auth)."""
         raise NotImplementedError
 
     def _connect(self) -> None:
