@@ -35,4 +35,5 @@ for _ in 1 2 3 4 5 6; do
 done
 echo "Worker running (log: $worker_log)."
 echo "Open http://${KEFU_HOST:-127.0.0.1}:${KEFU_PORT:-8000}/ and log in with one of the demo logins above."
+echo "Customers' help centre (FAQ, the bot in the chat, order status): http://${KEFU_HOST:-127.0.0.1}:${KEFU_PORT:-8000}/help/"
 .venv/bin/kefu serve --host "${KEFU_HOST:-127.0.0.1}" --port "${KEFU_PORT:-8000}"

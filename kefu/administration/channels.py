@@ -43,6 +43,9 @@ class ChannelForm(StyledForm):
         label=gettext_lazy("首次响应目标（秒）"), required=False, min_value=1, max_value=30 * 86400,
         help_text=gettext_lazy("留空：使用系统默认值"))
     creates_tickets = forms.BooleanField(label=gettext_lazy("新会话自动建工单"), required=False)
+    bot_first = forms.BooleanField(
+        label=gettext_lazy("机器人先接待"), required=False,
+        help_text=gettext_lazy("新会话先由机器人根据知识库回答；机器人没有把握或客户要求时转人工，再进入待接入列表或路由队列"))
     version = VersionField()
 
     def __init__(self, *args: Any, channel: Channel, **kwargs: Any) -> None:
@@ -63,7 +66,7 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
 def _initial(channel: Channel) -> dict[str, Any]:
     return {"name": channel.name, "team": channel.team_id, "queue": channel.queue_id, "is_active": channel.is_active,
             "first_response_seconds": channel.first_response_seconds, "creates_tickets": channel.creates_tickets,
-            "version": channel.version}
+            "bot_first": channel.bot_first, "version": channel.version}
 
 
 @requires(ConversationRight.CHANNEL_MANAGE)
@@ -109,4 +112,5 @@ def _changes(d: dict[str, Any], channel: Channel) -> ChannelChanges:
         clear_queue=queue is None and channel.queue_id is not None,
         is_active=d["is_active"] if d["is_active"] != channel.is_active else None,
         first_response_seconds=(seconds or 0) if seconds != channel.first_response_seconds else None,
-        creates_tickets=d["creates_tickets"] if d["creates_tickets"] != channel.creates_tickets else None)
+        creates_tickets=d["creates_tickets"] if d["creates_tickets"] != channel.creates_tickets else None,
+        bot_first=d["bot_first"] if d["bot_first"] != channel.bot_first else None)

@@ -46,6 +46,8 @@ OPERATION_SCOPES: dict[str, TokenScope] = {
     "offer_list": READ, "offer_accept_api": TICKETS, "offer_decline_api": TICKETS,
     # queue settings: read by managers and administrators with any token, changed with an admin one
     "queue_settings_list": READ, "queue_settings_detail": READ, "queue_settings_update": ADMIN,
+    # the knowledge base: served articles for staff tools; asking the bot and rating an answer serve customers
+    "kb_article_list": READ, "kb_article_detail": READ, "kb_ask": TICKETS, "kb_article_feedback": TICKETS,
     # work orders and dispatches
     "ticket_list": READ, "ticket_detail": READ,
     "ticket_create": TICKETS, "ticket_update": TICKETS, "ticket_transition": TICKETS, "ticket_assign": TICKETS,

@@ -221,6 +221,37 @@ class World:
             "dispatched_ticket": self.dispatched_ticket,
         }
 
+    @property
+    def portal(self) -> dict[str, Any]:
+        """The public portal's pages (/help/…): a public category with a served public article and its file, made
+        on first use and written directly (no search vectors: the portal's pages read them from the database)."""
+        if not hasattr(self, "_portal"):
+            from django.core.files.base import ContentFile
+            from django.utils import timezone
+
+            from kefu.knowledge.models import Article, ArticleVersion
+            from kefu.knowledge.models import Attachment as KbAttachment
+            from kefu.knowledge.models import Category as KbCategory
+
+            category = KbCategory.objects.create(name="矩阵知识分类", slug="matrix-kb")
+            article = Article.objects.create(title="矩阵文章", status="published", category=category,
+                                             published_at=timezone.now())
+            text = ArticleVersion.objects.create(article=article, number=1, title="矩阵文章", body="答案")
+            Article.objects.filter(pk=article.pk).update(latest=text, published=text)
+            file = KbAttachment(article=article, name="说明.txt", size=5)
+            file.file.save("matrix.txt", ContentFile(b"hello"), save=True)
+            self._portal = {"lang": "zh", "category_slug": category.slug, "public_article_id": article,
+                            "public_file_id": file}
+        return self._portal
+
+    @property
+    def knowledge(self) -> dict[str, Any]:
+        if not hasattr(self, "_knowledge"):
+            from kefu.knowledge.tests.matrix import knowledge_world
+
+            self._knowledge = knowledge_world(self.people)
+        return self._knowledge
+
     def owned(self, param: str, user: Any) -> Any:
         """Objects that belong to the requester (their own token, their own saved view)."""
         from kefu.accounts.models import ApiToken
@@ -301,11 +332,19 @@ class World:
                 )
             elif param in fixed:
                 values[param] = fixed[param]
+            elif param in PORTAL_PARAMS:  # the public portal's objects, made on first use
+                values[param] = self.portal[param]
+            elif param in KNOWLEDGE_PARAMS:  # the knowledge base's objects, made on first use
+                values[param] = self.knowledge[param]
             elif param in ("token_id", "view_id", "notification_id", "download", "session_id", "offer_id"):
                 values[param] = None  # per requester, see owned()
             else:
                 raise KeyError(param)
         return values
+
+
+PORTAL_PARAMS = ("lang", "category_slug", "public_article_id", "public_file_id")
+KNOWLEDGE_PARAMS = ("article_id", "number", "kb_attachment_id", "kb_category_id", "intake_id", "gap_id")
 
 
 def _offer_for(user: Any) -> Any:

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from kefu.api import api
 from kefu.core.policy import PUBLIC, requires
 from kefu.operations.views import readyz
+from kefu.portal import views as portal_views
 
 
 @requires(PUBLIC)
@@ -29,6 +30,8 @@ urlpatterns = [
     path("admin/webhooks/", include("kefu.integrations.urls")),
     path("hooks/", include("kefu.conversations.hook_urls")),
     path("chat/", include("kefu.widget.urls")),
+    path("help/", include("kefu.portal.urls")),
+    path("robots.txt", portal_views.robots, name="robots"),
     path("", include("kefu.notifications.urls")),
     path("", include("kefu.identity.urls")),
     path("", include("kefu.privacy.urls")),

@@ -48,7 +48,7 @@ class ConversationMessageOut(Schema):
     id: int
     seq: int = Field(description="1, 2, 3 … within the conversation; resume with ?after=<last seq seen>.")
     direction: str = Field(description="in (from the customer) or out (to the customer)")
-    author_kind: str = Field(description="customer, agent or system")
+    author_kind: str = Field(description="customer, agent, system or bot (the answer bot)")
     author_id: int | None
     author_name: str
     body: str
@@ -176,7 +176,7 @@ def message_out(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk, "seq": message.seq, "direction": message.direction, "author_kind": message.author_kind,
         "author_id": message.author_id,
-        "author_name": str(author) if author else "",
+        "author_name": str(author) if author else str(((message.meta or {}).get("bot") or {}).get("name") or ""),
         "body": message.body, "kind": message.kind, "external_id": message.external_id,
         "client_id": message.client_id, "automated": message.automated, "delivery_state": message.delivery_state,
         "last_error": message.last_error,

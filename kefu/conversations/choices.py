@@ -32,6 +32,16 @@ class AuthorKind(models.TextChoices):
     CUSTOMER = "customer", _("客户")
     AGENT = "agent", _("客服")
     SYSTEM = "system", _("系统")
+    BOT = "bot", _("机器人")  # the answer bot (kefu.knowledge), on channels where it answers first
+
+
+class BotState(models.TextChoices):
+    """Where a conversation is with the bot, on a channel where the bot answers first: "" it never had it,
+    `active` the bot is answering (the conversation is in nobody's inbox yet), `handed_over` a person takes over."""
+
+    NONE = "", _("无")
+    ACTIVE = "active", _("机器人接待中")
+    HANDED_OVER = "handed_over", _("已转人工")
 
 
 class DeliveryState(models.TextChoices):

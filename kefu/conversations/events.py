@@ -32,6 +32,7 @@ class ConversationInfo(BaseModel):
     last_seq: int
     last_message_at: datetime | None
     version: int
+    bot_state: str = ""  # "", active (the bot is answering), handed_over
 
 
 class MessageInfo(BaseModel):
@@ -48,6 +49,9 @@ class MessageInfo(BaseModel):
     attachments: int
     automated: str
     created_at: datetime
+    # the bot's message: its name and what the customer may do with it (`kind` answer, suggestions or handoff;
+    # `article_id`, `consultation_id`, `suggestions` [{article_id, title}]); absent on other messages
+    bot: dict[str, Any] | None = None
 
 
 class MessageEvent(BaseModel):
@@ -96,6 +100,11 @@ CONVERSATION_CLOSED = event_type(
 CONVERSATION_LINKED = event_type(
     "conversation.ticket_linked", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="The conversation became (or was linked to) a work order; `data`: `ticket_id`, `number`.")
+CONVERSATION_BOT_HANDED_OVER = event_type(
+    "conversation.bot_handed_over", version=1, schema=ConversationEvent, object_type="conversations.conversation",
+    description="The answer bot handed the conversation over to a person: it now waits in its team's inbox (or "
+                "routing queue) like any new conversation; `data`: `reason` (`asked`: the customer asked for a "
+                "person, `unsure`: the bot could not answer, `attachment`, `disabled`).")
 CONVERSATION_RATED = event_type(
     "conversation.rated", version=1, schema=ConversationEvent, object_type="conversations.conversation",
     description="The customer rated the conversation; `data`: `score` (1–5).")
@@ -109,12 +118,13 @@ def conversation_info(conversation: Conversation) -> dict[str, Any]:
         "assignee_id": conversation.assignee_id, "ticket_id": conversation.ticket_id,
         "subject": conversation.subject, "last_seq": conversation.last_seq,
         "last_message_at": conversation.last_message_at, "version": conversation.version,
+        "bot_state": conversation.bot_state,
     }
 
 
 def message_info(message: Message, *, attachments: int | None = None) -> dict[str, Any]:
     author = message.author
-    return {
+    info = {
         "id": message.pk, "seq": message.seq, "direction": message.direction, "author_kind": message.author_kind,
         "author_id": message.author_id, "author_name": str(author) if author else "",
         "body": message.body[:PREVIEW], "kind": message.kind, "client_id": message.client_id,
@@ -122,6 +132,11 @@ def message_info(message: Message, *, attachments: int | None = None) -> dict[st
         "attachments": attachments if attachments is not None else message.attachments.count(),
         "automated": message.automated, "created_at": message.created_at,
     }
+    if message.author_kind == "bot":
+        bot = dict((message.meta or {}).get("bot") or {})
+        info["author_name"] = str(bot.get("name") or "")
+        info["bot"] = bot
+    return info
 
 
 def conversation_audience(conversation: Conversation, *extra_users: int) -> list[Audience]:
@@ -129,7 +144,7 @@ def conversation_audience(conversation: Conversation, *extra_users: int) -> list
     from kefu.conversations.permissions import ConversationRight
 
     audience = [Audience.role(role) for role in rights().get(ConversationRight.VIEW_ALL, ())]
-    if conversation.team_id:
+    if conversation.team_id and not bot_holds(conversation):
         audience.append(Audience.team(conversation.team_id))
     if conversation.assignee_id:
         audience.append(Audience.user(conversation.assignee_id))
@@ -137,7 +152,8 @@ def conversation_audience(conversation: Conversation, *extra_users: int) -> list
     return audience
 
 
-KEPT = frozenset({"conversation.assigned", "conversation.closed", "conversation.ticket_linked"})
+KEPT = frozenset({"conversation.assigned", "conversation.closed", "conversation.ticket_linked",
+                  "conversation.bot_handed_over"})
 
 
 def announce(event: Any, conversation: Conversation, *, actor: Any = None, data: dict[str, Any] | None = None,
@@ -180,9 +196,15 @@ def message_audience(conversation: Conversation) -> list[Audience]:
         lead = team_lead_of(conversation.team_id)
         if lead and lead != conversation.assignee_id:
             audience.append(Audience.user(lead))
-    elif conversation.team_id:
+    elif conversation.team_id and not bot_holds(conversation):
         audience.append(Audience.team(conversation.team_id))
     return audience
+
+
+def bot_holds(conversation: Conversation) -> bool:
+    """The bot is answering it: its team's inbox does not hear of it until it is handed over (those who watch
+    every conversation do)."""
+    return conversation.bot_state == "active" and conversation.assignee_id is None
 
 
 def clock_audience(conversation: Conversation) -> list[Audience]:

@@ -22,6 +22,15 @@ def register() -> None:
     register_consumer(Consumer(
         name="conversations.ticket_replies", handle=handle, types=frozenset({"ticket.replied"}),
         description="Replies written on a work order are sent through the order's conversation"))
+    register_consumer(Consumer(
+        name="conversations.bot", handle=_bot, types=frozenset({"conversation.message_received"}),
+        description="The answer bot answers customers' messages of the conversations it holds, or hands over"))
+
+
+def _bot(batch: list[OutboxEvent]) -> None:
+    from kefu.conversations.services.bot import handle as bot_handle
+
+    bot_handle(batch)
 
 
 def handle(batch: list[OutboxEvent]) -> None:

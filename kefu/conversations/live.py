@@ -29,6 +29,7 @@ def visitor_message(message: dict[str, Any]) -> dict[str, Any]:
         "body": body, "truncated": len(body) >= PREVIEW, "kind": message.get("kind", "text"),
         "client_id": message.get("client_id", ""), "attachments": message.get("attachments", 0),
         "state": message.get("delivery_state", ""), "at": message.get("created_at"),
+        **({"bot": message["bot"]} if message.get("bot") else {}),
     }
 
 
@@ -42,6 +43,8 @@ def visitor_frames(event_type: str, payload: dict[str, Any]) -> list[dict[str, A
                  "state": message.get("delivery_state", "")}]
     if event_type == "conversation.closed":
         return [{"type": "closed", "reason": (payload.get("data") or {}).get("reason", "")}]
+    if event_type == "conversation.bot_handed_over":
+        return [{"type": "bot_handed_over"}]
     if event_type == "conversation.assigned" and (payload.get("conversation") or {}).get("assignee_id"):
         return [{"type": "agent_joined"}]
     return []

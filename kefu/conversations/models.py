@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from kefu.conversations.choices import (
     AuthorKind,
     Automated,
+    BotState,
     ChannelKind,
     CloseReason,
     ConversationStatus,
@@ -48,6 +49,8 @@ class Channel(models.Model):
                                  related_name="+", verbose_name=_("工作日历"))
     # opens a work order for every new conversation (e-mail usually does) instead of leaving it to the agent
     creates_tickets = models.BooleanField(_("新会话自动建工单"), default=False)
+    # the answer bot answers a new conversation's questions first and hands over to a person when unsure
+    bot_first = models.BooleanField(_("机器人先接待"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
 
@@ -116,6 +119,8 @@ class Conversation(models.Model):
     close_note = models.CharField(_("结束说明"), max_length=500, blank=True)
     csat_score = models.PositiveSmallIntegerField(_("满意度"), null=True, blank=True)  # 1 … 5
     csat_comment = models.CharField(_("评价"), max_length=500, blank=True)
+    # the bot's hold: while `active` the conversation waits in no inbox nor queue; handed over, it enters them
+    bot_state = models.CharField(_("机器人接待"), max_length=12, choices=BotState.choices, blank=True, default="")
     # transport context for answering in the same session (WeCom open_kfid, the widget's page…)
     context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("开始时间"), auto_now_add=True, db_index=True)

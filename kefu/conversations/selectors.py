@@ -11,7 +11,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from kefu.conversations.choices import ConversationStatus, Direction
+from kefu.conversations.choices import BotState, ConversationStatus, Direction
 from kefu.conversations.models import Activity, CannedReply, Channel, Conversation, Message, Participant
 from kefu.core.errors import ValidationFailed
 from kefu.core.policy import visible
@@ -58,7 +58,7 @@ def conversation_list(actor: Any, filters: ConversationFilter) -> QuerySet[Conve
     if filters.view == "mine":
         qs = qs.filter(assignee_id=actor.pk, status=ConversationStatus.OPEN)
     elif filters.view == "waiting":
-        qs = qs.filter(assignee__isnull=True, status=ConversationStatus.OPEN)
+        qs = qs.filter(assignee__isnull=True, status=ConversationStatus.OPEN).exclude(bot_state=BotState.ACTIVE)
     elif filters.view == "team":
         qs = qs.filter(team_id=actor.team_id, status=ConversationStatus.OPEN)
     elif filters.view == "closed":
@@ -114,7 +114,7 @@ def inbox_counts(actor: Any) -> dict[str, int]:
     """Open conversations by view, for the inbox tabs and the sidebar."""
     qs = visible(actor, Conversation.objects.filter(status=ConversationStatus.OPEN))
     counts = qs.aggregate(mine=Count("pk", filter=Q(assignee_id=actor.pk)),
-                          waiting=Count("pk", filter=Q(assignee__isnull=True)))
+                          waiting=Count("pk", filter=Q(assignee__isnull=True) & ~Q(bot_state=BotState.ACTIVE)))
     return {k: int(v or 0) for k, v in counts.items()}
 
 

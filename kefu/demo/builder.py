@@ -180,6 +180,9 @@ def build_demo(*, size: DemoSize = FULL, seed: int = 2026, now: datetime | None 
     _make_conversations(rng, customers)
     _make_floor(rng, customers, now)
     _make_call_history(seed, size, customers, now)
+    from kefu.demo.knowledge import make_knowledge  # the knowledge base: articles, intake, questions asked, gaps
+
+    make_knowledge(users=users, now=now, seed=seed)
     summary.created = True
     summary.users = len(users)
     summary.customers = Customer.objects.count()
@@ -242,6 +245,12 @@ def _ensure_channels() -> None:
     if not Channel.objects.filter(code="app").exists():
         channel_create(actor=actor, kind="webhook", code="app", name="业主 App", team=teams.get("客服二组"),
                        secrets_={"secret": DEMO_WEBHOOK_SECRET})
+    if not Channel.objects.filter(code="web-bot").exists():  # the answer bot answers first, then 客服一组
+        from kefu.conversations.services import ChannelChanges, channel_update
+
+        bot = channel_create(actor=actor, kind="chat", code="web-bot", name="智能客服", team=teams.get("客服一组"),
+                             config={"allowed_origins": ["*"], "prechat": [{"name": "question", "required": True}]})
+        channel_update(actor=actor, channel=bot, expected_version=None, changes=ChannelChanges(bot_first=True))
     _ensure_queues(actor, teams)
 
 

@@ -192,6 +192,11 @@ def scrub_conversation_texts(conversation_ids: Iterable[int], *, cause: str, now
         counts["conversation_attachments"] += remove_attachments(
             MessageAttachment.objects.filter(conversation_id__in=part))
         Conversation.objects.filter(pk__in=part).update(subject="", context={}, csat_comment="", close_note="")
+        from kefu.knowledge.models import Consultation, Feedback
+
+        # the questions put to the bot are the customer's words too (the statistics keep article and answer)
+        Consultation.objects.filter(conversation_id__in=part).update(question=REMOVED)
+        Feedback.objects.filter(consultation__conversation_id__in=part).exclude(comment="").update(comment="")
         noted = list(Activity.objects.filter(conversation_id__in=part, data__has_key="note").only("pk", "data"))
         for row in noted:
             row.data = {**row.data, "note": ""}

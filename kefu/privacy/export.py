@@ -286,6 +286,21 @@ def _call_rows(ctx: ExportContext) -> list[dict[str, Any]]:
             for c in calls]
 
 
+def _consultation_rows(ctx: ExportContext) -> list[dict[str, Any]]:
+    """The questions the customer asked the knowledge base's bot in their conversations."""
+    from kefu.knowledge.models import Consultation, Feedback
+
+    asked = list(Consultation.objects.filter(conversation__customer_id__in=ctx.customer_ids)
+                 .select_related("article").order_by("asked_at", "pk"))
+    comments: dict[int, list[str]] = {}
+    for row in Feedback.objects.filter(consultation__in=asked).exclude(comment="").order_by("pk"):
+        comments.setdefault(row.consultation_id or 0, []).append(row.comment)
+    return [{"id": c.pk, "conversation": c.conversation_id, "asked_at": _value(c.asked_at), "question": c.question,
+             "language": c.language, "channel": c.channel, "article": c.article.title if c.article_id else "",
+             "answered_by_bot": c.answered, "helpful": c.helpful, "comments": "; ".join(comments.get(c.pk, []))}
+            for c in asked]
+
+
 def _identity_rows(ctx: ExportContext) -> list[dict[str, Any]]:
     from kefu.conversations.models import ChannelIdentity
 
@@ -317,6 +332,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("channel_identities", gettext_lazy("渠道身份"), ("conversations.channelidentity",), _identity_rows),
     Section("queue_contacts", gettext_lazy("排队记录"), ("routing.routedcontact",), _queue_rows),
     Section("calls", gettext_lazy("通话记录"), ("telephony.call", "telephony.callevent"), _call_rows),
+    Section("bot_questions", gettext_lazy("向机器人提的问题"), ("knowledge.consultation", "knowledge.feedback"),
+            _consultation_rows),
 )
 
 # Models that reference a customer (or one of their records) but hold nothing of theirs to hand over, and why.

@@ -73,13 +73,17 @@ class IvrNextBody(InSchema):
     digits: str | None = Field(default=None, max_length=20, pattern=r"^[0-9*#]*$",
                                description="The keys pressed in that menu; \"\" when none came in time")
     attempt: int = Field(default=0, ge=0, le=20, description="The last answer's `attempt`, sent back")
+    speech: str | None = Field(default=None, max_length=500,
+                               description="What the caller said in `node`, where the PBX recognises speech: in a "
+                                           "menu that takes questions, answered from the knowledge base "
+                                           "(reason kb_answer) or sent to people (kb_handoff)")
 
 
 class IvrStepOut(Schema):
     call_id: str
     action: str = Field(description="play, queue, voicemail, transfer, hangup or reject")
     reason: str = Field(description="Why: start, choice, timeout, invalid, retries_exhausted, order_status, "
-                                    "out_of_hours, holiday, blacklisted, …")
+                                    "kb_answer, kb_handoff, out_of_hours, holiday, blacklisted, …")
     prompt: str = Field(description="Everything to say, for text-to-speech")
     notice: str = Field(description="The sentence to say before `audio` when playing the recording instead")
     audio: str = Field(description="The menu's recording as the PBX names it; empty: speak `prompt`")
@@ -103,7 +107,7 @@ def ivr_next(request: HttpRequest, payload: IvrNextBody) -> Any:
 
     question = NextStepIn(call_id=payload.call_id.strip(), caller=payload.caller.strip(),
                           called=payload.called.strip(), node=(payload.node or "").strip().lower(),
-                          digits=payload.digits, attempt=payload.attempt)
+                          digits=payload.digits, attempt=payload.attempt, speech=payload.speech or "")
     try:
         token = getattr(request, "api_token", None)  # None: a signed-in session trying the API
         step = ivr_next_step(question, asker=Asker(

@@ -2,9 +2,10 @@
 step" the PBX asks for at each turn of a call.
 
 The next step is a function of the request (call, caller, called number, menu, digits, attempt), the flow as
-configured, the blacklist and the clock: it changes nothing, so a PBX that retries gets the same answer. The one
-row it adds is the audit log's: the order-status lookup reads a customer's orders, and each such read is recorded
-(who asked, which customer, which call), as every read of personal data is.
+configured, the blacklist and the clock: it changes nothing, so a PBX that retries gets the same answer. The rows
+it adds are records: the audit log's — the order-status lookup reads a customer's orders, and each such read is
+recorded (who asked, which customer, which call), as every read of personal data is — and, in a menu that takes
+spoken questions, the consultation library's (once per call, menu and turn; docs/knowledge-import.md).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def flow_list() -> QuerySet[IvrFlow]:
 def flow_tree(flow_id: int) -> IvrFlow | None:
     """A flow with its menus and their choices (targets included) loaded: three queries."""
     choices = IvrChoice.objects.select_related("target_node", "queue").order_by("digit")
-    nodes = (IvrNode.objects.select_related("target_node", "queue")
+    nodes = (IvrNode.objects.select_related("target_node", "queue", "kb_queue")
              .prefetch_related(Prefetch("choices", queryset=choices)).order_by("id"))
     return (IvrFlow.objects.select_related("calendar", "entry").prefetch_related(Prefetch("nodes", queryset=nodes))
             .filter(pk=flow_id).first())
@@ -120,6 +121,9 @@ def flow_problems(flow: IvrFlow) -> list[Problem]:
     for node in nodes:
         for digit, target in _targets(node):
             problems += _target_problems(flow, node, target, digit)
+        if node.ask_kb and node.kb_queue is not None and not node.kb_queue.is_active:
+            problems.append(Problem(_("菜单“%(key)s”的知识库转人工队列“%(queue)s”已停用")
+                                    % {"key": node.key, "queue": node.kb_queue.code}, node.key))
     # menus a caller can reach from the first one
     reached: set[int] = set()
     todo = [flow.entry_id] if flow.entry_id in by_id else []
@@ -204,6 +208,7 @@ class NextStepIn:
     node: str = ""
     digits: str | None = None
     attempt: int = 0  # how many times this menu was replayed after no or a wrong key (the answer's, sent back)
+    speech: str = ""  # what the caller said in `node`, as the PBX's speech recognition heard it
 
 
 @dataclass
@@ -292,7 +297,7 @@ def _act(flow: IvrFlow, node: IvrNode, target: Any, *, request: NextStepIn, reas
 
 
 def _node(flow: IvrFlow, *, key: str | None, pk: int | None = None) -> IvrNode | None:
-    qs = IvrNode.objects.filter(flow=flow).select_related("target_node", "queue").prefetch_related(
+    qs = IvrNode.objects.filter(flow=flow).select_related("target_node", "queue", "kb_queue").prefetch_related(
         Prefetch("choices", queryset=IvrChoice.objects.select_related("target_node", "queue")))
     return (qs.filter(key=key) if key is not None else qs.filter(pk=pk)).first()
 
@@ -351,6 +356,8 @@ def _decide(flow: IvrFlow, request: NextStepIn, now: datetime, asker: Asker | No
         if entry is None:
             return Step(action="hangup", reason="no_menu", prompt=_("感谢您的来电，再见。"))
         return _play(entry, reason="menu_gone")
+    if node.ask_kb and request.speech.strip() and not request.digits:
+        return _ask_knowledge(flow, node, request, asker)
     if request.digits is None:
         return _play(node, reason="menu", attempt=request.attempt)
     key = request.digits[:1]
@@ -361,6 +368,33 @@ def _decide(flow: IvrFlow, request: NextStepIn, now: datetime, asker: Asker | No
         notice = _("您的输入有误，请重新选择。") if key else _("没有收到您的按键。")
         return _play(node, reason="invalid" if key else "timeout", attempt=request.attempt + 1, notice=notice)
     return _act(flow, node, node, request=request, reason="retries_exhausted", asker=asker)
+
+
+def _ask_knowledge(flow: IvrFlow, node: IvrNode, request: NextStepIn, asker: Asker | None) -> Step:
+    """A question said in a menu that takes them: the knowledge base's spoken answer, then the menu again (the
+    caller may ask another or press a key); not confident enough, the menu's queue for people. The question is
+    recorded once per call, menu and turn (channel "phone"): a PBX retrying the same request is not counted twice."""
+    import hashlib
+
+    from django.core.cache import cache
+
+    from kefu.core.errors import ValidationFailed
+    from kefu.knowledge.choices import AskChannel
+    from kefu.knowledge.services.bot import bot_ask, spoken_answer
+
+    question = " ".join(request.speech.split())[:500]
+    digest = hashlib.sha256(f"{request.call_id}|{node.key}|{request.attempt}|{question}".encode()).hexdigest()
+    first_time = cache.add(f"kefu:ivr-kb:{digest}", 1, 6 * 3600)
+    try:
+        reply = bot_ask(question=question, channel=AskChannel.PHONE, record=first_time)
+    except ValidationFailed:  # nothing usable was heard
+        return _play(node, reason="menu", attempt=request.attempt)
+    if not reply.handoff:
+        return _play(node, reason="kb_answer", attempt=request.attempt, notice=spoken_answer(reply))
+    if node.kb_queue is not None and node.kb_queue.is_active:
+        return Step(action="queue", reason="kb_handoff", prompt=_("正在为您转接人工服务，请稍候。"),
+                    queue=node.kb_queue.code)
+    return _act(flow, node, node, request=request, reason="kb_handoff", asker=asker)
 
 
 def try_path(flow: IvrFlow, *, caller: str, keys: Iterable[str], now: datetime | None = None,

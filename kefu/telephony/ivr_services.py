@@ -299,6 +299,29 @@ def node_update(*, actor: Any, node: IvrNode, data: NodeData, expected_version: 
 
 
 @transaction.atomic
+def node_knowledge_set(*, actor: Any, node: IvrNode, ask_kb: bool, kb_queue: str = "",
+                       expected_version: int | None) -> IvrNode:
+    """Let callers say a question in this menu (where the PBX recognises speech): answered from the knowledge base
+    when the bot is confident, else sent to the queue `kb_queue` (a code; "" for the menu's own timeout rule)."""
+    _require(actor)
+    locked = _lock(node.flow, expected_version)
+    current = IvrNode.objects.filter(pk=node.pk, flow=locked).first()
+    if current is None:
+        raise NotFound(_("语音菜单不存在"))
+    code = str(kb_queue or "").strip()
+    queue = queue_by_code(code) if code else None
+    if code and queue is None:
+        raise ValidationFailed(_("没有这个队列：%(c)s") % {"c": code[:40]}, details={"field": "kb_queue"})
+    if queue is not None and not queue.is_active:
+        raise ValidationFailed(_("队列“%(c)s”已停用") % {"c": queue.code}, details={"field": "kb_queue"})
+    current.ask_kb, current.kb_queue = bool(ask_kb), queue
+    current.save(update_fields=["ask_kb", "kb_queue"])
+    _changed(actor, locked, "ivr.node_knowledge_set", current.key,
+             {"node": current.key, "ask_kb": current.ask_kb, "kb_queue": queue.code if queue else ""})
+    return current
+
+
+@transaction.atomic
 def node_delete(*, actor: Any, node: IvrNode, expected_version: int | None) -> None:
     """Delete a menu and its digits; refused while the first menu, a digit or a timeout rule leads to it."""
     _require(actor)

@@ -135,6 +135,11 @@ class IvrNode(IvrTarget):
     audio = models.CharField(_("录音文件"), max_length=200, blank=True)
     timeout_seconds = models.PositiveSmallIntegerField(_("等待按键秒数"), default=5)
     retries = models.PositiveSmallIntegerField(_("重复次数"), default=2)
+    # Where the PBX recognises speech, a caller may say a question in this menu: the knowledge base's answer is
+    # read out when the bot is confident, else the call goes to `kb_queue` (none: the menu's own timeout rule).
+    ask_kb = models.BooleanField(_("语音提问知识库"), default=False)
+    kb_queue = models.ForeignKey("routing.Queue", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                 verbose_name=_("知识库答不了时转入的队列"))
 
     class Meta:
         verbose_name = _("语音菜单")

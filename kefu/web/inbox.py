@@ -198,6 +198,11 @@ def decorate_messages(messages: list[Message]) -> list[Message]:
             m.who = str(m.author)  # type: ignore[attr-defined]
         elif m.author_kind == AuthorKind.SYSTEM:
             m.who = _("系统")  # type: ignore[attr-defined]
+        elif m.author_kind == AuthorKind.BOT:  # the answer bot: its name, marked as the bot's
+            m.who = _("机器人 %(name)s") % {"name": ((m.meta or {}).get("bot") or {}).get("name", "")}  # type: ignore[attr-defined]
+            # the articles it offered (the widget shows them as buttons; the agent reads their titles)
+            offered = ((m.meta or {}).get("bot") or {}).get("suggestions") or []
+            m.suggested = [str(s.get("title", "")) for s in offered if isinstance(s, dict)]  # type: ignore[attr-defined]
         else:
             m.who = ""  # type: ignore[attr-defined]
     return messages
@@ -253,6 +258,9 @@ def activity_lines(rows: list[Any]) -> list[Activity]:
             label = CloseReason(reason).label if reason in CloseReason.values else ""
             text = (_("客户结束了会话") if reason == CloseReason.CUSTOMER_LEFT else
                     _("%(who)s 结束了会话：%(reason)s") % {"who": who, "reason": label})
+        elif row.kind == "conversation.bot_handed_over":
+            text = (_("客户要求转人工，机器人已转入待接入队列") if data.get("reason") == "asked" else
+                    _("机器人无法回答，已转入待接入队列"))
         else:
             text = _("%(who)s 由会话创建了工单 %(n)s") % {"who": who, "n": data.get("number", "")}
         local = timezone.localtime(row.created_at)
@@ -310,6 +318,7 @@ def pane_context(user: Any, conversation: Conversation) -> dict[str, Any]:
     messages = pane_messages(conversation)
     return {
         "conversation": conversation,
+        "canned_values": _canned_values(conversation, user),
         "conv_messages": pane_items(conversation, messages),  # not "messages": Django's flash messages
         "earlier": bool(messages) and messages[0].seq > 1,
         "first_seq": messages[0].seq if messages else 0,
@@ -325,6 +334,15 @@ def pane_context(user: Any, conversation: Conversation) -> dict[str, Any]:
         "close_reason_label": CloseReason(conversation.close_reason).label
         if conversation.close_reason in CloseReason.values else "",
     }
+
+
+def _canned_values(conversation: Conversation, user: Any) -> str:
+    """The canned-reply variables' values for this conversation, as JSON for the composer (inbox.js)."""
+    import json
+
+    from kefu.conversations.services.canned import canned_values
+
+    return json.dumps(canned_values(conversation=conversation, agent=user), ensure_ascii=False)
 
 
 def _agent_roles() -> frozenset[str]:

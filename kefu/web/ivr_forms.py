@@ -83,6 +83,20 @@ class NodeForm(_TargetFields):
         self.fields["fallback_action"].label = _("重复后仍无有效按键时")
 
 
+class NodeKnowledgeForm(forms.Form):
+    """A menu's spoken questions answered from the knowledge base (where the PBX recognises speech)."""
+
+    ask_kb = forms.BooleanField(label=_("来电者可以直接说出问题，由知识库回答"), required=False,
+                                help_text=_("需要电话系统支持语音识别：识别出的文字随“下一步”请求传来"))
+    kb_queue = forms.ChoiceField(label=_("机器人答不了时转到队列"), required=False,
+                                 help_text=_("不选：按“重复后仍无有效按键时”的设置处理"))
+
+    def __init__(self, *args: Any, queues: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kb_queue"].choices = _with_none([(q.code, f"{q.name} ({q.code})") for q in queues], "—")
+        self.fields["kb_queue"].widget.attrs["class"] = "input"
+
+
 class ChoiceForm(_TargetFields):
     digit = forms.ChoiceField(label=_("按键"), choices=[(d, d) for d in DIGITS],
                               widget=forms.Select(attrs={"class": "input"}))

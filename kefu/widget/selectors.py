@@ -101,7 +101,10 @@ def visitor_conversation(channel: Channel, visitor: Visitor, *, at: datetime | N
 def conversation_summary(conversation: Conversation | None) -> dict[str, Any] | None:
     if conversation is None:
         return None
-    return {"id": conversation.pk, "status": conversation.status, "csat_score": conversation.csat_score}
+    summary = {"id": conversation.pk, "status": conversation.status, "csat_score": conversation.csat_score}
+    if conversation.bot_state:  # on a channel where the bot answers first: active or handed_over
+        summary["bot_state"] = conversation.bot_state
+    return summary
 
 
 def file_url(code: str, attachment: MessageAttachment, token: str) -> str:

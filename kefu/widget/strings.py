@@ -56,6 +56,18 @@ def frame_strings() -> dict[str, object]:
         "error": _("出错了，请稍后重试"),
         "tooLong": _("消息太长了，请分几条发送"),
         "throttled": _("发送太频繁，请稍后再试"),
+        # the answer bot
+        "bot": _("机器人"),
+        "botOnline": _("智能助手在线 · 随时为您解答"),
+        "botGreeting": _("您好！我是智能助手{name}，请问有什么可以帮您？"),
+        "helpful": _("有帮助"),
+        "unhelpful": _("没帮助"),
+        "wasHelpful": _("这个回答有帮助吗？"),
+        "feedbackThanks": _("感谢您的反馈！"),
+        "toPerson": _("转人工"),
+        "handedOver": _("已为您转接人工客服，请稍候"),
+        "suggested": _("您可以看看这些文章："),
+        "loading": _("正在加载…"),
     }
 
 

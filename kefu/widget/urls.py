@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from kefu.widget import views
+from kefu.widget import bot, views
 
 app_name = "widget"
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("<slug:chat_code>/upload", views.upload, name="upload"),
     path("<slug:chat_code>/leave", views.leave, name="leave"),
     path("<slug:chat_code>/files/<int:attachment_id>", views.attachment, name="file"),
+    path("<slug:chat_code>/bot/handoff", bot.handoff, name="bot_handoff"),
+    path("<slug:chat_code>/bot/article", bot.article, name="bot_article"),
+    path("<slug:chat_code>/bot/feedback", bot.feedback, name="bot_feedback"),
 ]

@@ -151,6 +151,8 @@ def _visitor(channel: Channel, token: Any) -> Visitor:
 def session(request: HttpRequest, channel: Channel) -> HttpResponse:
     """Start or continue a visit: `{"token", "identity", "lang"}` → the visitor's token (renewed), their open
     conversation, whether agents are online and the channel in hours, and the pre-chat form's fields."""
+    from kefu.widget.bot import bot_available
+
     data = _body(request)
     previous = visitor_from_token(data.get("token"), channel.code)
     visitor_id = previous.id if previous is not None else new_visitor_id()
@@ -180,6 +182,7 @@ def session(request: HttpRequest, channel: Channel) -> HttpResponse:
         "prechat": [f.as_dict() for f in selectors.prechat_fields(channel)],
         "name": channel.name,
         "identified": bool(external_id),
+        "bot": bot_available(channel),
     })
 
 

@@ -62,8 +62,10 @@ INSTALLED_APPS = [
     "kefu.notifications",
     "kefu.conversations",  # chat, e-mail, WeChat, app webhooks, SMS (not `channels`: that is Django Channels)
     "kefu.routing",  # queues (later: skills, agent states, offers and claims)
+    "kefu.knowledge",  # articles, the portal's FAQ, the answer bot
     "kefu.telephony",  # calls as the PBX reports them (CTI events)
     "kefu.widget",  # the customer's side of web and app chat (web layer)
+    "kefu.portal",  # the public self-service portal under /help/ (web layer)
     "kefu.privacy",
     "kefu.administration",
     "kefu.identity",  # after django_otp: it takes django-otp's device pages out of django-admin
@@ -181,7 +183,13 @@ KEFU_RATE_LIMITS = {
     "public.widget": "60/1m",  # the chat widget's messages
     "public.webhook": "600/1m",  # inbound webhooks of the channels
     "public.faq": "120/1m",  # the FAQ portal's pages and searches
+    "portal.feedback": "10/10m",  # the portal's "was this helpful?" answers
+    "portal.web_order": "10/1h",  # the portal's web form (work orders opened)
+    "portal.lookup_address": "10/15m",  # order-status lookups from one address
+    "portal.lookup_order": "5/15m",  # order-status lookups of one order number, from anywhere
 }
+# The chat channel whose widget the portal embeds (a channel code; empty: the first active chat channel).
+KEFU_PORTAL_CHAT = os.environ.get("KEFU_PORTAL_CHAT", "")
 KEFU_RATE_LIMIT_PREFIX = os.environ.get("KEFU_RATE_LIMIT_PREFIX", "kefu:rl:")
 
 # Sessions (docs/security.md "Sessions and tokens"): signed out after KEFU_SESSION_IDLE_MINUTES without a request

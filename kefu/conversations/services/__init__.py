@@ -4,8 +4,9 @@ their delivery, pick-up, assignment, transfer, closing, rating and the link to w
 Adapters hand in normalised messages (kefu.conversations.adapters); these services decide what they mean. Each
 service is one transaction that writes its events into the outbox; sending waits for the commit.
 
-One module per part: channels, identities, inbound, outbound, handling, orders, canned, phone (and _common for what they
-share); everything public is imported from here."""
+One module per part: channels, identities, inbound, outbound, handling, orders, canned, phone, bot (the answer bot
+answering first, and its handoff to a person) (and _common for what they share); everything public is imported
+from here."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from kefu.conversations.services._common import (
     first_response_target,
     sanitize_html,
 )
+from kefu.conversations.services.bot import bot_attend, conversation_hand_over, customer_asks_for_person
 from kefu.conversations.services.canned import (
     SHORTCUT_RE,
     canned_reply_create,
@@ -76,6 +78,7 @@ __all__ = [
     "Received",
     "automated_reason",
     "backoff_seconds",
+    "bot_attend",
     "canned_reply_create",
     "canned_reply_delete",
     "canned_reply_update",
@@ -85,8 +88,10 @@ __all__ = [
     "conversation_claim",
     "conversation_close",
     "conversation_create_ticket",
+    "conversation_hand_over",
     "conversation_rate",
     "conversation_transfer",
+    "customer_asks_for_person",
     "customer_for_identity",
     "first_response_target",
     "message_deliver",

@@ -83,3 +83,43 @@ def canned_reply_delete(*, actor: Any, reply: CannedReply) -> None:
         raise PermissionDenied(_("只能管理本组的快捷回复"), details={"field": "team"})
     audit_record(actor=person(actor), action="canned_reply.deleted", obj=reply, summary=f"/{reply.shortcut}")
     CannedReply.objects.filter(pk=reply.pk).delete()
+
+
+# --- variables: {客户姓名} and the like, filled with the current conversation's values when inserted ----------
+
+VARIABLE_RE = re.compile(r"\{([^{}\s]{1,20})\}")
+VARIABLES = {  # name in the text → the value's key; each has a Chinese and an English spelling
+    "客户姓名": "customer", "customer_name": "customer",
+    "坐席姓名": "agent", "agent_name": "agent",
+    "工单号": "ticket", "ticket_number": "ticket",
+    "今天": "today", "today": "today",
+}
+
+
+def canned_unknown_variables(body: str) -> list[str]:
+    """The {…} names in `body` that are not variables (left in the text as typed; the editor is warned)."""
+    out: list[str] = []
+    for name in VARIABLE_RE.findall(body or ""):
+        if name not in VARIABLES and name not in out:
+            out.append(name)
+    return out
+
+
+def canned_values(*, conversation: Any, agent: Any) -> dict[str, str]:
+    """Every variable's value for `conversation` answered by `agent` (the pane loads customer, ticket with it);
+    a value that is not known (no work order yet) is left out, so its {…} stays visible for the agent."""
+    from django.utils import timezone
+
+    keys = {
+        "customer": getattr(getattr(conversation, "customer", None), "name", "") or "",
+        "agent": str(agent) if agent is not None else "",
+        "ticket": (getattr(getattr(conversation, "ticket", None), "number", "") or "")
+        if getattr(conversation, "ticket_id", None) else "",
+        "today": timezone.localdate().strftime("%Y-%m-%d"),
+    }
+    return {name: keys[key] for name, key in VARIABLES.items() if keys[key]}
+
+
+def canned_render(body: str, values: dict[str, str]) -> str:
+    """`body` with its known variables replaced; unknown or empty ones kept as written."""
+    return VARIABLE_RE.sub(lambda m: values.get(m.group(1), m.group(0)), body or "")

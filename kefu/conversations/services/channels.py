@@ -82,6 +82,7 @@ class ChannelChanges:
     secrets: dict[str, str] | None = None  # merged: a name given with "" removes it
     creates_tickets: bool | None = None
     first_response_seconds: int | None = None
+    bot_first: bool | None = None  # the answer bot answers new conversations first (text channels only)
     queue: Any = None  # a routed chat queue (kefu.routing.selectors.routed_chat_queues)
     clear_queue: bool = False  # back to the team's inbox
 
@@ -127,6 +128,13 @@ def channel_update(*, actor: Any, channel: Channel, expected_version: int | None
     if changes.creates_tickets is not None:
         locked.creates_tickets = bool(changes.creates_tickets)
         changed.append("creates_tickets")
+    if changes.bot_first is not None:
+        from kefu.conversations.services.bot import BOT_KINDS
+
+        if changes.bot_first and locked.kind not in BOT_KINDS:
+            raise ValidationFailed(_("该类型的渠道不支持机器人先接待"), details={"field": "bot_first"})
+        locked.bot_first = bool(changes.bot_first)
+        changed.append("bot_first")
     if changes.first_response_seconds is not None:
         locked.first_response_seconds = changes.first_response_seconds or None
         changed.append("first_response_seconds")

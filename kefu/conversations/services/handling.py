@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.conversations import events
 from kefu.conversations.choices import (
+    BotState,
     CloseReason,
     ConversationStatus,
 )
@@ -49,7 +50,9 @@ def conversation_claim(*, actor: Any, conversation: Conversation, at: datetime |
         lock_contact(conversation.pk)  # a chat in line: one pick-up or accept at a time
         taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True,
                                             status=ConversationStatus.OPEN).update(
-            assignee=actor, assigned_at=at, version=F("version") + 1)
+            assignee=actor, assigned_at=at, version=F("version") + 1,
+            bot_state=Case(When(bot_state=BotState.ACTIVE, then=Value(BotState.HANDED_OVER)),
+                           default=F("bot_state")))  # a person took it from the bot
         if not taken:
             current = Conversation.objects.select_related("assignee").get(pk=conversation.pk)
             if current.status == ConversationStatus.CLOSED:
@@ -86,7 +89,11 @@ def conversation_assign(*, actor: Any, conversation: Conversation, assignee: Any
         _check_agent(assignee)
     before = conversation.assignee_id
     conversation.assignee, conversation.assigned_at = assignee, (at or timezone.now()) if assignee else None
-    _bump(conversation, "assignee", "assigned_at")
+    fields = ["assignee", "assigned_at"]
+    if assignee is not None and conversation.bot_state == BotState.ACTIVE:  # a person takes it from the bot
+        conversation.bot_state = BotState.HANDED_OVER
+        fields.append("bot_state")
+    _bump(conversation, *fields)
     if assignee is not None:
         Participant.objects.get_or_create(conversation=conversation, user=assignee)
     if actor is not ROUTING:  # when routing gives it, its contact is already the agent's

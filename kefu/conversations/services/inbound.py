@@ -18,6 +18,7 @@ from kefu.conversations.adapters.base import InboundMessage
 from kefu.conversations.choices import (
     AuthorKind,
     Automated,
+    BotState,
     ChannelKind,
     CloseReason,
     ConversationStatus,
@@ -43,6 +44,7 @@ from kefu.conversations.services._common import (
     _store_attachments,
     sanitize_html,
 )
+from kefu.conversations.services.bot import bot_answers_first
 from kefu.conversations.services.handling import conversation_close
 from kefu.conversations.services.identities import customer_for_identity
 from kefu.conversations.services.lines import line_enter
@@ -122,7 +124,8 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
         conversation = Conversation.objects.create(
             channel=channel, customer=customer, identity_kind=identity.kind, identity_value=identity.value,
             subject=(inbound.subject or "").strip()[:SUBJECT_MAX], team=channel.team, ticket=ticket,
-            context={}, last_message_at=at)
+            context={}, last_message_at=at,
+            bot_state=BotState.ACTIVE if bot_answers_first(channel, inbound) else BotState.NONE)
     reopened = conversation.status == ConversationStatus.CLOSED and not inbound.automated
     if reopened:
         conversation.status, conversation.closed_at, conversation.close_reason = ConversationStatus.OPEN, None, ""
@@ -145,10 +148,13 @@ def _receive(*, channel: Channel, inbound: InboundMessage, external_id: str, at:
         fields.append("last_inbound_at")
     conversation.context = context
     _bump(conversation, *fields)
-    if (opened or reopened) and not inbound.automated and inbound.kind != "event":
+    # while the bot holds a new conversation it waits in no queue and no clock runs: both start at the
+    # handoff (kefu.conversations.services.bot.conversation_hand_over)
+    held = conversation.bot_state == BotState.ACTIVE and conversation.assignee_id is None
+    if (opened or reopened) and not inbound.automated and inbound.kind != "event" and not held:
         _start_first_response_clock(conversation, at)
     if (not inbound.automated and inbound.kind != "event" and conversation.status == ConversationStatus.OPEN
-            and (opened or reopened or conversation.assignee_id is None)):
+            and (opened or reopened or conversation.assignee_id is None) and not held):
         line_enter(conversation, at)  # in line when its channel (or team) has a routed queue; once
     if opened:
         events.announce(events.CONVERSATION_OPENED, conversation, actor=CHANNEL_ACTOR)

@@ -21,6 +21,7 @@ from kefu.conversations.adapters.base import Identity, OutboundAttachment, Outbo
 from kefu.conversations.adapters.registry import adapter_for
 from kefu.conversations.choices import (
     AuthorKind,
+    BotState,
     ConversationStatus,
     DeliveryState,
     Direction,
@@ -55,6 +56,8 @@ from kefu.core.errors import Conflict, ValidationFailed
 
 log = logging.getLogger("kefu.conversations.services")
 
+BOT_KEY = "bot"  # the answer bot's SystemActor key (kefu.knowledge.services.bot.BOT): its messages are the bot's
+
 
 def message_send(*, actor: Any, conversation: Conversation, text: str, attachments: Sequence[AttachmentIn] = (),
                  client_id: str = "", at: datetime | None = None) -> Message:
@@ -69,7 +72,8 @@ def message_send(*, actor: Any, conversation: Conversation, text: str, attachmen
 
 @transaction.atomic
 def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Sequence[AttachmentIn] = (),
-          client_id: str = "", at: datetime, count_as_response: bool = True) -> Message:
+          client_id: str = "", at: datetime, count_as_response: bool = True,
+          meta: dict[str, Any] | None = None) -> Message:
     client_id = (client_id or "").strip()[:64]
     if client_id:
         existing = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
@@ -93,12 +97,16 @@ def _send(*, actor: Any, conversation: Conversation, text: str, attachments: Seq
     if user is not None and conversation.assignee_id is None and conversation.status == ConversationStatus.OPEN:
         conversation.assignee, conversation.assigned_at = user, at
         fields += ["assignee", "assigned_at"]
+        if conversation.bot_state == BotState.ACTIVE:  # a person answered: the bot lets go
+            conversation.bot_state = BotState.HANDED_OVER
+            fields.append("bot_state")
         Participant.objects.get_or_create(conversation=conversation, user=user)
         line_taken(conversation, user, at)
     message = Message.objects.create(
         conversation=conversation, channel=channel, seq=_next_seq(conversation), direction=Direction.OUTBOUND,
-        author_kind=AuthorKind.AGENT if user else AuthorKind.SYSTEM, author=user, author_system=actor_key(actor),
-        body=text, client_id=client_id,
+        author_kind=AuthorKind.AGENT if user else (AuthorKind.BOT if actor_key(actor) == BOT_KEY
+                                                     else AuthorKind.SYSTEM),
+        author=user, author_system=actor_key(actor), body=text, client_id=client_id, meta=meta or {},
         delivery_state=DeliveryState.SENT if adapter.live else DeliveryState.QUEUED,
         sent_at=at if adapter.live else None, next_attempt_at=None if adapter.live else at)
     stored = _store_attachments(message, attachments)

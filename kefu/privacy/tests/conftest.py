@@ -98,6 +98,10 @@ def rich(agent: Any, manager: Any, customer: Any, repair_department: Any, settin
         cti_event_record(actor=pbx, data=CtiEventIn(
             call_id="privacy-2", event=event, at=called_at + timedelta(seconds=seconds), caller="13800138000",
             called="4008001234", queue="privacy-phone", **extra))
+    from kefu.knowledge.services.insight import consultation_record
+
+    consultation_record(question="张三问：空调漏水保修吗", language="zh-hans", channel="chat", article_id=None,
+                        confidence=0.2, answered=False, conversation=talk)
     customer_selectors.customer_detail(manager, customer.pk, reveal=True, ip="127.0.0.1")
     customer.refresh_from_db()
     ticket.refresh_from_db()

@@ -127,6 +127,10 @@ def test_second_person_approval_anonymises_and_keeps_statistics(rich: Any, manag
     call = Call.objects.get(call_id="privacy-2")  # the call keeps its times and agent, not the number or recording
     assert (call.caller, call.recording_url, call.talk_seconds, call.agent) == ("", "", 180, agent)
     assert not CallEvent.objects.filter(call=call).exclude(caller="", recording_url="").exists()
+    from kefu.knowledge.models import Consultation
+
+    asked = Consultation.objects.get(conversation__customer=customer)  # counted in the library, without the words
+    assert ("张三" not in asked.question, asked.channel, asked.answered) == (True, "chat", False)
     for row in [*kept, *OutboxEvent.objects.filter(object_type="conversations.conversation")]:
         assert "桃源路" not in str(getattr(row, "data", None) or row.payload)
 

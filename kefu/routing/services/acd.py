@@ -125,6 +125,12 @@ def contact_enqueue(*, data: ContactIn) -> RoutedContact:
                 ref=ref, kind=queue.kind, queue=queue, customer=customer, priority=priority, is_vip=is_vip,
                 is_complaint=data.is_complaint, enqueued_at=at, queue_entered_at=at, preferred_agent=preferred,
                 preferred_until=at + timedelta(seconds=queue.affinity_seconds) if preferred else None)
+            # Checked again after the insert: on PostgreSQL the insert's key-share lock on the queue waited for a
+            # switch-off in progress (queue_update locks the queue FOR UPDATE and refuses with contacts in line),
+            # and this statement sees its commit. The savepoint takes the contact back out.
+            if not Queue.objects.filter(pk=queue.pk, routed=True, is_active=True).exists():
+                raise ValidationFailed(_("队列 %(code)s 未启用系统分配") % {"code": queue.code},
+                                       details={"field": "queue"})
     except IntegrityError:  # the same contact queued at the same moment by another process
         return RoutedContact.objects.get(ref=ref, state__in=[ContactState.WAITING, ContactState.OFFERED,
                                                              ContactState.ASSIGNED])

@@ -322,6 +322,17 @@ def test_enqueue_is_idempotent_and_refuses_unrouted_queues() -> None:
         enqueue("", queue)
 
 
+def test_a_contact_never_lands_in_a_queue_switched_off_meanwhile() -> None:
+    """The caller read the queue while it was on; it was switched off before the contact's insert committed: the
+    check after the insert refuses it and takes the contact back out."""
+    queue = make_queue()
+    Queue.objects.filter(pk=queue.pk).update(is_active=False)  # `queue` in memory still says it is on
+    with pytest.raises(ValidationFailed) as refused:
+        enqueue("call:late", queue)
+    assert refused.value.details["field"] == "queue"
+    assert not RoutedContact.objects.filter(ref="call:late").exists()
+
+
 def test_the_database_refuses_two_open_offers_for_one_contact_or_one_agent() -> None:
     queue = make_queue()
     a, b = make_agent(), make_agent()

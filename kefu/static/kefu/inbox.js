@@ -78,6 +78,7 @@
     var out = m.direction === "out";
     el.classList.add(out ? "out" : "in");
     if (m.automated) el.classList.add("automated");
+    if (m.author_kind === "bot") el.classList.add("bot");
     el.setAttribute("data-message", m.id ? String(m.id) : "");
     if (m.seq) el.setAttribute("data-seq", String(m.seq));
     if (m.client_id) el.setAttribute("data-client", m.client_id);
@@ -518,6 +519,15 @@
       if (index === menuIndex) item.scrollIntoView({ block: "nearest" });
     });
   }
+  // {客户姓名} {坐席姓名} {工单号} {今天}: the values the server rendered for this conversation; an unknown
+  // variable or one without a value stays as written, for the agent to fill in
+  function fillVariables(body, form) {
+    var values = {};
+    try { values = JSON.parse((form && form.getAttribute("data-canned-values")) || "{}"); } catch (e) { values = {}; }
+    return body.replace(/\{([^{}\s]{1,20})\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : all;
+    });
+  }
   function insertCanned(index) {
     var reply = menuItems[index];
     var box = composer();
@@ -525,8 +535,9 @@
     var caret = box.selectionStart;
     var before = box.value.slice(0, caret).replace(/\/[^\s\/]*$/, "");
     var after = box.value.slice(caret);
-    box.value = before + reply.body + after;
-    var at = before.length + reply.body.length;
+    var text = fillVariables(reply.body, box.form);
+    box.value = before + text + after;
+    var at = before.length + text.length;
     box.setSelectionRange(at, at);
     drafts[paneId()] = box.value;
     closeMenu();

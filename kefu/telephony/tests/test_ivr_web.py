@@ -119,3 +119,28 @@ def test_the_administration_index_links_the_pages(client: Client, admin_user: An
     page = client.get("/admin/").content.decode()
     assert "/admin/ivr/" in page
     assert "/admin/blacklist/" in page
+
+
+def test_a_menu_takes_spoken_questions_set_on_its_page(client: Client, admin_user: Any, team: Any) -> None:
+    """The menu's page switches on questions by speech with the queue for what the bot cannot answer, in the same
+    save as the menu; an unknown queue is named and nothing of the save is kept."""
+    flow = build_hotline(admin_user, team)
+    client.force_login(admin_user)
+    main = IvrNode.objects.get(flow=flow, key="main")
+    page = client.get(f"/admin/ivr/{flow.pk}/nodes/{main.pk}/").content.decode()
+    assert "来电者可以直接说出问题" in page
+    fields = {"key": "main", "name": "主菜单", "prompt": "请说出您的问题，或按键选择", "timeout_seconds": 5,
+              "retries": 2, "fallback_action": "hangup"}
+    queue = flow.nodes.exclude(queue=None).values_list("queue__code", flat=True).first() or ""
+    saved = client.post(f"/admin/ivr/{flow.pk}/nodes/{main.pk}/", {
+        **fields, "version": flow.version, "ask_kb": "on", "kb_queue": queue})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    main.refresh_from_db()
+    assert (main.ask_kb, main.kb_queue.code if main.kb_queue else "", main.prompt) == (
+        True, queue, "请说出您的问题，或按键选择")
+    flow.refresh_from_db()
+    bad = client.post(f"/admin/ivr/{flow.pk}/nodes/{main.pk}/", {
+        **fields, "prompt": "不该保存", "version": flow.version, "ask_kb": "", "kb_queue": "nope"})
+    assert bad.status_code == 422
+    main.refresh_from_db()
+    assert (main.ask_kb, main.prompt) == (True, "请说出您的问题，或按键选择")

@@ -15,6 +15,7 @@ from kefu.accounts.models import Team
 from kefu.conversations import selectors, services
 from kefu.conversations.models import CannedReply
 from kefu.conversations.permissions import ConversationRight
+from kefu.conversations.services.canned import canned_unknown_variables
 from kefu.core.errors import ApplicationError, ValidationFailed
 from kefu.core.policy import requires
 from kefu.web import forms
@@ -66,6 +67,10 @@ def _save(request: HttpRequest, form: Any, reply: CannedReply | None) -> str:
             services.canned_reply_update(actor=request.user, reply=reply, **fields)
     except ApplicationError as error:
         return error.message
+    unknown = canned_unknown_variables(data["body"])
+    if unknown:
+        messages.warning(request, _("无法识别的变量：%(v)s，插入时会原样保留。可用的变量：%(k)s") % {
+            "v": "、".join(f"{{{v}}}" for v in unknown), "k": "{客户姓名} {坐席姓名} {工单号} {今天}"})
     return ""
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -248,17 +249,25 @@ def ivr_node_edit(request: HttpRequest, flow_id: int, node_id: int) -> HttpRespo
                "fallback_node": node.target_node.key if node.target_node_id else "",
                "fallback_queue": node.queue.code if node.queue_id else "", "fallback_number": node.number,
                "version": flow.version}
-    form = forms.NodeForm(request.POST or None, initial=initial, nodes=list(flow.nodes.all()), queues=_queues())
-    if request.method == "POST" and form.is_valid():
+    queues = _queues()
+    form = forms.NodeForm(request.POST or None, initial=initial, nodes=list(flow.nodes.all()), queues=queues)
+    knowledge = forms.NodeKnowledgeForm(request.POST or None, queues=queues, initial={
+        "ask_kb": node.ask_kb, "kb_queue": node.kb_queue.code if node.kb_queue_id else ""})
+    if request.method == "POST" and form.is_valid() and knowledge.is_valid():
         try:
-            ivr.node_update(actor=request.user, node=node, data=_node_data(form.cleaned_data),
-                            expected_version=form.cleaned_data["version"])
+            with transaction.atomic():  # the menu and its spoken questions saved together, or neither
+                node = ivr.node_update(actor=request.user, node=node, data=_node_data(form.cleaned_data),
+                                       expected_version=form.cleaned_data["version"])
+                wanted = (knowledge.cleaned_data["ask_kb"], knowledge.cleaned_data["kb_queue"] or "")
+                if wanted != (node.ask_kb, node.kb_queue.code if node.kb_queue_id else ""):
+                    ivr.node_knowledge_set(actor=request.user, node=node, ask_kb=wanted[0], kb_queue=wanted[1],
+                                           expected_version=None)
         except ApplicationError as error:
-            _refused(form, error)
+            _refused(knowledge if (error.details or {}).get("field") == "kb_queue" else form, error)
         else:
             messages.success(request, _("已保存"))
             return redirect(f"{_editor(flow.pk)}#node-{form.cleaned_data['key'].strip().lower()}")
-    return _page(request, "node.html", {"flow": flow, "node": node, "form": form},
+    return _page(request, "node.html", {"flow": flow, "node": node, "form": form, "knowledge": knowledge},
                  status=422 if request.method == "POST" else 200)
 
 

@@ -49,4 +49,6 @@ def test_the_demo_has_a_chat_widget_for_the_hotline_team_and_an_app_webhook() ->
     assert web.config["allowed_origins"] == ["*"]
     app = Channel.objects.get(code="app")
     assert (app.kind, app.secret("secret")) == ("webhook", DEMO_WEBHOOK_SECRET)
-    assert Channel.objects.count() == 2
+    bot = Channel.objects.get(code="web-bot")  # the answer bot answers first (kefu.conversations.services.bot)
+    assert (bot.kind, bot.bot_first, bot.team.name) == ("chat", True, "客服一组")
+    assert Channel.objects.count() == 3

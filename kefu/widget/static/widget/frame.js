@@ -125,6 +125,7 @@
     if (state.mode === "closed") { line.dataset.state = "offline"; text = T.ended; }
     else if (!state.open) { line.dataset.state = "offline"; text = T.outOfHours; }
     else if (state.online) { line.dataset.state = "online"; text = T.online; }
+    else if (state.bot && state.botState !== "handed_over") { line.dataset.state = "online"; text = T.botOnline; }
     else { line.dataset.state = "offline"; text = T.offline; }
     $("kw-status").textContent = text;
   }
@@ -185,12 +186,14 @@
       state.open = !!answer.open;
       state.opensAt = answer.opens_at;
       state.identified = !!answer.identified;
+      state.bot = answer.bot || null;
       var known = answer.conversation;
       if (known) {
         if (known.id !== state.conversation) { resetLog(); state.lastSeq = 0; state.seen = {}; }
         state.conversation = known.id;
         state.status = known.status;
         state.csat = known.csat_score;
+        state.botState = known.bot_state || "";
       } else if (state.conversation) {
         resetLog();
         state.conversation = null; state.status = null; state.lastSeq = 0; state.seen = {};
@@ -217,7 +220,7 @@
   function choose(answer) {
     if (state.conversation && state.status === "open") { setMode("chat"); return; }
     if (state.conversation && state.status === "closed") { setMode("closed"); return; }
-    if (!state.open || !state.online) { showLeave(); return; }
+    if (!state.open || (!state.online && !state.bot)) { showLeave(); return; }  // the bot answers meanwhile
     var fields = (answer.prechat || []).filter(function (f) {
       return !(state.identified && f.name !== "question");
     });
@@ -300,7 +303,8 @@
       case "receipt": onReceipt(frame); break;
       case "typing": onTyping(); break;
       case "closed": onClosed(frame.reason); break;
-      case "agent_joined": note(T.agentJoined, "joined-" + state.conversation); break;
+      case "agent_joined": note(T.agentJoined, "joined-" + state.conversation); botDone(); break;
+      case "bot_handed_over": onHandedOver(); break;
       case "rated": onRated(frame.score); break;
       case "error": onError(frame); break;
       default: break;
@@ -331,8 +335,10 @@
       state.conversation = conversation.id;
       state.status = conversation.status;
       state.csat = conversation.csat_score;
+      state.botState = conversation.bot_state || "";
     }
     (frame.messages || []).forEach(upsert);
+    if (state.botState === "handed_over") { botDone(); }
     persist();
     if (state.status === "closed" && state.mode !== "left") { onClosed(null, true); }
     if (!state.flushed) { state.flushed = true; flushOutbox(); }
@@ -355,7 +361,8 @@
     $("kw-rating").hidden = true;
   }
   function greet() {
-    var li = element("agent", T.agent, T.greeting, null);
+    var li = state.bot ? element("bot", state.bot.name, fill(T.botGreeting, {name: state.bot.name}), null)
+      : element("agent", T.agent, T.greeting, null);
     li.classList.add("kw-greeting");
     li.dataset.greeting = "1";
     log.appendChild(li);
@@ -374,6 +381,7 @@
   }
   function side(message) {
     if (message.direction === "in") { return "me"; }
+    if (message.author === "bot") { return "bot"; }
     return message.author === "agent" ? "agent" : "system";
   }
   function sizeText(bytes) {
@@ -391,11 +399,23 @@
     label.className = "kw-sr";
     label.textContent = fill(T.says, {name: who === "me" ? T.me : name || T.agent});
     li.appendChild(label);
-    if (who === "agent" && name) {
+    if ((who === "agent" || who === "bot") && name) {
       var whoEl = document.createElement("span");
       whoEl.className = "kw-who";
       whoEl.setAttribute("aria-hidden", "true");
-      whoEl.textContent = name;
+      if (who === "bot") {
+        var avatar = document.createElement("span");
+        avatar.className = "kw-bot-avatar";
+        avatar.textContent = name.slice(0, 1);
+        whoEl.appendChild(avatar);
+        whoEl.appendChild(document.createTextNode(name + " "));
+        var tag = document.createElement("span");
+        tag.className = "kw-bot-tag";
+        tag.textContent = T.bot;
+        whoEl.appendChild(tag);
+      } else {
+        whoEl.textContent = name;
+      }
       li.appendChild(whoEl);
     }
     var bubble = document.createElement("div");
@@ -415,7 +435,97 @@
       foot.appendChild(stateEl);
     }
     li.appendChild(foot);
+    if (who === "bot" && message && message.bot) { botExtras(li, message.bot); }
     return li;
+  }
+
+  /* --- the answer bot: suggestions, "was it helpful", "talk to a person" ------------------------------- */
+  function button(text, cls, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = cls;
+    b.textContent = text;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function rateBox(articleId, consultationId) {
+    var box = document.createElement("div");
+    box.className = "kw-bot-rate";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", T.wasHelpful);
+    function rate(helpful) {
+      Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.disabled = true; });
+      post("bot/feedback", {token: state.token, article_id: articleId, consultation_id: consultationId, helpful: helpful})
+        .then(function () { box.textContent = T.feedbackThanks; box.dataset.done = "1"; })
+        .catch(function (error) { banner(error.message || T.error, "error"); Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.disabled = false; }); });
+    }
+    var ask = document.createElement("span");
+    ask.textContent = T.wasHelpful;
+    box.appendChild(ask);
+    box.appendChild(button(T.helpful, "kw-chip", function () { rate(true); }));
+    box.appendChild(button(T.unhelpful, "kw-chip", function () { rate(false); }));
+    return box;
+  }
+  function botExtras(li, bot) {
+    var extras = document.createElement("div");
+    extras.className = "kw-bot-extras";
+    if (bot.kind === "answer" && bot.article_id && bot.consultation_id) {
+      extras.appendChild(rateBox(bot.article_id, bot.consultation_id));
+    }
+    if (bot.kind === "suggestions" && bot.suggestions && bot.suggestions.length) {
+      var list = document.createElement("div");
+      list.className = "kw-bot-suggestions";
+      var lead = document.createElement("div");
+      lead.className = "kw-bot-lead";
+      lead.textContent = T.suggested;
+      list.appendChild(lead);
+      bot.suggestions.forEach(function (s) {
+        var item = document.createElement("div");
+        item.className = "kw-suggestion";
+        var open = button(s.title, "kw-suggestion-title", function () {
+          if (item.dataset.loaded) { var a = item.querySelector(".kw-suggestion-body"); a.hidden = !a.hidden; open.setAttribute("aria-expanded", String(!a.hidden)); return; }
+          open.disabled = true;
+          post("bot/article", {token: state.token, article_id: s.article_id}).then(function (found) {
+            item.dataset.loaded = "1";
+            var answer = document.createElement("div");
+            answer.className = "kw-suggestion-body";
+            answer.textContent = found.body;
+            answer.appendChild(rateBox(found.article_id, found.consultation_id));
+            item.appendChild(answer);
+            open.setAttribute("aria-expanded", "true");
+            scrollDown();
+          }).catch(function (error) { banner(error.message || T.error, "error"); })
+            .then(function () { open.disabled = false; });
+        });
+        open.setAttribute("aria-expanded", "false");
+        item.appendChild(open);
+        list.appendChild(item);
+      });
+      extras.appendChild(list);
+    }
+    if (bot.kind === "answer" && state.botState !== "handed_over") {
+      extras.appendChild(button(T.toPerson, "kw-chip kw-to-person", toPerson));
+    }
+    if (extras.children.length) { li.appendChild(extras); }
+  }
+  function toPerson() {
+    Array.prototype.forEach.call(log.querySelectorAll(".kw-to-person"), function (b) { b.disabled = true; });
+    post("bot/handoff", {token: state.token, client_id: uuid()}).then(function (answer) {
+      state.botState = answer.bot_state;
+      if (answer.bot_state !== "active") { onHandedOver(); }
+    }).catch(function (error) {
+      banner(error.message || T.error, "error");
+      Array.prototype.forEach.call(log.querySelectorAll(".kw-to-person"), function (b) { b.disabled = false; });
+    });
+  }
+  function botDone() {
+    Array.prototype.forEach.call(log.querySelectorAll(".kw-to-person"), function (b) { b.remove(); });
+  }
+  function onHandedOver() {
+    state.botState = "handed_over";
+    botDone();
+    setStatus();
+    note(T.handedOver, "handed-" + state.conversation);
   }
 
   function renderFiles(li, files) {
@@ -529,7 +639,7 @@
     }
     var fresh = !existing;
     var li = existing || element(who, message.name, message.body, message);
-    if (existing && !message.truncated) {
+    if (existing && !message.truncated && who !== "bot") {
       var bubble = li.querySelector(".kw-bubble");
       var files = bubble.querySelector(".kw-files");
       bubble.textContent = message.body || "";
