@@ -156,7 +156,8 @@ def save_version(*, article: Article, data: ArticleData, actor: Any,
 
 
 def _locked(article: Article, expected_version: int | None) -> Article:
-    locked = Article.objects.select_for_update().select_related("latest", "published").filter(pk=article.pk).first()
+    locked = (Article.objects.select_for_update(of=("self",)).select_related("latest", "published")
+              .filter(pk=article.pk).first())
     if locked is None:
         raise NotFound(_("文章不存在"))
     if expected_version is not None and locked.version != expected_version:

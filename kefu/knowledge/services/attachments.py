@@ -64,7 +64,8 @@ def attachment_add(*, actor: Any, article: Article, upload: UploadedFile | None)
 def attachment_delete(*, actor: Any, attachment: Attachment) -> None:
     """Remove a file from its article; the stored file goes after commit."""
     require(actor, KnowledgeRight.EDIT)
-    locked = Attachment.objects.select_for_update().select_related("article").filter(pk=attachment.pk).first()
+    locked = (Attachment.objects.select_for_update(of=("self",)).select_related("article")
+              .filter(pk=attachment.pk).first())
     if locked is None:
         raise NotFound(_("附件不存在"))
     audit_record(actor=person(actor), action="article.attachment_deleted", obj=locked.article, summary=locked.name,

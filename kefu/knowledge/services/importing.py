@@ -410,7 +410,7 @@ def _write(groups: list[_Group], report: KbImportReport, *, actor: Any, filename
         category = category_create(actor=actor, data=CategoryData(name=name, slug=category_slug(name, taken)))
         category_ids[name] = category.pk
     existing_ids = [g.article_id for g in groups if g.article_id is not None and g.new_questions]
-    locked = {a.pk: a for a in Article.objects.select_for_update().select_related("published", "latest")
+    locked = {a.pk: a for a in Article.objects.select_for_update(of=("self",)).select_related("published", "latest")
               .filter(pk__in=existing_ids)} if existing_ids else {}
     now = timezone.now()
     who = person(actor)
