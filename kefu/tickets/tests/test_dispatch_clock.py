@@ -62,7 +62,10 @@ def test_completing_in_time_stops_the_clock(dispatched: Any, department_user: An
     services.dispatch_complete(actor=department_user, dispatch=dispatched, result="已更换温控器")
     clock = _clock(dispatched)
     assert clock.state == ClockState.MET
-    assert clock_sweep(now=dispatched.due_at + timedelta(hours=1)).breached == 0
+    # the sweep may breach the order's own SLA clocks (on business hours, so it depends on the time of day the
+    # test runs): what matters is that the dispatch's clock stays met and nobody hears it is overdue
+    clock_sweep(now=dispatched.due_at + timedelta(hours=1))
+    assert _clock(dispatched).state == ClockState.MET
     drain()
     assert not OutboxEvent.objects.filter(type="ticket.dispatch_overdue").exists()
 
