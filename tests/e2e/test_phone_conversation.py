@@ -67,8 +67,13 @@ def test_a_call_becomes_a_phone_conversation_with_its_recording(new_page: Any, s
     _report(server, pbx_token, call_id, phone, start, [("held", 95, {}), ("resumed", 127, {})])
     page.wait_for_function("document.querySelectorAll('[data-testid=call-line]').length === 5")
     assert page.evaluate("document.querySelector('[data-pane]').dataset.kept") == "1"
+    # the hold figure comes with the card; a render may read the call's row just before the resumed event
+    # commits and its events just after (each statement sees the latest commit), so the card can show the
+    # held state for one refresh: the resumed event's own refresh, queued behind it, brings the figure
+    page.wait_for_function("(document.querySelector('[data-testid=call-card]') || {innerText: ''})"
+                           ".innerText.includes('32')")
     card = page.get_by_test_id("call-card")
-    assert "32" in card.inner_text()  # the hold figure came with the card
+    assert "32" in card.inner_text()
     _report(server, pbx_token, call_id, phone, start, [("ended", 262, {}),
                                                        ("recording", 266, {"recording_url": recording})])
     page.wait_for_function(f"!!document.querySelector('[data-testid=call-card] audio[src=\"{recording}\"]')")
