@@ -8,6 +8,11 @@ from typing import Any
 
 from django.db import connections
 
+# How long a socket test waits for a frame, a close or a consumer's end: a ceiling, not a measure (a frame that
+# comes returns at once). A loaded CI machine (two test processes, the database, the knowledge index embedding
+# questions) has taken more than 5 s to deliver one.
+FRAME_WAIT = 30.0
+
 
 async def in_thread(work: Any) -> Any:
     """Run ORM work in a thread of its own, committed as a request's would be, then close its connection; the

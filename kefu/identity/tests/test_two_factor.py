@@ -19,6 +19,7 @@ from kefu.accounts.choices import Role
 from kefu.apiutils.testing import api_as, assert_error_shape
 from kefu.core.errors import Conflict, PermissionDenied
 from kefu.core.models import AuditLog
+from kefu.core.testing import FRAME_WAIT
 from kefu.identity import second_factor as tf
 from kefu.identity.models import RoleTwoFactorRule
 from kefu.identity.tests.conftest import code_for, sign_in
@@ -349,10 +350,10 @@ class TestWebsocket:
         async def run() -> dict[str, Any]:
             communicator = ApplicationCommunicator(application, scope)
             await communicator.send_input({"type": "websocket.connect"})
-            answer = await communicator.receive_output(timeout=5)
+            answer = await communicator.receive_output(timeout=FRAME_WAIT)
             if answer["type"] == "websocket.accept":
                 await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-                await communicator.wait(timeout=2)
+                await communicator.wait(timeout=FRAME_WAIT)
             return answer  # type: ignore[no-any-return]
 
         return async_to_sync(run)()

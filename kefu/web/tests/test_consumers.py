@@ -13,6 +13,7 @@ from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from kefu.core.models import OutboxEvent
+from kefu.core.testing import FRAME_WAIT
 from kefu.core.testing import in_thread as _in_thread
 from kefu.tickets import services
 from kefu.web.consumers import WorkspaceConsumer
@@ -30,7 +31,7 @@ def _communicator(user: Any) -> ApplicationCommunicator:
 async def _connect(user: Any) -> ApplicationCommunicator:
     communicator = _communicator(user)
     await communicator.send_input({"type": "websocket.connect"})
-    assert (await communicator.receive_output(timeout=5))["type"] == "websocket.accept"
+    assert (await communicator.receive_output(timeout=FRAME_WAIT))["type"] == "websocket.accept"
     return communicator
 
 
@@ -45,14 +46,14 @@ async def _received(communicator: ApplicationCommunicator) -> list[dict[str, Any
 async def _close(*communicators: ApplicationCommunicator) -> None:
     for communicator in communicators:
         await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-        await communicator.wait(timeout=2)
+        await communicator.wait(timeout=FRAME_WAIT)
 
 
 def test_anonymous_is_refused() -> None:
     async def run() -> None:
         communicator = _communicator(AnonymousUser())
         await communicator.send_input({"type": "websocket.connect"})
-        assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+        assert await communicator.receive_output(timeout=FRAME_WAIT) == {"type": "websocket.close", "code": 4401}
 
     async_to_sync(run)()
 
@@ -108,9 +109,9 @@ def test_a_committed_change_is_pushed_without_any_request(agent: Any, team_lead:
     async def run() -> None:
         lead = await _connect(team_lead)
         ticket = await _in_thread(lambda: services.ticket_create(actor=agent, subject="推送", assignee=agent))
-        message = json.loads((await lead.receive_output(timeout=5))["text"])
+        message = json.loads((await lead.receive_output(timeout=FRAME_WAIT))["text"])
         while message["type"] != "event":
-            message = json.loads((await lead.receive_output(timeout=5))["text"])
+            message = json.loads((await lead.receive_output(timeout=FRAME_WAIT))["text"])
         assert (message["event"], message["ticket"]["id"]) == ("ticket.created", ticket.pk)
         await _close(lead)
 

@@ -19,6 +19,7 @@ from kefu.conversations import services
 from kefu.conversations.live import typing_group
 from kefu.conversations.models import Message, Participant
 from kefu.conversations.tests.factories import ChannelFactory, inbound
+from kefu.core.testing import FRAME_WAIT
 from kefu.core.testing import in_thread as _in_thread
 from kefu.web.consumers import InboxConsumer
 from kefu.web.inbox import online_key
@@ -41,7 +42,7 @@ class Socket:
 
     async def connect(self) -> Socket:
         await self.communicator.send_input({"type": "websocket.connect"})
-        assert (await self.communicator.receive_output(timeout=5))["type"] == "websocket.accept"
+        assert (await self.communicator.receive_output(timeout=FRAME_WAIT))["type"] == "websocket.accept"
         return self
 
     async def send(self, frame: Any) -> None:
@@ -53,7 +54,7 @@ class Socket:
             if frame["type"] == kind and match.items() <= frame.items():
                 return self.seen.pop(i)
         for _attempt in range(50):
-            output = await self.communicator.receive_output(timeout=5)
+            output = await self.communicator.receive_output(timeout=FRAME_WAIT)
             assert output["type"] == "websocket.send", output
             frame = json.loads(output["text"])
             if frame["type"] == kind and match.items() <= frame.items():
@@ -68,7 +69,7 @@ class Socket:
 
     async def close(self) -> None:
         await self.communicator.send_input({"type": "websocket.disconnect", "code": 1000})
-        await self.communicator.wait(timeout=2)
+        await self.communicator.wait(timeout=FRAME_WAIT)
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_anonymous_is_refused() -> None:
     async def run() -> None:
         communicator = _communicator(AnonymousUser())
         await communicator.send_input({"type": "websocket.connect"})
-        assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+        assert await communicator.receive_output(timeout=FRAME_WAIT) == {"type": "websocket.close", "code": 4401}
 
     async_to_sync(run)()
 

@@ -10,6 +10,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 
 from kefu.conversations.tests.factories import ChannelFactory
+from kefu.core.testing import FRAME_WAIT
 from kefu.widget.visitors import Visitor, new_visitor_id, token_for
 
 SHOP = "https://shop.example.com"
@@ -61,12 +62,12 @@ class Socket:
     async def connect(self) -> None:
         """The handshake: Kefu accepts every well-formed connection, then closes a refused one with its code."""
         await self.communicator.send_input({"type": "websocket.connect"})
-        assert (await self.communicator.receive_output(timeout=5))["type"] == "websocket.accept"
+        assert (await self.communicator.receive_output(timeout=FRAME_WAIT))["type"] == "websocket.accept"
 
     async def refused(self) -> int:
         """The close code of a connection Kefu refused (it closes right after accepting)."""
         await self.connect()
-        message = await self.communicator.receive_output(timeout=5)
+        message = await self.communicator.receive_output(timeout=FRAME_WAIT)
         assert message["type"] == "websocket.close", message
         await self.close()  # as a server does once the socket is closed: the consumer ends
         return int(message["code"])
@@ -77,12 +78,12 @@ class Socket:
 
     # A ceiling, not a measure: a frame that comes returns at once; a loaded CI machine (two test processes, the
     # database, the knowledge index embedding questions) once took more than 5 s to deliver one.
-    async def receive(self, timeout: float = 30) -> dict[str, Any]:
+    async def receive(self, timeout: float = FRAME_WAIT) -> dict[str, Any]:
         message = await self.communicator.receive_output(timeout=timeout)
         assert message["type"] == "websocket.send", message
         return json.loads(message["text"])  # type: ignore[no-any-return]
 
-    async def receive_type(self, kind: str, timeout: float = 30, limit: int = 50) -> dict[str, Any]:
+    async def receive_type(self, kind: str, timeout: float = FRAME_WAIT, limit: int = 50) -> dict[str, Any]:
         """The next frame of this type (others before it are skipped)."""
         for _ in range(limit):
             frame = await self.receive(timeout)

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from kefu.conversations import services
 from kefu.conversations.choices import CloseReason, ConversationStatus, DeliveryState, Direction
 from kefu.conversations.models import Conversation, Message
-from kefu.core.testing import in_thread
+from kefu.core.testing import FRAME_WAIT, in_thread
 from kefu.widget.consumers import BAD_ORIGIN, BAD_TOKEN, presence_key
 from kefu.widget.tests.conftest import SHOP
 from kefu.widget.visitors import Visitor, new_visitor_id, token_for
@@ -92,11 +92,12 @@ def test_staff_websockets_keep_the_host_check_and_the_session(chat: Any) -> None
     async def go() -> None:
         staff = Socket("/ws/workspace/", origin="https://evil.example")
         await staff.communicator.send_input({"type": "websocket.connect"})
-        assert (await staff.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+        assert (await staff.communicator.receive_output(timeout=FRAME_WAIT))["type"] == "websocket.close"
         await staff.close()
         anonymous = Socket("/ws/workspace/", origin="http://testserver")
         await anonymous.communicator.send_input({"type": "websocket.connect"})
-        assert (await anonymous.communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+        closed = await anonymous.communicator.receive_output(timeout=FRAME_WAIT)
+        assert closed == {"type": "websocket.close", "code": 4401}
         await anonymous.close()
 
     run(go)
