@@ -43,8 +43,11 @@ def test_a_dispatch_with_a_due_time_runs_a_clock_on_the_wall_clock(dispatched: A
 def test_an_overdue_dispatch_is_recorded_once_and_its_department_hears_of_it(dispatched: Any,
                                                                              repair_department: Any) -> None:
     later = dispatched.due_at + timedelta(minutes=1)
-    assert clock_sweep(now=later).breached == 1
-    assert clock_sweep(now=later + timedelta(minutes=1)).breached == 0
+    # the sweeps may also breach the order's own SLA clocks (on business hours, so it depends on the time of day the
+    # test runs): what matters is the dispatch's clock, breached once, and one overdue notice
+    clock_sweep(now=later)
+    assert _clock(dispatched).state == ClockState.BREACHED
+    clock_sweep(now=later + timedelta(minutes=1))
     drain()
     drain()
     ticket = dispatched.ticket
