@@ -146,12 +146,12 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
     started = time.perf_counter()
     calibration = calibrate(entries, kb_vectors, precision_target=0.90, folds=5, seed=0)
     calibrate_seconds = time.perf_counter() - started
-    threshold = calibration.threshold
+    threshold, null = calibration.threshold, calibration.null_score
     log(f"{ds.name}: built in {build_seconds:.2f} s, calibrated in {calibrate_seconds:.1f} s → {calibration}")
 
     right, answered, answered_right = 0, 0, 0
     for (text, intent), vector in zip(ds.asked, asked_vectors, strict=True):
-        answer = index._answer(text, threshold, ds.language, vector)
+        answer = index._answer(text, threshold, ds.language, vector, null)
         correct = answer.article_id == ids.get(intent)
         right += correct
         if not answer.handoff:
@@ -163,12 +163,12 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
     suspects = find_suspects(entries, kb_vectors, folds=5, seed=0)
     labels = [ids.get(intent, -1) for _, intent in ds.asked]
     doubted, _, asked_noise = check_labels(index, suspects, [t for t, _ in ds.asked], asked_vectors, labels,
-                                           ds.language)
+                                           ds.language, null_score=null)
     clear_right, clear_answered, clear_answered_right = 0, 0, 0
     for (text, intent), vector, suspected in zip(ds.asked, asked_vectors, doubted, strict=True):
         if suspected:
             continue
-        answer = index._answer(text, threshold, ds.language, vector)
+        answer = index._answer(text, threshold, ds.language, vector, null)
         correct = answer.article_id == ids.get(intent)
         clear_right += correct
         clear_answered += not answer.handoff
@@ -177,15 +177,15 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
     refused = 0
     if oos_vectors is not None:
         for text, vector in zip(ds.out_of_scope, oos_vectors, strict=True):
-            refused += index._answer(text, threshold, ds.language, vector).handoff
+            refused += index._answer(text, threshold, ds.language, vector, null).handoff
 
     rng = np.random.default_rng(1)
     sample = [ds.asked[i][0] for i in rng.choice(len(ds.asked), min(LATENCY_SAMPLE, len(ds.asked)), replace=False)]
-    index.answer(sample[0], threshold=threshold)  # the model's first load is not a customer's wait
+    index.answer(sample[0], threshold=threshold, null_score=null)  # the model's first load is not a customer's wait
     latencies, cpu = [], []
     for text in sample:
         started, started_cpu = time.perf_counter(), time.thread_time()
-        index.answer(text, threshold=threshold)
+        index.answer(text, threshold=threshold, null_score=null)
         latencies.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - started_cpu) * 1000)
 
@@ -198,6 +198,7 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
         "asked": n,
         "top1": round(right / n, 4),
         "threshold": round(threshold, 4),
+        "null_score": round(null, 4),
         "answered_share": round(answered / n, 4),
         "answered_precision": round(answered_right / answered, 4) if answered else None,
         "out_of_scope": len(ds.out_of_scope),

@@ -344,7 +344,8 @@ class World:
 
 
 PORTAL_PARAMS = ("lang", "category_slug", "public_article_id", "public_file_id")
-KNOWLEDGE_PARAMS = ("article_id", "number", "kb_attachment_id", "kb_category_id", "intake_id", "gap_id")
+KNOWLEDGE_PARAMS = ("article_id", "number", "kb_attachment_id", "kb_category_id", "intake_id", "gap_id",
+                    "kb_suspect_id")
 
 
 def _offer_for(user: Any) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.knowledge.index import served
+from kefu.knowledge.models import BotSettings
 
 LIMIT = 3
 TEXT_MAX = 500  # characters of the customer's words searched (the latest first)
@@ -31,7 +32,7 @@ def suggest(text: str, *, limit: int = LIMIT) -> list[Suggested]:
     if not text:
         return []
     current = served("staff")
-    hits = current.index.search(text, limit=limit)
+    hits = current.index.search(text, limit=limit, null_score=BotSettings.current().null_score)
     found = []
     for hit in hits:
         article = current.articles.get(hit.article_id)

@@ -48,6 +48,12 @@ class GapState(models.TextChoices):
     DISMISSED = "dismissed", _("已忽略")
 
 
+class SuspectState(models.TextChoices):
+    OPEN = "open", _("待查看")
+    KEPT = "kept", _("已确认无误")
+    MOVED = "moved", _("已移到建议文章")
+
+
 class IntakeState(models.TextChoices):
     SUBMITTED = "submitted", _("已提交")
     ACCEPTED = "accepted", _("已采用")

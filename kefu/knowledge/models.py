@@ -17,6 +17,7 @@ from kefu.knowledge.choices import (
     GapState,
     IntakeState,
     Language,
+    SuspectState,
     Visibility,
 )
 
@@ -243,6 +244,32 @@ class Gap(TimeStampedModel):
         return self.question
 
 
+class Suspect(TimeStampedModel):
+    """An example question calibration suspects of being filed under the wrong article (confident learning; see
+    docs/knowledge-bot.md), with the article it seems to belong to: for the knowledge team to move it or to confirm
+    it where it is. Each calibration brings the open ones up to date; a confirmed one is not suggested again while
+    its text stays under that article."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suspects",
+                                verbose_name=_("所在文章"))
+    question = models.CharField(_("例句"), max_length=500)
+    suggested = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+",
+                                  verbose_name=_("疑似应属文章"))
+    state = models.CharField(_("状态"), max_length=10, choices=SuspectState.choices, default=SuspectState.OPEN,
+                             db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("确认人"))
+
+    class Meta:
+        verbose_name = _("疑似归错的例句")
+        verbose_name_plural = _("疑似归错的例句")
+        ordering = ["article_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["article", "question"], name="knowledge_suspect_once")]
+
+    def __str__(self) -> str:
+        return self.question
+
+
 class IntakeSubmission(TimeStampedModel):
     """The departments' intake form (信息采集表): a question customers ask a department, with its answer, which
     the knowledge team turns into an article."""
@@ -292,6 +319,13 @@ class BotSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
+
+    @property
+    def null_score(self) -> float | None:
+        """The "none of these" score calibration measured on this knowledge base, under which the threshold holds
+        (None before the first calibration: the engine's constant)."""
+        value = (self.calibration or {}).get("null_score")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
     @classmethod
     def current(cls) -> BotSettings:

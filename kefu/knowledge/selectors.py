@@ -14,7 +14,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kefu.knowledge.choices import ArticleStatus, GapState, IntakeState, Language, Visibility
+from kefu.knowledge.choices import ArticleStatus, GapState, IntakeState, Language, SuspectState, Visibility
 from kefu.knowledge.models import (
     SERVED,
     Article,
@@ -25,6 +25,7 @@ from kefu.knowledge.models import (
     ExampleQuestion,
     Gap,
     IntakeSubmission,
+    Suspect,
 )
 
 TABS = ("all", "review", "mine")
@@ -242,6 +243,19 @@ def gap_list(state: str = GapState.OPEN) -> QuerySet[Gap]:
     if state in GapState.values:
         qs = qs.filter(state=state)
     return qs.order_by("-times", "-last_asked_at", "-id")
+
+
+def suspect_list(state: str = SuspectState.OPEN) -> QuerySet[Suspect]:
+    """Suspected misfiled example questions of one state, article by article (the article's own title order)."""
+    qs = Suspect.objects.select_related("article", "suggested", "decided_by")
+    if state in SuspectState.values:
+        qs = qs.filter(state=state)
+    return qs.order_by("article__title", "article_id", "id")
+
+
+def suspect_counts() -> dict[str, int]:
+    found = dict(Suspect.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    return {state: int(found.get(state, 0)) for state in SuspectState.values}
 
 
 def served_article_choices(language: str | None = None) -> list[tuple[int, str, str]]:

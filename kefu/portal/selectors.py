@@ -165,8 +165,10 @@ def search(question: str, language: str) -> Search:
     from kefu.knowledge.index import served
 
     current = served("public")
-    threshold = BotSettings.current().threshold
-    hits = current.index.search(question, language=language, limit=RESULTS * 2) if current.articles else []
+    bot = BotSettings.current()
+    threshold = bot.threshold
+    hits = (current.index.search(question, language=language, limit=RESULTS * 2, null_score=bot.null_score)
+            if current.articles else [])
     rows = []
     for hit in hits:
         article = current.articles.get(hit.article_id)

@@ -140,4 +140,8 @@ urlpatterns = [
     path("kb/gaps/", knowledge.gap_list, name="kb_gaps"),
     path("kb/gaps/<int:gap_id>/", knowledge.gap_act, name="kb_gap_act"),
     path("kb/library/", knowledge.library, name="kb_library"),
+    path("kb/bot/", knowledge.bot_settings, name="kb_bot"),
+    path("kb/bot/calibrate/", knowledge.bot_calibrate_now, name="kb_bot_calibrate"),
+    path("kb/suspects/", knowledge.suspect_list, name="kb_suspects"),
+    path("kb/suspects/<int:kb_suspect_id>/", knowledge.suspect_act, name="kb_suspect_act"),
 ]

@@ -41,9 +41,9 @@ from kefu.knowledge.models import BotSettings
 deadline = time.monotonic() + 30
 while BotSettings.current().calibrated_at is None and time.monotonic() < deadline:
     time.sleep(0.5)
-index = served('public').index
-sure = min(index.answer(q, threshold=1.0).confidence for q in %(sure)s)
-unsure = max(index.answer(q, threshold=1.0).confidence for q in %(unsure)s)
+index, null = served('public').index, BotSettings.current().null_score  # the calibrated null, as the bot asks
+sure = min(index.answer(q, threshold=1.0, null_score=null).confidence for q in %(sure)s)
+unsure = max(index.answer(q, threshold=1.0, null_score=null).confidence for q in %(unsure)s)
 assert sure > unsure, (sure, unsure)
 BotSettings.objects.filter(pk=BotSettings.current().pk).update(threshold=(sure + unsure) / 2, enabled=True)
 print(json.dumps({"sure": sure, "unsure": unsure}))

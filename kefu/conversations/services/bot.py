@@ -70,7 +70,9 @@ def asks_for_person(text: str) -> bool:
 
 
 def _language(text: str) -> str:
-    return "zh-hans" if re.search(r"[\u3400-\u9fff]", text or "") else "en"
+    from kefu.knowledge.engine import detect_language  # the bot's own rule: any Chinese character → Chinese
+
+    return detect_language(text or "")
 
 
 def _ask_channel(channel: Channel) -> str:

@@ -75,6 +75,7 @@ class Scoring:
     null_score: float = 0.90
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    lexical_scale: str = "self"  # BM25 divided by: "self", the question's score against itself; "best", the best one's
 
 
 DEFAULT_SCORING = Scoring()
@@ -94,9 +95,33 @@ class _Lexical:
             self.model = bm25s.BM25(k1=scoring.bm25_k1, b=scoring.bm25_b)
             self.model.index(corpus, show_progress=False)
             self.vocab = self.model.vocab_dict
+        self.scale = scoring.lexical_scale
+        self.k1, self.b = scoring.bm25_k1, scoring.bm25_b
+        self.average_length = float(np.mean([len(d) for d in corpus])) if corpus else 0.0
+        self.frequency: dict[str, int] = {}
+        for document in corpus:
+            for term in set(document):
+                self.frequency[term] = self.frequency.get(term, 0) + 1
+
+    def _idf(self, term: str) -> float:
+        frequency = self.frequency.get(term, 0)
+        return float(np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5)))
+
+    def self_score(self, terms: list[str]) -> float:
+        """The question's BM25 score against itself as a document, every term counted (also those no example
+        has, which no document can match): what a perfect match would score."""
+        if not terms or not self.average_length:
+            return 0.0
+        counts: dict[str, int] = {}
+        for term in terms:
+            counts[term] = counts.get(term, 0) + 1
+        length = self.k1 * (1.0 - self.b + self.b * len(terms) / self.average_length)
+        return sum(n * self._idf(t) * n / (n + length) for t, n in counts.items())
 
     def scores(self, questions: list[list[str]]) -> np.ndarray:
-        """(questions, documents) BM25 scores, each row divided by its best (rows in [0, 1]; zero without a match)."""
+        """(questions, documents) BM25 scores in [0, 1] (zero without a match): each row divided by the question's
+        score against itself (`lexical_scale` "self": a match on a few common characters scores little), or by
+        the row's best ("best")."""
         out = np.zeros((len(questions), self.size), dtype=np.float32)
         if self.model is None:
             return out
@@ -104,6 +129,10 @@ class _Lexical:
             ids = [self.vocab[t] for t in terms if t in self.vocab]
             if ids:
                 out[row] = self.model.get_scores_from_ids(ids)
+        if self.scale == "self":
+            scale = np.array([[self.self_score(terms)] for terms in questions], dtype=np.float32)
+            clipped: np.ndarray = np.clip(np.divide(out, scale, out=np.zeros_like(out), where=scale > 0), 0.0, 1.0)
+            return clipped
         top = out.max(axis=1, keepdims=True)
         normalised: np.ndarray = np.divide(out, top, out=np.zeros_like(out), where=top > 0)
         return normalised
@@ -226,13 +255,33 @@ def _top(confidence: np.ndarray, limit: int) -> np.ndarray:
     return candidates[np.lexsort((candidates, -confidence[candidates]))][:limit]
 
 
-def _confidences(scores: np.ndarray, scoring: Scoring) -> np.ndarray:
-    """Soft-max of each row of article scores with a "none of these" pseudo-article of score `null_score`."""
+def _confidences(scores: np.ndarray, scoring: Scoring, null_score: float | None = None) -> np.ndarray:
+    """Soft-max of each row of article scores with a "none of these" pseudo-article of score `null_score` (the
+    scoring's own unless given: calibration measures one per knowledge base)."""
+    best, spread = _spread(scores, scoring)
+    return confidences_of(
+        best, spread, scoring.temperature, scoring.null_score if null_score is None else null_score, scores=scores
+    )
+
+
+def _spread(scores: np.ndarray, scoring: Scoring) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the best article score, and the sum over all articles of exp((score - best) / temperature) (≥ 1).
+    With these two a row's best confidence follows for any null score (`confidences_of`)."""
     scores = scores.astype(np.float64)
-    best = scores.max(axis=1, keepdims=True)
-    weights = np.exp((scores - best) / scoring.temperature)
-    null = np.exp(np.minimum((scoring.null_score - best) / scoring.temperature, 700.0))
-    return np.asarray(weights / (weights.sum(axis=1, keepdims=True) + null), dtype=np.float64)
+    best = scores.max(axis=1) if scores.shape[1] else np.zeros(len(scores))
+    spread = np.exp((scores - best[:, None]) / scoring.temperature).sum(axis=1)
+    return best, spread
+
+
+def confidences_of(
+    best: np.ndarray, spread: np.ndarray, temperature: float, null_score: float, scores: np.ndarray | None = None
+) -> np.ndarray:
+    """The best article's confidence for rows summarised by `_spread`, or every article's when `scores` is given."""
+    null = np.exp(np.minimum((null_score - best) / temperature, 700.0))
+    if scores is None:
+        return np.asarray(1.0 / (spread + null), dtype=np.float64)
+    weights = np.exp((scores.astype(np.float64) - best[:, None]) / temperature)
+    return np.asarray(weights / (spread + null)[:, None], dtype=np.float64)
 
 
 class KnowledgeIndex:
@@ -280,19 +329,43 @@ class KnowledgeIndex:
             self._views[_ANY] = _build_view(rows, self._entries, self._vectors, self._scoring)
         return self._views[_ANY]
 
-    def _rank(self, view: _View, vector: np.ndarray, terms: list[str], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rank(
+        self, view: _View, vector: np.ndarray, terms: list[str], limit: int, null_score: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The best `limit` (article ids, confidences), best first, for a question's unit vector and BM25 terms."""
-        confidence = _confidences(_article_scores(view, vector[None, :], [terms], self._scoring), self._scoring)[0]
+        scores = _article_scores(view, vector[None, :], [terms], self._scoring)
+        confidence = _confidences(scores, self._scoring, null_score)[0]
         order = _top(confidence, limit)
         return view.articles[order], confidence[order]
 
-    def _best_many(self, texts: Sequence[str], vectors: np.ndarray, language: str) -> tuple[np.ndarray, np.ndarray]:
+    def _best_many(
+        self, texts: Sequence[str], vectors: np.ndarray, language: str, null_score: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(best article id, its confidence) for many questions of one language at once (for calibration)."""
-        ids, confidence, _ = self._top_many(texts, vectors, language, 1)
+        ids, confidence, _ = self._top_many(texts, vectors, language, 1, null_score=null_score)
         return ids[:, 0], confidence[:, 0]
 
+    def _spread_many(self, texts: Sequence[str], vectors: np.ndarray, language: str) -> tuple[np.ndarray, np.ndarray]:
+        """(best article score, spread) of many questions of one language (see `_spread`): what their confidence
+        would be under any null score (`confidences_of`). Empty index: best 0, spread 0."""
+        best, spread = np.zeros(len(texts)), np.zeros(len(texts))
+        view = self._view(language)
+        if view is None:
+            return best, spread
+        for start in range(0, len(texts), 256):
+            chunk = slice(start, start + 256)
+            scores = _article_scores(view, vectors[chunk], [tokens(t) for t in texts[chunk]], self._scoring)
+            best[chunk], spread[chunk] = _spread(scores, self._scoring)
+        return best, spread
+
     def _top_many(
-        self, texts: Sequence[str], vectors: np.ndarray, language: str, depth: int, own: np.ndarray | None = None
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray,
+        language: str,
+        depth: int,
+        own: np.ndarray | None = None,
+        null_score: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For many questions of one language at once (for calibration): the `depth` best (article ids, confidences),
         best first, as (questions, depth) arrays (id -1, confidence 0 where the index has fewer articles), and the
@@ -310,7 +383,7 @@ class KnowledgeIndex:
         for start in range(0, len(texts), 256):
             chunk = slice(start, start + 256)
             scores = _article_scores(view, vectors[chunk], [tokens(t) for t in texts[chunk]], self._scoring)
-            confidence = _confidences(scores, self._scoring)
+            confidence = _confidences(scores, self._scoring, null_score)
             for row in range(len(confidence)):
                 order = _top(confidence[row], width)
                 ids[start + row, :width] = view.articles[order]
@@ -323,7 +396,7 @@ class KnowledgeIndex:
         return ids, confidences, own_confidence
 
     def _query(
-        self, text: str, language: str | None, vector: np.ndarray | None, limit: int
+        self, text: str, language: str | None, vector: np.ndarray | None, limit: int, null_score: float | None = None
     ) -> tuple[str, np.ndarray, np.ndarray]:
         language = language or detect_language(text)
         view = self._view(language)
@@ -331,20 +404,33 @@ class KnowledgeIndex:
             return language, np.zeros(0, dtype=np.int64), np.zeros(0)
         if vector is None:
             vector = embed([text])[0]
-        articles, confidence = self._rank(view, vector, tokens(text), limit)
+        articles, confidence = self._rank(view, vector, tokens(text), limit, null_score)
         return language, articles, confidence
 
-    def search(self, text: str, *, language: str | None = None, limit: int = 3) -> list[Hit]:
-        """The best `limit` articles for `text`, best first, with their confidences."""
-        _, articles, confidence = self._query(text, language, None, max(0, limit))
+    def search(
+        self, text: str, *, language: str | None = None, limit: int = 3, null_score: float | None = None
+    ) -> list[Hit]:
+        """The best `limit` articles for `text`, best first, with their confidences (under `null_score`, the one
+        `calibrate` measured for this knowledge base, or the scoring's own)."""
+        _, articles, confidence = self._query(text, language, None, max(0, limit), null_score)
         return [Hit(int(a), float(c)) for a, c in zip(articles, confidence, strict=True)]
 
-    def answer(self, text: str, *, threshold: float, language: str | None = None) -> Answer:
-        """The best article and whether the bot may give it (confidence ≥ threshold) or hands over to a person."""
-        return self._answer(text, threshold, language, None)
+    def answer(
+        self, text: str, *, threshold: float, language: str | None = None, null_score: float | None = None
+    ) -> Answer:
+        """The best article and whether the bot may give it (confidence ≥ threshold) or hands over to a person;
+        `threshold` and `null_score` as `calibrate` measured them for this knowledge base."""
+        return self._answer(text, threshold, language, None, null_score)
 
-    def _answer(self, text: str, threshold: float, language: str | None, vector: np.ndarray | None) -> Answer:
-        language, articles, confidence = self._query(text, language, vector, 3)
+    def _answer(
+        self,
+        text: str,
+        threshold: float,
+        language: str | None,
+        vector: np.ndarray | None,
+        null_score: float | None = None,
+    ) -> Answer:
+        language, articles, confidence = self._query(text, language, vector, 3, null_score)
         if not len(articles):
             return Answer(article_id=None, confidence=0.0, handoff=True, hits=[], language=language)
         hits = [Hit(int(a), float(c)) for a, c in zip(articles[:3], confidence[:3], strict=True)]

@@ -82,7 +82,8 @@ def bot_ask(*, question: str, channel: str, language: str | None = None, convers
         raise ValidationFailed(_("可见范围无效"), details={"field": "audience"})
     settings_row = BotSettings.current()
     current = served(audience)
-    found = current.index.answer(text, threshold=settings_row.threshold, language=language)
+    found = current.index.answer(text, threshold=settings_row.threshold, language=language,
+                                 null_score=settings_row.null_score)
     best = current.articles.get(found.article_id) if found.article_id is not None else None
     could_answer = not found.handoff and best is not None
     handoff = not (could_answer and settings_row.enabled)

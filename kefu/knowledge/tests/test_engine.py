@@ -19,13 +19,17 @@ from kefu.knowledge.engine import (
     embed,
 )
 from kefu.knowledge.engine.calibration import (
+    MIN_UNKNOWN,
     NOISY,
+    UNKNOWN_REFUSED,
     check_labels,
     choose_threshold,
     cross_validate,
     find_suspects,
     fold_assignment,
+    refusal_floor,
 )
+from kefu.knowledge.engine.index import DEFAULT_SCORING, _Lexical
 from kefu.knowledge.engine.text import tokens
 
 EN_ARTICLES = {
@@ -319,3 +323,59 @@ def test_new_questions_are_judged_against_the_knowledge_base() -> None:
     assert doubted.tolist() == [False, False, True, False]  # the third is filed under 5 but looks like 3
     assert seems[2] == 3
     assert noise == pytest.approx(0.25)
+
+
+SHOP = {  # a small tidy Chinese knowledge base: every held-out example finds its own article
+    11: ["怎么退货？", "我想退货退款", "商品不满意可以退吗", "收到的东西坏了能退吗"],
+    12: ["运费怎么算？", "邮费多少钱", "包邮吗", "偏远地区运费贵吗"],
+    13: ["什么时候发货？", "几天能发货", "下单后多久发出", "今天下单明天能发吗"],
+    14: ["怎么修改收货地址？", "地址填错了想改一下", "能换个收货地址吗", "下单后还能改地址吗"],
+    15: ["发票怎么开？", "我需要开增值税发票", "可以开发票吗", "电子发票在哪里下载"],
+    16: ["优惠券怎么用？", "优惠券为什么用不了", "领的券在哪里使用", "优惠券过期了怎么办"],
+    17: ["怎么联系人工客服？", "转人工", "我要找客服", "客服电话是多少"],
+}
+
+
+def test_a_tidy_knowledge_base_still_refuses_what_it_does_not_cover() -> None:
+    """Every held-out question of a known topic is answered right, so with unknown topics weighing 10 % answering
+    everything meets a 90 % target exactly: the threshold once fell to ≈ 0 and the bot answered anything. The
+    unknown-topic questions now set the null score and a floor: at least half of them are refused."""
+    entries = entries_of(SHOP, "zh-hans")
+    vectors = embed([e.text for e in entries])
+    calibration = calibrate(entries, vectors)
+    assert calibration.top1 == 1.0
+    assert calibration.unknown_questions >= MIN_UNKNOWN
+    assert calibration.unknown_refused >= UNKNOWN_REFUSED
+    assert calibration.threshold > 0.2
+    assert calibration.null_score != DEFAULT_SCORING.null_score  # measured on this knowledge base
+    index = KnowledgeIndex.build(entries, vectors)
+    for question in ("你们老板是谁", "帮我订一张机票", "讲个笑话", "你们公司在哪里", "股票会涨吗"):
+        answer = index.answer(question, threshold=calibration.threshold, null_score=calibration.null_score)
+        assert answer.handoff, (question, answer.confidence)
+    for question, article in (("我要退货", 11), ("怎么开发票", 15), ("运费多少", 12), ("地址写错了", 14)):
+        answer = index.answer(question, threshold=calibration.threshold, null_score=calibration.null_score)
+        assert (answer.article_id, answer.handoff) == (article, False), (question, answer.confidence)
+    # without the floor (and under the old constant) the same knowledge base answers nearly anything
+    unfloored = calibrate(entries, vectors, null_score=DEFAULT_SCORING.null_score, refused_at_least=0.0)
+    assert (unfloored.unknown_refused, unfloored.answered_share) == (0.0, 1.0)
+    assert unfloored.precision == pytest.approx(0.9)  # exactly the target: nothing stopped it
+
+
+def test_refusal_floor() -> None:
+    unknown = np.linspace(0.0, 0.9, 10)
+    floor = refusal_floor(unknown, 0.5)
+    assert (unknown < floor).mean() == 0.5
+    assert (unknown < np.nextafter(floor, 0.0)).mean() < 0.5  # the lowest such threshold
+    assert refusal_floor(unknown[:MIN_UNKNOWN - 1], 0.5) == 0.0  # too few to measure
+    assert refusal_floor(unknown, 0.0) == 0.0
+
+
+def test_a_few_common_characters_are_little_lexical_evidence() -> None:
+    lexical = _Lexical([["物", "业", "费", "物业", "业费"], ["发", "票", "发票"], ["你", "们", "你们", "好"]],
+                       DEFAULT_SCORING)
+    exact, partial = lexical.scores([["发", "票", "发票"], ["机", "票", "订", "机票", "订机"]])
+    assert exact[1] == pytest.approx(1.0, abs=0.05)  # the question matches itself: full evidence
+    assert 0.0 < partial[1] < 0.35  # one shared character among five terms: some, not the most
+    assert exact[0] == exact[2] == partial[0] == 0.0
+    best = _Lexical([["发", "票", "发票"], ["你"]], dataclasses.replace(DEFAULT_SCORING, lexical_scale="best"))
+    assert best.scores([["机", "票", "订", "机票", "订机"]])[0, 0] == 1.0  # the old scale: any match is the best

@@ -1,6 +1,7 @@
 """The knowledge team's and agents' pages of the knowledge base (知识库): the article list, an article with its
 versions and attachments, the editor, categories, the departments' intake form, gaps, the monthly consultation
-library, and the agents' quick search. Reads come from kefu.knowledge.selectors, writes go through its services."""
+library, the answer bot's settings and calibration, the suspected misfiled example questions, and the agents'
+quick search. Reads come from kefu.knowledge.selectors, writes go through its services."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ from django.views.decorators.http import require_GET, require_POST
 from kefu.core.errors import ApplicationError
 from kefu.core.policy import can, requires
 from kefu.knowledge import selectors
-from kefu.knowledge.choices import ArticleStatus, GapState, IntakeState, Language, Visibility
-from kefu.knowledge.models import Article, Attachment, Category, Gap, IntakeSubmission
+from kefu.knowledge.choices import ArticleStatus, GapState, IntakeState, Language, SuspectState, Visibility
+from kefu.knowledge.models import Article, Attachment, BotSettings, Category, Gap, IntakeSubmission, Suspect
 from kefu.knowledge.permissions import KnowledgeRight
 from kefu.knowledge.services import articles as article_services
 from kefu.knowledge.services import attachments as attachment_services
 from kefu.knowledge.services import categories as category_services
 from kefu.knowledge.services import gaps as gap_services
 from kefu.knowledge.services import intake as intake_services
+from kefu.knowledge.services import suspects as suspect_services
+from kefu.knowledge.services.calibration import BotSettingsData, bot_calibrate_soon, bot_settings_update
 from kefu.knowledge.services.insight import gap_resolve
 from kefu.web import knowledge_forms as forms
 from kefu.web.views.common import application_error_status, form_errors_text, is_htmx
@@ -577,3 +580,96 @@ def quick_search(request: HttpRequest) -> HttpResponse:
     text = str(request.GET.get("q") or "")[:200]
     hits = selectors.quick_search(text) if text.strip() else []
     return render(request, "web/knowledge/_quick_results.html", {"hits": hits, "q": text.strip()})
+
+
+# --- the answer bot: settings and calibration (机器人设置) ----------------------------------------------------
+
+
+def _bot_page(request: HttpRequest, bot: BotSettings, *, form: dict[str, Any] | None = None, error: str = "",
+              field: str = "", status: int = 200) -> HttpResponse:
+    return render(request, "web/knowledge/bot.html", {
+        "nav": NAV, "bot": bot, "calibration": bot.calibration or {}, "error": error, "field": field,
+        "form": form or {"enabled": bot.enabled, "name": bot.name,
+                         "precision_target": f"{bot.precision_target * 100:g}", "version": bot.version},
+        "suspects_open": selectors.suspect_counts()[SuspectState.OPEN],
+    }, status=status)
+
+
+@requires(KnowledgeRight.BOT_MANAGE)
+def bot_settings(request: HttpRequest) -> HttpResponse:
+    bot = BotSettings.current()
+    if request.method != "POST":
+        return _bot_page(request, bot)
+    raw = {"enabled": request.POST.get("enabled") == "on", "name": str(request.POST.get("name") or ""),
+           "precision_target": str(request.POST.get("precision_target") or "").strip(),
+           "version": str(request.POST.get("version") or "")}
+    try:
+        target = float(raw["precision_target"].rstrip("%")) / 100
+    except ValueError:
+        return _bot_page(request, bot, form=raw, error=_("准确率目标：请填写数字，例如 90"),
+                         field="precision_target", status=422)
+    if not raw["version"].isdigit():
+        return _bot_page(request, bot, form=raw, error=_("页面已过期，请刷新后再保存"), field="version", status=409)
+    try:
+        bot_settings_update(actor=request.user, expected_version=int(raw["version"]), data=BotSettingsData(
+            enabled=raw["enabled"], name=raw["name"], precision_target=target))
+    except ApplicationError as error:
+        return _bot_page(request, BotSettings.current(), form=raw, error=error.message,
+                         field=_error_field(error), status=application_error_status(error))
+    messages.success(request, _("已保存"))
+    return redirect("web:kb_bot")
+
+
+@requires(KnowledgeRight.BOT_MANAGE)
+@require_POST
+def bot_calibrate_now(request: HttpRequest) -> HttpResponse:
+    try:
+        bot_calibrate_soon(actor=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已开始重新校准，通常一两分钟内完成，刷新本页即可看到新的结果"))
+    return redirect("web:kb_bot")
+
+
+# --- suspected misfiled example questions (疑似归错的例句) ---------------------------------------------------
+
+
+@requires(KnowledgeRight.EDIT)
+@require_GET
+def suspect_list(request: HttpRequest) -> HttpResponse:
+    state = str(request.GET.get("state") or SuspectState.OPEN)
+    if state not in SuspectState.values:
+        state = SuspectState.OPEN
+    paginator = Paginator(selectors.suspect_list(state), 30)
+    page = paginator.get_page(request.GET.get("page") if str(request.GET.get("page") or "").isdigit() else 1)
+    bot = BotSettings.current()
+    counts = selectors.suspect_counts()
+    return render(request, "web/knowledge/suspects.html", {
+        "nav": NAV, "page": page, "state": state,
+        "states": [(value, label, counts[value]) for value, label in SuspectState.choices],
+        "bot": bot, "calibration": bot.calibration or {},
+    })
+
+
+@requires(KnowledgeRight.EDIT)
+@require_POST
+def suspect_act(request: HttpRequest, kb_suspect_id: int) -> HttpResponse:
+    suspect = Suspect.objects.filter(pk=kb_suspect_id).first()
+    if suspect is None:
+        raise Http404
+    action = str(request.POST.get("action") or "")
+    try:
+        if action == "move":
+            done = suspect_services.suspect_move(actor=request.user, suspect=suspect)
+            messages.success(request, _("已把例句移到“%(t)s”，两篇文章都生成了新的草稿版本，请提交审核后发布") % {
+                "t": done.suggested.title})
+        elif action == "keep":
+            suspect_services.suspect_keep(actor=request.user, suspect=suspect)
+            messages.success(request, _("已确认这条例句没有归错"))
+        else:
+            messages.error(request, _("操作：无效的值"))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    page = str(request.POST.get("page") or "")
+    return redirect(reverse("web:kb_suspects") + (f"?page={page}" if page.isdigit() else ""))
