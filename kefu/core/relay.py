@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 GAP_TIMEOUT = timedelta(minutes=10)
 MAX_GAPS = 10_000
+FRESH_GAPS = 100  # ids below the first one a new cursor sees that may still commit (see Position.advance)
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 1.0
 REDIS_CHANNEL = "kefu:outbox"
@@ -94,7 +95,14 @@ class Position:
 
     def advance(self, seen: list[int], now: datetime) -> None:
         """Record the ids just handled. Ids skipped between the old and the new high-water mark become gaps;
-        gaps older than GAP_TIMEOUT are forgotten."""
+        gaps older than GAP_TIMEOUT are forgotten.
+
+        A cursor that has never moved (last_id 0) counts as gaps only the FRESH_GAPS ids just below the first id
+        it sees (transactions that took an id a moment before and commit late): the ids further down were purged
+        or rolled back before the consumer existed. Counting them all, a new consumer on an outbox whose ids had
+        reached a million tracked the newest MAX_GAPS of them for GAP_TIMEOUT, in every batch's query and every
+        save of its cursor (and each test's fresh cursor did, after thousands of rolled-back ids). Only the newest
+        MAX_GAPS ids below the high-water mark are ever examined."""
         if not seen:
             self._expire(now)
             return
@@ -103,7 +111,8 @@ class Position:
             self.gaps.pop(event_id, None)
         top = max(seen_set)
         if top > self.last_id:
-            for missing in range(self.last_id + 1, top):
+            floor = max(0, min(seen_set) - 1 - FRESH_GAPS) if self.last_id == 0 and not self.gaps else self.last_id
+            for missing in range(max(floor, top - MAX_GAPS) + 1, top):
                 if missing not in seen_set:
                     self.gaps.setdefault(missing, now)
             self.last_id = top

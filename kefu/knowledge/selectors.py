@@ -20,6 +20,7 @@ from kefu.knowledge.models import (
     Article,
     ArticleVersion,
     Attachment,
+    BotSettings,
     Category,
     Consultation,
     ExampleQuestion,
@@ -289,7 +290,7 @@ def quick_search(text: str, *, limit: int = 8) -> list[QuickHit]:
     box = served("staff")
     hits: list[QuickHit] = []
     seen: set[int] = set()
-    for hit in box.index.search(text, limit=limit):
+    for hit in box.index.search(text, limit=limit, null_score=BotSettings.current().null_score):
         article = box.articles.get(hit.article_id)
         if article is None or article.id in seen or hit.score < QUICK_MIN_SCORE:
             continue

@@ -330,3 +330,19 @@ def test_a_transaction_wakes_the_relays_once_with_its_event_types(
     assert loop.woken.is_set()
     assert loop.news
     assert relay._wake_types(b"*") == frozenset()  # unknown: any may be news
+
+
+def test_a_new_cursor_does_not_count_the_old_ids_as_gaps() -> None:
+    """Ids far below the first one a new consumer sees were purged or rolled back long ago; the few just below
+    it may still commit (another transaction took them a moment before)."""
+    from kefu.core.relay import FRESH_GAPS, MAX_GAPS
+
+    now = timezone.now()
+    position = Position()
+    position.advance([1_000_000, 1_000_002], now)
+    assert position.last_id == 1_000_002
+    assert set(position.gaps) == {1_000_001} | set(range(1_000_000 - FRESH_GAPS, 1_000_000))
+    moved = Position(last_id=10)
+    moved.advance([10 + 3 * MAX_GAPS], now)  # a long way on: only the newest MAX_GAPS are examined
+    assert len(moved.gaps) == MAX_GAPS - 1
+    assert min(moved.gaps) == 10 + 2 * MAX_GAPS + 1
