@@ -213,3 +213,15 @@ def test_calibration_requests_coalesce(qa: Any, django_capture_on_commit_callbac
     assert BotSettings.current().version == done.version  # covered: not calibrated again
     recalibrate_task.call_local("2999-01-01T00:00:00.000000+00:00")  # asked after it started: calibrated again
     assert BotSettings.current().version == done.version + 1
+
+
+def test_the_suspects_come_thirty_a_page(login: Any, qa: Any) -> None:
+    here = make_article(actor=qa, title="退货怎么办理", body="七天无理由。", questions=["怎么退货？"])
+    there = make_article(actor=qa, title="运费说明", body="满 99 元包邮。", questions=["运费怎么算？"])
+    Suspect.objects.bulk_create([Suspect(article=here, question=f"问题 {n:02d}", suggested=there) for n in range(31)])
+    client = login(qa)
+    first = client.get("/kb/suspects/?state=nonsense&page=x")  # unknown values: the first tab, the first page
+    assert (first.context["state"], first.context["page"].number, len(first.context["page"].object_list)) == (
+        SuspectState.OPEN, 1, 30)
+    assert "?state=open&amp;page=2" in first.content.decode()
+    assert len(client.get("/kb/suspects/?page=2").context["page"].object_list) == 1

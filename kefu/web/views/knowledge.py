@@ -485,14 +485,20 @@ def intake_decide(request: HttpRequest, intake_id: int) -> HttpResponse:
 # --- gaps ---------------------------------------------------------------------------------------------------
 
 
+def _state_page(request: HttpRequest, states: Any, rows: Any) -> tuple[str, Any]:
+    """The list tab asked for (?state=, the first state when missing or unknown) and its page of `rows(state)`,
+    30 a page (?page=, the first when not a number)."""
+    state = str(request.GET.get("state") or "")
+    if state not in states.values:
+        state = states.values[0]
+    raw = str(request.GET.get("page") or "")
+    return state, Paginator(rows(state), 30).get_page(raw if raw.isdigit() else 1)
+
+
 @requires(KnowledgeRight.INSIGHT)
 @require_GET
 def gap_list(request: HttpRequest) -> HttpResponse:
-    state = str(request.GET.get("state") or GapState.OPEN)
-    if state not in GapState.values:
-        state = GapState.OPEN
-    paginator = Paginator(selectors.gap_list(state), 30)
-    page = paginator.get_page(request.GET.get("page") if str(request.GET.get("page") or "").isdigit() else 1)
+    state, page = _state_page(request, GapState, selectors.gap_list)
     return render(request, "web/knowledge/gaps.html", {
         "nav": NAV, "page": page, "state": state, "states": GapState.choices,
         "articles": selectors.served_article_choices(),
@@ -638,11 +644,7 @@ def bot_calibrate_now(request: HttpRequest) -> HttpResponse:
 @requires(KnowledgeRight.EDIT)
 @require_GET
 def suspect_list(request: HttpRequest) -> HttpResponse:
-    state = str(request.GET.get("state") or SuspectState.OPEN)
-    if state not in SuspectState.values:
-        state = SuspectState.OPEN
-    paginator = Paginator(selectors.suspect_list(state), 30)
-    page = paginator.get_page(request.GET.get("page") if str(request.GET.get("page") or "").isdigit() else 1)
+    state, page = _state_page(request, SuspectState, selectors.suspect_list)
     bot = BotSettings.current()
     counts = selectors.suspect_counts()
     return render(request, "web/knowledge/suspects.html", {
