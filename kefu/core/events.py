@@ -21,6 +21,7 @@ from django.db import transaction
 from pydantic import BaseModel, ValidationError
 
 from kefu.core.actors import actor_key, person
+from kefu.core.inserts import insert_rows
 
 
 @dataclass(frozen=True, order=True)
@@ -111,7 +112,7 @@ def emit(event: EventType, *, payload: dict[str, Any] | BaseModel, audience: Ite
     after commit. Returns the OutboxEvent row."""
     _require_transaction("emit")
     row = _event_row(event, payload, audience, obj=obj, object_type=object_type, object_id=object_id, actor=actor)
-    row.save(force_insert=True)
+    insert_rows([row], OUTBOX_FIELDS)
     _wake_after_commit(event.name, [row])
     return row
 
@@ -120,15 +121,34 @@ def emit_many(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseModel
               *, actor: Any = None) -> list[Any]:
     """Write several events of one type at once (one insert): `items` are (payload, audience, obj). Checked and
     woken as `emit`; returns the OutboxEvent rows in order."""
-    from kefu.core.models import OutboxEvent
 
     _require_transaction("emit_many")
-    rows = [_event_row(event, payload, audience, obj=obj, actor=actor) for payload, audience, obj in items]
+    rows = event_rows(event, items, actor=actor)
     if not rows:
         return []
-    made = OutboxEvent.objects.bulk_create(rows)
+    made = insert_rows(rows, OUTBOX_FIELDS)
     _wake_after_commit(event.name, made)
     return made
+
+
+def event_rows(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseModel, Iterable[Audience], Any]],
+               *, actor: Any = None) -> list[Any]:
+    """The unsaved, checked OutboxEvent rows of `emit_many`, for a hot path that writes them in its own statement
+    together with the rows they announce (the routing dispatcher writes its offers, marks its contacts and
+    inserts their events in one statement). It must then call `emitted` with the rows it wrote."""
+    return [_event_row(event, payload, audience, obj=obj, actor=actor) for payload, audience, obj in items]
+
+
+def emitted(event: EventType, rows: list[Any]) -> None:
+    """The rows of `event_rows` that the caller inserted (their primary keys set), in the current transaction:
+    the relay is woken after commit as for `emit_many`."""
+    _require_transaction("emitted")
+    if rows:
+        _wake_after_commit(event.name, rows)
+
+
+OUTBOX_FIELDS = ("uid", "type", "version", "object_type", "object_id", "payload", "audience", "actor_id",
+                 "actor_system", "created_at")
 
 
 def _require_transaction(name: str) -> None:

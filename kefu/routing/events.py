@@ -94,10 +94,14 @@ def _offer_info(offer: Any, contact: Any) -> dict[str, object]:
             "expires_at": offer.expires_at, "outcome": offer.outcome}
 
 
+def offer_items(made: list[tuple[Any, Any]]) -> list[tuple[dict[str, object], list[Audience], Any]]:
+    """The (payload, audience, object) of each offer's OFFER_MADE event (to the agent only)."""
+    return [(_offer_info(offer, contact), [Audience.user(offer.agent_id)], offer) for offer, contact in made]
+
+
 def announce_offers(made: list[tuple[Any, Any]]) -> None:
     """Several offers at once (one dispatch batch): one insert into the outbox."""
-    emit_many(OFFER_MADE, [(_offer_info(offer, contact), [Audience.user(offer.agent_id)], offer)
-                           for offer, contact in made])
+    emit_many(OFFER_MADE, offer_items(made))
 
 
 def announce_offer_closed(offer: Any) -> None:

@@ -12,23 +12,28 @@ Correct with any number of app and worker processes, because the database holds 
   after a crash the next tick carries on from the database, nothing held in memory is lost.
 """
 
+# ruff: noqa: S608 - the dispatcher's statements are put together from table names, constants and placeholders;
+# values are bound
+
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kefu.core.actors import system_actor
 from kefu.core.errors import Conflict, NotFound, ValidationFailed
+from kefu.core.inserts import insert_rows
 from kefu.core.policy import has_right
+from kefu.core.prepared import Prepared
 from kefu.routing.choices import (
     Affinity,
     AgentStateKind,
@@ -46,7 +51,7 @@ log = logging.getLogger(__name__)
 
 ROUTING = system_actor("routing", gettext_lazy("系统：路由"))
 REOFFER_SECONDS = 60  # an agent who declined a contact (or let it ring out) is not offered it again this soon
-BATCH = 50  # waiting contacts a dispatcher locks at a time
+BATCH = 20  # waiting contacts a dispatcher locks at a time (one transaction: their latency)
 
 
 class KindHandler(Protocol):
@@ -99,6 +104,12 @@ def _preferred(queue: Queue, customer: Any, kind: str) -> Any:
     return last.agent if last else None
 
 
+_IN_LINE = Prepared(lambda ref: RoutedContact.objects.filter(ref=ref, state__in=[
+    ContactState.WAITING, ContactState.OFFERED, ContactState.ASSIGNED]).order_by("pk")[:1])
+_ROUTED = Prepared(lambda queue_id: Queue.objects.filter(pk=queue_id, routed=True, is_active=True).values_list(
+    "pk", flat=True)[:1])
+
+
 @transaction.atomic
 def contact_enqueue(*, data: ContactIn) -> RoutedContact:
     """Put a contact in line (idempotent by `ref`: the same call queued again keeps its one place). Its priority
@@ -110,10 +121,9 @@ def contact_enqueue(*, data: ContactIn) -> RoutedContact:
     queue = data.queue
     if not queue.routed or not queue.is_active:
         raise ValidationFailed(_("队列 %(code)s 未启用系统分配") % {"code": queue.code}, details={"field": "queue"})
-    existing = RoutedContact.objects.filter(ref=ref, state__in=[ContactState.WAITING, ContactState.OFFERED,
-                                                                ContactState.ASSIGNED]).first()
-    if existing is not None:
-        return existing
+    existing = _IN_LINE.run(ref)
+    if existing:
+        return existing[0]
     at = data.at or timezone.now()
     customer = data.customer
     is_vip = bool(customer is not None and getattr(customer, "is_vip", False))
@@ -128,7 +138,7 @@ def contact_enqueue(*, data: ContactIn) -> RoutedContact:
             # Checked again after the insert: on PostgreSQL the insert's key-share lock on the queue waited for a
             # switch-off in progress (queue_update locks the queue FOR UPDATE and refuses with contacts in line),
             # and this statement sees its commit. The savepoint takes the contact back out.
-            if not Queue.objects.filter(pk=queue.pk, routed=True, is_active=True).exists():
+            if not _ROUTED.run(queue.pk):
                 raise ValidationFailed(_("队列 %(code)s 未启用系统分配") % {"code": queue.code},
                                        details={"field": "queue"})
     except IntegrityError:  # the same contact queued at the same moment by another process
@@ -358,28 +368,157 @@ def _match(matcher: matching.Matcher, contacts: list[RoutedContact]) -> list[tup
     return matching.match(matcher, contacts)
 
 
-def _insert_offers(pairs: list[tuple[RoutedContact, int]], now: datetime,
-                   ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
-    """Write the offers at once. The agents are locked, but the check that they hold no open offer read a
-    snapshot: another dispatcher may have just committed an offer to one of them. The unique index over open
-    offers then refuses it; the offers are written one by one and the refused pairs returned."""
+def _write_offers(pairs: list[tuple[RoutedContact, int]], now: datetime,
+                  ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
+    """Write the offers, mark their contacts offered and announce them. The agents are locked, but the check that
+    they hold no open offer read a snapshot: another dispatcher may have just committed an offer to one of them.
+    The unique indexes over open offers then refuse it (`ON CONFLICT DO NOTHING`) and its contact is neither
+    marked nor announced: → (the offers written, the refused pairs). On PostgreSQL all of it is one statement."""
     offers = [Offer(contact=contact, agent_id=agent_id, offered_at=now,
                     expires_at=now + timedelta(seconds=contact.queue.offer_seconds)) for contact, agent_id in pairs]
-    try:
-        with transaction.atomic():
-            return Offer.objects.bulk_create(offers), []
-    except IntegrityError:
-        pass
-    made, refused = [], []
-    for offer, pair in zip(offers, pairs, strict=True):
-        try:
-            with transaction.atomic():
-                offer.pk = None
-                offer.save(force_insert=True)
-            made.append(offer)
-        except IntegrityError:
-            refused.append(pair)
-    return made, refused
+    if not offers:
+        return [], []
+    if connection.vendor == "postgresql":
+        made = _write_offers_at_once(offers, now)
+    else:
+        made = insert_rows(offers, _OFFER_FIELDS, ignore_conflicts=True, key="contact_id")
+        _mark_offered([offer.contact for offer in made])
+        _announce_offers_made([(offer, offer.contact) for offer in made])
+    for offer in made:
+        contact = offer.contact
+        contact.state, contact.offers, contact.version = ContactState.OFFERED, contact.offers + 1, contact.version + 1
+    written = {offer.contact_id for offer in made}
+    return made, [pair for pair in pairs if pair[0].pk not in written]
+
+
+def _write_offers_at_once(offers: list[Offer], now: datetime) -> list[Offer]:
+    """PostgreSQL: insert the offers (skipping those the open-offer indexes refuse), mark their contacts offered
+    and insert their events, in one statement; the events' payloads get the offers' ids there."""
+    from kefu.core.events import OUTBOX_FIELDS, emitted, event_rows
+    from kefu.core.models import OutboxEvent
+    from kefu.routing.events import OFFER_MADE, offer_items
+
+    for offer in offers:
+        offer.pk = 0  # the id each event's payload is given in the statement
+    rows = event_rows(OFFER_MADE, offer_items([(offer, offer.contact) for offer in offers]))
+    fields = {name: OutboxEvent._meta.get_field(name) for name in OUTBOX_FIELDS}
+    first = rows[0]
+    same = ("type", "version", "object_type", "actor_system")
+    assert all(getattr(row, name) == getattr(first, name) for row in rows for name in same)
+    for row in rows:
+        row.created_at = first.created_at  # one time for the batch's events, as the statement writes it
+    outbox = OutboxEvent._meta.db_table
+    sql = (
+        "WITH x (contact, agent, expires, uid, payload, audience) AS (SELECT * FROM unnest(%s::bigint[], "
+        "%s::bigint[], %s::timestamptz[], %s::uuid[], %s::jsonb[], %s::jsonb[])), "
+        f"o AS (INSERT INTO {Offer._meta.db_table} (contact_id, agent_id, offered_at, expires_at, outcome) "
+        f"SELECT contact, agent, %s, expires, '{OfferOutcome.OPEN.value}' FROM x "
+        "ON CONFLICT DO NOTHING RETURNING id, contact_id), "
+        f"c AS (UPDATE {_CONTACT} SET state = '{ContactState.OFFERED.value}', offers = offers + 1, "
+        # the contacts by their ids (an index lookup whatever the plan), then only those whose offer was written
+        f"version = version + 1 WHERE id = ANY(%s::bigint[]) AND id IN (SELECT contact_id FROM o)), "
+        f"e AS (INSERT INTO {outbox} ({', '.join(fields[name].column for name in OUTBOX_FIELDS)}) "
+        "SELECT x.uid, %s, %s, %s, o.id::text, jsonb_set(x.payload, '{id}', to_jsonb(o.id)), x.audience, NULL, "
+        "%s, %s FROM o INNER JOIN x ON x.contact = o.contact_id RETURNING id, object_id) "
+        "SELECT o.id, o.contact_id, e.id FROM o INNER JOIN e ON e.object_id = o.id::text")
+    payload, audience = fields["payload"], fields["audience"]
+    params = [
+        [offer.contact_id for offer in offers], [offer.agent_id for offer in offers],
+        [offer.expires_at for offer in offers], [row.uid for row in rows],
+        [payload.get_db_prep_save(row.payload, connection) for row in rows],
+        [audience.get_db_prep_save(row.audience, connection) for row in rows],
+        now, [offer.contact_id for offer in offers],
+        first.type, first.version, first.object_type, first.actor_system, first.created_at]
+    written = {contact_id: (offer_id, event_id)
+               for offer_id, contact_id, event_id in matching.rows_of(sql, params, binary=True)}
+    made, announced = [], []
+    for offer, row in zip(offers, rows, strict=True):
+        ids = written.get(offer.contact_id)
+        if ids is None:
+            continue
+        offer.pk, offer._state.adding, offer._state.db = ids[0], False, connection.alias
+        row.pk, row._state.adding, row._state.db = ids[1], False, connection.alias
+        row.object_id, row.payload["id"] = str(ids[0]), ids[0]
+        made.append(offer)
+        announced.append(row)
+    emitted(OFFER_MADE, announced)
+    return made
+
+
+_OFFER_FIELDS = ("contact_id", "agent_id", "offered_at", "expires_at", "outcome", "decided_at")
+_CONTACT, _QUEUE = RoutedContact._meta.db_table, Queue._meta.db_table
+# what dispatch reads of a waiting contact (and the customer's name, for the offer's event)
+_WAITING_FIELDS = ("id", "ref", "kind", "queue_id", "customer_id", "state", "priority", "is_vip", "enqueued_at",
+                   "preferred_agent_id", "preferred_until", "callback_number", "offers", "version")
+_DATETIMES = [i for i, name in enumerate(_WAITING_FIELDS) if name in ("enqueued_at", "preferred_until")]
+
+
+def _waiting_sql(*, queues: int, after: bool, peek: bool = False) -> str:
+    """The next waiting contacts in line order, locked (skipping those another dispatcher holds); with `peek`,
+    only their queues, without locking. Its text depends only on the number of queues asked for and whether it
+    continues after a place, so it is prepared once."""
+    from kefu.customers.models import Customer
+
+    if peek:
+        columns = "c.queue_id"
+    else:
+        columns = ", ".join(f"c.{RoutedContact._meta.get_field(name).column}" for name in _WAITING_FIELDS)
+    where = [f"c.state = '{ContactState.WAITING.value}'", "q.routed", "q.is_active"]
+    if queues:
+        where.append(f"c.queue_id IN ({', '.join(['%s'] * queues)})")
+    if after:
+        where.append("(c.priority < %s OR (c.priority = %s AND (c.enqueued_at > %s "
+                     "OR (c.enqueued_at = %s AND c.id > %s))))")
+    if peek:  # and only while some agent is free (read once, whatever the length of the line)
+        where.append(f"EXISTS (SELECT 1 FROM {AgentState._meta.db_table} a "
+                     f"WHERE a.state = '{AgentStateKind.AVAILABLE.value}' AND NOT EXISTS (SELECT 1 FROM "
+                     f"{Offer._meta.db_table} o WHERE o.agent_id = a.user_id "
+                     f"AND o.outcome = '{OfferOutcome.OPEN.value}'))")
+    customer = "" if peek else f"LEFT JOIN {Customer._meta.db_table} cu ON cu.id = c.customer_id "
+    sql = (f"SELECT {columns}{'' if peek else ', cu.name'} FROM {_CONTACT} c "
+           f"INNER JOIN {_QUEUE} q ON q.id = c.queue_id {customer}WHERE {' AND '.join(where)} "
+           "ORDER BY c.priority DESC, c.enqueued_at ASC, c.id ASC LIMIT %s")
+    if connection.features.has_select_for_update_skip_locked and not peek:
+        sql += " FOR UPDATE OF c SKIP LOCKED"
+    return sql
+
+
+def _line_ahead(queue_ids: list[int] | None) -> list[int]:
+    """The queues of the first BATCH contacts in line, read without locking them, or none when no agent is free:
+    whether the pass has anything to do, and whether to read every free agent before the first batch locks its
+    contacts."""
+    params: list[Any] = [*(queue_ids or []), BATCH]
+    return [row[0] for row in matching.rows_of(_waiting_sql(queues=len(queue_ids or []), after=False, peek=True),
+                                               params)]
+
+
+def _lock_waiting(matcher: matching.Matcher, queue_ids: list[int] | None,
+                  after: tuple[int, datetime, int] | None) -> list[RoutedContact]:
+    """Lock the next BATCH waiting contacts after `after`: → them, with their queue (the pass's) and customer."""
+    from kefu.customers.models import Customer
+
+    params: list[Any] = list(queue_ids or [])
+    if after is not None:
+        priority, enqueued_at, pk = after
+        at = connection.ops.adapt_datetimefield_value(enqueued_at)
+        params += [priority, priority, at, at, pk]
+    params.append(BATCH)
+    rows = matching.rows_of(_waiting_sql(queues=len(queue_ids or []), after=after is not None), params)
+    matcher.load_queues({row[_WAITING_FIELDS.index("queue_id")] for row in rows})
+    contacts = []
+    alias = connection.alias
+    for row in rows:
+        values = list(row[:-1])
+        for index in _DATETIMES:
+            value = values[index]
+            if value is not None and timezone.is_naive(value):  # SQLite's raw rows: UTC without its zone
+                values[index] = value.replace(tzinfo=UTC)
+        contact = RoutedContact.from_db(alias, _WAITING_FIELDS, values)
+        contact._state.fields_cache["queue"] = matcher.queue(contact.queue_id)
+        contact._state.fields_cache["customer"] = (
+            Customer.from_db(alias, ["id", "name"], [contact.customer_id, row[-1]]) if contact.customer_id else None)
+        contacts.append(contact)
+    return contacts
 
 
 def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple[int, datetime, int] | None,
@@ -389,28 +528,17 @@ def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple
     the offers, the contacts and the events in bulk. → (offers made, the last contact's place, None at the end
     of the line)."""
     matcher = matcher or matching.Matcher(now)
-    waiting = (RoutedContact.objects.filter(state=ContactState.WAITING, queue__routed=True, queue__is_active=True)
-               .select_related("queue", "customer"))
-    if queue_ids is not None:
-        waiting = waiting.filter(queue_id__in=list(queue_ids))
-    if after is not None:
-        priority, enqueued_at, pk = after
-        waiting = waiting.filter(Q(priority__lt=priority) | Q(priority=priority, enqueued_at__gt=enqueued_at)
-                                 | Q(priority=priority, enqueued_at=enqueued_at, pk__gt=pk))
     made: list[tuple[Offer, RoutedContact]] = []
     with transaction.atomic():
-        batch = list(waiting.order_by("-priority", "enqueued_at", "pk")
-                     .select_for_update(skip_locked=True, of=("self",))[:BATCH])
+        batch = _lock_waiting(matcher, None if queue_ids is None else list(queue_ids), after)
         if batch:
             matcher.begin(batch, _declined(batch, now))
             pending = batch
             while pending:
-                offers, refused = _insert_offers(_match(matcher, pending), now)
+                offers, refused = _write_offers(_match(matcher, pending), now)
                 made += [(offer, offer.contact) for offer in offers]
                 matcher.lost.update(agent_id for _contact, agent_id in refused)
                 pending = [contact for contact, _agent_id in refused]
-            _mark_offered([contact for _offer, contact in made])
-            _announce_offers_made(made)
     if len(batch) < BATCH:
         return len(made), None
     last = batch[-1]
@@ -420,31 +548,42 @@ def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple
 def _mark_offered(contacts: list[RoutedContact]) -> None:
     if not contacts:
         return
-    RoutedContact.objects.filter(pk__in=[contact.pk for contact in contacts]).update(
-        state=ContactState.OFFERED, offers=F("offers") + 1, version=F("version") + 1)
-    for contact in contacts:
-        contact.state, contact.offers, contact.version = ContactState.OFFERED, contact.offers + 1, contact.version + 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_CONTACT} SET state = %s, offers = offers + 1, version = version + 1 "
+                       f"WHERE id IN ({', '.join(['%s'] * len(contacts))})",
+                       [ContactState.OFFERED.value, *[contact.pk for contact in contacts]])
+
+
+_ANYONE_FREE = Prepared(lambda: AgentState.objects.filter(state=AgentStateKind.AVAILABLE).exclude(
+    Exists(Offer.objects.filter(agent_id=OuterRef("user_id"), outcome=OfferOutcome.OPEN))).values_list(
+    "pk", flat=True)[:1])
 
 
 def _anyone_free() -> bool:
-    return AgentState.objects.filter(state=AgentStateKind.AVAILABLE).exclude(
-        Exists(Offer.objects.filter(agent_id=OuterRef("user_id"), outcome=OfferOutcome.OPEN))).exists()
+    return bool(_ANYONE_FREE.run())
 
 
 def routing_dispatch(*, now: datetime | None = None, queue_ids: Iterable[int] | None = None) -> int:
     """Offer waiting contacts to free agents, in line order, each to the best agent of its queue's strategy.
     Safe to run in many processes at once. → the number of offers made."""
     now = now or timezone.now()
+    ids = None if queue_ids is None else list(queue_ids)
+    ahead = _line_ahead(ids)
+    if not ahead:
+        return 0
+    matcher = matching.Matcher(now)  # the queues' candidates, read once for the whole pass
+    # a long line across several queues: every free agent is read now, before any contact is locked
+    matcher.foresee(ahead)
     made = 0
     after: tuple[int, datetime, int] | None = None
-    matcher = matching.Matcher(now)  # the queues' candidates, read once for the whole pass
-    count = 0
-    while count == BATCH or _anyone_free():  # a batch that found everyone an agent needs no asking
-        count, after = _dispatch_batch(now, queue_ids, after, matcher)
+    while True:
+        count, after = _dispatch_batch(now, ids, after, matcher)
         made += count
         if after is None:
-            break
-    return made
+            return made
+        # a batch that found everyone an agent needs no asking; the pass's snapshot, once read, answers for it
+        if count < BATCH and not (matcher.anyone_free() if matcher.free is not None else _anyone_free()):
+            return made
 
 
 def dispatch_soon() -> None:

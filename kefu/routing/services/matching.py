@@ -1,10 +1,14 @@
 """Matching waiting contacts to free agents, for the ACD's dispatch.
 
-Each queue's best eligible agents are read once per dispatch pass (one statement per queue, prepared on
-PostgreSQL so it is planned once per connection), the contacts of each batch take them in line order in memory,
-and the chosen agents are then locked together with one `SELECT … FOR UPDATE SKIP LOCKED` that checks them again.
-An agent that another dispatcher locked (or that left "available", or no longer qualifies) meanwhile is passed
-over, and its contact tries the next one."""
+Each queue's eligible free agents, best first, are listed once per dispatch pass and serve every batch of it. A
+batch that needs the lists of several queues at once reads every free agent with their skills in one statement
+(the pass's snapshot) and lists each queue's from it in memory; a batch that needs one or two lists reads each with
+one statement per queue (prepared on PostgreSQL so it is planned once per connection), which costs less than the
+snapshot when few queues are in play. The contacts of each batch take the agents in line order in memory, and the
+chosen agents are then locked together with one `SELECT … FOR UPDATE SKIP LOCKED` that checks them again: an
+agent that another dispatcher locked (or that left "available", or no longer qualifies) meanwhile is passed over,
+and its contact tries the next one. Both ways of listing give the same agents in the same order (a test compares
+them)."""
 
 # ruff: noqa: S608 - the statements are put together from table names, constants and placeholders; values are bound
 
@@ -20,6 +24,7 @@ from django.db import connection
 
 from kefu.accounts.models import AgentSkill
 from kefu.core.policy import rights
+from kefu.core.prepared import Prepared
 from kefu.routing.choices import AgentStateKind, OfferOutcome, QueueKind, RoutingStrategy
 from kefu.routing.models import AgentState, Offer, Queue, QueueSkill, RoutedContact
 from kefu.routing.permissions import RoutingRight
@@ -65,7 +70,10 @@ def _prepared() -> bool:
     return connection.vendor == "postgresql" and bool(options.get("pool")) and not options.get("server_side_binding")
 
 
-def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def rows_of(sql: str, params: Sequence[Any], *, binary: bool = False) -> list[tuple[Any, ...]]:
+    """Run a statement of the dispatcher's and fetch its rows: on PostgreSQL with the pool, prepared on the
+    connection and with binary results (a timestamp is read without parsing its text). `binary` sends the
+    parameters in binary too (an array of JSON is then not escaped character by character)."""
     if _prepared():
         import psycopg
 
@@ -73,8 +81,15 @@ def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raw = connection.connection
         if raw.prepare_threshold is None:  # Django turns automatic preparing off; its own cursors never prepare
             raw.prepare_threshold = 5
+        if not getattr(raw, "_kefu_generic_plans", False):
+            # Planned once, run with any values: PostgreSQL would otherwise keep planning these statements for each
+            # run (their generic plans look dearer than the custom ones), and planning cost several times what
+            # running them does. Django's own statements bind their values client-side: no parameters, one plan.
+            with raw.cursor() as cursor:
+                cursor.execute("SET plan_cache_mode = force_generic_plan")
+            raw._kefu_generic_plans = True  # type: ignore[attr-defined]
         with psycopg.Cursor(raw) as cursor:  # server-side binding, prepared at once
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql.replace("%s", "%b") if binary else sql, params, prepare=True, binary=True)
             return cursor.fetchall()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -86,24 +101,76 @@ class _Candidates:
     agents: list[int]
     complete: bool  # fewer than asked for: every eligible free agent is in the list
     limit: int
-    batch: int  # the batch of the pass that read it
+
+
+SNAPSHOT_QUEUES = 3  # a batch needing this many queues' lists reads every free agent at once
+FEW = 2  # up to this many queues are read one by one with prepared reads; more with one statement
+_QUEUE_READ = Prepared(lambda queue_id: Queue.objects.filter(pk=queue_id))
+_NEEDS_READ = Prepared(lambda queue_id: QueueSkill.objects.filter(queue_id=queue_id).order_by("pk"))
+
+
+@dataclass
+class _Free:
+    """A free agent as the pass's snapshot saw them."""
+
+    user_id: int
+    idle_since: datetime | None
+    since: datetime
+    chats: int
+    capacity: int
+    team_id: int | None
+    skills: dict[int, int]  # skill id → proficiency
+
+
+def _snapshot_sql(roles: int) -> str:
+    """Every free agent who may take a contact (available, active, a front-line role, no open offer) with each of
+    their skills: one row per skill (one with NULLs for an agent without any)."""
+    return (f"SELECT a.user_id, a.idle_since, a.since, a.chats, a.chat_capacity, u.team_id, s.skill_id, "
+            f"s.proficiency FROM {_STATE} a INNER JOIN {_USER} u ON u.id = a.user_id "
+            f"LEFT JOIN {_SKILL} s ON s.user_id = a.user_id "
+            f"WHERE a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
+            f"AND u.role IN ({', '.join(['%s'] * roles)}) "
+            f"AND a.user_id NOT IN (SELECT o.agent_id FROM {_OFFER} o WHERE o.outcome = '{OfferOutcome.OPEN.value}')")
+
+
+def _order_key(strategy: str, needs: list[QueueSkill]) -> Any:
+    """The candidates statement's ORDER BY, in memory: longest idle first (never idle first of all), then the
+    longest in the state, then the lowest id; least occupied puts fewer chats first; proficiency puts the highest
+    sum of the queue's skills first."""
+    wanted = [need.skill_id for need in needs]
+
+    def idle(agent: _Free) -> tuple[Any, ...]:
+        return (agent.idle_since is not None, agent.idle_since or agent.since, agent.since, agent.user_id)
+
+    if strategy == RoutingStrategy.LEAST_OCCUPIED:
+        return lambda agent: (agent.chats, *idle(agent))
+    if strategy == RoutingStrategy.PROFICIENCY and wanted:
+        return lambda agent: (-sum(agent.skills.get(skill, 0) for skill in wanted), *idle(agent))
+    return idle
 
 
 def _lock_sql(pairs: int, roles: int) -> str:
     """Lock the chosen agents, each checked again against its contact's queue in the same statement: available,
     no open offer, active with a front-line role, in the queue's team, every skill of the queue at its minimum
-    proficiency (what the candidates list said a moment ago is only trusted for its order)."""
+    proficiency (what the candidates list said a moment ago is only trusted for its order). On PostgreSQL the
+    pairs come as two arrays, so the text is the same for any number of them and the statement is prepared once,
+    and each pair is looked up by its keys (a lateral subquery: a join would scan every user for a handful)."""
+    check = (f"a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
+             f"AND u.role IN ({', '.join(['%s'] * roles)}) AND (q.team_id IS NULL OR u.team_id = q.team_id) "
+             f"AND NOT EXISTS (SELECT 1 FROM {_OFFER} o WHERE o.agent_id = a.user_id "
+             f"AND o.outcome = '{OfferOutcome.OPEN.value}') "
+             f"AND NOT EXISTS (SELECT 1 FROM {_NEED} n WHERE n.queue_id = p.queue AND NOT EXISTS ("
+             f"SELECT 1 FROM {_SKILL} s WHERE s.user_id = a.user_id AND s.skill_id = n.skill_id "
+             f"AND s.proficiency >= n.min_proficiency))")
+    if connection.vendor == "postgresql":
+        return ("SELECT l.user_id, l.chats, l.chat_capacity FROM unnest(%s::bigint[], %s::bigint[]) p (agent, queue) "
+                f"CROSS JOIN LATERAL (SELECT a.user_id, a.chats, a.chat_capacity FROM {_STATE} a "
+                f"INNER JOIN {_USER} u ON u.id = a.user_id INNER JOIN {_QUEUE} q ON q.id = p.queue "
+                f"WHERE a.user_id = p.agent AND {check} FOR UPDATE OF a SKIP LOCKED) l")
     sql = (f"WITH p (agent, queue) AS (VALUES {', '.join(['(%s, %s)'] * pairs)}) "
            f"SELECT a.user_id, a.chats, a.chat_capacity FROM {_STATE} a "
            f"INNER JOIN p ON p.agent = a.user_id INNER JOIN {_USER} u ON u.id = a.user_id "
-           f"INNER JOIN {_QUEUE} q ON q.id = p.queue "
-           f"WHERE a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
-           f"AND u.role IN ({', '.join(['%s'] * roles)}) AND (q.team_id IS NULL OR u.team_id = q.team_id) "
-           f"AND a.user_id NOT IN (SELECT o.agent_id FROM {_OFFER} o "
-           f"WHERE o.outcome = '{OfferOutcome.OPEN.value}') "
-           f"AND NOT EXISTS (SELECT 1 FROM {_NEED} n WHERE n.queue_id = p.queue AND NOT EXISTS ("
-           f"SELECT 1 FROM {_SKILL} s WHERE s.user_id = a.user_id AND s.skill_id = n.skill_id "
-           f"AND s.proficiency >= n.min_proficiency))")
+           f"INNER JOIN {_QUEUE} q ON q.id = p.queue WHERE {check}")
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE OF a SKIP LOCKED"
     return sql
@@ -111,8 +178,10 @@ def _lock_sql(pairs: int, roles: int) -> str:
 
 class Matcher:
     """One dispatch pass's matching. Each queue's candidates (its eligible free agents, best first) are read once
-    per pass and serve every batch of it, read again only when they run out; each chosen agent is checked again
-    as it is locked, so a list read a moment ago may be stale in its order, never in who may take a contact."""
+    per pass and serve every batch of it; a partial list is read again, longer, when it runs out, and a complete
+    one stands for the pass (an agent freed meanwhile starts a pass of their own, and the routing tick runs every
+    second). Each chosen agent is checked again as it is locked, so a list read a moment ago may be stale in its
+    order, never in who may take a contact."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -122,18 +191,53 @@ class Matcher:
         self.taken: set[int] = set()  # offered a contact in this pass
         self.lost: set[int] = set()  # locked by another dispatcher, no longer free, or refused by the index
         self.lists: dict[int, _Candidates] = {}
-        self.batch = 0
+        self.queues: dict[int, Queue] = {}  # read once per pass, as the skills
+        self.free: list[_Free] | None = None  # the pass's snapshot, once a batch needed it
+        self.by_skill: dict[int, list[_Free]] = {}
+
+    def load_queues(self, queue_ids: set[int]) -> None:
+        """Read the queues not met yet in this pass (whether they are still routed and active is checked as their
+        contacts are locked): one or two by a prepared read each (a contact entering the line starts a pass for
+        its queue), more at once."""
+        new = queue_ids - self.queues.keys()
+        if len(new) > FEW:
+            self.queues.update(Queue.objects.in_bulk(new))
+        else:
+            for queue_id in new:
+                self.queues.update((queue.pk, queue) for queue in _QUEUE_READ.run(queue_id))
+
+    def queue(self, queue_id: int) -> Queue:
+        """The queue, read once per pass."""
+        if queue_id not in self.queues:
+            self.load_queues({queue_id})
+        return self.queues[queue_id]
+
+    def anyone_free(self) -> bool:
+        """Whether the pass's snapshot holds an agent not offered a contact or lost in this pass."""
+        return any(agent.user_id not in self.taken and agent.user_id not in self.lost for agent in self.free or ())
+
+    def foresee(self, queue_ids: list[int]) -> None:
+        """Before the pass's first batch: when the contacts first in line come from several queues, read every
+        routed queue, its skills and every free agent now, outside the batches' transactions (the first batch
+        would otherwise hold its contacts locked while they are read)."""
+        if len(set(queue_ids)) < SNAPSHOT_QUEUES:
+            return
+        self.queues.update({queue.pk: queue for queue in Queue.objects.filter(routed=True, is_active=True)})
+        self._load_skills(set(self.queues))
+        self._snapshot()
+
+    def _load_skills(self, queue_ids: set[int]) -> None:
+        new = queue_ids - self.skills.keys()
+        for queue_id in new:
+            self.skills[queue_id] = _NEEDS_READ.run(queue_id) if len(new) <= FEW else []
+        if len(new) > FEW:
+            for need in QueueSkill.objects.filter(queue_id__in=new):
+                self.skills[need.queue_id].append(need)
 
     def begin(self, batch: list[RoutedContact], declined: dict[int, set[int]]) -> None:
         """A new batch of the pass: its contacts' recent declines, and the skills of queues not met before."""
-        self.batch += 1
         self.declined = declined
-        new = {contact.queue_id for contact in batch} - self.skills.keys()
-        if new:
-            for queue_id in new:
-                self.skills[queue_id] = []
-            for need in QueueSkill.objects.filter(queue_id__in=new):
-                self.skills[need.queue_id].append(need)
+        self._load_skills({contact.queue_id for contact in batch})
 
     def _fetch(self, contact: RoutedContact, limit: int, preferred: int | None = None) -> _Candidates:
         queue = contact.queue
@@ -151,8 +255,52 @@ class Matcher:
         if queue.strategy == RoutingStrategy.PROFICIENCY and needs:
             params += [need.skill_id for need in needs]
         params.append(limit)
-        agents = [row[0] for row in _rows(sql, params)]
-        return _Candidates(agents, len(agents) < limit, limit, self.batch)
+        agents = [row[0] for row in rows_of(sql, params)]
+        return _Candidates(agents, len(agents) < limit, limit)
+
+    def _snapshot(self) -> list[_Free]:
+        """Every free agent with their skills, read once per pass (agents freed later start their own pass)."""
+        if self.free is None:
+            free: dict[int, _Free] = {}
+            for user_id, idle_since, since, chats, capacity, team_id, skill_id, proficiency in rows_of(
+                    _snapshot_sql(len(self.roles)), self.roles):
+                agent = free.get(user_id)
+                if agent is None:
+                    agent = free[user_id] = _Free(user_id, idle_since, since, chats, capacity, team_id, {})
+                if skill_id is not None:
+                    agent.skills[skill_id] = proficiency
+            self.free = list(free.values())
+            for agent in self.free:
+                for skill_id in agent.skills:
+                    self.by_skill.setdefault(skill_id, []).append(agent)
+        return self.free
+
+    def _listed(self, queue: Queue) -> _Candidates:
+        """The queue's candidates from the snapshot: what the candidates statement would read, every one of them."""
+        needs = self.skills.get(queue.pk, [])
+        chat = queue.kind != QueueKind.PHONE
+        pool = (min((self.by_skill.get(need.skill_id, []) for need in needs), key=len) if needs
+                else self._snapshot())
+        eligible = [agent for agent in pool
+                    if (not chat or agent.chats < agent.capacity)
+                    and (not queue.team_id or agent.team_id == queue.team_id)
+                    and all(agent.skills.get(need.skill_id, -1) >= need.min_proficiency for need in needs)]
+        eligible.sort(key=_order_key(queue.strategy, needs))
+        agents = [agent.user_id for agent in eligible]
+        return _Candidates(agents, True, len(agents) + 1)
+
+    def prepare(self, contacts: list[RoutedContact]) -> None:
+        """Before picking: when the contacts need the lists of several queues not listed yet in this pass, list
+        them all from the snapshot (one statement instead of one per queue)."""
+        missing = {contact.queue_id: contact.queue for contact in contacts
+                   if contact.queue_id not in self.lists and not self._prefers(contact)}
+        if missing and (self.free is not None or len(missing) >= SNAPSHOT_QUEUES):
+            self._snapshot()
+            for queue_id, queue in missing.items():
+                self.lists[queue_id] = self._listed(queue)
+
+    def _prefers(self, contact: RoutedContact) -> bool:
+        return bool(contact.preferred_agent_id and contact.preferred_until and contact.preferred_until > self.now)
 
     def _usable(self, agent_id: int, contact: RoutedContact) -> bool:
         return (agent_id not in self.taken and agent_id not in self.lost
@@ -161,7 +309,7 @@ class Matcher:
     def pick(self, contact: RoutedContact, waiting: int) -> int | None:
         """The best usable agent for the contact. `waiting`: the contacts of its queue still to match in this
         batch (how many candidates to read at once)."""
-        if contact.preferred_agent_id and contact.preferred_until and contact.preferred_until > self.now:
+        if self._prefers(contact):
             found = self._fetch(contact, 1, preferred=contact.preferred_agent_id).agents
             return found[0] if found and self._usable(found[0], contact) else None
         candidates = self.lists.get(contact.queue_id)
@@ -170,21 +318,25 @@ class Matcher:
                 for agent_id in candidates.agents:
                     if self._usable(agent_id, contact):
                         return agent_id
-                if candidates.complete and candidates.batch == self.batch:
+                if candidates.complete:
                     return None
             # agents taken by other contacts may come back in the list: read enough to get past them
             limit = waiting + len(self.taken) + len(self.lost) + len(self.declined.get(contact.pk, ()))
             if candidates is not None and not candidates.complete:
                 limit = max(limit, 2 * candidates.limit)
-            candidates = self.lists[contact.queue_id] = self._fetch(contact, limit)
+            candidates = self.lists[contact.queue_id] = (
+                self._listed(contact.queue) if self.free is not None else self._fetch(contact, limit))
 
     def lock(self, chosen: list[tuple[RoutedContact, int]]) -> list[tuple[RoutedContact, int]]:
         """Lock the chosen agents with SKIP LOCKED (one statement) and check they may still take the contact;
         → the pairs that hold. The others' agents are lost for this pass."""
-        params: list[Any] = [value for contact, agent_id in chosen for value in (agent_id, contact.queue_id)]
-        with connection.cursor() as cursor:
-            cursor.execute(_lock_sql(len(chosen), len(self.roles)), [*params, *self.roles])
-            rows = {user_id: (chats, capacity) for user_id, chats, capacity in cursor.fetchall()}
+        params: list[Any]
+        if connection.vendor == "postgresql":
+            params = [[agent_id for _contact, agent_id in chosen], [contact.queue_id for contact, _agent in chosen]]
+        else:
+            params = [value for contact, agent_id in chosen for value in (agent_id, contact.queue_id)]
+        rows = {user_id: (chats, capacity) for user_id, chats, capacity in rows_of(
+            _lock_sql(len(chosen), len(self.roles)), [*params, *self.roles])}
         held = []
         for contact, agent_id in chosen:
             found = rows.get(agent_id)
@@ -207,6 +359,7 @@ def match(matcher: Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedC
         waiting: dict[int, int] = {}
         for contact in pending:
             waiting[contact.queue_id] = waiting.get(contact.queue_id, 0) + 1
+        matcher.prepare(pending)
         chosen = []
         for contact in pending:
             agent_id = matcher.pick(contact, waiting[contact.queue_id])
