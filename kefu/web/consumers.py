@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from kefu.core.asyncdb import socket_db
-from kefu.web.live import HUB, LocalRelay, audience_groups
+from kefu.web.live import BOARD_GROUP, HUB, LocalRelay, audience_groups, may_watch_board
 from kefu.web.watching import TicketWatching
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,25 @@ class WorkspaceConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
 
     async def receive(self, text_data: Any = None, bytes_data: Any = None) -> None:
-        """Pages listen; they may only ask for the inbox counts again (after a conversation event) or ping."""
+        """Pages listen; they may only ask for the inbox counts again (after a conversation event), ping, or,
+        on the wallboard, ask to hear that the floor changed (`board`: answered `board_joined` or an error)."""
         frame = _parse(text_data)
         kind = frame.get("type") if frame else None
         if kind == "inbox_counts" and self.inbox:
             self._ask_counts()
         elif kind == "ping":
             await self.send_frame({"type": "pong"})
+        elif kind == "board":
+            await self._join_board()
+
+    async def _join_board(self) -> None:
+        if not await socket_db(may_watch_board)(self.scope["user"]):
+            await self.send_frame({"type": "error", "code": "forbidden", "message": _("无权查看实时监控")})
+            return
+        if BOARD_GROUP not in self.groups_joined:
+            self.groups_joined.append(BOARD_GROUP)
+            HUB.join(self, [BOARD_GROUP])
+        await self.send_frame({"type": "board_joined"})
 
     def _ask_counts(self) -> None:
         if not self.counts_pending:

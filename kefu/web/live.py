@@ -53,6 +53,17 @@ def audience_groups(user: Any) -> list[str]:
     return groups
 
 
+# The open wallboards (实时监控): a page of a person who may see the floor's states asks to join (a `board`
+# frame) and hears that the floor changed, without the change itself. A queue's calls are heard only by its team
+# and the roles that see every call, but its figures are on every wallboard.
+BOARD_GROUP = "board.floor"
+BOARD_EVENTS = frozenset({"call.changed", "routing.contact_changed", "agent.state_changed"})
+
+
+def may_watch_board(user: Any) -> bool:
+    return has_right(user, "agent_state.view")
+
+
 def centre_groups() -> list[str]:
     """The groups of the roles that watch the whole centre's counters."""
     return [Audience.role(role).group for role in sorted(rights().get("ticket.view_all", ()))]
@@ -145,6 +156,8 @@ def event_pushes(events: list[OutboxEvent], names: dict[int, str] | None = None)
         if isinstance(ticket_id, int):
             groups.append(ticket_watch_group(ticket_id))
         pushes.append((groups, _event_message(event, names)))
+        if event.type in BOARD_EVENTS:  # the open wallboards refresh their figures (nothing of the call itself)
+            pushes.append(([BOARD_GROUP], {"type": "board", "event": event.type}))
         if event.type.startswith("conversation.") and event.object_id:
             group = visitor_group(event.object_id)
             pushes += [([group], frame) for frame in visitor_frames(event.type, event.payload or {})]

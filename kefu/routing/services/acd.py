@@ -565,7 +565,62 @@ def _anyone_free() -> bool:
 
 def routing_dispatch(*, now: datetime | None = None, queue_ids: Iterable[int] | None = None) -> int:
     """Offer waiting contacts to free agents, in line order, each to the best agent of its queue's strategy.
-    Safe to run in many processes at once. → the number of offers made."""
+    Safe to run in many processes at once. → the number of offers made (by this call).
+
+    On PostgreSQL one dispatcher at a time goes through the whole line: dispatchers that ran at once chose the same
+    best agents and lost them to each other at the lock (four processes made less than one). A call while another
+    dispatcher is at work only leaves its request (a number from a sequence) and returns: that dispatcher, when its
+    pass is over, sees the request and makes another pass (up to TURN_PASSES, then the routing tick takes over).
+    The turn is a session advisory lock, so a process that dies gives it up with its connection."""
+    if queue_ids is not None or connection.vendor != "postgresql":
+        return _dispatch_pass(now, queue_ids)
+    with connection.cursor() as cursor:  # the request, and the turn if nobody has it
+        cursor.execute(f"SELECT nextval('{REQUESTS}'), pg_try_advisory_lock(%s)", [TURN_LOCK])
+        seen, taken = cursor.fetchone()
+    made = 0
+    for _turn in range(TURN_PASSES):
+        if not taken:
+            return made  # the dispatcher at work sees this request when its pass is over
+        try:
+            made += _dispatch_pass(now, None)  # every request numbered up to `seen` came before it began
+        finally:
+            _turn_end()
+        with connection.cursor() as cursor:  # asked again meanwhile? (read after the turn is given up)
+            cursor.execute(f"SELECT last_value FROM {REQUESTS}")
+            if cursor.fetchone()[0] == seen:
+                return made
+            cursor.execute(f"SELECT last_value, pg_try_advisory_lock(%s) FROM {REQUESTS}", [TURN_LOCK])
+            seen, taken = cursor.fetchone()
+    return made
+
+
+REQUESTS = "routing_dispatch_requests"  # a sequence (migration routing/0006): each pass asked for takes a number
+TURN_LOCK = 0x6B656675_726F7574  # the session advisory lock of the dispatcher at work ("kefurout")
+TURN_PASSES = 20  # passes one dispatcher makes in a row for others' requests before leaving them to the tick
+
+
+def _turn_take() -> bool:
+    """Take the turn if nobody has it (tests: another process's view)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [TURN_LOCK])
+        return bool(cursor.fetchone()[0])
+
+
+def _turn_end() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [TURN_LOCK])
+    except Exception:
+        # a lock kept by a pooled connection would stop every other dispatcher: drop the connection instead
+        log.exception("routing: could not give the dispatcher's turn back; closing the connection")
+        if connection.connection is not None:
+            connection.connection.close()
+        connection.close()
+        raise
+
+
+def _dispatch_pass(now: datetime | None, queue_ids: Iterable[int] | None) -> int:
+    """One pass through the line (see `routing_dispatch`)."""
     now = now or timezone.now()
     ids = None if queue_ids is None else list(queue_ids)
     ahead = _line_ahead(ids)

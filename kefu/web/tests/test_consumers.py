@@ -215,3 +215,31 @@ def test_the_committing_process_pushes_its_events_and_the_worker_only_what_nobod
     fake.published.clear()
     live.handle(list(OutboxEvent.objects.order_by("id")))  # a replay of the batch (a crash before the cursor moved)
     assert fake.published == []
+
+
+def test_an_open_wallboard_hears_that_the_floor_changed_and_nothing_more(team_lead: Any, other_agent: Any,
+                                                                        department_user: Any) -> None:
+    """A team lead's wallboard shows every queue: it joins the board group and hears that another team's agent
+    changed state (the board frame says what kind of change, never what changed: that stays with the event's
+    audience); a page of someone who may not see the floor is refused."""
+    from kefu.routing.services import ROUTING, StateChange, agent_state_set
+
+    async def run() -> None:
+        lead, department = await _connect(team_lead), await _connect(department_user)
+        await _received(lead)
+        await lead.send_input({"type": "websocket.receive", "text": json.dumps({"type": "board"})})
+        assert await _received(lead) == [{"type": "board_joined"}]
+        await department.send_input({"type": "websocket.receive", "text": json.dumps({"type": "board"})})
+        refused = await _received(department)
+        assert [(frame["type"], frame["code"]) for frame in refused] == [("error", "forbidden")]
+        await _in_thread(lambda: agent_state_set(actor=ROUTING, user=other_agent, change=StateChange(
+            state="break", source="agent")))
+        HUB.deliver(await _in_thread(lambda: build_messages(OutboxEvent.objects.order_by("id"))))
+        # at least once (the committing process pushed it too), and only that it changed, not what
+        board = [frame for frame in await _received(lead) if frame["type"] == "board"]
+        assert board
+        assert all(frame == {"type": "board", "event": "agent.state_changed"} for frame in board)
+        assert await _received(department) == []
+        await _close(lead, department)
+
+    async_to_sync(run)()

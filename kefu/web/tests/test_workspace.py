@@ -70,6 +70,20 @@ class TestSecurity:
         assert policy["object-src"] == "'none'"
         assert policy["frame-ancestors"] == "'none'"
 
+    def test_no_template_has_an_inline_script(self) -> None:
+        """The policy blocks inline scripts: one in a template never runs (the wallboard's live refresh did
+        not, and the page read its figures only every 15 s). Scripts come from files; data from JSON blocks."""
+        import re
+        from pathlib import Path
+
+        import kefu
+
+        inline = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>", re.I)
+        found = [f"{path.relative_to(Path(kefu.__file__).parent)}: {match.group(0)}"
+                 for path in Path(kefu.__file__).parent.rglob("templates/**/*.html")
+                 for match in inline.finditer(path.read_text(encoding="utf-8"))]
+        assert found == []
+
 
 class TestCustomers:
     def test_list_is_masked(self, login: Any, agent: Any, customer: Any) -> None:
