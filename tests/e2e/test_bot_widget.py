@@ -1,8 +1,9 @@
 """The answer bot in a real browser: a customer on a host site asks in the widget of the demo's bot channel
 (`web-bot`, the bot answers first) and the bot answers from the knowledge base, with "有帮助 / 没帮助"; a question it
 cannot answer is handed over, and the agent who opens the conversation reads the whole transcript (the bot's
-messages marked as the bot's) with the agent-assist panel ("推荐知识") beside it. Screenshots of the bot in the
-widget and of agent assist, in both languages, go to docs/images/bot-widget-*.png and agent-assist-*.png."""
+messages marked as the bot's) with the agent-assist panel ("推荐知识") beside it, which follows the customer's next
+question without a reload. Screenshots of the bot in the widget and of agent assist, in both languages, go to
+docs/images/bot-widget-*.png and agent-assist-*.png."""
 
 from __future__ import annotations
 
@@ -126,6 +127,16 @@ def test_the_bot_answers_and_hands_over_what_it_cannot_answer(browser: Any, new_
         items.first.get_by_test_id("assist-insert").click()
         assert agent_page.get_by_test_id("composer").input_value().strip()
     _shoot(agent_page, f"agent-assist-{short}")
+    # the customer asks again: the panel follows their latest message without a reload
+    if items.count():
+        items.first.locator(".assist-title").click()  # the agent closes the article they read
+    agent_page.evaluate("document.querySelector('[data-testid=assist-panel]').dataset.stale = '1'")
+    composer.fill(question)
+    composer.press("Enter")
+    agent_page.wait_for_function(
+        "() => { const p = document.querySelector('[data-testid=assist-panel]'); return p && !p.dataset.stale; }",
+        timeout=15_000)
+    assert title in agent_page.get_by_test_id("assist-panel").inner_text()
     assert not agent_page.js_errors
     agent.post(f"/conversations/{conversation['id']}/close", {"reason": "resolved"})
     customer.context.close()

@@ -285,7 +285,7 @@
       onRowMessage(conversation, m);
       if (open) {
         onMessage(m);
-        if (m.direction === "in") { showTyping(false); markRead(); }
+        if (m.direction === "in") { showTyping(false); markRead(); refreshAssist(); }
       }
     } else if (type === "conversation.message_delivery_changed") {
       if (open && data.message) onDelivery(data.message);
@@ -354,6 +354,19 @@
   function watch() {
     var id = paneId();
     if (id) live().send({ type: "watch", conversation: id });
+  }
+
+  // Agent assist ("推荐知识") follows the customer: a second after their latest message it is read again, unless
+  // the agent has an article open in it (they are reading or about to insert it).
+  var assistTimer = null;
+  function refreshAssist() {
+    clearTimeout(assistTimer);
+    assistTimer = setTimeout(function () {
+      var panel = $("[data-testid=assist-panel]");
+      var button = panel && $("[data-testid=assist-refresh]", panel);
+      if (!button || $(".assist-title[aria-expanded=true]", panel)) return;
+      button.click();
+    }, 1000);
   }
 
   function reloadPane() {
