@@ -33,4 +33,6 @@ def call_figures(queue: Any, start: datetime, end: datetime) -> dict[str, float]
         hold_seconds=Sum("hold_seconds", filter=answered),
         acw_seconds=Sum("acw_seconds", filter=answered),
     )
-    return {name: float(value or 0) for name, value in figures.items()}
+    # The seconds are sums of floats in the database's row order, which changes with the table's history: rounded
+    # to the microsecond, an interval counted again from the same calls is the same row to the last digit.
+    return {name: round(float(value or 0), 6) for name, value in figures.items()}

@@ -750,7 +750,8 @@ def contact_figures(queue: Any, start: datetime, end: datetime) -> dict[str, flo
     figures: dict[str, float] = {}
     ended = RoutedContact.objects.filter(queue=queue, enqueued_at__gte=start, enqueued_at__lt=end,
                                          state__in=[ContactState.FINISHED, ContactState.ABANDONED])
-    for contact in ended.only("state", "enqueued_at", "assigned_at", "ended_at"):
+    # in a fixed order: the seconds are float sums, and the row order changes with the table's history
+    for contact in ended.only("state", "enqueued_at", "assigned_at", "ended_at").order_by("pk"):
         figures["offered"] = figures.get("offered", 0) + 1
         if contact.assigned_at is not None:
             wait = (contact.assigned_at - contact.enqueued_at).total_seconds()
