@@ -140,11 +140,18 @@ def event_rows(event: EventType, items: Iterable[tuple[dict[str, Any] | BaseMode
 
 
 def emitted(event: EventType, rows: list[Any]) -> None:
-    """The rows of `event_rows` that the caller inserted (their primary keys set), in the current transaction:
-    the relay is woken after commit as for `emit_many`."""
-    _require_transaction("emitted")
-    if rows:
+    """The rows of `event_rows` that the caller inserted (their primary keys set): in the current transaction,
+    the relay is woken after its commit as for `emit_many`; outside any (one statement wrote them with what they
+    announce, and has committed), it is woken now."""
+    if not rows:
+        return
+    if transaction.get_connection().in_atomic_block:
         _wake_after_commit(event.name, rows)
+        return
+    wake = _Wake()
+    wake.types.add(event.name)
+    wake.rows += rows
+    wake()
 
 
 OUTBOX_FIELDS = ("uid", "type", "version", "object_type", "object_id", "payload", "audience", "actor_id",

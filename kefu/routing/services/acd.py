@@ -2,9 +2,10 @@
 agent at a time, who accepts, declines or lets the offer ring out.
 
 Correct with any number of app and worker processes, because the database holds the state and the rules:
-- a dispatcher locks the waiting contacts it works on and the agents it offers them to with
-  `SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL), so two dispatchers never consider the same contact or agent;
-  SQLite's write transactions (IMMEDIATE) run one at a time;
+- on PostgreSQL a dispatcher reads the line without locking it, chooses, and then decides a batch in one statement
+  that locks each contact (still waiting, at the version it read) and each agent (still free and qualified) with
+  `FOR UPDATE SKIP LOCKED` and writes only the pairs where both held, so two dispatchers never decide on the same
+  contact or agent; SQLite's write transactions (IMMEDIATE) run one at a time, from the read to the commit;
 - at most one open offer per contact and per agent is a unique index over the open offers: whatever a bug in the
   ordering, a contact can never be offered to two agents at once;
 - every change is one transaction, in one lock order (contact, then offer, then agent state), and what happens at
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 
 ROUTING = system_actor("routing", gettext_lazy("系统：路由"))
 REOFFER_SECONDS = 60  # an agent who declined a contact (or let it ring out) is not offered it again this soon
-BATCH = 20  # waiting contacts a dispatcher locks at a time (one transaction: their latency)
+BATCH = 15  # waiting contacts a dispatcher decides at a time (one statement on PostgreSQL: their latency)
 
 
 class KindHandler(Protocol):
@@ -365,39 +368,89 @@ def _declined(batch: list[RoutedContact], now: datetime) -> dict[int, set[int]]:
 
 
 def _match(matcher: matching.Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedContact, int]]:
+    """The contacts' agents, in line order: on PostgreSQL only chosen (the statement that writes the offers locks
+    and checks them), elsewhere chosen and locked."""
+    if connection.vendor == "postgresql":
+        return matching.choose(matcher, contacts)
     return matching.match(matcher, contacts)
 
 
-def _write_offers(pairs: list[tuple[RoutedContact, int]], now: datetime,
-                  ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
-    """Write the offers, mark their contacts offered and announce them. The agents are locked, but the check that
-    they hold no open offer read a snapshot: another dispatcher may have just committed an offer to one of them.
-    The unique indexes over open offers then refuse it (`ON CONFLICT DO NOTHING`) and its contact is neither
-    marked nor announced: → (the offers written, the refused pairs). On PostgreSQL all of it is one statement."""
-    offers = [Offer(contact=contact, agent_id=agent_id, offered_at=now,
-                    expires_at=now + timedelta(seconds=contact.queue.offer_seconds)) for contact, agent_id in pairs]
-    if not offers:
-        return [], []
-    if connection.vendor == "postgresql":
-        made = _write_offers_at_once(offers, now)
-    else:
-        made = insert_rows(offers, _OFFER_FIELDS, ignore_conflicts=True, key="contact_id")
-        _mark_offered([offer.contact for offer in made])
-        _announce_offers_made([(offer, offer.contact) for offer in made])
-    for offer in made:
+def _new_offers(pairs: list[tuple[RoutedContact, int]], now: datetime) -> list[Offer]:
+    return [Offer(contact=contact, agent_id=agent_id, offered_at=now,
+                  expires_at=now + timedelta(seconds=contact.queue.offer_seconds)) for contact, agent_id in pairs]
+
+
+def _made(offers: list[Offer]) -> None:
+    for offer in offers:
         contact = offer.contact
         contact.state, contact.offers, contact.version = ContactState.OFFERED, contact.offers + 1, contact.version + 1
+
+
+def _write_offers(matcher: matching.Matcher, pairs: list[tuple[RoutedContact, int]], now: datetime,
+                  ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
+    """In the batch's transaction, contacts and agents locked: write the offers, mark their contacts offered and
+    announce them. The check that the agents hold no open offer read a snapshot: another dispatcher may have just
+    committed an offer to one of them. The unique indexes over open offers then refuse it (`ON CONFLICT DO
+    NOTHING`): its contact is neither marked nor announced, and its agent is lost for the pass. → (the offers
+    written, the refused pairs, to choose again)."""
+    offers = _new_offers(pairs, now)
+    made = insert_rows(offers, _OFFER_FIELDS, ignore_conflicts=True, key="contact_id")
+    _mark_offered([offer.contact for offer in made])
+    _announce_offers_made([(offer, offer.contact) for offer in made])
+    _made(made)
     written = {offer.contact_id for offer in made}
-    return made, [pair for pair in pairs if pair[0].pk not in written]
+    refused = [pair for pair in pairs if pair[0].pk not in written]
+    for contact, agent_id in refused:
+        matcher.refused(contact, agent_id)
+    return made, refused
 
 
-def _write_offers_at_once(offers: list[Offer], now: datetime) -> list[Offer]:
-    """PostgreSQL: insert the offers (skipping those the open-offer indexes refuse), mark their contacts offered
-    and insert their events, in one statement; the events' payloads get the offers' ids there."""
+def _claim_sql(roles: int) -> str:
+    """PostgreSQL: the one statement that decides a batch. For each chosen pair it locks the contact (still
+    waiting, unchanged since it was read: same version) and the agent (`matching.agent_check`, and a place free
+    for a chat), both with SKIP LOCKED; where both hold it inserts the offer (skipping those the open-offer
+    indexes refuse), marks the contact offered and inserts the event, whose payload gets the offer's id. → per
+    pair: the contact, whether it held, the offer's and the event's ids (NULL when not written)."""
+    from kefu.core.events import OUTBOX_FIELDS
+    from kefu.core.models import OutboxEvent
+
+    outbox = OutboxEvent._meta.db_table
+    columns = ", ".join(OutboxEvent._meta.get_field(name).column for name in OUTBOX_FIELDS)
+    return (
+        "WITH p (contact, version, agent, queue, expires, uid, payload, audience) AS (SELECT * FROM unnest("
+        "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::uuid[], %s::jsonb[], "
+        "%s::jsonb[])), "
+        f"held AS (SELECT l.id FROM p CROSS JOIN LATERAL (SELECT c.id FROM {_CONTACT} c WHERE c.id = p.contact "
+        f"AND c.version = p.version AND c.state = '{ContactState.WAITING.value}' FOR UPDATE OF c SKIP LOCKED) l), "
+        f"free AS (SELECT l.user_id FROM p CROSS JOIN LATERAL (SELECT a.user_id FROM {AgentState._meta.db_table} a "
+        f"INNER JOIN {get_user_model()._meta.db_table} u ON u.id = a.user_id INNER JOIN {_QUEUE} q ON q.id = p.queue "
+        f"WHERE a.user_id = p.agent AND {matching.agent_check(roles)} "
+        f"AND (q.kind = '{QueueKind.PHONE.value}' OR a.chats < a.chat_capacity) FOR UPDATE OF a SKIP LOCKED) l), "
+        f"o AS (INSERT INTO {Offer._meta.db_table} (contact_id, agent_id, offered_at, expires_at, outcome) "
+        f"SELECT p.contact, p.agent, %s, p.expires, '{OfferOutcome.OPEN.value}' FROM p "
+        "WHERE p.contact IN (SELECT id FROM held) AND p.agent IN (SELECT user_id FROM free) "
+        "ON CONFLICT DO NOTHING RETURNING id, contact_id), "
+        f"c AS (UPDATE {_CONTACT} SET state = '{ContactState.OFFERED.value}', offers = offers + 1, "
+        # the contacts by their ids (an index lookup whatever the plan), then only those whose offer was written
+        "version = version + 1 WHERE id = ANY(%s::bigint[]) AND id IN (SELECT contact_id FROM o)), "
+        f"e AS (INSERT INTO {outbox} ({columns}) "
+        "SELECT p.uid, %s, %s, %s, o.id::text, jsonb_set(p.payload, '{id}', to_jsonb(o.id)), p.audience, NULL, "
+        "%s, %s FROM o INNER JOIN p ON p.contact = o.contact_id RETURNING id, object_id) "
+        "SELECT p.contact, p.contact IN (SELECT id FROM held), o.id, e.id FROM p "
+        "LEFT JOIN o ON o.contact_id = p.contact LEFT JOIN e ON e.object_id = o.id::text")
+
+
+def _claim_offers(matcher: matching.Matcher, pairs: list[tuple[RoutedContact, int]], now: datetime,
+                  ) -> tuple[list[Offer], list[tuple[RoutedContact, int]]]:
+    """PostgreSQL: decide the chosen pairs in one statement (`_claim_sql`), its own transaction unless the
+    caller holds one. A pair whose contact changed or is held by another process meanwhile is dropped (its agent
+    stays free; the contact's next pass finds it); one whose agent no longer could take it loses the agent for
+    the pass. → (the offers written, the pairs to choose again: a contact that held, its agent refused)."""
     from kefu.core.events import OUTBOX_FIELDS, emitted, event_rows
     from kefu.core.models import OutboxEvent
     from kefu.routing.events import OFFER_MADE, offer_items
 
+    offers = _new_offers(pairs, now)
     for offer in offers:
         offer.pk = 0  # the id each event's payload is given in the statement
     rows = event_rows(OFFER_MADE, offer_items([(offer, offer.contact) for offer in offers]))
@@ -407,42 +460,35 @@ def _write_offers_at_once(offers: list[Offer], now: datetime) -> list[Offer]:
     assert all(getattr(row, name) == getattr(first, name) for row in rows for name in same)
     for row in rows:
         row.created_at = first.created_at  # one time for the batch's events, as the statement writes it
-    outbox = OutboxEvent._meta.db_table
-    sql = (
-        "WITH x (contact, agent, expires, uid, payload, audience) AS (SELECT * FROM unnest(%s::bigint[], "
-        "%s::bigint[], %s::timestamptz[], %s::uuid[], %s::jsonb[], %s::jsonb[])), "
-        f"o AS (INSERT INTO {Offer._meta.db_table} (contact_id, agent_id, offered_at, expires_at, outcome) "
-        f"SELECT contact, agent, %s, expires, '{OfferOutcome.OPEN.value}' FROM x "
-        "ON CONFLICT DO NOTHING RETURNING id, contact_id), "
-        f"c AS (UPDATE {_CONTACT} SET state = '{ContactState.OFFERED.value}', offers = offers + 1, "
-        # the contacts by their ids (an index lookup whatever the plan), then only those whose offer was written
-        f"version = version + 1 WHERE id = ANY(%s::bigint[]) AND id IN (SELECT contact_id FROM o)), "
-        f"e AS (INSERT INTO {outbox} ({', '.join(fields[name].column for name in OUTBOX_FIELDS)}) "
-        "SELECT x.uid, %s, %s, %s, o.id::text, jsonb_set(x.payload, '{id}', to_jsonb(o.id)), x.audience, NULL, "
-        "%s, %s FROM o INNER JOIN x ON x.contact = o.contact_id RETURNING id, object_id) "
-        "SELECT o.id, o.contact_id, e.id FROM o INNER JOIN e ON e.object_id = o.id::text")
     payload, audience = fields["payload"], fields["audience"]
+    contacts = [offer.contact_id for offer in offers]
     params = [
-        [offer.contact_id for offer in offers], [offer.agent_id for offer in offers],
-        [offer.expires_at for offer in offers], [row.uid for row in rows],
-        [payload.get_db_prep_save(row.payload, connection) for row in rows],
+        contacts, [offer.contact.version for offer in offers], [offer.agent_id for offer in offers],
+        [offer.contact.queue_id for offer in offers], [offer.expires_at for offer in offers],
+        [row.uid for row in rows], [payload.get_db_prep_save(row.payload, connection) for row in rows],
         [audience.get_db_prep_save(row.audience, connection) for row in rows],
-        now, [offer.contact_id for offer in offers],
+        *matcher.roles, now, contacts,
         first.type, first.version, first.object_type, first.actor_system, first.created_at]
-    written = {contact_id: (offer_id, event_id)
-               for offer_id, contact_id, event_id in matching.rows_of(sql, params, binary=True)}
-    made, announced = [], []
-    for offer, row in zip(offers, rows, strict=True):
-        ids = written.get(offer.contact_id)
-        if ids is None:
+    decided = {contact_id: (held, offer_id, event_id) for contact_id, held, offer_id, event_id
+               in matching.rows_of(_claim_sql(len(matcher.roles)), params, binary=True)}
+    made, announced, again = [], [], []
+    for (contact, agent_id), offer, row in zip(pairs, offers, rows, strict=True):
+        held, offer_id, event_id = decided[contact.pk]
+        if offer_id is None:
+            if held:
+                matcher.refused(contact, agent_id)
+                again.append((contact, agent_id))
+            else:
+                matcher.taken.discard(agent_id)
             continue
-        offer.pk, offer._state.adding, offer._state.db = ids[0], False, connection.alias
-        row.pk, row._state.adding, row._state.db = ids[1], False, connection.alias
-        row.object_id, row.payload["id"] = str(ids[0]), ids[0]
+        offer.pk, offer._state.adding, offer._state.db = offer_id, False, connection.alias
+        row.pk, row._state.adding, row._state.db = event_id, False, connection.alias
+        row.object_id, row.payload["id"] = str(offer_id), offer_id
         made.append(offer)
         announced.append(row)
     emitted(OFFER_MADE, announced)
-    return made
+    _made(made)
+    return made, again
 
 
 _OFFER_FIELDS = ("contact_id", "agent_id", "offered_at", "expires_at", "outcome", "decided_at")
@@ -454,9 +500,10 @@ _DATETIMES = [i for i, name in enumerate(_WAITING_FIELDS) if name in ("enqueued_
 
 
 def _waiting_sql(*, queues: int, after: bool, peek: bool = False) -> str:
-    """The next waiting contacts in line order, locked (skipping those another dispatcher holds); with `peek`,
-    only their queues, without locking. Its text depends only on the number of queues asked for and whether it
-    continues after a place, so it is prepared once."""
+    """The next waiting contacts in line order: on PostgreSQL read without locking (the statement that writes
+    their offers locks them), elsewhere locked in the batch's transaction; with `peek`, only their queues. Its text
+    depends only on the number of queues asked for and whether it continues after a place, so it is prepared
+    once."""
     from kefu.customers.models import Customer
 
     if peek:
@@ -478,7 +525,7 @@ def _waiting_sql(*, queues: int, after: bool, peek: bool = False) -> str:
     sql = (f"SELECT {columns}{'' if peek else ', cu.name'} FROM {_CONTACT} c "
            f"INNER JOIN {_QUEUE} q ON q.id = c.queue_id {customer}WHERE {' AND '.join(where)} "
            "ORDER BY c.priority DESC, c.enqueued_at ASC, c.id ASC LIMIT %s")
-    if connection.features.has_select_for_update_skip_locked and not peek:
+    if connection.vendor != "postgresql" and connection.features.has_select_for_update_skip_locked and not peek:
         sql += " FOR UPDATE OF c SKIP LOCKED"
     return sql
 
@@ -492,9 +539,10 @@ def _line_ahead(queue_ids: list[int] | None) -> list[int]:
                                                params)]
 
 
-def _lock_waiting(matcher: matching.Matcher, queue_ids: list[int] | None,
+def _read_waiting(matcher: matching.Matcher, queue_ids: list[int] | None,
                   after: tuple[int, datetime, int] | None) -> list[RoutedContact]:
-    """Lock the next BATCH waiting contacts after `after`: → them, with their queue (the pass's) and customer."""
+    """The next BATCH waiting contacts after `after` (see `_waiting_sql`): → them, with their queue (the pass's)
+    and customer."""
     from kefu.customers.models import Customer
 
     params: list[Any] = list(queue_ids or [])
@@ -523,26 +571,33 @@ def _lock_waiting(matcher: matching.Matcher, queue_ids: list[int] | None,
 
 def _dispatch_batch(now: datetime, queue_ids: Iterable[int] | None, after: tuple[int, datetime, int] | None,
                     matcher: matching.Matcher | None = None) -> tuple[int, tuple[int, datetime, int] | None]:
-    """One transaction: lock up to BATCH waiting contacts after `after` in line order, match them in line order
-    to the best free agents of their queues (the pass's candidate lists), lock those agents together, and write
-    the offers, the contacts and the events in bulk. → (offers made, the last contact's place, None at the end
-    of the line)."""
+    """Decide up to BATCH waiting contacts after `after`, in line order, each matched to the best free agent of
+    its queue (the pass's candidate lists): → (offers made, the last contact's place, None at the end of the
+    line). A contact whose agent could not take it after all tries the next one.
+
+    On PostgreSQL the contacts are read without locking and every decision of the batch is one statement that
+    locks the contacts and agents, checks them and writes the offers, contacts and events (`_claim_sql`): one
+    round trip and one commit. Elsewhere one transaction locks the contacts, then the agents, then writes."""
     matcher = matcher or matching.Matcher(now)
-    made: list[tuple[Offer, RoutedContact]] = []
-    with transaction.atomic():
-        batch = _lock_waiting(matcher, None if queue_ids is None else list(queue_ids), after)
+    ids = None if queue_ids is None else list(queue_ids)
+    made = 0
+    with transaction.atomic() if connection.vendor != "postgresql" else nullcontext():
+        batch = _read_waiting(matcher, ids, after)
         if batch:
             matcher.begin(batch, _declined(batch, now))
+            decide = _claim_offers if connection.vendor == "postgresql" else _write_offers
             pending = batch
             while pending:
-                offers, refused = _write_offers(_match(matcher, pending), now)
-                made += [(offer, offer.contact) for offer in offers]
-                matcher.lost.update(agent_id for _contact, agent_id in refused)
-                pending = [contact for contact, _agent_id in refused]
+                chosen = _match(matcher, pending)
+                if not chosen:
+                    break
+                offers, again = decide(matcher, chosen, now)
+                made += len(offers)
+                pending = [contact for contact, _agent_id in again]
     if len(batch) < BATCH:
-        return len(made), None
+        return made, None
     last = batch[-1]
-    return len(made), (last.priority, last.enqueued_at, last.pk)
+    return made, (last.priority, last.enqueued_at, last.pk)
 
 
 def _mark_offered(contacts: list[RoutedContact]) -> None:

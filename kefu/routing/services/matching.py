@@ -5,16 +5,16 @@ batch that needs the lists of several queues at once reads every free agent with
 (the pass's snapshot) and lists each queue's from it in memory; a batch that needs one or two lists reads each with
 one statement per queue (prepared on PostgreSQL so it is planned once per connection), which costs less than the
 snapshot when few queues are in play. The contacts of each batch take the agents in line order in memory, and the
-chosen agents are then locked together with one `SELECT … FOR UPDATE SKIP LOCKED` that checks them again: an
-agent that another dispatcher locked (or that left "available", or no longer qualifies) meanwhile is passed over,
-and its contact tries the next one. Both ways of listing give the same agents in the same order (a test compares
-them)."""
+chosen agents are then locked together with `FOR UPDATE SKIP LOCKED` and checked again (`agent_check`; on
+PostgreSQL in the statement that writes the offers, elsewhere with `Matcher.lock`): an agent that another
+dispatcher locked (or that left "available", or no longer qualifies) meanwhile is passed over, and its contact
+tries the next one. Both ways of listing give the same agents in the same order (a test compares them)."""
 
 # ruff: noqa: S608 - the statements are put together from table names, constants and placeholders; values are bound
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,8 +99,25 @@ def rows_of(sql: str, params: Sequence[Any], *, binary: bool = False) -> list[tu
 @dataclass
 class _Candidates:
     agents: list[int]
-    complete: bool  # fewer than asked for: every eligible free agent is in the list
+    complete: bool  # fewer than asked for: every eligible free agent is in the list (or in `rest`)
     limit: int
+    rest: Iterator[int] | None = None  # the snapshot's list of the queue, read on only as far as picks need
+
+    def each(self) -> Iterator[int]:
+        """The candidates best first, reading on into `rest` as the caller goes past the end of `agents`."""
+        index = 0
+        while True:
+            if index < len(self.agents):
+                yield self.agents[index]
+                index += 1
+                continue
+            if self.rest is None:
+                return
+            following = next(self.rest, None)
+            if following is None:
+                self.rest = None
+                return
+            self.agents.append(following)
 
 
 SNAPSHOT_QUEUES = 3  # a batch needing this many queues' lists reads every free agent at once
@@ -133,35 +150,44 @@ def _snapshot_sql(roles: int) -> str:
             f"AND a.user_id NOT IN (SELECT o.agent_id FROM {_OFFER} o WHERE o.outcome = '{OfferOutcome.OPEN.value}')")
 
 
+def _idle_key(agent: _Free) -> tuple[Any, ...]:
+    """The candidates statement's ORDER BY for longest idle: never idle first of all, then the longest idle, then
+    the longest in the state, then the lowest id (a total order)."""
+    return (agent.idle_since is not None, agent.idle_since or agent.since, agent.since, agent.user_id)
+
+
 def _order_key(strategy: str, needs: list[QueueSkill]) -> Any:
-    """The candidates statement's ORDER BY, in memory: longest idle first (never idle first of all), then the
-    longest in the state, then the lowest id; least occupied puts fewer chats first; proficiency puts the highest
-    sum of the queue's skills first."""
+    """The candidates statement's ORDER BY, in memory, for agents already in longest-idle order (`rank`: their
+    place in it): least occupied puts fewer chats first; proficiency puts the highest sum of the queue's skills
+    first; longest idle keeps the order (None: no sort)."""
     wanted = [need.skill_id for need in needs]
-
-    def idle(agent: _Free) -> tuple[Any, ...]:
-        return (agent.idle_since is not None, agent.idle_since or agent.since, agent.since, agent.user_id)
-
     if strategy == RoutingStrategy.LEAST_OCCUPIED:
-        return lambda agent: (agent.chats, *idle(agent))
+        return lambda pair: (pair[1].chats, pair[0])
     if strategy == RoutingStrategy.PROFICIENCY and wanted:
-        return lambda agent: (-sum(agent.skills.get(skill, 0) for skill in wanted), *idle(agent))
-    return idle
+        return lambda pair: (-sum(pair[1].skills.get(skill, 0) for skill in wanted), pair[0])
+    return None
+
+
+def agent_check(roles: int) -> str:
+    """The condition an agent `a` (user `u`) must meet, checked as they are locked, to take a contact of queue `q`
+    (whose id is `p.queue`): available, no open offer, active with a front-line role (`roles` placeholders), in
+    the queue's team, every skill of the queue at its minimum proficiency (what the candidates list said a moment
+    ago is only trusted for its order)."""
+    return (f"a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
+            f"AND u.role IN ({', '.join(['%s'] * roles)}) AND (q.team_id IS NULL OR u.team_id = q.team_id) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_OFFER} o WHERE o.agent_id = a.user_id "
+            f"AND o.outcome = '{OfferOutcome.OPEN.value}') "
+            f"AND NOT EXISTS (SELECT 1 FROM {_NEED} n WHERE n.queue_id = p.queue AND NOT EXISTS ("
+            f"SELECT 1 FROM {_SKILL} s WHERE s.user_id = a.user_id AND s.skill_id = n.skill_id "
+            f"AND s.proficiency >= n.min_proficiency))")
 
 
 def _lock_sql(pairs: int, roles: int) -> str:
-    """Lock the chosen agents, each checked again against its contact's queue in the same statement: available,
-    no open offer, active with a front-line role, in the queue's team, every skill of the queue at its minimum
-    proficiency (what the candidates list said a moment ago is only trusted for its order). On PostgreSQL the
-    pairs come as two arrays, so the text is the same for any number of them and the statement is prepared once,
-    and each pair is looked up by its keys (a lateral subquery: a join would scan every user for a handful)."""
-    check = (f"a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
-             f"AND u.role IN ({', '.join(['%s'] * roles)}) AND (q.team_id IS NULL OR u.team_id = q.team_id) "
-             f"AND NOT EXISTS (SELECT 1 FROM {_OFFER} o WHERE o.agent_id = a.user_id "
-             f"AND o.outcome = '{OfferOutcome.OPEN.value}') "
-             f"AND NOT EXISTS (SELECT 1 FROM {_NEED} n WHERE n.queue_id = p.queue AND NOT EXISTS ("
-             f"SELECT 1 FROM {_SKILL} s WHERE s.user_id = a.user_id AND s.skill_id = n.skill_id "
-             f"AND s.proficiency >= n.min_proficiency))")
+    """Lock the chosen agents, each checked again against its contact's queue in the same statement
+    (`agent_check`). On PostgreSQL the pairs come as two arrays, so the text is the same for any number of them
+    and the statement is prepared once, and each pair is looked up by its keys (a lateral subquery: a join would
+    scan every user for a handful)."""
+    check = agent_check(roles)
     if connection.vendor == "postgresql":
         return ("SELECT l.user_id, l.chats, l.chat_capacity FROM unnest(%s::bigint[], %s::bigint[]) p (agent, queue) "
                 f"CROSS JOIN LATERAL (SELECT a.user_id, a.chats, a.chat_capacity FROM {_STATE} a "
@@ -218,13 +244,15 @@ class Matcher:
 
     def foresee(self, queue_ids: list[int]) -> None:
         """Before the pass's first batch: when the contacts first in line come from several queues, read every
-        routed queue, its skills and every free agent now, outside the batches' transactions (the first batch
-        would otherwise hold its contacts locked while they are read)."""
+        routed queue, its skills and every free agent now, and list the candidates of those queues, before the
+        first batch reads its contacts (its decisions would otherwise wait for all of it)."""
         if len(set(queue_ids)) < SNAPSHOT_QUEUES:
             return
         self.queues.update({queue.pk: queue for queue in Queue.objects.filter(routed=True, is_active=True)})
         self._load_skills(set(self.queues))
         self._snapshot()
+        for queue_id in set(queue_ids) & self.queues.keys():  # and the lists the first batch will need
+            self.lists[queue_id] = self._listed(self.queues[queue_id])
 
     def _load_skills(self, queue_ids: set[int]) -> None:
         new = queue_ids - self.skills.keys()
@@ -269,25 +297,32 @@ class Matcher:
                     agent = free[user_id] = _Free(user_id, idle_since, since, chats, capacity, team_id, {})
                 if skill_id is not None:
                     agent.skills[skill_id] = proficiency
-            self.free = list(free.values())
+            self.free = sorted(free.values(), key=_idle_key)  # each skill's list below is in this order too
             for agent in self.free:
                 for skill_id in agent.skills:
                     self.by_skill.setdefault(skill_id, []).append(agent)
         return self.free
 
     def _listed(self, queue: Queue) -> _Candidates:
-        """The queue's candidates from the snapshot: what the candidates statement would read, every one of them."""
+        """The queue's candidates from the snapshot: what the candidates statement would read, every one of them,
+        found one by one as picks go down the list (a batch's first contacts of a queue seldom need more than its
+        first few agents, and the snapshot's order is longest idle already: only the other strategies sort)."""
         needs = self.skills.get(queue.pk, [])
-        chat = queue.kind != QueueKind.PHONE
-        pool = (min((self.by_skill.get(need.skill_id, []) for need in needs), key=len) if needs
-                else self._snapshot())
-        eligible = [agent for agent in pool
-                    if (not chat or agent.chats < agent.capacity)
-                    and (not queue.team_id or agent.team_id == queue.team_id)
-                    and all(agent.skills.get(need.skill_id, -1) >= need.min_proficiency for need in needs)]
-        eligible.sort(key=_order_key(queue.strategy, needs))
-        agents = [agent.user_id for agent in eligible]
-        return _Candidates(agents, True, len(agents) + 1)
+        pool: list[_Free] = (min((self.by_skill.get(need.skill_id, []) for need in needs), key=len) if needs
+                             else self._snapshot())
+        key = _order_key(queue.strategy, needs)
+        if key is not None:
+            pool = [agent for _rank, agent in sorted(enumerate(pool), key=key)]
+        return _Candidates([], True, len(pool) + 1, rest=self._eligible(queue, needs, pool))
+
+    @staticmethod
+    def _eligible(queue: Queue, needs: list[QueueSkill], pool: list[_Free]) -> Iterator[int]:
+        chat, team = queue.kind != QueueKind.PHONE, queue.team_id
+        wanted = [(need.skill_id, need.min_proficiency) for need in needs]
+        for agent in pool:
+            if ((not chat or agent.chats < agent.capacity) and (not team or agent.team_id == team)
+                    and all(agent.skills.get(skill, -1) >= level for skill, level in wanted)):
+                yield agent.user_id
 
     def prepare(self, contacts: list[RoutedContact]) -> None:
         """Before picking: when the contacts need the lists of several queues not listed yet in this pass, list
@@ -315,7 +350,7 @@ class Matcher:
         candidates = self.lists.get(contact.queue_id)
         while True:
             if candidates is not None:
-                for agent_id in candidates.agents:
+                for agent_id in candidates.each():
                     if self._usable(agent_id, contact):
                         return agent_id
                 if candidates.complete:
@@ -343,12 +378,34 @@ class Matcher:
             if found is not None and (contact.kind == QueueKind.PHONE or found[0] < found[1]):
                 held.append((contact, agent_id))
             else:
-                self.taken.discard(agent_id)
-                self.lost.add(agent_id)
-                # most often another dispatcher's offer: its queue's list is read again, without the agents
-                # offered meanwhile, rather than discovered one failed lock at a time
-                self.lists.pop(contact.queue_id, None)
+                self.refused(contact, agent_id)
         return held
+
+    def refused(self, contact: RoutedContact, agent_id: int) -> None:
+        """The agent chosen for the contact could not take it (locked by another process, no longer free, or
+        offered a contact meanwhile): lost for this pass."""
+        self.taken.discard(agent_id)
+        self.lost.add(agent_id)
+        # most often another dispatcher's offer: the queue's list is read again, without the agents offered
+        # meanwhile, rather than discovered one failed lock at a time
+        self.lists.pop(contact.queue_id, None)
+
+
+def choose(matcher: Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedContact, int]]:
+    """The best usable agent of each contact, in line order, without locking anyone: → (contact, agent id)
+    pairs; a contact that finds nobody is left out."""
+    waiting: dict[int, int] = {}
+    for contact in contacts:
+        waiting[contact.queue_id] = waiting.get(contact.queue_id, 0) + 1
+    matcher.prepare(contacts)
+    chosen = []
+    for contact in contacts:
+        agent_id = matcher.pick(contact, waiting[contact.queue_id])
+        waiting[contact.queue_id] -= 1
+        if agent_id is not None:
+            matcher.taken.add(agent_id)
+            chosen.append((contact, agent_id))
+    return chosen
 
 
 def match(matcher: Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedContact, int]]:
@@ -356,17 +413,7 @@ def match(matcher: Matcher, contacts: list[RoutedContact]) -> list[tuple[RoutedC
     whose agent was lost tries again with the next one; one that finds nobody is left out."""
     pending, held = contacts, []
     while pending:
-        waiting: dict[int, int] = {}
-        for contact in pending:
-            waiting[contact.queue_id] = waiting.get(contact.queue_id, 0) + 1
-        matcher.prepare(pending)
-        chosen = []
-        for contact in pending:
-            agent_id = matcher.pick(contact, waiting[contact.queue_id])
-            waiting[contact.queue_id] -= 1
-            if agent_id is not None:
-                matcher.taken.add(agent_id)
-                chosen.append((contact, agent_id))
+        chosen = choose(matcher, pending)
         if not chosen:
             break
         kept = matcher.lock(chosen)

@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from kefu.accounts.models import AgentSkill, Skill
 from kefu.accounts.tests.factories import TeamFactory, UserFactory
@@ -481,3 +482,34 @@ def test_an_agent_offered_a_contact_by_another_dispatcher_meanwhile_is_passed_ov
     assert len(calls) == 2
     assert (offered_to(call), offered_to(later)) == (next_best, third)
     assert Offer.objects.filter(agent=taken, outcome="").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="SQLite holds the line from the read to the commit: nothing changes in between")
+def test_a_contact_changed_between_its_read_and_its_offer_is_left_for_the_next_pass(monkeypatch: Any) -> None:
+    """On PostgreSQL the line is read without locking it, and the statement that writes the offers takes a contact
+    only while it is waiting with the version that was read. One changed meanwhile (here a long wait's priority,
+    as the tick raises it) is not offered by that batch: its agent goes on to the next contact's choice, and the
+    next pass offers it."""
+    from kefu.routing.services import acd
+
+    queue = make_queue()
+    first, second = make_agent(at=s(-100)), make_agent(at=s(-50))
+    boosted, later = enqueue("call:1", queue), enqueue("call:2", queue, at=s(1))
+    real = acd._match
+    chosen: list[list[tuple[str, Any]]] = []
+
+    def changed_meanwhile(matcher: Any, contacts: Any) -> Any:
+        pairs = real(matcher, contacts)
+        if not chosen:
+            RoutedContact.objects.filter(pk=boosted.pk).update(priority=5, version=F("version") + 1)
+        chosen.append([(contact.ref, agent_id) for contact, agent_id in pairs])
+        return pairs
+
+    monkeypatch.setattr(acd, "_match", changed_meanwhile)
+    assert routing_dispatch(now=s(2)) == 1
+    assert chosen == [[("call:1", first.pk), ("call:2", second.pk)]]
+    assert (offered_to(boosted), offered_to(later)) == (None, second)
+    assert RoutedContact.objects.get(pk=boosted.pk).state == "waiting"
+    assert routing_dispatch(now=s(3)) == 1
+    assert offered_to(boosted) == first
