@@ -71,11 +71,13 @@ CIC_NOTE = (
     " verified from CIC's own labels. The hand check below measures it on dev labels a person found right."
 )
 LATENCY_SAMPLE = 300
-# CIC dev labels checked by hand: 200 dev questions drawn with random.Random(20261207).sample(dev rows, 200); a
-# person read each question and its label, without the bot's answer, and wrote `ok` (the label fits), `wrong`
-# (another intent fits clearly better) or `unclear` (several fit, or the question says too little). Only ids and
-# verdicts are kept here, never the data set's text.
+# CIC dev labels checked by hand, 400 dev questions in two draws: draw 1 is random.Random(20261207).sample(dev rows,
+# 200), draw 2 random.Random(20261208).sample(the other 1,800, 200), dev rows in file order. A person read each
+# question and its label, without the bot's answer, and wrote `ok` (the label fits), `wrong` (another intent fits
+# clearly better) or `unclear` (several fit, or the question says too little). Only ids and verdicts are kept
+# here, never the data set's text.
 AUDIT = ROOT / "bench" / "audit" / "cic_dev_audit.csv"
+AUDITED = 400
 
 
 @dataclass
@@ -118,6 +120,7 @@ def load(data: Path, name: str) -> Dataset:
         dev = rows("dev.json")
         with AUDIT.open(newline="") as handle:
             verdicts = {int(row["id"]): row["verdict"] for row in csv.DictReader(handle)}
+        assert len(verdicts) == AUDITED
         return Dataset(name, "zh-hans", [(r["sentence"], r["label_des"]) for r in rows("train.json")],
                        [(r["sentence"], r["label_des"]) for r in dev], [], [], [],
                        audited=[verdicts.get(int(r["id"])) == "ok" for r in dev])
@@ -194,7 +197,8 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
         hits = [answer.article_id == ids.get(ds.asked[i][1]) for i, answer in zip(picked, answers, strict=True)]
         said = [not answer.handoff for answer in answers]
         answered_hits = sum(hit and say for hit, say in zip(hits, said, strict=True))
-        checked = {"asked": len(picked), "audited": AUDIT.name, "right": sum(hits), "answered": sum(said),
+        checked = {"asked": len(picked), "audited": AUDIT.name, "checked": AUDITED, "right": sum(hits),
+                   "answered": sum(said),
                    "answered_right": answered_hits, "top1": round(sum(hits) / len(picked), 4),
                    "answered_share": round(sum(said) / len(picked), 4),
                    "answered_precision": round(answered_hits / sum(said), 4) if sum(said) else None}
@@ -347,14 +351,15 @@ def markdown(meta: dict[str, Any], runs: list[dict[str, Any]]) -> str:
                 if h:
                     precision = (f"{h['answered_right'] / h['answered']:.1%} ({h['answered_right']} of"
                                  f" {h['answered']})" if h["answered"] else "—")
+                    top1 = h["right"] / h["asked"]
+                    margin = 1.96 * (top1 * (1 - top1) / h["asked"]) ** 0.5  # normal approximation, 95 %
                     lines += ["", f"{r['dataset']}, dev questions whose label was checked by hand and found right"
-                              f" (`bench/audit/{h['audited']}`: 200 drawn at random, each judged without the bot's"
-                              f" answer; {h['asked']} found right, the others wrong or unclear): top-1"
-                              f" {h['right'] / h['asked']:.1%} ({h['right']} of {h['asked']}), answered"
-                              f" {h['answered'] / h['asked']:.1%}, precision of answers {precision}. A small sample"
-                              " (about ±7 points at 95 %), and it leaves out the questions too ambiguous to label,"
-                              " but it does not depend on the bot: the closest measure here of the figures on clean"
-                              " labels."]
+                              f" (`bench/audit/{h['audited']}`: {h.get('checked', 200)} drawn at random, each"
+                              f" judged without the bot's answer; {h['asked']} found right, the others wrong or"
+                              f" unclear): top-1 {top1:.1%} ({h['right']} of {h['asked']}; ±{margin:.1%} at 95 %),"
+                              f" answered {h['answered'] / h['asked']:.1%}, precision of answers {precision}. It"
+                              " leaves out the questions too ambiguous to label, but it does not depend on the bot:"
+                              " the closest measure here of the figures on clean labels."]
         lines.append("")
     return "\n".join(lines)
 
