@@ -18,6 +18,7 @@ Correct with any number of app and worker processes, because the database holds 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -405,10 +406,11 @@ def _write_offers(matcher: matching.Matcher, pairs: list[tuple[RoutedContact, in
     return made, refused
 
 
+@functools.cache
 def _claim_sql(roles: int) -> str:
     """PostgreSQL: the one statement that decides a batch. For each chosen pair it locks the contact (still
-    waiting, unchanged since it was read: same version) and the agent (`matching.agent_check`, and a place free
-    for a chat), both with SKIP LOCKED; where both hold it inserts the offer (skipping those the open-offer
+    waiting, unchanged since it was read: same version) and the agent (`matching.agent_check`), both with SKIP
+    LOCKED; where both hold it inserts the offer (skipping those the open-offer
     indexes refuse), marks the contact offered and inserts the event, whose payload gets the offer's id. → per
     pair: the contact, whether it held, the offer's and the event's ids (NULL when not written)."""
     from kefu.core.events import OUTBOX_FIELDS
@@ -424,8 +426,7 @@ def _claim_sql(roles: int) -> str:
         f"AND c.version = p.version AND c.state = '{ContactState.WAITING.value}' FOR UPDATE OF c SKIP LOCKED) l), "
         f"free AS (SELECT l.user_id FROM p CROSS JOIN LATERAL (SELECT a.user_id FROM {AgentState._meta.db_table} a "
         f"INNER JOIN {get_user_model()._meta.db_table} u ON u.id = a.user_id INNER JOIN {_QUEUE} q ON q.id = p.queue "
-        f"WHERE a.user_id = p.agent AND {matching.agent_check(roles)} "
-        f"AND (q.kind = '{QueueKind.PHONE.value}' OR a.chats < a.chat_capacity) FOR UPDATE OF a SKIP LOCKED) l), "
+        f"WHERE a.user_id = p.agent AND {matching.agent_check(roles)} FOR UPDATE OF a SKIP LOCKED) l), "
         f"o AS (INSERT INTO {Offer._meta.db_table} (contact_id, agent_id, offered_at, expires_at, outcome) "
         f"SELECT p.contact, p.agent, %s, p.expires, '{OfferOutcome.OPEN.value}' FROM p "
         "WHERE p.contact IN (SELECT id FROM held) AND p.agent IN (SELECT user_id FROM free) "

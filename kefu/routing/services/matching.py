@@ -170,10 +170,11 @@ def _order_key(strategy: str, needs: list[QueueSkill]) -> Any:
 
 def agent_check(roles: int) -> str:
     """The condition an agent `a` (user `u`) must meet, checked as they are locked, to take a contact of queue `q`
-    (whose id is `p.queue`): available, no open offer, active with a front-line role (`roles` placeholders), in
-    the queue's team, every skill of the queue at its minimum proficiency (what the candidates list said a moment
-    ago is only trusted for its order)."""
+    (whose id is `p.queue`): available, no open offer, a free place for a chat, active with a front-line role
+    (`roles` placeholders), in the queue's team, every skill of the queue at its minimum proficiency (what the
+    candidates list said a moment ago is only trusted for its order)."""
     return (f"a.state = '{AgentStateKind.AVAILABLE.value}' AND u.is_active "
+            f"AND (q.kind = '{QueueKind.PHONE.value}' OR a.chats < a.chat_capacity) "
             f"AND u.role IN ({', '.join(['%s'] * roles)}) AND (q.team_id IS NULL OR u.team_id = q.team_id) "
             f"AND NOT EXISTS (SELECT 1 FROM {_OFFER} o WHERE o.agent_id = a.user_id "
             f"AND o.outcome = '{OfferOutcome.OPEN.value}') "
@@ -184,19 +185,12 @@ def agent_check(roles: int) -> str:
 
 def _lock_sql(pairs: int, roles: int) -> str:
     """Lock the chosen agents, each checked again against its contact's queue in the same statement
-    (`agent_check`). On PostgreSQL the pairs come as two arrays, so the text is the same for any number of them
-    and the statement is prepared once, and each pair is looked up by its keys (a lateral subquery: a join would
-    scan every user for a handful)."""
-    check = agent_check(roles)
-    if connection.vendor == "postgresql":
-        return ("SELECT l.user_id, l.chats, l.chat_capacity FROM unnest(%s::bigint[], %s::bigint[]) p (agent, queue) "
-                f"CROSS JOIN LATERAL (SELECT a.user_id, a.chats, a.chat_capacity FROM {_STATE} a "
-                f"INNER JOIN {_USER} u ON u.id = a.user_id INNER JOIN {_QUEUE} q ON q.id = p.queue "
-                f"WHERE a.user_id = p.agent AND {check} FOR UPDATE OF a SKIP LOCKED) l")
+    (`agent_check`): the form for SQLite, where the batch's write transaction holds the line. PostgreSQL locks
+    and checks them in the statement that writes the offers (acd's `_claim_sql`)."""
     sql = (f"WITH p (agent, queue) AS (VALUES {', '.join(['(%s, %s)'] * pairs)}) "
-           f"SELECT a.user_id, a.chats, a.chat_capacity FROM {_STATE} a "
-           f"INNER JOIN p ON p.agent = a.user_id INNER JOIN {_USER} u ON u.id = a.user_id "
-           f"INNER JOIN {_QUEUE} q ON q.id = p.queue WHERE {check}")
+           f"SELECT a.user_id FROM {_STATE} a INNER JOIN p ON p.agent = a.user_id "
+           f"INNER JOIN {_USER} u ON u.id = a.user_id INNER JOIN {_QUEUE} q ON q.id = p.queue "
+           f"WHERE {agent_check(roles)}")
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE OF a SKIP LOCKED"
     return sql
@@ -365,17 +359,11 @@ class Matcher:
     def lock(self, chosen: list[tuple[RoutedContact, int]]) -> list[tuple[RoutedContact, int]]:
         """Lock the chosen agents with SKIP LOCKED (one statement) and check they may still take the contact;
         → the pairs that hold. The others' agents are lost for this pass."""
-        params: list[Any]
-        if connection.vendor == "postgresql":
-            params = [[agent_id for _contact, agent_id in chosen], [contact.queue_id for contact, _agent in chosen]]
-        else:
-            params = [value for contact, agent_id in chosen for value in (agent_id, contact.queue_id)]
-        rows = {user_id: (chats, capacity) for user_id, chats, capacity in rows_of(
-            _lock_sql(len(chosen), len(self.roles)), [*params, *self.roles])}
+        params = [value for contact, agent_id in chosen for value in (agent_id, contact.queue_id)]
+        locked = {row[0] for row in rows_of(_lock_sql(len(chosen), len(self.roles)), [*params, *self.roles])}
         held = []
         for contact, agent_id in chosen:
-            found = rows.get(agent_id)
-            if found is not None and (contact.kind == QueueKind.PHONE or found[0] < found[1]):
+            if agent_id in locked:
                 held.append((contact, agent_id))
             else:
                 self.refused(contact, agent_id)
