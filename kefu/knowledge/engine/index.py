@@ -9,6 +9,8 @@ How a question is scored (the figures behind each choice are in docs/knowledge-b
 3. Each article scores a weighted sum of three kinds of evidence (`Scoring`): its best entry; its share of the ten
    best entries overall (a nearest-neighbour vote, weighted only in knowledge bases whose examples often disagree
    with their neighbours); and its centroid (cosine with the mean of its vectors, plus BM25 over all its examples).
+   In such knowledge bases a word classifier trained on all the examples (classifier.py) adds its log-probability
+   of the article, so many examples' words outweigh a few misfiled ones.
 4. Confidence: the article's share of a soft-max over all article scores and one "none of these" pseudo-article of
    fixed score `null_score`, at temperature `temperature`. It is high only when the best article scores well in
    absolute terms AND clearly above the runner-up; it lies in (0, 1).
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .classifier import WordClassifier
 from .embedding import DIMENSIONS, embed, normalise_rows
 from .text import detect_language, tokens
 
@@ -59,9 +62,10 @@ class Scoring:
 
     An article's score = max_weight × its best entry + vote_weight × its share of the `vote_depth` best entries (a
     k-nearest-neighbour vote) + centroid_weight × (cosine with its mean vector + centroid_lexical_weight × BM25 of
-    all its entries as one document). Entry scores are cosine + lexical_weight × BM25 / best BM25.
-    `vote_weight=None`: chosen by the index from how consistent the knowledge base is (see `_vote_weight`);
-    `max_weight=None`: whatever the other two leave of 1.
+    all its entries as one document) + classifier_weight × the word classifier's log-probability of the article.
+    Entry scores are cosine + lexical_weight × BM25 / best BM25.
+    `vote_weight=None`, `classifier_weight=None`: chosen by the index from how consistent the knowledge base is (see
+    `_inconsistency`); `max_weight=None`: whatever the vote and the centroid leave of 1.
     """
 
     lexical_weight: float = 0.05
@@ -69,7 +73,9 @@ class Scoring:
     centroid_lexical_weight: float = 0.05
     vote_weight: float | None = None
     max_weight: float | None = None
-    noisy_vote_weight: float = 0.25  # the vote's weight in a knowledge base whose examples disagree (see _vote_weight)
+    noisy_vote_weight: float = 0.25  # the vote's weight in a knowledge base whose examples disagree (_inconsistency)
+    classifier_weight: float | None = None
+    noisy_classifier_weight: float = 0.05  # per unit of log-probability (nats), likewise
     vote_depth: int = 10
     temperature: float = 0.01
     null_score: float = 0.90
@@ -151,6 +157,8 @@ class _View:
     article_lexical: _Lexical  # BM25 over each article's entries joined into one document
     max_weight: float
     vote_weight: float
+    classifier: WordClassifier | None  # trained only when classifier_weight > 0
+    classifier_weight: float
 
 
 def _build_view(rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray, scoring: Scoring) -> _View:
@@ -166,7 +174,10 @@ def _build_view(rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray,
     for group, terms in zip(group_of_row, corpus, strict=True):
         documents[group].extend(terms)
     view_vectors = np.ascontiguousarray(vectors[rows])
-    vote = _vote_weight(view_vectors, group_of_row, scoring) if scoring.vote_weight is None else scoring.vote_weight
+    measured = None in (scoring.vote_weight, scoring.classifier_weight)
+    share = _inconsistency(view_vectors, group_of_row) if measured else 0.0
+    vote = scoring.noisy_vote_weight * share if scoring.vote_weight is None else scoring.vote_weight
+    learn = scoring.noisy_classifier_weight * share if scoring.classifier_weight is None else scoring.classifier_weight
     return _View(
         vectors=view_vectors,
         starts=starts,
@@ -177,6 +188,8 @@ def _build_view(rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray,
         article_lexical=_Lexical(documents, scoring),
         max_weight=1.0 - scoring.centroid_weight - vote if scoring.max_weight is None else scoring.max_weight,
         vote_weight=vote,
+        classifier=WordClassifier(corpus, group_of_row, len(starts)) if learn else None,
+        classifier_weight=learn,
     )
 
 
@@ -202,14 +215,14 @@ def agreement(vectors: np.ndarray, group_of_row: np.ndarray, sample: int = AGREE
     return float((group_of_row[similarity.argmax(axis=1)] == group_of_row[chosen]).mean())
 
 
-def _vote_weight(vectors: np.ndarray, group_of_row: np.ndarray, scoring: Scoring) -> float:
-    """The vote's weight: none in a consistent knowledge base (the best match is the most precise evidence there),
-    `noisy_vote_weight` in an inconsistent one (where a single best match is often filed wrongly), linear between."""
+def _inconsistency(vectors: np.ndarray, group_of_row: np.ndarray) -> float:
+    """How much of the vote's and the word classifier's full weight a knowledge base gets: none in a consistent one
+    (the best match is the most precise evidence there), all in an inconsistent one (where a single best match is
+    often filed wrongly), linear between (see `agreement`)."""
     measured = agreement(vectors, group_of_row)
     if measured is None:
         return 0.0
-    share = min(1.0, max(0.0, (CONSISTENT - measured) / (CONSISTENT - INCONSISTENT)))
-    return scoring.noisy_vote_weight * share
+    return min(1.0, max(0.0, (CONSISTENT - measured) / (CONSISTENT - INCONSISTENT)))
 
 
 def _article_scores(view: _View, questions: np.ndarray, terms: list[list[str]], scoring: Scoring) -> np.ndarray:
@@ -232,6 +245,8 @@ def _article_scores(view: _View, questions: np.ndarray, terms: list[list[str]], 
         if scoring.centroid_lexical_weight:
             centroid += scoring.centroid_lexical_weight * view.article_lexical.scores(terms)
         total += scoring.centroid_weight * centroid
+    if view.classifier_weight and view.classifier is not None:
+        total += view.classifier_weight * view.classifier.log_probabilities(terms)
     return total
 
 

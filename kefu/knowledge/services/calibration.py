@@ -28,17 +28,17 @@ def bot_calibrate(*, actor: Any = None) -> BotSettings:
     """Measure and store the threshold for the current public articles. Runs outside the request (a task after
     publishing or importing) because it builds one index per fold."""
     from kefu.knowledge.engine import calibrate
-    from kefu.knowledge.index import build
+    from kefu.knowledge.index import read
     from kefu.knowledge.services.suspects import suspects_store
 
     started_at = timezone.now()
-    served = build("public")
+    articles, served, vectors = read("public")  # calibration builds its own indexes, one per fold
     settings_row = BotSettings.current()
-    result = calibrate(served.entries, served.vectors, precision_target=settings_row.precision_target)
-    titles = {(a.id, a.title) for a in served.articles.values()}  # a title is searched too, but is no example
-    entries = [(e.article_id, e.text) for e in served.entries]
+    result = calibrate(served, vectors, precision_target=settings_row.precision_target)
+    titles = {(a.id, a.title) for a in articles.values()}  # a title is searched too, but is no example
+    entries = [(e.article_id, e.text) for e in served]
     found = [(*entries[i], suggested) for i, suggested in zip(result.suspects, result.suspect_articles, strict=True)
-             if entries[i] not in titles and suggested in served.articles]
+             if entries[i] not in titles and suggested in articles]
     with transaction.atomic():
         open_suspects = suspects_store(found=found, served=set(entries) - titles)
         locked = BotSettings.objects.select_for_update().get(pk=settings_row.pk)

@@ -114,3 +114,21 @@ def test_restore_and_delete(qa: Any) -> None:
     published = make_article(actor=qa, title="发票怎么开", body="下单后在订单详情申请。", questions=["怎么开发票"])
     with pytest.raises(Conflict):
         article_delete(actor=qa, article=published)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_knowledge_base_is_rebuilt_in_the_background_while_the_last_index_answers(
+    qa: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "BACKGROUND_FROM", 1)  # every knowledge base counts as big
+    article = make_article(actor=qa, title="如何修改登录密码", body="旧答案", questions=["密码怎么改"])
+    first = index.served("public")
+    assert first.articles[article.pk].body == "旧答案"
+    edited = article_update(actor=qa, article=article, data=_data(body="新答案"), expected_version=article.version)
+    article_submit(actor=qa, article=edited)
+    article_publish(actor=qa, article=edited)
+    assert index.served("public") is first  # nobody waits for the new index: the last one answers meanwhile
+    index.settle()
+    rebuilt = index.served("public")
+    assert rebuilt is not first
+    assert rebuilt.articles[article.pk].body == "新答案"

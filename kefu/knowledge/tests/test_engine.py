@@ -252,9 +252,68 @@ def test_an_inconsistent_knowledge_base_turns_the_vote_on() -> None:
     weights = []
     for labels in (tidy, shuffled):
         index = KnowledgeIndex.build([Entry(int(a), "en", f"q{i}") for i, a in enumerate(labels)], vectors)
-        weights.append(index._view("en").vote_weight)  # type: ignore[union-attr]
-    assert weights[0] == 0.0
-    assert weights[1] > 0.0
+        view = index._view("en")
+        assert view is not None
+        weights.append((view.vote_weight, view.classifier_weight, view.classifier is not None))
+    assert weights[0] == (0.0, 0.0, False)  # a tidy knowledge base trains no word classifier
+    vote, learn, trained = weights[1]
+    assert vote > 0.0
+    assert learn > 0.0
+    assert trained
+
+
+WORDS = {1: "refund", 2: "invoice", 3: "parcel", 4: "password"}
+
+
+def noisy_worded_knowledge_base(seed: int) -> tuple[list[Entry], np.ndarray]:
+    """Four articles of twelve examples whose vectors are all nearly the same (meaning tells nothing apart) and whose
+    words tell the article, three examples of each filed under the next article."""
+    rng = np.random.default_rng(seed)
+    fillers = ["my", "order", "today", "help", "question", "need", "about", "the", "shop", "again"]
+    entries = []
+    for article, word in WORDS.items():
+        for k in range(12):
+            filed = article % 4 + 1 if k < 3 else article
+            entries.append(Entry(filed, "en", f"{word} {' '.join(rng.choice(fillers, 3))}"))
+    return entries, alike(rng, len(entries))
+
+
+def alike(rng: np.random.Generator, rows: int) -> np.ndarray:
+    return (np.eye(1, DIMENSIONS) + 0.002 * rng.normal(size=(rows, DIMENSIONS))).astype(np.float32)
+
+
+def test_the_word_classifier_outweighs_misfiled_examples_in_an_inconsistent_knowledge_base() -> None:
+    questions = [f"{word} order help" for word in WORDS.values()]
+    misled = 0
+    for seed in (0, 2):
+        entries, vectors = noisy_worded_knowledge_base(seed)
+        asked = alike(np.random.default_rng(seed + 10), len(questions))
+        found = {}
+        for weight in (None, 0.0):
+            scoring = dataclasses.replace(DEFAULT_SCORING, classifier_weight=weight)
+            index = KnowledgeIndex.build(entries, vectors, scoring=scoring)
+            found[weight] = [index._answer(q, 0.5, "en", v).article_id for q, v in zip(questions, asked, strict=True)]
+        assert found[None] == list(WORDS)  # every question reaches the article its word belongs to
+        misled += found[0.0] != list(WORDS)  # without the classifier, a misfiled example's exact words can win
+    assert misled
+
+
+def test_the_word_classifier_stays_out_of_the_way_when_it_cannot_be_trained() -> None:
+    from kefu.knowledge.engine.classifier import WordClassifier
+
+    one_article = WordClassifier([["refund"], ["refund", "money"]], np.array([0, 0]), 1)
+    no_shared_word = WordClassifier([["refund"], ["invoice"]], np.array([0, 1]), 2)
+    for classifier in (one_article, no_shared_word):
+        assert not classifier.log_probabilities([["refund"], []]).any()
+    trained = WordClassifier([["refund", "money"], ["refund", "back"], ["invoice", "tax"], ["invoice", "vat"]],
+                             np.array([0, 0, 1, 1]), 2)
+    scores = trained.log_probabilities([["refund"], ["invoice"], ["unseen"], []])
+    assert scores.shape == (4, 2)
+    assert (scores <= 0).all()
+    assert np.isfinite(scores).all()
+    assert scores[0].argmax() == 0
+    assert scores[1].argmax() == 1
+    assert np.allclose(np.exp(scores).sum(axis=1), 1.0, atol=1e-5)
 
 
 def misfiled_knowledge_base() -> tuple[list[Entry], np.ndarray, np.ndarray, np.ndarray]:
