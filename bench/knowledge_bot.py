@@ -71,13 +71,14 @@ CIC_NOTE = (
     " verified from CIC's own labels. The hand check below measures it on dev labels a person found right."
 )
 LATENCY_SAMPLE = 300
-# CIC dev labels checked by hand, 400 dev questions in two draws: draw 1 is random.Random(20261207).sample(dev rows,
-# 200), draw 2 random.Random(20261208).sample(the other 1,800, 200), dev rows in file order. A person read each
+# CIC dev labels checked by hand, 600 dev questions in three draws: draw 1 is random.Random(20261207).sample(dev rows,
+# 200), draw 2 random.Random(20261208).sample(the other 1,800, 200), draw 3 random.Random(20261209).sample(the other
+# 1,600, 200), dev rows in file order (the rest keeping that order). A person read each
 # question and its label, without the bot's answer, and wrote `ok` (the label fits), `wrong` (another intent fits
 # clearly better) or `unclear` (several fit, or the question says too little). Only ids and verdicts are kept
 # here, never the data set's text.
 AUDIT = ROOT / "bench" / "audit" / "cic_dev_audit.csv"
-AUDITED = 400
+AUDITED = 600
 
 
 @dataclass

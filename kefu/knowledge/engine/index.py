@@ -161,7 +161,11 @@ class _View:
     classifier_weight: float
 
 
-def _build_view(rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray, scoring: Scoring) -> _View:
+def _build_view(
+    rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray, scoring: Scoring, words: bool = True
+) -> _View:
+    """`words` False: no word classifier (the view of every language, asked only in a language without examples,
+    whose words the classifier could not know)."""
     article_of = np.array([entries[i].article_id for i in rows], dtype=np.int64)
     order = np.argsort(article_of, kind="stable")
     rows = rows[order]
@@ -178,6 +182,7 @@ def _build_view(rows: np.ndarray, entries: Sequence[Entry], vectors: np.ndarray,
     share = _inconsistency(view_vectors, group_of_row) if measured else 0.0
     vote = scoring.noisy_vote_weight * share if scoring.vote_weight is None else scoring.vote_weight
     learn = scoring.noisy_classifier_weight * share if scoring.classifier_weight is None else scoring.classifier_weight
+    learn = learn if words else 0.0
     return _View(
         vectors=view_vectors,
         starts=starts,
@@ -341,7 +346,7 @@ class KnowledgeIndex:
             return self._views[language]
         if _ANY not in self._views:
             rows = np.arange(len(self._entries), dtype=np.int64)
-            self._views[_ANY] = _build_view(rows, self._entries, self._vectors, self._scoring)
+            self._views[_ANY] = _build_view(rows, self._entries, self._vectors, self._scoring, words=False)
         return self._views[_ANY]
 
     def _rank(

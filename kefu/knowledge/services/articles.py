@@ -26,7 +26,7 @@ TITLE_MAX = 200
 BODY_MAX = 20_000
 SPOKEN_MAX = 500
 QUESTION_MAX = 300
-QUESTIONS_MAX = 100
+QUESTIONS_MAX = 1000  # a busy article mined from years of chats has hundreds (CIC's busiest intent: 471)
 TAGS_MAX = 20
 TAG_MAX = 30
 

@@ -132,3 +132,14 @@ def test_a_big_knowledge_base_is_rebuilt_in_the_background_while_the_last_index_
     rebuilt = index.served("public")
     assert rebuilt is not first
     assert rebuilt.articles[article.pk].body == "新答案"
+
+
+def test_a_busy_article_keeps_hundreds_of_example_questions() -> None:
+    from kefu.knowledge.services.articles import QUESTIONS_MAX, clean_questions
+
+    many = [f"第{k}种问法：活动怎么参加" for k in range(QUESTIONS_MAX)]
+    assert clean_questions([*many, many[0].upper()]) == many  # repeats are dropped before counting
+    assert QUESTIONS_MAX >= 500  # imports of chat history: CIC's busiest intent has 471 examples
+    with pytest.raises(ValidationFailed) as failed:
+        clean_questions([*many, "再多一种问法"], field_name="questions")
+    assert failed.value.details == {"field": "questions"}

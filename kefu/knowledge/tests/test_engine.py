@@ -296,6 +296,13 @@ def test_the_word_classifier_outweighs_misfiled_examples_in_an_inconsistent_know
         assert found[None] == list(WORDS)  # every question reaches the article its word belongs to
         misled += found[0.0] != list(WORDS)  # without the classifier, a misfiled example's exact words can win
     assert misled
+    # a question in a language without examples is compared with every example, by meaning: no word classifier
+    index = KnowledgeIndex.build(entries, vectors)
+    assert index._answer("怎么退款", 0.5, "zh-hans", asked[0]).article_id in index.article_ids()
+    every = index._view("zh-hans")
+    assert every is not None
+    assert every.classifier is None
+    assert every.classifier_weight == 0.0
 
 
 def test_the_word_classifier_stays_out_of_the_way_when_it_cannot_be_trained() -> None:
