@@ -193,10 +193,12 @@ def evaluate(ds: Dataset) -> dict[str, Any]:
     clear = len(ds.asked) - int(doubted.sum())
     checked = None
     if ds.audited is not None:  # the asked questions whose label a person checked
+        replies = {i: index._answer(ds.asked[i][0], threshold, ds.language, asked_vectors[i], null)
+                   for i, verdict in enumerate(ds.audited) if verdict}
 
         def hand_checked(verdicts: tuple[str, ...]) -> dict[str, Any]:
             picked = [i for i, verdict in enumerate(ds.audited or []) if verdict in verdicts]
-            answers = [index._answer(ds.asked[i][0], threshold, ds.language, asked_vectors[i], null) for i in picked]
+            answers = [replies[i] for i in picked]
             hits = [answer.article_id == ids.get(ds.asked[i][1]) for i, answer in zip(picked, answers, strict=True)]
             said = [not answer.handoff for answer in answers]
             answered_hits = sum(hit and say for hit, say in zip(hits, said, strict=True))

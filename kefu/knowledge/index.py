@@ -161,7 +161,7 @@ def _rebuild(audience: Audience) -> None:
 
 
 def settle() -> None:
-    """Wait for the background rebuilds under way (tests, and a process about to stop)."""
+    """Wait for the background rebuilds under way (tests)."""
     for worker in list(_rebuilding.values()):
         worker.join()
 

@@ -32,11 +32,11 @@ def bot_calibrate(*, actor: Any = None) -> BotSettings:
     from kefu.knowledge.services.suspects import suspects_store
 
     started_at = timezone.now()
-    articles, served, vectors = read("public")  # calibration builds its own indexes, one per fold
+    articles, indexed, vectors = read("public")  # calibration builds its own indexes, one per fold
     settings_row = BotSettings.current()
-    result = calibrate(served, vectors, precision_target=settings_row.precision_target)
+    result = calibrate(indexed, vectors, precision_target=settings_row.precision_target)
     titles = {(a.id, a.title) for a in articles.values()}  # a title is searched too, but is no example
-    entries = [(e.article_id, e.text) for e in served]
+    entries = [(e.article_id, e.text) for e in indexed]
     found = [(*entries[i], suggested) for i, suggested in zip(result.suspects, result.suspect_articles, strict=True)
              if entries[i] not in titles and suggested in articles]
     with transaction.atomic():
